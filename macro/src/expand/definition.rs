@@ -1,0 +1,214 @@
+//! State machine definitions. The definition is JSON text, but the policy may hold intrinsics
+//! (a `Ref` to the database, the provider ARN): those are spliced in with `Fn::Join`, so
+//! CloudFormation resolves them and the definition stays valid JSON.
+
+use serde_json::{Map, Value, json};
+
+use crate::value::is_intrinsic;
+
+/// Errors the provider raises that are worth retrying later in the same execution.
+pub const RETRYABLE_ERRORS: &[&str] = &[
+    "SnapshotPending",
+    "DatabaseNotAvailable",
+    "Throttled",
+    "CopyLimitReached",
+    "TransientAwsError",
+];
+
+/// Lambda service errors Step Functions recommends retrying.
+pub const LAMBDA_SERVICE_ERRORS: &[&str] = &[
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+/// The largest time one provider call may take; the Lambda's own timeout is 900 s.
+const TASK_TIMEOUT_SECONDS: u64 = 900;
+const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
+
+/// Builds the definition for `action` as a `DefinitionString` value.
+pub fn definition_string(
+    logical_id: &str,
+    action: &str,
+    policy: &Map<String, Value>,
+    provider_arn: &Value,
+    topic_arn: &Value,
+) -> Value {
+    let mut splicer = Splicer::default();
+    let policy = splicer.replace_in(Value::Object(policy.clone()), true);
+    let provider = splicer.replace_in(provider_arn.clone(), false);
+    let topic = splicer.replace_in(topic_arn.clone(), false);
+    let state = capitalize(action);
+    let definition = json!({
+        "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
+        "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
+        "StartAt": state,
+        "States": {
+            state.clone(): {
+                "Type": "Task",
+                "Resource": provider,
+                "Parameters": {
+                    "action": action,
+                    "policy": policy,
+                    "execution.$": "$$.Execution.Id",
+                },
+                "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
+                "Retry": [
+                    {
+                        "ErrorEquals": RETRYABLE_ERRORS,
+                        "IntervalSeconds": 60,
+                        "MaxAttempts": 4,
+                        "BackoffRate": 2.0,
+                    },
+                    {
+                        "ErrorEquals": LAMBDA_SERVICE_ERRORS,
+                        "IntervalSeconds": 2,
+                        "MaxAttempts": 6,
+                        "BackoffRate": 2.0,
+                    }
+                ],
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Notify"}
+                ],
+                "End": true,
+            },
+            "Notify": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic,
+                    "Subject": format!("rds-snapshot-policy {logical_id}: {action} failed"),
+                    "Message.$": format!("States.Format('Policy {logical_id}, action {action}, execution {{}}: {{}}: {{}}', $$.Execution.Id, $.error.Error, $.error.Cause)"),
+                },
+                "ResultPath": null,
+                "Next": "Failed",
+            },
+            "Failed": {
+                "Type": "Fail",
+                "Error": "SnapshotPolicyFailed",
+                "Cause": format!("The {action} step of {logical_id} failed; see the execution history and the notification."),
+            }
+        }
+    });
+    splicer.join(&definition)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Replaces intrinsics with unique marker strings, then turns the serialized JSON back into
+/// `Fn::Join` parts with the intrinsics in place.
+#[derive(Default)]
+struct Splicer {
+    intrinsics: Vec<(Value, bool)>,
+}
+
+const MARK: &str = "@@rds-snapshot-policy-intrinsic-";
+
+impl Splicer {
+    fn marker(&mut self, value: Value, is_list: bool) -> Value {
+        self.intrinsics.push((value, is_list));
+        Value::String(format!("{MARK}{}@@", self.intrinsics.len() - 1))
+    }
+
+    /// `top` is true for the policy map, whose `DestinationAccounts` is a list.
+    fn replace_in(&mut self, value: Value, top: bool) -> Value {
+        match value {
+            v if is_intrinsic(&v) => self.marker(v, false),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let v = if top && k == "DestinationAccounts" && is_intrinsic(&v) {
+                            self.marker(v, true)
+                        } else {
+                            self.replace_in(v, false)
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.replace_in(v, false)).collect())
+            }
+            other => other,
+        }
+    }
+
+    fn join(&self, definition: &Value) -> Value {
+        let text = definition.to_string();
+        if self.intrinsics.is_empty() {
+            return Value::String(text);
+        }
+        let mut parts: Vec<Value> = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find(&format!("\"{MARK}")) {
+            literal.push_str(&rest[..start]);
+            let after = &rest[start + 1 + MARK.len()..];
+            let Some(end) = after.find("@@\"") else { break };
+            let index: usize = after[..end].parse().unwrap_or(usize::MAX);
+            let Some((intrinsic, is_list)) = self.intrinsics.get(index) else { break };
+            if *is_list {
+                literal.push_str("[\"");
+                parts.push(Value::String(std::mem::take(&mut literal)));
+                parts.push(json!({"Fn::Join": ["\",\"", intrinsic]}));
+                literal.push_str("\"]");
+            } else {
+                literal.push('"');
+                parts.push(Value::String(std::mem::take(&mut literal)));
+                parts.push(intrinsic.clone());
+                literal.push('"');
+            }
+            rest = &after[end + 3..];
+        }
+        literal.push_str(rest);
+        parts.push(Value::String(literal));
+        json!({"Fn::Join": ["", parts]})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evaluates an `Fn::Join` whose intrinsics are replaced by `resolve`.
+    fn evaluate(v: &Value, resolve: &dyn Fn(&Value) -> String) -> String {
+        let parts = v["Fn::Join"][1].as_array().unwrap();
+        parts
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => s.clone(),
+                other if other.get("Fn::Join").is_some() => "111111111111\",\"333333333333".into(),
+                other => resolve(other),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spliced_definition_is_json_once_resolved() {
+        let mut policy = Map::new();
+        policy.insert("DBInstanceIdentifier".into(), json!({"Ref": "OrdersDb"}));
+        policy.insert("DestinationAccounts".into(), json!({"Ref": "Accounts"}));
+        let def = definition_string(
+            "P",
+            "take",
+            &policy,
+            &json!({"Fn::Sub": "arn:aws:lambda:x"}),
+            &json!({"Ref": "Topic"}),
+        );
+        let text = evaluate(&def, &|v| {
+            if v.get("Ref") == Some(&json!("OrdersDb")) { "orders".into() } else { "arn:x".into() }
+        });
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let params = &parsed["States"]["Take"]["Parameters"];
+        assert_eq!(params["policy"]["DBInstanceIdentifier"], "orders");
+        assert_eq!(params["policy"]["DestinationAccounts"], json!(["111111111111", "333333333333"]));
+        assert_eq!(parsed["States"]["Take"]["Resource"], "arn:x");
+    }
+}

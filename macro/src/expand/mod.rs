@@ -1,0 +1,196 @@
+//! `expand(template, context)`: every `Custom::RdsSnapshotPolicy` becomes its pipeline.
+
+mod definition;
+mod resources;
+
+pub use definition::{LAMBDA_SERVICE_ERRORS, RETRYABLE_ERRORS};
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{PolicyError, PolicyWarning};
+use crate::policy::{RESOURCE_TYPE, parse_policy};
+use crate::value::Resolver;
+
+/// The name of the macro, as declared by the install stack's `AWS::CloudFormation::Macro`.
+pub const TRANSFORM_NAME: &str = "RdsSnapshotPolicy";
+/// The provider's function name the install stack creates.
+pub const DEFAULT_PROVIDER_FUNCTION: &str = "rds-snapshot-policy-provider";
+
+/// CloudFormation's limits on a processed template.
+pub const MAX_RESOURCES: usize = 500;
+pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
+pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
+
+/// What the expansion knows beyond the template.
+#[derive(Debug, Clone)]
+pub struct ExpandContext {
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    /// `templateParameterValues` (macro) or `--param` (CLI).
+    pub parameters: Map<String, Value>,
+    /// Name of the provider Lambda in this account and region.
+    pub provider_function: String,
+}
+
+impl Default for ExpandContext {
+    fn default() -> Self {
+        Self {
+            region: None,
+            account_id: None,
+            parameters: Map::new(),
+            provider_function: DEFAULT_PROVIDER_FUNCTION.to_string(),
+        }
+    }
+}
+
+/// An expanded template and the warnings met on the way.
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    pub template: Value,
+    pub warnings: Vec<PolicyWarning>,
+}
+
+fn template_error(message: impl Into<String>) -> Vec<PolicyError> {
+    vec![PolicyError::new("Template", "", message)]
+}
+
+/// Expands every policy resource of `template`. All errors of all policies come back at once.
+pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Vec<PolicyError>> {
+    let Some(root) = template.as_object() else {
+        return Err(template_error("the template must be a JSON or YAML object"));
+    };
+    let Some(resources) = root.get("Resources") else {
+        return Err(template_error("the template has no Resources section"));
+    };
+    let Some(resources) = resources.as_object() else {
+        return Err(template_error("Resources must be an object of logical IDs"));
+    };
+    let resolver = resolver_for(root, context);
+    let provider_arn = json!({"Fn::Sub": format!(
+        "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}",
+        context.provider_function
+    )});
+
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut output = Map::new();
+    for (logical_id, resource) in resources {
+        let is_policy = resource.get("Type").and_then(Value::as_str) == Some(RESOURCE_TYPE);
+        if !is_policy {
+            output.insert(logical_id.clone(), resource.clone());
+            continue;
+        }
+        let Some(original) = resource.as_object() else { continue };
+        if !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            errors.push(PolicyError::new(logical_id, "", "logical IDs must be alphanumeric"));
+            continue;
+        }
+        let properties = original.get("Properties").unwrap_or(&Value::Null);
+        match parse_policy(logical_id, properties, &resolver) {
+            Err(mut e) => errors.append(&mut e),
+            Ok(policy) => {
+                warnings.extend(policy.warnings.iter().cloned());
+                let generated = resources::generate(&policy, original, &provider_arn);
+                output.insert(logical_id.clone(), generated.policy_resource);
+                for (id, r) in generated.resources {
+                    if resources.contains_key(&id) || output.contains_key(&id) {
+                        errors.push(PolicyError::new(
+                            logical_id,
+                            "",
+                            format!("the generated resource {id} collides with a resource of the same logical ID; rename one of them"),
+                        ));
+                    }
+                    output.insert(id, r);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut result = Map::new();
+    for (key, value) in root {
+        match key.as_str() {
+            "Resources" => {
+                result.insert(key.clone(), Value::Object(output.clone()));
+            }
+            "Transform" => {
+                if let Some(rest) = remove_own_transform(value) {
+                    result.insert(key.clone(), rest);
+                }
+            }
+            _ => {
+                result.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let template = Value::Object(result);
+    check_limits(&template, output.len(), &mut warnings)?;
+    Ok(Expansion { template, warnings })
+}
+
+fn resolver_for(root: &Map<String, Value>, context: &ExpandContext) -> Resolver {
+    let declared = root.get("Parameters").and_then(Value::as_object);
+    let mut parameters = Map::new();
+    if let Some(declared) = declared {
+        for (name, decl) in declared {
+            if let Some(default) = decl.get("Default") {
+                parameters.insert(name.clone(), default.clone());
+            }
+        }
+    }
+    parameters.extend(context.parameters.clone());
+    Resolver {
+        parameters,
+        declared_parameters: declared.map(|d| d.keys().cloned().collect()).unwrap_or_default(),
+        region: context.region.clone(),
+        account_id: context.account_id.clone(),
+    }
+}
+
+/// Drops this macro from `Transform`, keeping other transforms.
+fn remove_own_transform(value: &Value) -> Option<Value> {
+    match value {
+        Value::String(s) if s == TRANSFORM_NAME => None,
+        Value::Array(items) => {
+            let rest: Vec<Value> = items
+                .iter()
+                .filter(|v| v.as_str() != Some(TRANSFORM_NAME))
+                .cloned()
+                .collect();
+            (!rest.is_empty()).then_some(Value::Array(rest))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+fn check_limits(
+    template: &Value,
+    resource_count: usize,
+    warnings: &mut Vec<PolicyWarning>,
+) -> Result<(), Vec<PolicyError>> {
+    let mut errors = Vec::new();
+    if resource_count > MAX_RESOURCES {
+        errors.push(PolicyError::new(
+            "Template",
+            "Resources",
+            format!("the expanded template has {resource_count} resources; CloudFormation allows {MAX_RESOURCES}: split the policies over several stacks"),
+        ));
+    }
+    let size = template.to_string().len();
+    if size > MAX_TEMPLATE_BYTES {
+        errors.push(PolicyError::new(
+            "Template",
+            "",
+            format!("the expanded template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}: split the policies over several stacks"),
+        ));
+    } else if size > MAX_INLINE_TEMPLATE_BYTES {
+        warnings.push(PolicyError::new(
+            "Template",
+            "",
+            format!("the expanded template is {size} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation accepts inline: deploy it from S3 (sceptre's template_bucket_name does this)"),
+        ));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}

@@ -1,0 +1,302 @@
+//! The resources one policy expands into.
+
+use serde_json::{Map, Value, json};
+
+use super::definition::definition_string;
+use crate::policy::{Notification, Policy, Role};
+use crate::rpo::human;
+
+/// The generated resources of one policy, in output order.
+pub struct Generated {
+    pub resources: Vec<(String, Value)>,
+    /// The policy resource itself, rewritten as a provider-backed custom resource.
+    pub policy_resource: Value,
+}
+
+const TAG_KEY: &str = "rds-snapshot-policy";
+
+fn checkov_skip(reasons: &[(&str, &str)]) -> Value {
+    json!({"checkov": {"skip": reasons.iter().map(|(id, comment)| json!({"id": id, "comment": comment})).collect::<Vec<_>>()}})
+}
+
+/// Expands `policy` (declared as `original`) with the provider reachable at `provider_arn`.
+pub fn generate(policy: &Policy, original: &Map<String, Value>, provider_arn: &Value) -> Generated {
+    let p = policy.logical_id.as_str();
+    let mut out: Vec<(String, Value)> = Vec::new();
+    let tags = json!([{"Key": TAG_KEY, "Value": p}]);
+
+    let topic_arn = match &policy.notification {
+        Notification::Topic(arn) => arn.to_value(),
+        Notification::Created | Notification::Email(_) => {
+            out.push((format!("{p}NotificationKey"), notification_key(p, &tags)));
+            out.push((
+                format!("{p}NotificationTopic"),
+                json!({
+                    "Type": "AWS::SNS::Topic",
+                    "Properties": {
+                        "DisplayName": format!("rds-snapshot-policy {p}"),
+                        "KmsMasterKeyId": {"Ref": format!("{p}NotificationKey")},
+                        "Tags": tags,
+                    }
+                }),
+            ));
+            if let Notification::Email(address) = &policy.notification {
+                out.push((
+                    format!("{p}NotificationSubscription"),
+                    json!({
+                        "Type": "AWS::SNS::Subscription",
+                        "Properties": {
+                            "Protocol": "email",
+                            "Endpoint": address,
+                            "TopicArn": {"Ref": format!("{p}NotificationTopic")},
+                        }
+                    }),
+                ));
+            }
+            json!({"Ref": format!("{p}NotificationTopic")})
+        }
+    };
+
+    let mut normalized = policy.to_properties();
+    if policy.policy_id.is_none() {
+        normalized.insert(
+            "PolicyId".into(),
+            json!({"Fn::Sub": format!("${{AWS::StackName}}-{p}")}),
+        );
+        // Keep the order stable: PolicyId right after Role.
+        let role = normalized.shift_remove("Role");
+        let id = normalized.shift_remove("PolicyId");
+        let mut reordered = Map::new();
+        reordered.insert("Role".into(), role.unwrap_or(Value::Null));
+        reordered.insert("PolicyId".into(), id.unwrap_or(Value::Null));
+        reordered.extend(normalized);
+        normalized = reordered;
+    }
+
+    let actions = policy.actions();
+    let mut machines = Map::new();
+    for (action, _) in &actions {
+        let name = format!("{p}{}StateMachine", capitalize(action));
+        machines.insert(action.to_string(), json!({"Ref": name}));
+    }
+
+    out.push((format!("{p}StateMachineRole"), state_machine_role(p, provider_arn, &topic_arn, policy, &tags)));
+
+    for (action, schedule) in &actions {
+        let a = capitalize(action);
+        let machine = format!("{p}{a}StateMachine");
+        out.push((
+            machine.clone(),
+            json!({
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Metadata": checkov_skip(&[
+                    ("CKV_AWS_284", "One Task calling the provider; X-Ray adds cost and no insight here. The provider logs every step with policy and snapshot identifiers."),
+                    ("CKV_AWS_285", "Failed and timed-out executions raise CloudWatch alarms and an SNS notification with the error; Standard workflows keep 90 days of execution history."),
+                ]),
+                "Properties": {
+                    "StateMachineType": "STANDARD",
+                    "RoleArn": {"Fn::GetAtt": [format!("{p}StateMachineRole"), "Arn"]},
+                    "DefinitionString": definition_string(p, action, &normalized, provider_arn, &topic_arn),
+                    "Tags": tags,
+                }
+            }),
+        ));
+        out.push((format!("{p}{a}ScheduleRole"), schedule_role(p, action, &machine, &tags)));
+        out.push((
+            format!("{p}{a}Schedule"),
+            json!({
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Description": format!("rds-snapshot-policy {p}: starts the {action} state machine"),
+                    "ScheduleExpression": schedule.expression(),
+                    "State": "ENABLED",
+                    "Targets": [{
+                        "Id": format!("{p}{a}"),
+                        "Arn": {"Ref": machine},
+                        "RoleArn": {"Fn::GetAtt": [format!("{p}{a}ScheduleRole"), "Arn"]},
+                    }],
+                }
+            }),
+        ));
+        for (metric, suffix, what) in [
+            ("ExecutionsFailed", "FailedAlarm", "failed"),
+            ("ExecutionsTimedOut", "TimedOutAlarm", "timed out"),
+        ] {
+            out.push((
+                format!("{p}{a}{suffix}"),
+                json!({
+                    "Type": "AWS::CloudWatch::Alarm",
+                    "Properties": {
+                        "AlarmDescription": format!("rds-snapshot-policy {p}: an execution of the {action} state machine {what}"),
+                        "Namespace": "AWS/States",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine}}],
+                        "Statistic": "Sum",
+                        "Period": 300,
+                        "EvaluationPeriods": 1,
+                        "Threshold": 1,
+                        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                        "TreatMissingData": "notBreaching",
+                        "AlarmActions": [topic_arn],
+                        "OKActions": [topic_arn],
+                    }
+                }),
+            ));
+        }
+    }
+
+    let mut properties = Map::new();
+    properties.insert("ServiceToken".into(), provider_arn.clone());
+    properties.extend(normalized);
+    properties.insert(
+        "GeneratedResources".into(),
+        json!({"StateMachines": machines, "NotificationTopic": topic_arn}),
+    );
+    let mut resource = original.clone();
+    resource.insert("Properties".into(), Value::Object(properties));
+    if !policy.warnings.is_empty() {
+        let mut metadata = resource
+            .get("Metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        metadata.insert(
+            "RdsSnapshotPolicyWarnings".into(),
+            json!(policy.warnings.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        );
+        resource.insert("Metadata".into(), Value::Object(metadata));
+    }
+    if let Some(rpo) = crate::rpo::worst_case_rpo(policy) {
+        let description = format!("worst-case RPO from the schedules: {}", human(rpo));
+        resource
+            .entry("Metadata")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|m| m.insert("RdsSnapshotPolicyWorstCaseRpo".into(), json!(description)));
+    }
+
+    // Generated resources follow the policy's Condition, so a disabled policy leaves nothing.
+    if let Some(condition) = original.get("Condition") {
+        for (_, r) in out.iter_mut() {
+            if let Some(m) = r.as_object_mut() {
+                m.insert("Condition".into(), condition.clone());
+            }
+        }
+    }
+    Generated {
+        resources: out,
+        policy_resource: Value::Object(resource),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn service_trust(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }]
+    })
+}
+
+fn notification_key(p: &str, tags: &Value) -> Value {
+    json!({
+        "Type": "AWS::KMS::Key",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "Description": format!("rds-snapshot-policy {p}: encrypts the notification topic"),
+            "EnableKeyRotation": true,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "AlarmsPublishToEncryptedTopic",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                    }
+                ]
+            },
+            "Tags": tags,
+        }
+    })
+}
+
+fn state_machine_role(p: &str, provider_arn: &Value, topic_arn: &Value, policy: &Policy, tags: &Value) -> Value {
+    let mut statements = vec![
+        json!({
+            "Sid": "InvokeTheProviderOnly",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": [provider_arn, {"Fn::Join": [":", [provider_arn, "*"]]}],
+        }),
+        json!({
+            "Sid": "NotifyOnFailure",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+        }),
+    ];
+    if !matches!(policy.notification, Notification::Topic(_)) {
+        statements.push(json!({
+            "Sid": "UseTheTopicKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": {"Fn::GetAtt": [format!("{p}NotificationKey"), "Arn"]},
+        }));
+    }
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": format!("rds-snapshot-policy {p} ({} role): state machines invoke the provider", match policy.role { Role::Source => "source", Role::Destination => "destination" }),
+            "AssumeRolePolicyDocument": service_trust("states.amazonaws.com"),
+            "Policies": [{
+                "PolicyName": "invoke-provider",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }],
+            "Tags": tags,
+        }
+    })
+}
+
+fn schedule_role(p: &str, action: &str, machine: &str, tags: &Value) -> Value {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": format!("rds-snapshot-policy {p}: the {action} schedule starts its state machine"),
+            "AssumeRolePolicyDocument": service_trust("events.amazonaws.com"),
+            "Policies": [{
+                "PolicyName": "start-executions",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "StartItsStateMachineOnly",
+                        "Effect": "Allow",
+                        "Action": "states:StartExecution",
+                        "Resource": {"Ref": machine},
+                    }]
+                },
+            }],
+            "Tags": tags,
+        }
+    })
+}

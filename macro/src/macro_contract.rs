@@ -1,0 +1,82 @@
+//! CloudFormation's macro contract: the event a macro Lambda receives and what it returns.
+//! (`aws_lambda_events` has no type for it.)
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::join_errors;
+use crate::expand::{ExpandContext, TRANSFORM_NAME, expand};
+
+/// The macro event. Every field is optional so a malformed event still gets an answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MacroRequest {
+    pub request_id: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub transform_id: Option<String>,
+    pub fragment: Option<Value>,
+    pub params: Option<Value>,
+    pub template_parameter_values: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MacroResponse {
+    pub request_id: String,
+    /// `success` or `failure`.
+    pub status: String,
+    pub fragment: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// Handles one macro event; never fails: problems become a `failure` response.
+pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, Vec<String>) {
+    let request_id = event
+        .get("requestId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let failure = |message: String| MacroResponse {
+        request_id: request_id.clone(),
+        status: "failure".into(),
+        fragment: Value::Null,
+        error_message: Some(message),
+    };
+    let request: MacroRequest = match serde_json::from_value(event.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            return (failure(format!("{TRANSFORM_NAME}: malformed macro event: {e}")), vec![]);
+        }
+    };
+    let Some(fragment) = request.fragment else {
+        return (failure(format!("{TRANSFORM_NAME}: the macro event has no fragment")), vec![]);
+    };
+    if fragment.get("Resources").is_none() {
+        return (
+            failure(format!(
+                "{TRANSFORM_NAME} is a template-level transform: declare it as `Transform: {TRANSFORM_NAME}` at the top of the template, not with Fn::Transform"
+            )),
+            vec![],
+        );
+    }
+    let context = ExpandContext {
+        region: request.region,
+        account_id: request.account_id,
+        parameters: request.template_parameter_values.unwrap_or_default(),
+        provider_function: provider_function.to_string(),
+    };
+    match expand(&fragment, &context) {
+        Ok(expansion) => (
+            MacroResponse {
+                request_id: request_id.clone(),
+                status: "success".into(),
+                fragment: expansion.template,
+                error_message: None,
+            },
+            expansion.warnings.iter().map(ToString::to_string).collect(),
+        ),
+        Err(errors) => (failure(join_errors(&errors)), vec![]),
+    }
+}

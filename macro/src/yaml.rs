@@ -1,0 +1,97 @@
+//! Templates in JSON or YAML, with CloudFormation's short-form tags (`!Ref`, `!Sub`, ...).
+
+use serde_json::{Map, Number, Value, json};
+use serde_yaml_ng::Value as Yaml;
+
+/// Parses JSON or YAML text into a JSON value with intrinsics in their long form.
+pub fn parse_template(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"));
+    }
+    let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    to_json(yaml)
+}
+
+/// Renders a template as YAML (intrinsics in long form, which CloudFormation accepts).
+pub fn to_yaml(value: &Value) -> Result<String, String> {
+    serde_yaml_ng::to_string(value).map_err(|e| format!("cannot render YAML: {e}"))
+}
+
+fn to_json(yaml: Yaml) -> Result<Value, String> {
+    Ok(match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Number(i.into())
+            } else if let Some(u) = n.as_u64() {
+                Value::Number(u.into())
+            } else {
+                n.as_f64()
+                    .and_then(Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or_else(|| format!("number {n} cannot be represented in JSON"))?
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Yaml::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Yaml::String(s) => s,
+                    Yaml::Number(n) => n.to_string(),
+                    Yaml::Bool(b) => b.to_string(),
+                    other => return Err(format!("mapping keys must be strings, got {other:?}")),
+                };
+                out.insert(key, to_json(v)?);
+            }
+            Value::Object(out)
+        }
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(tagged.value)?;
+            short_form(name, inner)?
+        }
+    })
+}
+
+fn short_form(name: &str, inner: Value) -> Result<Value, String> {
+    Ok(match name {
+        "Ref" => json!({"Ref": inner}),
+        "Condition" => json!({"Condition": inner}),
+        "GetAtt" => match inner {
+            Value::String(s) => match s.split_once('.') {
+                Some((resource, attribute)) => json!({"Fn::GetAtt": [resource, attribute]}),
+                None => return Err(format!("!GetAtt {s:?} must be Resource.Attribute")),
+            },
+            other => json!({"Fn::GetAtt": other}),
+        },
+        "Base64" | "Cidr" | "FindInMap" | "GetAZs" | "ImportValue" | "Join" | "Select"
+        | "Split" | "Sub" | "Transform" | "And" | "Equals" | "If" | "Not" | "Or"
+        | "ToJsonString" | "Length" | "ForEach" => json!({format!("Fn::{name}"): inner}),
+        other => return Err(format!("unknown YAML tag !{other}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_forms() {
+        let v = parse_template(
+            "A: !Ref X\nB: !GetAtt Db.Endpoint.Address\nC: !Sub 'a-${X}'\nD: !Join [',', [!Ref Y, b]]\nE: 012\n",
+        )
+        .unwrap();
+        assert_eq!(v["A"], json!({"Ref": "X"}));
+        assert_eq!(v["B"], json!({"Fn::GetAtt": ["Db", "Endpoint.Address"]}));
+        assert_eq!(v["C"], json!({"Fn::Sub": "a-${X}"}));
+        assert_eq!(v["D"], json!({"Fn::Join": [",", [{"Ref": "Y"}, "b"]]}));
+        assert!(parse_template("A: !Bogus x").unwrap_err().contains("!Bogus"));
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the project's pinned Python tools into project-local virtualenvs under .tools/.
+# Idempotent: a venv whose pinned requirement is already satisfied is left alone.
+# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="$PWD/.tools"
+PY="${PYTHON:-python3}"
+
+declare -A PINS=(
+  [lint]="cfn-lint==1.51.0"
+  [checkov]="checkov==3.3.30"
+  [moto]="moto[server]==5.2.5 boto3==1.43.11"
+  [lambda]="cargo-lambda==1.9.2 ziglang==0.15.1 cargo-zigbuild==0.20.1"
+  [sceptre]="sceptre==4.7.0"
+)
+
+install_one() {
+  local name="$1" venv="$TOOLS/$1" stamp="$TOOLS/$1/.pins"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "${PINS[$name]}" ]]; then
+    return 0
+  fi
+  echo "setup-tools: installing ${PINS[$name]} into .tools/$name" >&2
+  rm -rf "$venv"
+  "$PY" -m venv "$venv"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check ${PINS[$name]}
+  echo "${PINS[$name]}" > "$stamp"
+}
+
+wanted=("$@")
+[[ ${#wanted[@]} -eq 0 ]] && wanted=(lint checkov moto)
+pids=()
+for name in "${wanted[@]}"; do
+  [[ -n "${PINS[$name]:-}" ]] || { echo "setup-tools: unknown tool set '$name'" >&2; exit 2; }
+  install_one "$name" > "$TOOLS.$name.log" 2>&1 &
+  pids+=("$!:$name")
+done
+mkdir -p "$TOOLS"
+status=0
+for entry in "${pids[@]}"; do
+  pid="${entry%%:*}"; name="${entry#*:}"
+  if ! wait "$pid"; then
+    echo "setup-tools: installing '$name' failed; log follows" >&2
+    cat "$TOOLS.$name.log" >&2 || true
+    status=1
+  fi
+done
+exit $status
