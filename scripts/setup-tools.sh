@@ -28,21 +28,21 @@ install_one() {
   echo "${PINS[$name]}" > "$stamp"
 }
 
+mkdir -p "$TOOLS"
 wanted=("$@")
 [[ ${#wanted[@]} -eq 0 ]] && wanted=(lint checkov moto)
 pids=()
 for name in "${wanted[@]}"; do
   [[ -n "${PINS[$name]:-}" ]] || { echo "setup-tools: unknown tool set '$name'" >&2; exit 2; }
-  install_one "$name" > "$TOOLS.$name.log" 2>&1 &
+  install_one "$name" > "$TOOLS/$name.log" 2>&1 &
   pids+=("$!:$name")
 done
-mkdir -p "$TOOLS"
 status=0
 for entry in "${pids[@]}"; do
   pid="${entry%%:*}"; name="${entry#*:}"
   if ! wait "$pid"; then
     echo "setup-tools: installing '$name' failed; log follows" >&2
-    cat "$TOOLS.$name.log" >&2 || true
+    cat "$TOOLS/$name.log" >&2 || true
     status=1
   fi
 done

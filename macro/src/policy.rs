@@ -53,6 +53,7 @@ const PROPERTIES: &[(&str, Applies)] = &[
     ("NotificationEmail", Applies::Both),
     ("StrictChecks", Applies::Both),
     ("ServiceToken", Applies::Both),
+    ("GeneratedResources", Applies::Both),
     ("BackupInterval", Applies::Only(Role::Source)),
     ("BackupSchedule", Applies::Only(Role::Source)),
     ("ShareSchedule", Applies::Only(Role::Source)),

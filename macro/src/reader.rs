@@ -59,15 +59,17 @@ impl Reader<'_> {
         };
         match as_whole(&value) {
             Some(n) if (min..=max).contains(&n) => n,
-            _ => {
-                let range = if max == u64::MAX {
-                    format!(">= {min}")
-                } else {
-                    format!("from {min} to {max}")
-                };
+            Some(n) if n > max => {
                 self.diag.error(
                     name,
-                    format!("must be a whole number {range}, got {}", describe(&value)),
+                    format!("must be at most {max}, got {}", describe(&value)),
+                );
+                default
+            }
+            _ => {
+                self.diag.error(
+                    name,
+                    format!("must be a whole number >= {min}, got {}", describe(&value)),
                 );
                 default
             }

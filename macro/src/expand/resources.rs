@@ -15,10 +15,6 @@ pub struct Generated {
 
 const TAG_KEY: &str = "rds-snapshot-policy";
 
-fn checkov_skip(reasons: &[(&str, &str)]) -> Value {
-    json!({"checkov": {"skip": reasons.iter().map(|(id, comment)| json!({"id": id, "comment": comment})).collect::<Vec<_>>()}})
-}
-
 /// Expands `policy` (declared as `original`) with the provider reachable at `provider_arn`.
 pub fn generate(policy: &Policy, original: &Map<String, Value>, provider_arn: &Value) -> Generated {
     let p = policy.logical_id.as_str();
@@ -89,10 +85,6 @@ pub fn generate(policy: &Policy, original: &Map<String, Value>, provider_arn: &V
             machine.clone(),
             json!({
                 "Type": "AWS::StepFunctions::StateMachine",
-                "Metadata": checkov_skip(&[
-                    ("CKV_AWS_284", "One Task calling the provider; X-Ray adds cost and no insight here. The provider logs every step with policy and snapshot identifiers."),
-                    ("CKV_AWS_285", "Failed and timed-out executions raise CloudWatch alarms and an SNS notification with the error; Standard workflows keep 90 days of execution history."),
-                ]),
                 "Properties": {
                     "StateMachineType": "STANDARD",
                     "RoleArn": {"Fn::GetAtt": [format!("{p}StateMachineRole"), "Arn"]},

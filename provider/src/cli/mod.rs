@@ -1,0 +1,35 @@
+//! The command line: a thin shell over `expand` and the planner/executor.
+
+mod expand_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "rds-snapshot-policy", version, about = "Disaster-recovery snapshots for Amazon RDS and Aurora, one CloudFormation resource per database")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Expand a template's Custom::RdsSnapshotPolicy resources, as the macro does.
+    Expand(expand_cmd::ExpandArgs),
+}
+
+/// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
+/// usage error).
+pub async fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Expand(args) => expand_cmd::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
