@@ -338,14 +338,16 @@ fn read_target(r: &mut Reader, role: Role) -> Target {
         Some("DBInstanceIdentifier") => Target::Instance(read_db_identifier(r, "DBInstanceIdentifier")),
         Some("DBClusterIdentifier") => Target::Cluster(read_db_identifier(r, "DBClusterIdentifier")),
         Some(name) => {
-            let pattern = r.string(name).unwrap_or_default();
+            let Some(pattern) = r.string(name) else {
+                return Target::Pattern(String::new());
+            };
             if pattern.is_empty() {
                 r.diag.error(name, "must be a non-empty regular expression (use \".*\" for every database)");
             } else if let Err(e) = regex::RegexBuilder::new(&pattern).size_limit(1 << 20).build() {
                 let detail = e.to_string().lines().last().unwrap_or_default().trim().to_string();
                 r.diag.error(
                     name,
-                    format!("is not a valid regular expression ({detail}); note that look-around and backreferences are not supported, got {pattern:?}"),
+                    format!("is not a valid regular expression ({detail}), got {pattern:?}"),
                 );
             }
             Target::Pattern(pattern)
@@ -539,8 +541,8 @@ fn read_destination(r: &mut Reader, policy: &Policy) -> DestinationSettings {
         r.diag.error(
             "RetentionDays",
             format!(
-                "must be >= CopyRetentionDays ({copy_retention_days}): otherwise copies older than {} days are deleted and copied again on the next run",
-                policy.retention_days
+                "must be >= CopyRetentionDays ({copy_retention_days}): otherwise copies older than {} are deleted and copied again on the next run",
+                crate::rpo::human(Duration::days(policy.retention_days as i64))
             ),
         );
     }

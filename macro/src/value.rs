@@ -126,6 +126,10 @@ pub fn describe(value: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".to_string(),
         Value::Array(_) => "a list".to_string(),
+        Value::Object(m) if m.get("Ref").and_then(Value::as_str).is_some() => format!(
+            "a Ref to {} (no value known when the template is expanded)",
+            m.get("Ref").and_then(Value::as_str).unwrap_or_default()
+        ),
         Value::Object(_) if is_intrinsic(value) => format!(
             "the intrinsic {}",
             value

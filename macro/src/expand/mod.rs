@@ -90,7 +90,10 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
             Err(mut e) => errors.append(&mut e),
             Ok(policy) => {
                 warnings.extend(policy.warnings.iter().cloned());
-                let generated = resources::generate(&policy, original, &provider_arn);
+                let is_parameter =
+                    |name: &str| resolver.declared_parameters.iter().any(|p| p == name);
+                let generated =
+                    resources::generate(&policy, original, &provider_arn, &is_parameter);
                 output.insert(logical_id.clone(), generated.policy_resource);
                 for (id, r) in generated.resources {
                     if resources.contains_key(&id) || output.contains_key(&id) {

@@ -16,7 +16,14 @@ pub struct Generated {
 const TAG_KEY: &str = "rds-snapshot-policy";
 
 /// Expands `policy` (declared as `original`) with the provider reachable at `provider_arn`.
-pub fn generate(policy: &Policy, original: &Map<String, Value>, provider_arn: &Value) -> Generated {
+/// `is_parameter` tells which names are template parameters: a property that was a `Ref` to
+/// one keeps its `Ref` in the output (its value served validation only).
+pub fn generate(
+    policy: &Policy,
+    original: &Map<String, Value>,
+    provider_arn: &Value,
+    is_parameter: &dyn Fn(&str) -> bool,
+) -> Generated {
     let p = policy.logical_id.as_str();
     let mut out: Vec<(String, Value)> = Vec::new();
     let tags = json!([{"Key": TAG_KEY, "Value": p}]);
@@ -54,6 +61,18 @@ pub fn generate(policy: &Policy, original: &Map<String, Value>, provider_arn: &V
     };
 
     let mut normalized = policy.to_properties();
+    if let Some(given) = original.get("Properties").and_then(Value::as_object) {
+        for (key, value) in normalized.iter_mut() {
+            let parameter_ref = given
+                .get(key)
+                .and_then(|v| v.get("Ref"))
+                .and_then(Value::as_str)
+                .filter(|name| is_parameter(name));
+            if parameter_ref.is_some() {
+                *value = given[key].clone();
+            }
+        }
+    }
     if policy.policy_id.is_none() {
         normalized.insert(
             "PolicyId".into(),
