@@ -37,10 +37,16 @@ pub fn classify(text: &str) -> Result<KeyRef, String> {
             KeyRef::AliasArn { region, account }
         });
     }
-    if Regex::new(&format!("^(?:{uuid})$")).map_err(|e| e.to_string())?.is_match(text) {
+    if Regex::new(&format!("^(?:{uuid})$"))
+        .map_err(|e| e.to_string())?
+        .is_match(text)
+    {
         return Ok(KeyRef::KeyId);
     }
-    if Regex::new(r"^alias/[A-Za-z0-9/_-]+$").map_err(|e| e.to_string())?.is_match(text) {
+    if Regex::new(r"^alias/[A-Za-z0-9/_-]+$")
+        .map_err(|e| e.to_string())?
+        .is_match(text)
+    {
         if text.starts_with("alias/aws/") {
             return Err(format!(
                 "names the AWS-managed key {text:?}, which cannot be used for snapshots shared across accounts; use a customer-managed key"
@@ -127,12 +133,22 @@ mod tests {
         let arn = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         assert_eq!(
             classify(arn),
-            Ok(KeyRef::KeyArn { region: "eu-west-1".into(), account: "222222222222".into() })
+            Ok(KeyRef::KeyArn {
+                region: "eu-west-1".into(),
+                account: "222222222222".into()
+            })
         );
-        assert_eq!(classify("1234abcd-12ab-34cd-56ef-1234567890ab"), Ok(KeyRef::KeyId));
+        assert_eq!(
+            classify("1234abcd-12ab-34cd-56ef-1234567890ab"),
+            Ok(KeyRef::KeyId)
+        );
         assert_eq!(classify("alias/dr-snapshots"), Ok(KeyRef::AliasName));
         assert!(classify("None").unwrap_err().contains("placeholder"));
-        assert!(classify("alias/aws/rds").unwrap_err().contains("AWS-managed"));
+        assert!(
+            classify("alias/aws/rds")
+                .unwrap_err()
+                .contains("AWS-managed")
+        );
         assert!(classify("arn:aws:kms:eu-west-1:2222:key/x").is_err());
     }
 }

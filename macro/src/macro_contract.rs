@@ -47,11 +47,17 @@ pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, V
     let request: MacroRequest = match serde_json::from_value(event.clone()) {
         Ok(r) => r,
         Err(e) => {
-            return (failure(format!("{TRANSFORM_NAME}: malformed macro event: {e}")), vec![]);
+            return (
+                failure(format!("{TRANSFORM_NAME}: malformed macro event: {e}")),
+                vec![],
+            );
         }
     };
     let Some(fragment) = request.fragment else {
-        return (failure(format!("{TRANSFORM_NAME}: the macro event has no fragment")), vec![]);
+        return (
+            failure(format!("{TRANSFORM_NAME}: the macro event has no fragment")),
+            vec![],
+        );
     };
     if fragment.get("Resources").is_none() {
         return (

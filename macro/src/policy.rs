@@ -238,7 +238,8 @@ fn check_property_names(r: &mut Reader, role: Option<Role>) {
                 let hint = did_you_mean(name, PROPERTIES.iter().map(|(n, _)| *n))
                     .map(|s| format!("; did you mean {s}?"))
                     .unwrap_or_default();
-                r.diag.error(name, format!("is not a property of {RESOURCE_TYPE}{hint}"));
+                r.diag
+                    .error(name, format!("is not a property of {RESOURCE_TYPE}{hint}"));
             }
         }
     }
@@ -248,7 +249,10 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let policy_id = read_policy_id(r);
     let target = read_target(r, role);
     let (retention_default, delete_default) = match role {
-        Role::Source => (defaults::SOURCE_RETENTION_DAYS, defaults::SOURCE_DELETE_SCHEDULE),
+        Role::Source => (
+            defaults::SOURCE_RETENTION_DAYS,
+            defaults::SOURCE_DELETE_SCHEDULE,
+        ),
         Role::Destination => (
             defaults::DESTINATION_RETENTION_DAYS,
             defaults::DESTINATION_DELETE_SCHEDULE,
@@ -335,16 +339,32 @@ fn read_target(r: &mut Reader, role: Role) -> Target {
             );
             Target::Pattern(String::new())
         }
-        Some("DBInstanceIdentifier") => Target::Instance(read_db_identifier(r, "DBInstanceIdentifier")),
-        Some("DBClusterIdentifier") => Target::Cluster(read_db_identifier(r, "DBClusterIdentifier")),
+        Some("DBInstanceIdentifier") => {
+            Target::Instance(read_db_identifier(r, "DBInstanceIdentifier"))
+        }
+        Some("DBClusterIdentifier") => {
+            Target::Cluster(read_db_identifier(r, "DBClusterIdentifier"))
+        }
         Some(name) => {
             let Some(pattern) = r.string(name) else {
                 return Target::Pattern(String::new());
             };
             if pattern.is_empty() {
-                r.diag.error(name, "must be a non-empty regular expression (use \".*\" for every database)");
-            } else if let Err(e) = regex::RegexBuilder::new(&pattern).size_limit(1 << 20).build() {
-                let detail = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                r.diag.error(
+                    name,
+                    "must be a non-empty regular expression (use \".*\" for every database)",
+                );
+            } else if let Err(e) = regex::RegexBuilder::new(&pattern)
+                .size_limit(1 << 20)
+                .build()
+            {
+                let detail = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 r.diag.error(
                     name,
                     format!("is not a valid regular expression ({detail}), got {pattern:?}"),
@@ -357,13 +377,13 @@ fn read_target(r: &mut Reader, role: Role) -> Target {
 
 fn read_db_identifier(r: &mut Reader, name: &str) -> Text {
     let text = r.text(name).unwrap_or(Text::Literal(String::new()));
-    if let Text::Literal(id) = &text {
-        if !is_db_identifier(id) {
-            r.diag.error(
+    if let Text::Literal(id) = &text
+        && !is_db_identifier(id)
+    {
+        r.diag.error(
                 name,
                 format!("must be a DB identifier (1-63 letters, digits and hyphens, starting with a letter, no trailing or double hyphen), got {id:?}"),
             );
-        }
     }
     text
 }
@@ -424,13 +444,15 @@ fn read_notification(r: &mut Reader) -> Notification {
         );
     }
     if let Some(arn) = r.text("NotificationTopicArn") {
-        if let Text::Literal(s) = &arn {
-            if !static_regex(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$").is_match(s) {
-                r.diag.error(
-                    "NotificationTopicArn",
-                    format!("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {s:?}"),
-                );
-            }
+        let topic_arn =
+            static_regex(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$");
+        if let Text::Literal(s) = &arn
+            && !topic_arn.is_match(s)
+        {
+            r.diag.error(
+                "NotificationTopicArn",
+                format!("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {s:?}"),
+            );
         }
         return Notification::Topic(arn);
     }
@@ -455,10 +477,8 @@ fn read_source(r: &mut Reader) -> SourceSettings {
     let tagged_instance = r.boolean("TaggedInstance", false);
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
-    if r.has("DestinationAccount") {
-        if let Some(v) = r.props.get("DestinationAccount").cloned() {
-            accounts.extend(r.account("DestinationAccount", &v));
-        }
+    if let Some(v) = r.props.get("DestinationAccount").cloned() {
+        accounts.extend(r.account("DestinationAccount", &v));
     }
     match r.list("DestinationAccounts") {
         Some(Ok(items)) => {
@@ -492,13 +512,13 @@ fn read_source(r: &mut Reader) -> SourceSettings {
                 ),
             );
         }
-        if let Some(own) = r.resolver.account_id.as_deref() {
-            if unique.iter().any(|a| a.literal() == Some(own)) {
-                r.diag.error(
-                    "DestinationAccounts",
-                    format!("names this stack's own account {own}; share with the DR account instead"),
-                );
-            }
+        if let Some(own) = r.resolver.account_id.as_deref()
+            && unique.iter().any(|a| a.literal() == Some(own))
+        {
+            r.diag.error(
+                "DestinationAccounts",
+                format!("names this stack's own account {own}; share with the DR account instead"),
+            );
         }
     } else if !unique.is_empty() || accounts_intrinsic.is_some() {
         r.diag.warn(
@@ -536,7 +556,12 @@ fn read_destination(r: &mut Reader, policy: &Policy) -> DestinationSettings {
     };
     let copy_schedule = r.schedule("CopySchedule", defaults::COPY_SCHEDULE);
     let cross_account_copy = r.boolean("CrossAccountCopy", true);
-    let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, 1, 36_500);
+    let copy_retention_days = r.whole(
+        "CopyRetentionDays",
+        defaults::COPY_RETENTION_DAYS,
+        1,
+        36_500,
+    );
     if copy_retention_days > policy.retention_days && policy.delete_old_snapshots {
         r.diag.error(
             "RetentionDays",
@@ -606,7 +631,10 @@ impl Policy {
         }
         if let Some(s) = &self.source {
             m.insert("BackupInterval".into(), json!(s.backup_interval_hours));
-            m.insert("BackupSchedule".into(), json!(s.backup_schedule.expression()));
+            m.insert(
+                "BackupSchedule".into(),
+                json!(s.backup_schedule.expression()),
+            );
             m.insert("ShareSnapshots".into(), json!(s.share_snapshots));
             m.insert("ShareSchedule".into(), json!(s.share_schedule.expression()));
             let accounts = match &s.destination_accounts_intrinsic {
@@ -629,8 +657,14 @@ impl Policy {
             m.insert("CopyRetentionDays".into(), json!(d.copy_retention_days));
         }
         m.insert("RetentionDays".into(), json!(self.retention_days));
-        m.insert("DeleteOldSnapshots".into(), json!(self.delete_old_snapshots));
-        m.insert("DeleteSchedule".into(), json!(self.delete_schedule.expression()));
+        m.insert(
+            "DeleteOldSnapshots".into(),
+            json!(self.delete_old_snapshots),
+        );
+        m.insert(
+            "DeleteSchedule".into(),
+            json!(self.delete_schedule.expression()),
+        );
         m.insert("KeepLatest".into(), json!(self.keep_latest));
         m.insert("RpoMinutes".into(), json!(self.rpo_minutes));
         m.insert("LogLevel".into(), json!(self.log_level));

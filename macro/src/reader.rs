@@ -12,8 +12,7 @@ pub(crate) struct Reader<'a> {
     pub diag: &'a mut Diagnostics,
 }
 
-const NEEDS_LITERAL: &str =
-    "must be known when the template is expanded (a literal, or a Ref to a template parameter with a value)";
+const NEEDS_LITERAL: &str = "must be known when the template is expanded (a literal, or a Ref to a template parameter with a value)";
 
 impl Reader<'_> {
     pub fn has(&self, name: &str) -> bool {
@@ -165,10 +164,12 @@ impl Reader<'_> {
         } else {
             None
         };
-        let fallback = || Schedule::parse(default).unwrap_or(Schedule::Rate {
-            expression: "rate(1 hour)".into(),
-            minutes: 60,
-        });
+        let fallback = || {
+            Schedule::parse(default).unwrap_or(Schedule::Rate {
+                expression: "rate(1 hour)".into(),
+                minutes: 60,
+            })
+        };
         match text {
             None => fallback(),
             Some(t) => Schedule::parse(&t).unwrap_or_else(|why| {

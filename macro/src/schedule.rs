@@ -87,7 +87,9 @@ impl Schedule {
 
 /// A fixed start for simulations, so results (and golden files) never depend on today.
 pub fn reference_start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// Longest gap between snapshots when `schedule` fires and a snapshot is taken only if the
@@ -165,12 +167,48 @@ const MONTHS: &[&str] = &[
 const WEEKDAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 const FIELDS: [FieldRule; 6] = [
-    FieldRule { name: "minutes", min: 0, max: 59, extra: "", names: &[] },
-    FieldRule { name: "hours", min: 0, max: 23, extra: "", names: &[] },
-    FieldRule { name: "day-of-month", min: 1, max: 31, extra: "?LW", names: &[] },
-    FieldRule { name: "month", min: 1, max: 12, extra: "", names: MONTHS },
-    FieldRule { name: "day-of-week", min: 1, max: 7, extra: "?L#", names: WEEKDAYS },
-    FieldRule { name: "year", min: 1970, max: 2199, extra: "", names: &[] },
+    FieldRule {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        extra: "",
+        names: &[],
+    },
+    FieldRule {
+        name: "hours",
+        min: 0,
+        max: 23,
+        extra: "",
+        names: &[],
+    },
+    FieldRule {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        extra: "?LW",
+        names: &[],
+    },
+    FieldRule {
+        name: "month",
+        min: 1,
+        max: 12,
+        extra: "",
+        names: MONTHS,
+    },
+    FieldRule {
+        name: "day-of-week",
+        min: 1,
+        max: 7,
+        extra: "?L#",
+        names: WEEKDAYS,
+    },
+    FieldRule {
+        name: "year",
+        min: 1970,
+        max: 2199,
+        extra: "",
+        names: &[],
+    },
 ];
 
 fn parse_cron(body: &str) -> Result<Cron, String> {
@@ -268,7 +306,12 @@ fn check_item(item: &str, rule: &FieldRule) -> Result<(), String> {
     if let Some(step) = step {
         match step.parse::<u32>() {
             Ok(s) if s >= 1 && s <= rule.max => {}
-            _ => return Err(format!("{item:?}: the step after '/' in the {} field must be 1 to {}", rule.name, rule.max)),
+            _ => {
+                return Err(format!(
+                    "{item:?}: the step after '/' in the {} field must be 1 to {}",
+                    rule.name, rule.max
+                ));
+            }
         }
     }
     if range == "*" {
@@ -278,7 +321,9 @@ fn check_item(item: &str, rule: &FieldRule) -> Result<(), String> {
         let low = check_value(low, rule)?;
         let high = check_value(high, rule)?;
         if rule.name == "year" && low > high {
-            return Err(format!("{item:?}: range start is after its end in the year field"));
+            return Err(format!(
+                "{item:?}: range start is after its end in the year field"
+            ));
         }
         return Ok(());
     }

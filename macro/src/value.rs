@@ -155,9 +155,11 @@ pub fn as_bool(value: &Value) -> Option<bool> {
 /// Whole numbers: JSON integers and numeric strings (CloudFormation parameters are strings).
 pub fn as_whole(value: &Value) -> Option<u64> {
     match value {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e15)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => {
             let s = s.trim();
             s.parse::<u64>().ok().or_else(|| {
@@ -215,8 +217,14 @@ mod tests {
     #[test]
     fn suggestions() {
         let names = ["RetentionDays", "CopyRetentionDays", "BackupInterval"];
-        assert_eq!(did_you_mean("RetentionDay", names.iter().copied()), Some("RetentionDays"));
-        assert_eq!(did_you_mean("retentiondays", names.iter().copied()), Some("RetentionDays"));
+        assert_eq!(
+            did_you_mean("RetentionDay", names.iter().copied()),
+            Some("RetentionDays")
+        );
+        assert_eq!(
+            did_you_mean("retentiondays", names.iter().copied()),
+            Some("RetentionDays")
+        );
         assert_eq!(did_you_mean("Zebra", names.iter().copied()), None);
     }
 }

@@ -92,6 +92,10 @@ mod tests {
         assert_eq!(v["B"], json!({"Fn::GetAtt": ["Db", "Endpoint.Address"]}));
         assert_eq!(v["C"], json!({"Fn::Sub": "a-${X}"}));
         assert_eq!(v["D"], json!({"Fn::Join": [",", [{"Ref": "Y"}, "b"]]}));
-        assert!(parse_template("A: !Bogus x").unwrap_err().contains("!Bogus"));
+        assert!(
+            parse_template("A: !Bogus x")
+                .unwrap_err()
+                .contains("!Bogus")
+        );
     }
 }

@@ -66,7 +66,11 @@ fn check(path: &Path, actual: &str, failures: &mut Vec<String>) {
 fn golden_expansions() {
     let mut failures = Vec::new();
     let all = cases();
-    assert!(all.len() >= 20, "expected the full set of golden cases, found {}", all.len());
+    assert!(
+        all.len() >= 20,
+        "expected the full set of golden cases, found {}",
+        all.len()
+    );
     for case in all {
         let input = fs::read_to_string(case.join("input.yaml")).expect("input.yaml");
         let template = parse_template(&input).expect("golden inputs parse");
@@ -76,19 +80,39 @@ fn golden_expansions() {
         match (first, second) {
             (Ok(a), Ok(b)) => {
                 let text = serde_json::to_string_pretty(&a.template).expect("serializable") + "\n";
-                assert_eq!(text, serde_json::to_string_pretty(&b.template).unwrap() + "\n", "{} is not deterministic", case.display());
+                assert_eq!(
+                    text,
+                    serde_json::to_string_pretty(&b.template).unwrap() + "\n",
+                    "{} is not deterministic",
+                    case.display()
+                );
                 check(&case.join("expected.json"), &text, &mut failures);
                 let warnings = join_errors(&a.warnings);
-                let warnings = if warnings.is_empty() { warnings } else { warnings + "\n" };
-                check(&case.join("expected-warnings.txt"), &warnings, &mut failures);
+                let warnings = if warnings.is_empty() {
+                    warnings
+                } else {
+                    warnings + "\n"
+                };
+                check(
+                    &case.join("expected-warnings.txt"),
+                    &warnings,
+                    &mut failures,
+                );
                 if case.join("expected-error.txt").exists() {
                     failures.push(format!("{} expanded but expects an error", case.display()));
                 }
             }
             (Err(errors), _) => {
-                check(&case.join("expected-error.txt"), &(join_errors(&errors) + "\n"), &mut failures);
+                check(
+                    &case.join("expected-error.txt"),
+                    &(join_errors(&errors) + "\n"),
+                    &mut failures,
+                );
                 if case.join("expected.json").exists() {
-                    failures.push(format!("{} failed but expects an expansion", case.display()));
+                    failures.push(format!(
+                        "{} failed but expects an expansion",
+                        case.display()
+                    ));
                 }
             }
             (Ok(_), Err(_)) => failures.push(format!("{} is not deterministic", case.display())),

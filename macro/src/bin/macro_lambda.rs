@@ -22,14 +22,19 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Err
                 tracing::warn!(request_id = %request_id, warning = %warning, "policy warning");
             }
             match &response.error_message {
-                Some(message) => tracing::error!(request_id = %request_id, errors = %message, "expansion failed"),
+                Some(message) => {
+                    tracing::error!(request_id = %request_id, errors = %message, "expansion failed")
+                }
                 None => tracing::info!(request_id = %request_id, "expansion succeeded"),
             }
             serde_json::to_value(&response).unwrap_or_else(|e| failure(&request_id, &e.to_string()))
         }
         Err(_) => {
             tracing::error!(request_id = %request_id, "expansion panicked");
-            failure(&request_id, "internal error in the RdsSnapshotPolicy macro; please report it with the template")
+            failure(
+                &request_id,
+                "internal error in the RdsSnapshotPolicy macro; please report it with the template",
+            )
         }
     };
     Ok(response)

@@ -133,9 +133,12 @@ impl Splicer {
                     })
                     .collect(),
             ),
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(|v| self.replace_in(v, false)).collect())
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| self.replace_in(v, false))
+                    .collect(),
+            ),
             other => other,
         }
     }
@@ -153,7 +156,9 @@ impl Splicer {
             let after = &rest[start + 1 + MARK.len()..];
             let Some(end) = after.find("@@\"") else { break };
             let index: usize = after[..end].parse().unwrap_or(usize::MAX);
-            let Some((intrinsic, is_list)) = self.intrinsics.get(index) else { break };
+            let Some((intrinsic, is_list)) = self.intrinsics.get(index) else {
+                break;
+            };
             if *is_list {
                 literal.push_str("[\"");
                 parts.push(Value::String(std::mem::take(&mut literal)));
@@ -203,12 +208,19 @@ mod tests {
             &json!({"Ref": "Topic"}),
         );
         let text = evaluate(&def, &|v| {
-            if v.get("Ref") == Some(&json!("OrdersDb")) { "orders".into() } else { "arn:x".into() }
+            if v.get("Ref") == Some(&json!("OrdersDb")) {
+                "orders".into()
+            } else {
+                "arn:x".into()
+            }
         });
         let parsed: Value = serde_json::from_str(&text).unwrap();
         let params = &parsed["States"]["Take"]["Parameters"];
         assert_eq!(params["policy"]["DBInstanceIdentifier"], "orders");
-        assert_eq!(params["policy"]["DestinationAccounts"], json!(["111111111111", "333333333333"]));
+        assert_eq!(
+            params["policy"]["DestinationAccounts"],
+            json!(["111111111111", "333333333333"])
+        );
         assert_eq!(parsed["States"]["Take"]["Resource"], "arn:x");
     }
 }

@@ -80,9 +80,15 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
             output.insert(logical_id.clone(), resource.clone());
             continue;
         }
-        let Some(original) = resource.as_object() else { continue };
+        let Some(original) = resource.as_object() else {
+            continue;
+        };
         if !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            errors.push(PolicyError::new(logical_id, "", "logical IDs must be alphanumeric"));
+            errors.push(PolicyError::new(
+                logical_id,
+                "",
+                "logical IDs must be alphanumeric",
+            ));
             continue;
         }
         let properties = original.get("Properties").unwrap_or(&Value::Null);
@@ -146,7 +152,9 @@ fn resolver_for(root: &Map<String, Value>, context: &ExpandContext) -> Resolver 
     parameters.extend(context.parameters.clone());
     Resolver {
         parameters,
-        declared_parameters: declared.map(|d| d.keys().cloned().collect()).unwrap_or_default(),
+        declared_parameters: declared
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default(),
         region: context.region.clone(),
         account_id: context.account_id.clone(),
     }
@@ -195,5 +203,9 @@ fn check_limits(
             format!("the expanded template is {size} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation accepts inline: deploy it from S3 (sceptre's template_bucket_name does this)"),
         ));
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }

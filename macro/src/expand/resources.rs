@@ -95,7 +95,10 @@ pub fn generate(
         machines.insert(action.to_string(), json!({"Ref": name}));
     }
 
-    out.push((format!("{p}StateMachineRole"), state_machine_role(p, provider_arn, &topic_arn, policy, &tags)));
+    out.push((
+        format!("{p}StateMachineRole"),
+        state_machine_role(p, provider_arn, &topic_arn, policy, &tags),
+    ));
 
     for (action, schedule) in &actions {
         let a = capitalize(action);
@@ -112,7 +115,10 @@ pub fn generate(
                 }
             }),
         ));
-        out.push((format!("{p}{a}ScheduleRole"), schedule_role(p, action, &machine, &tags)));
+        out.push((
+            format!("{p}{a}ScheduleRole"),
+            schedule_role(p, action, &machine, &tags),
+        ));
         out.push((
             format!("{p}{a}Schedule"),
             json!({
@@ -173,7 +179,13 @@ pub fn generate(
             .unwrap_or_default();
         metadata.insert(
             "RdsSnapshotPolicyWarnings".into(),
-            json!(policy.warnings.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            json!(
+                policy
+                    .warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            ),
         );
         resource.insert("Metadata".into(), Value::Object(metadata));
     }
@@ -252,7 +264,13 @@ fn notification_key(p: &str, tags: &Value) -> Value {
     })
 }
 
-fn state_machine_role(p: &str, provider_arn: &Value, topic_arn: &Value, policy: &Policy, tags: &Value) -> Value {
+fn state_machine_role(
+    p: &str,
+    provider_arn: &Value,
+    topic_arn: &Value,
+    policy: &Policy,
+    tags: &Value,
+) -> Value {
     let mut statements = vec![
         json!({
             "Sid": "InvokeTheProviderOnly",

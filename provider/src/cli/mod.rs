@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "rds-snapshot-policy", version, about = "Disaster-recovery snapshots for Amazon RDS and Aurora, one CloudFormation resource per database")]
+#[command(
+    name = "rds-snapshot-policy",
+    version,
+    about = "Disaster-recovery snapshots for Amazon RDS and Aurora, one CloudFormation resource per database"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
