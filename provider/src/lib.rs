@@ -2,3 +2,7 @@
 //! custom-resource handler and the CLI.
 
 pub mod cli;
+pub mod error;
+pub mod inventory;
+pub mod plan;
+pub mod policy;

@@ -1,0 +1,123 @@
+//! copy (DR account): shared snapshots that match, are newer than CopyRetentionDays and have
+//! no copy yet are copied in one call into DestinationRegion under the DR key.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{Operation, Plan, age};
+use crate::error::{ErrorKind, ProviderError};
+use crate::inventory::{Inventory, Kind, Snapshot, tags};
+use crate::policy::{RuntimePolicy, Selector};
+
+/// AWS's limit on cross-region snapshot copies in flight into one region.
+pub fn copy_limit(kind: Kind) -> usize {
+    match kind {
+        Kind::Instance => 20,
+        Kind::Cluster => 5,
+    }
+}
+
+/// AWS limits tag values to 256 characters.
+const MAX_TAG_VALUE: usize = 256;
+
+fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
+    match &policy.selector {
+        Selector::Pattern(re) => re.is_match(&s.id),
+        Selector::Instance(id) => s.kind == Kind::Instance && s.database == *id,
+        Selector::Cluster(id) => s.kind == Kind::Cluster && s.database == *id,
+    }
+}
+
+pub(super) fn plan_copy(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<Utc>) {
+    let Some(key) = policy.copy_key() else {
+        plan.errors.push(ProviderError::new(
+            ErrorKind::PolicyInvalid,
+            format!("no KMS key for copies in {}: set KmsKeyDestination", policy.destination_region),
+        ));
+        return;
+    };
+    let cross_region = policy.source_region != policy.destination_region;
+    let mut in_flight: BTreeMap<Kind, usize> = BTreeMap::new();
+    for copy in inventory.snapshots.iter().filter(|s| s.tag(tags::SOURCE_ARN).is_some()) {
+        if !copy.is_available() && !copy.is_failed() {
+            *in_flight.entry(copy.kind).or_default() += 1;
+        }
+    }
+    let mut candidates: Vec<&Snapshot> = inventory
+        .sources
+        .iter()
+        .filter(|s| selected(policy, s))
+        .filter(|s| policy.cross_account || s.tag(tags::CREATED_BY) == Some(tags::TOOL))
+        .collect();
+    // Newest first: when copies must wait, the freshest recovery points go first.
+    candidates.sort_by(|a, b| b.recovery_point().cmp(&a.recovery_point()).then(a.arn.cmp(&b.arn)));
+    for source in candidates {
+        let subject = source.arn.as_str();
+        let Some(point) = source.recovery_point() else {
+            plan.wait(subject, format!("snapshot is {} and has no creation time yet", source.status));
+            continue;
+        };
+        if now - point > policy.copy_retention {
+            plan.skip(subject, format!("taken {} ago, older than CopyRetentionDays ({})", age(now - point), age(policy.copy_retention)));
+            continue;
+        }
+        let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
+        if let Some(copy) = inventory.snapshots.iter().filter(ours).find(|s| s.tag(tags::SOURCE_ARN) == Some(subject)) {
+            plan.skip(subject, format!("already copied as {} ({})", copy.id, copy.status));
+            continue;
+        }
+        if let Some(other) = inventory.snapshots.iter().find(|s| s.id == source.id && s.kind == source.kind) {
+            plan.skip(subject, format!("a snapshot named {} already exists in {} and is not this policy's copy", other.id, policy.destination_region));
+            continue;
+        }
+        if source.is_failed() {
+            plan.skip(subject, format!("snapshot is {}", source.status));
+            continue;
+        }
+        if !source.is_available() {
+            plan.wait(subject, format!("snapshot is {}; copied once available", source.status));
+            continue;
+        }
+        if subject.len() > MAX_TAG_VALUE {
+            plan.errors.push(ProviderError::new(
+                ErrorKind::InputInvalid,
+                format!("the ARN of {subject} is longer than a tag value may be, so its copy could not be recorded: shorten the snapshot identifier"),
+            ));
+            continue;
+        }
+        let flying = in_flight.entry(source.kind).or_default();
+        if cross_region && *flying >= copy_limit(source.kind) {
+            plan.wait(
+                subject,
+                format!(
+                    "{}: {} cross-region copies of {} snapshots are in flight to {}, AWS allows {}; copied on a later run",
+                    ErrorKind::CopyLimitReached.name(),
+                    flying,
+                    source.kind.noun(),
+                    policy.destination_region,
+                    copy_limit(source.kind)
+                ),
+            );
+            continue;
+        }
+        *flying += 1;
+        plan.step(
+            subject,
+            Operation::Copy {
+                source_arn: source.arn.clone(),
+                target_id: source.id.clone(),
+                kind: source.kind.into(),
+                kms_key_id: key.to_string(),
+                tags: vec![
+                    (tags::COPIED_BY.into(), tags::TOOL.into()),
+                    (tags::POLICY.into(), policy.id.clone()),
+                    (tags::DATABASE.into(), source.database.clone()),
+                    (tags::SOURCE_ARN.into(), source.arn.clone()),
+                    (tags::RECOVERY_POINT.into(), point.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                ],
+            },
+            format!("taken {} ago, no copy yet; copy to {} under {key}", age(now - point), policy.destination_region),
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! The planner's safety rules, as properties over random inventories and clocks.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use provider::inventory::{Database, Inventory, Kind, Snapshot, tags};
+use provider::plan::{Action, Operation, plan};
+use provider::policy::RuntimePolicy;
+use serde_json::json;
+
+const OURS: &str = "prod-orders";
+const DATABASES: [&str; 3] = ["orders", "billing", "ledger"];
+
+fn base_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+}
+
+fn source_policy(retention: u64, keep: u64) -> RuntimePolicy {
+    RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": OURS, "InstanceNamePattern": ".*",
+                "DestinationAccounts": ["222222222222", "333333333333"],
+                "RetentionDays": retention, "KeepLatest": keep}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap()
+}
+
+fn destination_policy(retention: u64, keep: u64) -> RuntimePolicy {
+    RuntimePolicy::from_properties(
+        &json!({"Role": "Destination", "PolicyId": OURS, "SnapshotPattern": ".*",
+                "DestinationRegion": "eu-central-1", "RetentionDays": retention, "KeepLatest": keep,
+                "CopyRetentionDays": 1,
+                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap()
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    db: usize,
+    cluster: bool,
+    status: &'static str,
+    manual: bool,
+    minutes_ago: i64,
+    policy: Option<&'static str>,
+    marker: Option<(&'static str, &'static str)>,
+    copy_of: Option<usize>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        0..3usize,
+        any::<bool>(),
+        prop_oneof![Just("available"), Just("available"), Just("creating"), Just("copying"), Just("failed")],
+        prop::bool::weighted(0.85),
+        0..(40 * 1440i64),
+        prop_oneof![Just(Some(OURS)), Just(Some(OURS)), Just(Some("someone-else")), Just(None)],
+        prop_oneof![
+            Just(Some((tags::CREATED_BY, tags::TOOL))),
+            Just(Some((tags::COPIED_BY, tags::TOOL))),
+            Just(Some((tags::CREATED_BY, "a human"))),
+            Just(None)
+        ],
+        prop::option::weighted(0.2, 0..40usize),
+    )
+        .prop_map(|(db, cluster, status, manual, minutes_ago, policy, marker, copy_of)| Spec {
+            db, cluster, status, manual, minutes_ago, policy, marker, copy_of,
+        })
+}
+
+fn arn(i: usize) -> String {
+    format!("arn:aws:rds:eu-west-1:111111111111:snapshot:snap-{i}")
+}
+
+fn build(specs: &[Spec], now: DateTime<Utc>) -> Vec<Snapshot> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut t = BTreeMap::new();
+            if let Some(p) = s.policy {
+                t.insert(tags::POLICY.to_string(), p.to_string());
+            }
+            if let Some((k, v)) = s.marker {
+                t.insert(k.to_string(), v.to_string());
+            }
+            if let Some(c) = s.copy_of {
+                t.insert(tags::SOURCE_ARN.to_string(), arn(c % specs.len().max(1)));
+            }
+            Snapshot {
+                id: format!("snap-{i}"),
+                arn: arn(i),
+                kind: if s.cluster { Kind::Cluster } else { Kind::Instance },
+                database: DATABASES[s.db].to_string(),
+                status: s.status.to_string(),
+                snapshot_type: if s.manual { "manual" } else { "automated" }.to_string(),
+                created: Some(now - Duration::minutes(s.minutes_ago)),
+                original_created: None,
+                tags: t,
+                kms_key_id: None,
+                encrypted: false,
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// delete never touches what is not this policy's, automated snapshots, snapshots inside
+    /// retention, the newest KeepLatest available per database, or the source of a copy in
+    /// progress, however long the pipeline has stalled.
+    #[test]
+    fn delete_is_safe(specs in prop::collection::vec(spec(), 0..40), retention in 1..30u64,
+                      keep in 1..4u64, stalled_days in 0..400i64, destination in any::<bool>()) {
+        let now = base_time() + Duration::days(stalled_days);
+        let policy = if destination { destination_policy(retention, keep) } else { source_policy(retention, keep) };
+        let snapshots = build(&specs, base_time());
+        let inventory = Inventory { snapshots: snapshots.clone(), ..Inventory::default() };
+        let result = plan(Action::Delete, &policy, &inventory, now);
+        let deleted: Vec<&str> = result.steps.iter().map(|s| match &s.operation {
+            Operation::Delete { snapshot_id, .. } => snapshot_id.as_str(),
+            other => panic!("delete planned {other:?}"),
+        }).collect();
+        let marker = if destination { tags::COPIED_BY } else { tags::CREATED_BY };
+        for id in &deleted {
+            let s = snapshots.iter().find(|s| s.id == *id).unwrap();
+            prop_assert_eq!(s.tag(tags::POLICY), Some(OURS));
+            prop_assert_eq!(s.tag(marker), Some(tags::TOOL));
+            prop_assert_eq!(s.snapshot_type.as_str(), "manual");
+            prop_assert_eq!(s.status.as_str(), "available");
+            prop_assert!(now - s.created.unwrap() >= Duration::days(retention as i64));
+            let copying = snapshots.iter().any(|c| c.tag(tags::SOURCE_ARN) == Some(s.arn.as_str()) && c.status != "available" && c.status != "failed");
+            prop_assert!(!copying, "deleted {} while a copy of it is in progress", id);
+        }
+        // The newest `keep` available snapshots of each database survive.
+        let mut by_db: BTreeMap<(String, Kind), Vec<&Snapshot>> = BTreeMap::new();
+        for s in snapshots.iter().filter(|s| s.tag(tags::POLICY) == Some(OURS) && s.tag(marker) == Some(tags::TOOL)
+                                          && s.snapshot_type == "manual" && s.status == "available") {
+            by_db.entry((s.database.clone(), s.kind)).or_default().push(s);
+        }
+        for list in by_db.values_mut() {
+            list.sort_by(|a, b| b.created.cmp(&a.created));
+            for s in list.iter().take(keep as usize) {
+                prop_assert!(!deleted.contains(&s.id.as_str()), "deleted {}, one of the newest {}", s.id, keep);
+            }
+        }
+    }
+
+    /// share only ever names the policy's own accounts, and only this policy's snapshots.
+    #[test]
+    fn share_names_only_the_policys_accounts(specs in prop::collection::vec(spec(), 0..40)) {
+        let policy = source_policy(1, 1);
+        let snapshots = build(&specs, base_time());
+        let inventory = Inventory { snapshots: snapshots.clone(), ..Inventory::default() };
+        for step in plan(Action::Share, &policy, &inventory, base_time()).steps {
+            let Operation::Share { accounts, snapshot_id, .. } = step.operation else { panic!("not a share") };
+            prop_assert_eq!(&accounts, &policy.accounts);
+            let s = snapshots.iter().find(|s| s.id == snapshot_id).unwrap();
+            prop_assert_eq!(s.tag(tags::POLICY), Some(OURS));
+            prop_assert_eq!(s.status.as_str(), "available");
+        }
+    }
+
+    /// Repeating take (a retry, an overlapping execution) creates no second snapshot.
+    #[test]
+    fn take_is_idempotent(specs in prop::collection::vec(spec(), 0..20), offset in 0..120i64, later in 0..5i64) {
+        let policy = source_policy(1, 1);
+        let now = base_time() + Duration::minutes(offset);
+        let databases: Vec<Database> = DATABASES.iter().map(|d| Database {
+            id: d.to_string(), kind: Kind::Instance, status: "available".into(), tags: BTreeMap::new(), cluster: None,
+        }).collect();
+        let mut inventory = Inventory { databases, snapshots: build(&specs, base_time()), ..Inventory::default() };
+        let first = plan(Action::Take, &policy, &inventory, now);
+        for step in &first.steps {
+            let Operation::Create { snapshot_id, database, tags: t, .. } = &step.operation else { panic!() };
+            inventory.snapshots.push(Snapshot {
+                id: snapshot_id.clone(), arn: format!("arn:{snapshot_id}"), kind: Kind::Instance,
+                database: database.clone(), status: "creating".into(), snapshot_type: "manual".into(),
+                created: None, original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: false,
+            });
+        }
+        let second = plan(Action::Take, &policy, &inventory, now + Duration::minutes(later));
+        prop_assert!(second.steps.is_empty(), "second run planned {:?}", second.steps);
+    }
+
+    /// Repeating copy creates no duplicate, and cross-region copies in flight stay under AWS's limits.
+    #[test]
+    fn copy_is_idempotent_and_bounded(specs in prop::collection::vec(spec(), 0..60), offset in 0..2000i64) {
+        let policy = destination_policy(7, 1);
+        let now = base_time() + Duration::minutes(offset);
+        let sources = build(&specs, base_time());
+        let mut inventory = Inventory { sources, ..Inventory::default() };
+        let first = plan(Action::Copy, &policy, &inventory, now);
+        let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for step in &first.steps {
+            let Operation::Copy { source_arn, target_id, kind, tags: t, .. } = &step.operation else { panic!() };
+            *per_kind.entry(format!("{kind:?}")).or_default() += 1;
+            let source = inventory.sources.iter().find(|s| &s.arn == source_arn).unwrap();
+            prop_assert_eq!(source.status.as_str(), "available");
+            inventory.snapshots.push(Snapshot {
+                id: target_id.clone(), arn: format!("arn:copy:{target_id}"), kind: source.kind,
+                database: source.database.clone(), status: "copying".into(), snapshot_type: "manual".into(),
+                created: Some(now), original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: true,
+            });
+        }
+        prop_assert!(per_kind.get("Instance").copied().unwrap_or(0) <= 20);
+        prop_assert!(per_kind.get("Cluster").copied().unwrap_or(0) <= 5);
+        let second = plan(Action::Copy, &policy, &inventory, now);
+        prop_assert!(second.steps.is_empty(), "second run planned {:?}", second.steps);
+    }
+}

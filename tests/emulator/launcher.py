@@ -1,0 +1,249 @@
+"""The project's moto launcher: moto server (pinned) plus the fixes the project needs.
+
+Closes the gaps measured in ../shared/notes/aws-emulator.md:
+  1. CopyDBSnapshot / CopyDBClusterSnapshot from a snapshot shared by another account or region
+     (resolved in the ARN's own account and region, if the caller owns it or it is shared with
+     the caller, as AWS does).
+  2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
+     sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
+  3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
+  4. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
+
+Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "clock": "RFC3339" | null};
+GET /_rsp/config returns them. Listens on 127.0.0.1 only.
+
+Usage: python launcher.py PORT
+"""
+
+import datetime
+import json
+import re
+import sys
+import threading
+import time
+
+from moto import server
+from moto.rds import models as rds
+from moto.rds import exceptions as rds_errors
+
+_lock = threading.Lock()
+_settings = {"pending_seconds": 0.0, "clock": None, "clock_set_at": None}
+_real_utcnow = rds.utcnow
+
+
+def _now() -> datetime.datetime:
+    """The emulated clock: a set time advancing in real time, or the real clock."""
+    with _lock:
+        clock, set_at = _settings["clock"], _settings["clock_set_at"]
+    real = _real_utcnow()
+    if clock is None:
+        return real
+    return clock + (real - set_at)
+
+
+rds.utcnow = _now  # creation times of RDS resources follow the emulated clock
+
+
+# --- pending states -------------------------------------------------------------------------
+
+def _status_get(self):
+    until = self.__dict__.get("_rsp_pending_until")
+    if until is not None and time.monotonic() < until:
+        return self.__dict__.get("_rsp_pending_status", "creating")
+    return self.__dict__.get("_rsp_status", "available")
+
+
+def _status_set(self, value):
+    self.__dict__["_rsp_status"] = value
+
+
+for _cls in (rds.DBSnapshot, rds.DBClusterSnapshot):
+    _original_init = _cls.__init__
+
+    def _init(self, *args, _original_init=_original_init, **kwargs):
+        _original_init(self, *args, **kwargs)
+        with _lock:
+            pending = _settings["pending_seconds"]
+        if getattr(self, "snapshot_type", "manual") == "manual" and pending > 0:
+            self.__dict__["_rsp_pending_until"] = time.monotonic() + pending
+            self.__dict__["_rsp_pending_status"] = "creating"
+
+    _cls.__init__ = _init
+    _cls.status = property(_status_get, _status_set)
+
+
+def _require_available(snapshot, kind):
+    if snapshot.status != "available":
+        cls = (rds_errors.InvalidDBClusterSnapshotStateFault if kind == "cluster"
+               else _InvalidDBSnapshotState)
+        raise cls(f"Snapshot {snapshot.arn} is {snapshot.status}, not available.")
+
+
+class _InvalidDBSnapshotState(rds_errors.RDSClientError):
+    def __init__(self, message):
+        super().__init__("InvalidDBSnapshotState", message)
+
+
+for _name, _kind, _getter, _param in (
+    ("modify_db_snapshot_attribute", "instance", "get_db_snapshot", "db_snapshot_identifier"),
+    ("modify_db_cluster_snapshot_attribute", "cluster", "get_db_cluster_snapshot",
+     "db_cluster_snapshot_identifier"),
+):
+    _original = getattr(rds.RDSBackend, _name)
+
+    def _modify(self, *args, _original=_original, _kind=_kind, _getter=_getter, _param=_param, **kwargs):
+        identifier = kwargs[_param] if _param in kwargs else args[0]
+        if kwargs.get("values_to_add"):
+            _require_available(getattr(self, _getter)(identifier), _kind)
+        return _original(self, *args, **kwargs)
+
+    setattr(rds.RDSBackend, _name, _modify)
+
+
+# --- copies from shared snapshots -----------------------------------------------------------
+
+_ARN = re.compile(r"^arn:aws[a-z-]*:rds:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<type>snapshot|cluster-snapshot):(?P<name>.+)$")
+
+
+def _foreign_source(backend, identifier, kind):
+    """The snapshot an ARN names in another account or region, if the caller may copy it."""
+    match = _ARN.match(identifier or "")
+    if not match:
+        return None
+    account, region, name = match["account"], match["region"], match["name"].lower()
+    if account == backend.account_id and region == backend.region_name:
+        return None
+    source_backend = rds.rds_backends[account][region]
+    store = source_backend.cluster_snapshots if kind == "cluster" else source_backend.database_snapshots
+    snapshot = store.get(name)
+    allowed = snapshot is not None and (
+        account == backend.account_id
+        or backend.account_id in snapshot.attributes["restore"]
+        or "all" in snapshot.attributes["restore"]
+    )
+    if not allowed:
+        if kind == "cluster":
+            raise rds_errors.DBClusterSnapshotNotFoundError(identifier)
+        raise rds_errors.DBSnapshotNotFoundFault(identifier)
+    _require_available(snapshot, kind)
+    return snapshot
+
+
+def _copy(self, source, target, kind, kms_key_id, tags, copy_tags):
+    store = self.cluster_snapshots if kind == "cluster" else self.database_snapshots
+    if target in store:
+        if kind == "cluster":
+            raise rds_errors.DBClusterSnapshotAlreadyExistsError(target)
+        raise rds_errors.DBSnapshotAlreadyExistsError(target)
+    if len(store) >= self.SNAPSHOT_QUOTA:
+        raise rds_errors.SnapshotQuotaExceededFault()
+    if kms_key_id is not None:
+        kms_key_id = self._validate_kms_key(kms_key_id)
+    if copy_tags and not tags:
+        tags = source.tags or []
+    if kind == "cluster":
+        copied = rds.DBClusterSnapshot(self, source.cluster, target, tags=tags, kms_key_id=kms_key_id)
+    else:
+        copied = rds.DBSnapshot(self, source.database, target, tags=tags, kms_key_id=kms_key_id,
+                                original_created_at=source.original_snapshot_create_time)
+    if "_rsp_pending_until" in copied.__dict__:
+        copied.__dict__["_rsp_pending_status"] = "copying"
+    store[target] = copied
+    return copied
+
+
+_original_copy_instance = rds.RDSBackend.copy_db_snapshot
+_original_copy_cluster = rds.RDSBackend.copy_db_cluster_snapshot
+
+
+def _copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_identifier,
+                      kms_key_id=None, tags=None, copy_tags=False, **kwargs):
+    source = _foreign_source(self, source_db_snapshot_identifier, "instance")
+    if source is None:
+        _require_available(self.get_db_snapshot(source_db_snapshot_identifier), "instance")
+        result = _original_copy_instance(self, source_db_snapshot_identifier, target_db_snapshot_identifier,
+                                         kms_key_id=kms_key_id, tags=tags, copy_tags=copy_tags, **kwargs)
+        if "_rsp_pending_until" in result.__dict__:
+            result.__dict__["_rsp_pending_status"] = "copying"
+        return result
+    return _copy(self, source, target_db_snapshot_identifier, "instance", kms_key_id, tags, copy_tags)
+
+
+def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
+                              kms_key_id=None, copy_tags=False, tags=None, **kwargs):
+    source = _foreign_source(self, source_db_cluster_snapshot_identifier, "cluster")
+    if source is None:
+        _require_available(self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier), "cluster")
+        result = _original_copy_cluster(self, source_db_cluster_snapshot_identifier,
+                                        target_db_cluster_snapshot_identifier, kms_key_id=kms_key_id,
+                                        copy_tags=copy_tags, tags=tags, **kwargs)
+        if "_rsp_pending_until" in result.__dict__:
+            result.__dict__["_rsp_pending_status"] = "copying"
+        return result
+    return _copy(self, source, target_db_cluster_snapshot_identifier, "cluster", kms_key_id, tags, copy_tags)
+
+
+rds.RDSBackend.copy_db_snapshot = _copy_db_snapshot
+rds.RDSBackend.copy_db_cluster_snapshot = _copy_db_cluster_snapshot
+
+
+# --- AWS-managed keys ----------------------------------------------------------------------
+# moto creates `alias/aws/<service>` keys on first use but reports them as CUSTOMER keys; AWS
+# reports KeyManager AWS, which is what makes their snapshots unshareable.
+from moto.kms import models as kms  # noqa: E402
+
+_original_describe_key = kms.KmsBackend.describe_key
+
+
+def _describe_key(self, key_id):
+    key = _original_describe_key(self, key_id)
+    if any(name.startswith("alias/aws/") for name in key.aliases):
+        key.key_manager = "AWS"
+    return key
+
+
+kms.KmsBackend.describe_key = _describe_key
+
+
+# --- runtime settings -----------------------------------------------------------------------
+
+class _ConfigMiddleware:
+    """Serves /_rsp/config in front of moto's application."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/_rsp/config":
+            return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            with _lock:
+                if "pending_seconds" in body:
+                    _settings["pending_seconds"] = float(body["pending_seconds"])
+                if "clock" in body:
+                    clock = body["clock"]
+                    _settings["clock"] = (None if clock is None else
+                                          datetime.datetime.fromisoformat(clock.replace("Z", "+00:00")).replace(tzinfo=None))
+                    _settings["clock_set_at"] = _real_utcnow()
+        with _lock:
+            reply = {"pending_seconds": _settings["pending_seconds"],
+                     "clock": None if _settings["clock"] is None else _now().isoformat() + "Z"}
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(reply).encode()]
+
+
+_original_dispatcher = server.DomainDispatcherApplication
+
+
+def _dispatcher(*args, **kwargs):
+    return _ConfigMiddleware(_original_dispatcher(*args, **kwargs))
+
+
+server.DomainDispatcherApplication = _dispatcher
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: launcher.py PORT")
+    server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])
