@@ -53,6 +53,12 @@ impl ErrorKind {
     }
 }
 
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// An error with a message that names the database or snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderError {

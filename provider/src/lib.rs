@@ -1,8 +1,10 @@
 //! The rds-snapshot-policy provider: the snapshot planner (pure), the executor (AWS SDK), the
 //! custom-resource handler and the CLI.
 
+pub mod aws;
 pub mod cli;
 pub mod error;
 pub mod inventory;
 pub mod plan;
 pub mod policy;
+pub mod task;

@@ -9,14 +9,16 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
   4. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
 
-Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "clock": "RFC3339" | null};
-GET /_rsp/config returns them. Listens on 127.0.0.1 only.
+Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "pending_prefixes":
+{"slow-": N}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
+identifier starts with a prefix use its pending time. Listens on 127.0.0.1 only.
 
-Usage: python launcher.py PORT
+Usage: python launcher.py PORT [PARENT_PID]   (exits when PARENT_PID is gone)
 """
 
 import datetime
 import json
+import os
 import re
 import sys
 import threading
@@ -26,8 +28,8 @@ from moto import server
 from moto.rds import models as rds
 from moto.rds import exceptions as rds_errors
 
-_lock = threading.Lock()
-_settings = {"pending_seconds": 0.0, "clock": None, "clock_set_at": None}
+_lock = threading.RLock()
+_settings = {"pending_seconds": 0.0, "pending_prefixes": {}, "clock": None, "clock_set_at": None}
 _real_utcnow = rds.utcnow
 
 
@@ -62,8 +64,12 @@ for _cls in (rds.DBSnapshot, rds.DBClusterSnapshot):
 
     def _init(self, *args, _original_init=_original_init, **kwargs):
         _original_init(self, *args, **kwargs)
+        name = getattr(self, "db_snapshot_identifier", None) or getattr(self, "db_cluster_snapshot_identifier", "")
         with _lock:
             pending = _settings["pending_seconds"]
+            for prefix, seconds in _settings["pending_prefixes"].items():
+                if name.startswith(prefix):
+                    pending = seconds
         if getattr(self, "snapshot_type", "manual") == "manual" and pending > 0:
             self.__dict__["_rsp_pending_until"] = time.monotonic() + pending
             self.__dict__["_rsp_pending_status"] = "creating"
@@ -222,6 +228,8 @@ class _ConfigMiddleware:
             with _lock:
                 if "pending_seconds" in body:
                     _settings["pending_seconds"] = float(body["pending_seconds"])
+                if "pending_prefixes" in body:
+                    _settings["pending_prefixes"].update({k: float(v) for k, v in body["pending_prefixes"].items()})
                 if "clock" in body:
                     clock = body["clock"]
                     _settings["clock"] = (None if clock is None else
@@ -229,9 +237,12 @@ class _ConfigMiddleware:
                     _settings["clock_set_at"] = _real_utcnow()
         with _lock:
             reply = {"pending_seconds": _settings["pending_seconds"],
+                     "pending_prefixes": _settings["pending_prefixes"],
                      "clock": None if _settings["clock"] is None else _now().isoformat() + "Z"}
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(reply).encode()]
+        payload = json.dumps(reply).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(payload)))])
+        return [payload]
 
 
 _original_dispatcher = server.DomainDispatcherApplication
@@ -243,7 +254,19 @@ def _dispatcher(*args, **kwargs):
 
 server.DomainDispatcherApplication = _dispatcher
 
+def _watch_parent(pid):
+    """Exits when the process that started the emulator is gone, so none is ever left behind."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            os._exit(0)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: launcher.py PORT")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: launcher.py PORT [PARENT_PID]")
+    if len(sys.argv) == 3:
+        threading.Thread(target=_watch_parent, args=(int(sys.argv[2]),), daemon=True).start()
     server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])

@@ -1,5 +1,6 @@
 //! The command line: a thin shell over `expand` and the planner/executor.
 
+mod action_cmd;
 mod expand_cmd;
 
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Expand a template's Custom::RdsSnapshotPolicy resources, as the macro does.
     Expand(expand_cmd::ExpandArgs),
+    /// Show what an action would do (create, share, copy, delete, leave alone, and why); writes nothing.
+    Plan(action_cmd::ActionArgs),
+    /// Run an action against AWS (the standard AWS environment: region, credentials, AWS_ENDPOINT_URL).
+    Run(action_cmd::ActionArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -28,6 +33,8 @@ pub enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Expand(args) => expand_cmd::run(&args),
+        Command::Plan(args) => action_cmd::plan(&args).await,
+        Command::Run(args) => action_cmd::run(&args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

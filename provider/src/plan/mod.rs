@@ -65,6 +65,7 @@ pub enum Operation {
     #[serde(rename_all = "camelCase")]
     Share {
         snapshot_id: String,
+        snapshot_arn: String,
         kind: KindName,
         accounts: Vec<String>,
         digest: String,

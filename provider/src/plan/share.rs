@@ -41,6 +41,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 subject,
                 Operation::Share {
                     snapshot_id: snapshot.id.clone(),
+                    snapshot_arn: snapshot.arn.clone(),
                     kind: snapshot.kind.into(),
                     accounts: policy.accounts.clone(),
                     digest: digest.clone(),

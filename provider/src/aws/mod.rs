@@ -1,0 +1,131 @@
+//! The AWS side: SDK clients per region (counting every call), error classification, the
+//! inventory listing and the application of a plan.
+
+pub mod apply;
+mod list;
+
+pub use apply::apply;
+pub use list::list_inventory;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_rds::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_rds::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::{ErrorKind, ProviderError};
+
+/// Counts every HTTP attempt the SDK makes (retries included).
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicUsize>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_rds::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The SDK configuration from the standard AWS environment, and clients built from it.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    config: SdkConfig,
+    calls: CallCounter,
+}
+
+impl Aws {
+    /// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the environment.
+    pub async fn from_env() -> Self {
+        let config = aws_config::from_env()
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .load()
+            .await;
+        Self::from_config(config)
+    }
+
+    pub fn from_config(config: SdkConfig) -> Self {
+        Aws {
+            config,
+            calls: CallCounter::default(),
+        }
+    }
+
+    /// The region the provider runs in.
+    pub fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let config = aws_sdk_rds::config::Builder::from(&self.config)
+            .region(aws_sdk_rds::config::Region::new(region.to_string()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
+    }
+
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::config::Builder::from(&self.config)
+            .region(aws_sdk_kms::config::Region::new(region.to_string()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+
+    /// AWS calls made so far through this value's clients.
+    pub fn calls(&self) -> usize {
+        self.calls.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The error code of an SDK error, if the service sent one.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    match err {
+        SdkError::ServiceError(e) => e.err().code().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Maps an SDK error to the provider's error names; `context` says what was being done to what.
+pub fn classify<E, R>(err: SdkError<E, R>, context: &str) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (code, message) = match &err {
+        SdkError::ServiceError(e) => (
+            e.err().code().unwrap_or("Unknown").to_string(),
+            e.err().message().unwrap_or_default().to_string(),
+        ),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return ProviderError::new(
+                ErrorKind::TransientAwsError,
+                format!("{context}: {}", aws_sdk_rds::error::DisplayErrorContext(&err)),
+            );
+        }
+        _ => ("Unknown".to_string(), aws_sdk_rds::error::DisplayErrorContext(&err).to_string()),
+    };
+    let kind = match code.as_str() {
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => ErrorKind::Throttled,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
+        | "KMSKeyNotAccessibleFault" | "InvalidClientTokenId" | "ExpiredToken" | "NotAuthorized" => ErrorKind::AccessDenied,
+        "SnapshotQuotaExceeded" | "SnapshotQuotaExceededFault" | "SharedSnapshotQuotaExceeded" => ErrorKind::QuotaExceeded,
+        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => ErrorKind::DatabaseNotAvailable,
+        "InvalidDBSnapshotState" | "InvalidDBSnapshotStateFault" | "InvalidDBClusterSnapshotStateFault" => ErrorKind::SnapshotPending,
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => ErrorKind::DatabaseNotFound,
+        "InternalFailure" | "InternalError" | "ServiceUnavailable" => ErrorKind::TransientAwsError,
+        _ => ErrorKind::AwsError,
+    };
+    ProviderError::new(kind, format!("{context}: {code}: {message}"))
+}

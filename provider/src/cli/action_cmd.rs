@@ -1,0 +1,147 @@
+//! `rds-snapshot-policy plan ACTION --policy FILE` and `run ACTION --policy FILE`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use policy_macro::yaml::parse_template;
+use serde_json::Value;
+
+use crate::aws::Aws;
+use crate::plan::{Action, Operation, Plan, Step};
+use crate::policy::RuntimePolicy;
+use crate::task::{Summary, parse_now, plan_action, run_action};
+
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// take, share (source account), copy (DR account) or delete.
+    pub action: Action,
+    /// The policy: a resource's Properties block (JSON or YAML), or the whole resource.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Plan as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// The PolicyId whose snapshots are considered this policy's (default: the file's
+    /// PolicyId, else the file name without extension).
+    #[arg(long)]
+    pub policy_id: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
+    let path = args.policy.display().to_string();
+    let text = std::fs::read_to_string(&args.policy).map_err(|e| format!("cannot read policy {path}: {e}"))?;
+    let mut value = parse_template(&text).map_err(|e| format!("{path}: {e}"))?;
+    if value.get("Type").and_then(Value::as_str) == Some(policy_macro::policy::RESOURCE_TYPE) {
+        value = value.get("Properties").cloned().unwrap_or(Value::Null);
+    }
+    if let (Some(id), Some(map)) = (&args.policy_id, value.as_object_mut()) {
+        map.insert("PolicyId".into(), Value::String(id.clone()));
+    }
+    let stem = args.policy.file_stem().map(|s| s.to_string_lossy().into_owned());
+    RuntimePolicy::from_properties(&value, region, stem.as_deref()).map_err(|e| format!("{path}: {}", e.message))
+}
+
+async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), String> {
+    let aws = Aws::from_env().await;
+    let region = aws
+        .region()
+        .ok_or("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")?;
+    let policy = load_policy(args, &region)?;
+    Ok((aws, policy))
+}
+
+fn describe(step: &Step) -> (&'static str, String) {
+    match &step.operation {
+        Operation::Create { snapshot_id, .. } => ("create", snapshot_id.clone()),
+        Operation::Share { snapshot_id, .. } => ("share", snapshot_id.clone()),
+        Operation::Copy { target_id, .. } => ("copy", target_id.clone()),
+        Operation::Delete { snapshot_id, .. } => ("delete", snapshot_id.clone()),
+    }
+}
+
+fn print_plan(plan: &Plan, policy: &RuntimePolicy, now: &str) {
+    println!("plan {} for policy {} at {now}", plan.action, policy.id);
+    for step in &plan.steps {
+        let (verb, what) = describe(step);
+        println!("  {verb:<8} {what}  ({}: {})", step.subject, step.reason);
+    }
+    for note in &plan.pending {
+        println!("  {:<8} {}  ({})", "pending", note.subject, note.reason);
+    }
+    for note in &plan.skipped {
+        println!("  {:<8} {}  ({})", "leave", note.subject, note.reason);
+    }
+    for error in &plan.errors {
+        println!("  {:<8} {error}", "error");
+    }
+    if plan.steps.is_empty() && plan.pending.is_empty() && plan.skipped.is_empty() && plan.errors.is_empty() {
+        println!("  nothing to do");
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    println!(
+        "{} for policy {} at {}{}",
+        summary.action,
+        summary.policy,
+        summary.now,
+        if summary.dry_run { " (dry run)" } else { "" }
+    );
+    for step in &summary.done {
+        let (verb, what) = describe(step);
+        println!("  {verb:<8} {what}  ({})", step.reason);
+    }
+    for note in &summary.pending {
+        println!("  {:<8} {}  ({})", "pending", note.subject, note.reason);
+    }
+    for note in &summary.skipped {
+        println!("  {:<8} {}  ({})", "skipped", note.subject, note.reason);
+    }
+    for failure in &summary.failed {
+        println!("  {:<8} {}  ({}: {})", "failed", failure.subject, failure.error.name(), failure.message);
+    }
+    for (db, point) in &summary.recovery_points {
+        println!("  newest DR copy of {db}: {} taken {} ({} minutes ago)", point.snapshot, point.taken, point.age_minutes);
+    }
+    println!("  AWS calls: {}", summary.aws_calls);
+}
+
+/// `plan`: lists and decides, writes nothing. Exit 1 if the plan holds errors.
+pub async fn plan(args: &ActionArgs) -> Result<(), String> {
+    let now = parse_now(args.now.as_deref()).map_err(|e| e.message)?;
+    let (aws, policy) = setup(args).await?;
+    let (plan, _) = plan_action(&aws, args.action, &policy, now).await.map_err(|e| e.to_string())?;
+    if args.json {
+        let mut value = serde_json::to_value(&plan).map_err(|e| e.to_string())?;
+        value["errors"] = serde_json::json!(plan.errors.iter().map(|e| serde_json::json!({"error": e.kind, "message": e.message})).collect::<Vec<_>>());
+        value["awsCalls"] = serde_json::json!(aws.calls());
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+    } else {
+        print_plan(&plan, &policy, &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    match plan.errors.first() {
+        Some(_) => Err(format!("the plan has {} error(s)", plan.errors.len())),
+        None => Ok(()),
+    }
+}
+
+/// `run`: lists, plans and applies. Exit 1 if anything failed.
+pub async fn run(args: &ActionArgs) -> Result<(), String> {
+    let now = parse_now(args.now.as_deref()).map_err(|e| e.message)?;
+    let (aws, policy) = setup(args).await?;
+    let (result, summary) = match run_action(&aws, args.action, &policy, now, false).await {
+        Ok(summary) => (Ok(()), Some(summary)),
+        Err((error, summary)) => (Err(error.to_string()), summary),
+    };
+    if let Some(summary) = &summary {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?);
+        } else {
+            print_summary(summary);
+        }
+    }
+    result
+}

@@ -1,0 +1,270 @@
+//! The local AWS emulator for integration tests: the project's moto launcher on a free
+//! 127.0.0.1 port, two accounts (source 111111111111, DR 222222222222), two regions, KMS keys,
+//! encrypted instances and Aurora clusters.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_rds::config::{Credentials, Region};
+use provider::aws::Aws;
+use provider::inventory::Kind;
+use serde_json::{Value, json};
+
+pub const SOURCE: &str = "111111111111";
+pub const DR: &str = "222222222222";
+pub const SOURCE_REGION: &str = "eu-west-1";
+pub const DR_REGION: &str = "eu-central-1";
+
+pub struct Emulator {
+    pub endpoint: String,
+    _child: Mutex<Child>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// The emulator shared by the tests of this binary; it exits with the test process.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let python = repo_root().join(".tools/moto/bin/python");
+        assert!(
+            python.exists(),
+            "the emulator is not installed: run scripts/setup-tools.sh moto (make test does)"
+        );
+        let port = free_port();
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("rsp-emulator-{port}.log")))
+            .expect("emulator log file");
+        let child = Command::new(python)
+            .arg(repo_root().join("tests/emulator/launcher.py"))
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the emulator");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the emulator did not start within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Emulator {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: Mutex::new(child),
+        }
+    })
+}
+
+impl Emulator {
+    /// Changes the launcher's runtime settings (pending times, clock).
+    pub async fn configure(&self, settings: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_rsp/config", self.endpoint))
+            .body(settings.to_string())
+            .send()
+            .await
+            .expect("configure the emulator");
+        assert!(response.status().is_success());
+    }
+
+    /// Credentials of `account`, from STS AssumeRole (the emulator's way to switch accounts).
+    pub async fn credentials(&self, account: &str) -> Credentials {
+        let body = reqwest::Client::new()
+            .post(&self.endpoint)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x")
+            .body(format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleSessionName=tests&RoleArn=arn:aws:iam::{account}:role/tests"
+            ))
+            .send()
+            .await
+            .expect("AssumeRole")
+            .text()
+            .await
+            .expect("AssumeRole body");
+        let field = |name: &str| {
+            let start = body.find(&format!("<{name}>")).expect(name) + name.len() + 2;
+            let end = body[start..].find('<').expect(name) + start;
+            body[start..end].to_string()
+        };
+        Credentials::new(
+            field("AccessKeyId"),
+            field("SecretAccessKey"),
+            Some(field("SessionToken")),
+            None,
+            "emulator",
+        )
+    }
+
+    /// An `Aws` acting as `account`, with `region` as its own region.
+    pub async fn aws(&self, account: &str, region: &str) -> Aws {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(self.credentials(account).await)
+            .load()
+            .await;
+        Aws::from_config(config)
+    }
+}
+
+pub async fn create_key(aws: &Aws, region: &str) -> String {
+    aws.kms(region)
+        .create_key()
+        .send()
+        .await
+        .expect("create key")
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key ARN")
+        .to_string()
+}
+
+/// An encrypted PostgreSQL instance; `key` None means the AWS-managed `alias/aws/rds`.
+pub async fn create_instance(aws: &Aws, region: &str, id: &str, key: Option<&str>, tags: &[(&str, &str)]) {
+    aws.rds(region)
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("admin_user")
+        .master_user_password("not-a-real-password")
+        .storage_encrypted(true)
+        .kms_key_id(key.unwrap_or("alias/aws/rds"))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .expect("create DB instance");
+}
+
+/// An encrypted Aurora PostgreSQL cluster with one member instance `<id>-1`.
+pub async fn create_cluster(aws: &Aws, region: &str, id: &str, key: &str) {
+    let rds = aws.rds(region);
+    rds.create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .master_username("admin_user")
+        .master_user_password("not-a-real-password")
+        .storage_encrypted(true)
+        .kms_key_id(key)
+        .send()
+        .await
+        .expect("create DB cluster");
+    rds.create_db_instance()
+        .db_instance_identifier(format!("{id}-1"))
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .db_instance_class("db.t4g.medium")
+        .send()
+        .await
+        .expect("create cluster member");
+}
+
+/// A manual snapshot as the tests look at it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub id: String,
+    pub kind: Kind,
+    pub status: String,
+    pub kms_key_id: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub shared_with: Vec<String>,
+}
+
+/// This account's manual snapshots in `region` whose identifier starts with `prefix`.
+pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
+    let rds = aws.rds(region);
+    let mut out = Vec::new();
+    let instance = rds.describe_db_snapshots().snapshot_type("manual").send().await.expect("list");
+    for s in instance.db_snapshots() {
+        let id = s.db_snapshot_identifier().unwrap_or_default().to_string();
+        if !id.starts_with(prefix) {
+            continue;
+        }
+        let attrs = rds.describe_db_snapshot_attributes().db_snapshot_identifier(&id).send().await.expect("attributes");
+        out.push(Seen {
+            shared_with: attrs
+                .db_snapshot_attributes_result()
+                .map(|r| r.db_snapshot_attributes().iter().flat_map(|a| a.attribute_values().to_vec()).collect())
+                .unwrap_or_default(),
+            id,
+            kind: Kind::Instance,
+            status: s.status().unwrap_or_default().to_string(),
+            kms_key_id: s.kms_key_id().map(str::to_string),
+            tags: s.tag_list().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+        });
+    }
+    let cluster = rds.describe_db_cluster_snapshots().snapshot_type("manual").send().await.expect("list");
+    for s in cluster.db_cluster_snapshots() {
+        let id = s.db_cluster_snapshot_identifier().unwrap_or_default().to_string();
+        if !id.starts_with(prefix) {
+            continue;
+        }
+        let attrs = rds.describe_db_cluster_snapshot_attributes().db_cluster_snapshot_identifier(&id).send().await.expect("attributes");
+        out.push(Seen {
+            shared_with: attrs
+                .db_cluster_snapshot_attributes_result()
+                .map(|r| r.db_cluster_snapshot_attributes().iter().flat_map(|a| a.attribute_values().to_vec()).collect())
+                .unwrap_or_default(),
+            id,
+            kind: Kind::Cluster,
+            status: s.status().unwrap_or_default().to_string(),
+            kms_key_id: s.kms_key_id().map(str::to_string),
+            tags: s.tag_list().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+pub fn source_policy(extra: Value) -> Value {
+    let mut p = json!({"Role": "Source", "DestinationAccount": DR});
+    p.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    p
+}
+
+/// Emulator tests run one at a time: they move the emulator's clock.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(())).lock().await
+}
+
+/// Sets the emulator's clock (snapshot creation times) to `t`.
+pub async fn clock(em: &Emulator, t: chrono::DateTime<chrono::Utc>) {
+    em.configure(json!({"clock": t.to_rfc3339()})).await;
+}
+
+/// Runs `action` for `policy` (a Properties block) as the provider does; panics on errors.
+pub async fn run(aws: &Aws, action: &str, policy: &Value, now: chrono::DateTime<chrono::Utc>) -> provider::task::Summary {
+    try_run(aws, action, policy, now).await.unwrap_or_else(|(e, _)| panic!("{action} failed: {e}"))
+}
+
+pub async fn try_run(
+    aws: &Aws,
+    action: &str,
+    policy: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<provider::task::Summary, (provider::error::ProviderError, Option<provider::task::Summary>)> {
+    let region = aws.region().expect("region");
+    let policy = provider::policy::RuntimePolicy::from_properties(policy, &region, None).expect("valid policy");
+    provider::task::run_action(aws, action.parse().expect("action"), &policy, now, false).await
+}
