@@ -477,6 +477,7 @@ fn read_source(r: &mut Reader) -> SourceSettings {
     let tagged_instance = r.boolean("TaggedInstance", false);
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
+    let accounts_given = r.has("DestinationAccount") || r.has("DestinationAccounts");
     if let Some(v) = r.props.get("DestinationAccount").cloned() {
         accounts.extend(r.account("DestinationAccount", &v));
     }
@@ -496,7 +497,7 @@ fn read_source(r: &mut Reader) -> SourceSettings {
         }
     }
     if share_snapshots {
-        if unique.is_empty() && accounts_intrinsic.is_none() {
+        if !accounts_given {
             r.diag.error(
                 "DestinationAccount",
                 "is required when ShareSnapshots is true: the DR account(s) to share snapshots with (or set ShareSnapshots: false)",

@@ -46,6 +46,8 @@ pub struct Database {
     pub tags: BTreeMap<String, String>,
     /// For an Aurora member instance: its cluster.
     pub cluster: Option<String>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +77,10 @@ impl Snapshot {
 
     /// Failed snapshots never become available.
     pub fn is_failed(&self) -> bool {
-        matches!(self.status.as_str(), "failed" | "error" | "incompatible-restore")
+        matches!(
+            self.status.as_str(),
+            "failed" | "error" | "incompatible-restore"
+        )
     }
 
     pub fn tag(&self, key: &str) -> Option<&str> {

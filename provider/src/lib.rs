@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod custom_resource;
 pub mod error;
 pub mod inventory;
 pub mod plan;

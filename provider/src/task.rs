@@ -59,21 +59,34 @@ pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
         None => Ok(Utc::now()),
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| ProviderError::new(ErrorKind::InputInvalid, format!("now {t:?} is not an RFC 3339 time: {e}"))),
+            .map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::InputInvalid,
+                    format!("now {t:?} is not an RFC 3339 time: {e}"),
+                )
+            }),
     }
 }
 
 /// Newest available copy per database (destination policies), for the RPO.
-fn recovery_points(policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<Utc>) -> BTreeMap<String, RecoveryPoint> {
+fn recovery_points(
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, RecoveryPoint> {
     let mut out: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
     if policy.role != Role::Destination {
         return BTreeMap::new();
     }
     for s in inventory.snapshots.iter().filter(|s| {
-        s.is_available() && s.tag(tags::POLICY) == Some(policy.id.as_str()) && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+        s.is_available()
+            && s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
     }) {
         if let Some(point) = s.recovery_point() {
-            let entry = out.entry(s.database_key().to_string()).or_insert((point, s.id.clone()));
+            let entry = out
+                .entry(s.database_key().to_string())
+                .or_insert((point, s.id.clone()));
             if point > entry.0 {
                 *entry = (point, s.id.clone());
             }
@@ -81,17 +94,25 @@ fn recovery_points(policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<
     }
     out.into_iter()
         .map(|(db, (point, snapshot))| {
-            (db, RecoveryPoint {
-                snapshot,
-                taken: point.to_rfc3339_opts(SecondsFormat::Secs, true),
-                age_minutes: (now - point).num_minutes(),
-            })
+            (
+                db,
+                RecoveryPoint {
+                    snapshot,
+                    taken: point.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    age_minutes: (now - point).num_minutes(),
+                },
+            )
         })
         .collect()
 }
 
 /// Lists and plans without writing anything.
-pub async fn plan_action(aws: &Aws, action: Action, policy: &RuntimePolicy, now: DateTime<Utc>) -> Result<(Plan, Inventory), ProviderError> {
+pub async fn plan_action(
+    aws: &Aws,
+    action: Action,
+    policy: &RuntimePolicy,
+    now: DateTime<Utc>,
+) -> Result<(Plan, Inventory), ProviderError> {
     let inventory = list_inventory(aws, action, policy).await?;
     Ok((plan(action, policy, &inventory, now), inventory))
 }
@@ -106,7 +127,9 @@ pub async fn run_action(
     dry_run: bool,
 ) -> Result<Summary, (ProviderError, Option<Summary>)> {
     let calls_before = aws.calls();
-    let (plan, inventory) = plan_action(aws, action, policy, now).await.map_err(|e| (e, None))?;
+    let (plan, inventory) = plan_action(aws, action, policy, now)
+        .await
+        .map_err(|e| (e, None))?;
     let mut summary = Summary {
         action,
         policy: policy.id.clone(),
@@ -130,7 +153,12 @@ pub async fn run_action(
     }
     summary.aws_calls = aws.calls() - calls_before;
     let mut problems: Vec<ProviderError> = plan.errors.clone();
-    problems.extend(summary.failed.iter().map(|f| ProviderError::new(f.error, f.message.clone())));
+    problems.extend(
+        summary
+            .failed
+            .iter()
+            .map(|f| ProviderError::new(f.error, f.message.clone())),
+    );
     if problems.is_empty() {
         return Ok(summary);
     }
@@ -142,9 +170,12 @@ pub async fn run_action(
         format!(
             "{} problems: {}",
             problems.len(),
-            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         )
     };
     Err((ProviderError::new(kind, message), Some(summary)))
 }
-

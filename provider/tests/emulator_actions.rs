@@ -24,7 +24,9 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
     create_instance(&src, SOURCE_REGION, "c1-orders", Some(&key), &[]).await;
     create_instance(&src, SOURCE_REGION, "c1-billing", Some(&key), &[]).await;
     create_cluster(&src, SOURCE_REGION, "c1-ledger", &key).await;
-    let source = source_policy(json!({"PolicyId": "c1-src", "InstanceNamePattern": "^c1-", "RetentionDays": 1}));
+    let source = source_policy(
+        json!({"PolicyId": "c1-src", "InstanceNamePattern": "^c1-", "RetentionDays": 1}),
+    );
     let dr_policy = json!({"Role": "Destination", "PolicyId": "c1-dr", "SnapshotPattern": "^c1-",
         "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
         "RetentionDays": 2, "CopyRetentionDays": 1});
@@ -34,36 +36,75 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
     assert_eq!(taken.done.len(), 3, "{taken:?}");
     let seen = snapshots(&src, SOURCE_REGION, "c1-").await;
     let ids: Vec<_> = seen.iter().map(|s| (s.id.as_str(), s.kind)).collect();
-    assert_eq!(ids, vec![
-        ("c1-billing-2026-03-02-10-00", Kind::Instance),
-        ("c1-ledger-2026-03-02-10-00", Kind::Cluster),
-        ("c1-orders-2026-03-02-10-00", Kind::Instance),
-    ]);
+    assert_eq!(
+        ids,
+        vec![
+            ("c1-billing-2026-03-02-10-00", Kind::Instance),
+            ("c1-ledger-2026-03-02-10-00", Kind::Cluster),
+            ("c1-orders-2026-03-02-10-00", Kind::Instance),
+        ]
+    );
     for s in &seen {
-        assert_eq!(s.tags.get(tags::CREATED_BY).map(String::as_str), Some(tags::TOOL));
+        assert_eq!(
+            s.tags.get(tags::CREATED_BY).map(String::as_str),
+            Some(tags::TOOL)
+        );
         assert_eq!(s.tags.get(tags::POLICY).map(String::as_str), Some("c1-src"));
     }
-    assert!(run(&src, "take", &source, t0() + Duration::minutes(20)).await.done.is_empty(), "BackupInterval not reached");
+    assert!(
+        run(&src, "take", &source, t0() + Duration::minutes(20))
+            .await
+            .done
+            .is_empty(),
+        "BackupInterval not reached"
+    );
 
     let shared = run(&src, "share", &source, t0()).await;
     assert_eq!(shared.done.len(), 3);
     for s in snapshots(&src, SOURCE_REGION, "c1-").await {
-        assert_eq!(s.shared_with, vec![DR.to_string()], "{} shared with exactly the DR account", s.id);
+        assert_eq!(
+            s.shared_with,
+            vec![DR.to_string()],
+            "{} shared with exactly the DR account",
+            s.id
+        );
     }
     let again = run(&src, "share", &source, t0()).await;
     assert!(again.done.is_empty());
-    assert!(again.aws_calls <= 3, "an idle share lists, it does not touch each snapshot: {} calls", again.aws_calls);
+    assert!(
+        again.aws_calls <= 3,
+        "an idle share lists, it does not touch each snapshot: {} calls",
+        again.aws_calls
+    );
 
     let copied = run(&dr, "copy", &dr_policy, t0() + Duration::minutes(5)).await;
     assert_eq!(copied.done.len(), 3, "{copied:?}");
     let copies = snapshots(&dr, DR_REGION, "c1-").await;
     assert_eq!(copies.len(), 3);
     for c in &copies {
-        assert_eq!(c.kms_key_id.as_deref(), Some(dr_key.as_str()), "{} under the DR key", c.id);
-        assert_eq!(c.tags.get(tags::COPIED_BY).map(String::as_str), Some(tags::TOOL));
-        assert!(c.tags.get(tags::SOURCE_ARN).is_some_and(|a| a.starts_with("arn:aws:rds:eu-west-1:111111111111:")));
+        assert_eq!(
+            c.kms_key_id.as_deref(),
+            Some(dr_key.as_str()),
+            "{} under the DR key",
+            c.id
+        );
+        assert_eq!(
+            c.tags.get(tags::COPIED_BY).map(String::as_str),
+            Some(tags::TOOL)
+        );
+        assert!(
+            c.tags
+                .get(tags::SOURCE_ARN)
+                .is_some_and(|a| a.starts_with("arn:aws:rds:eu-west-1:111111111111:"))
+        );
     }
-    assert!(run(&dr, "copy", &dr_policy, t0() + Duration::minutes(6)).await.done.is_empty(), "no duplicate copies");
+    assert!(
+        run(&dr, "copy", &dr_policy, t0() + Duration::minutes(6))
+            .await
+            .done
+            .is_empty(),
+        "no duplicate copies"
+    );
 
     // A second round two hours later, then retention in both accounts.
     let later = t0() + Duration::hours(2);
@@ -72,16 +113,43 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
     assert_eq!(run(&src, "share", &source, later).await.done.len(), 3);
     let second = run(&dr, "copy", &dr_policy, later).await;
     assert_eq!(second.done.len(), 3);
-    assert_eq!(second.recovery_points.len(), 3, "newest DR copy per database is reported");
+    assert_eq!(
+        second.recovery_points.len(),
+        3,
+        "newest DR copy per database is reported"
+    );
 
     let deleted = run(&dr, "delete", &dr_policy, t0() + Duration::days(3)).await;
     let mut gone: Vec<_> = deleted.done.iter().map(|s| s.subject.clone()).collect();
     gone.sort();
-    assert_eq!(gone, vec!["c1-billing-2026-03-02-10-00", "c1-ledger-2026-03-02-10-00", "c1-orders-2026-03-02-10-00"]);
-    let left: Vec<_> = snapshots(&dr, DR_REGION, "c1-").await.into_iter().map(|s| s.id).collect();
-    assert_eq!(left, vec!["c1-billing-2026-03-02-12-00", "c1-ledger-2026-03-02-12-00", "c1-orders-2026-03-02-12-00"]);
+    assert_eq!(
+        gone,
+        vec![
+            "c1-billing-2026-03-02-10-00",
+            "c1-ledger-2026-03-02-10-00",
+            "c1-orders-2026-03-02-10-00"
+        ]
+    );
+    let left: Vec<_> = snapshots(&dr, DR_REGION, "c1-")
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            "c1-billing-2026-03-02-12-00",
+            "c1-ledger-2026-03-02-12-00",
+            "c1-orders-2026-03-02-12-00"
+        ]
+    );
     // Weeks of a stalled pipeline: the newest copy of each database stays.
-    assert!(run(&dr, "delete", &dr_policy, t0() + Duration::days(60)).await.done.is_empty());
+    assert!(
+        run(&dr, "delete", &dr_policy, t0() + Duration::days(60))
+            .await
+            .done
+            .is_empty()
+    );
     assert_eq!(snapshots(&dr, DR_REGION, "c1-").await.len(), 3);
 
     let source_deleted = run(&src, "delete", &source, later + Duration::days(1)).await;
@@ -108,14 +176,20 @@ async fn pending_snapshots_are_waited_for_not_duplicated() {
     assert!(busy.done.is_empty() && busy.pending.len() == 1, "{busy:?}");
     let waiting = run(&src, "share", &source, t0()).await;
     assert!(waiting.done.is_empty());
-    assert!(waiting.pending[0].reason.contains("creating"), "{waiting:?}");
+    assert!(
+        waiting.pending[0].reason.contains("creating"),
+        "{waiting:?}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(run(&src, "share", &source, t0()).await.done.len(), 1);
     assert_eq!(run(&dr, "copy", &dr_policy, t0()).await.done.len(), 1);
     let copies = snapshots(&dr, DR_REGION, "p2-").await;
     assert_eq!(copies[0].status, "copying");
     let quiet = run(&dr, "delete", &dr_policy, t0() + Duration::days(90)).await;
-    assert!(quiet.done.is_empty(), "a copy in progress is never deleted: {quiet:?}");
+    assert!(
+        quiet.done.is_empty(),
+        "a copy in progress is never deleted: {quiet:?}"
+    );
     assert!(run(&dr, "copy", &dr_policy, t0()).await.done.is_empty());
     assert_eq!(snapshots(&dr, DR_REGION, "p2-").await.len(), 1);
 }
@@ -126,15 +200,41 @@ async fn tagged_instance_and_pattern_select_databases() {
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let key = create_key(&src, SOURCE_REGION).await;
-    create_instance(&src, SOURCE_REGION, "t3-tagged", Some(&key), &[("CopyDBSnapshot", "True")]).await;
+    create_instance(
+        &src,
+        SOURCE_REGION,
+        "t3-tagged",
+        Some(&key),
+        &[("CopyDBSnapshot", "True")],
+    )
+    .await;
     create_instance(&src, SOURCE_REGION, "t3-untagged", Some(&key), &[]).await;
-    create_instance(&src, SOURCE_REGION, "x3-other", Some(&key), &[("CopyDBSnapshot", "True")]).await;
+    create_instance(
+        &src,
+        SOURCE_REGION,
+        "x3-other",
+        Some(&key),
+        &[("CopyDBSnapshot", "True")],
+    )
+    .await;
     clock(em, t0()).await;
-    let tagged = source_policy(json!({"PolicyId": "t3", "InstanceNamePattern": "^t3-", "TaggedInstance": "TRUE"}));
+    let tagged = source_policy(
+        json!({"PolicyId": "t3", "InstanceNamePattern": "^t3-", "TaggedInstance": "TRUE"}),
+    );
     let summary = run(&src, "take", &tagged, t0()).await;
-    let ids: Vec<_> = snapshots(&src, SOURCE_REGION, "").await.into_iter().map(|s| s.id).filter(|i| i.starts_with("t3-") || i.starts_with("x3-")).collect();
+    let ids: Vec<_> = snapshots(&src, SOURCE_REGION, "")
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .filter(|i| i.starts_with("t3-") || i.starts_with("x3-"))
+        .collect();
     assert_eq!(ids, vec!["t3-tagged-2026-03-02-10-00"], "{summary:?}");
-    assert!(summary.skipped.iter().any(|n| n.subject == "t3-untagged" && n.reason.contains("CopyDBSnapshot")));
+    assert!(
+        summary
+            .skipped
+            .iter()
+            .any(|n| n.subject == "t3-untagged" && n.reason.contains("CopyDBSnapshot"))
+    );
 }
 
 #[tokio::test]
@@ -146,7 +246,9 @@ async fn two_policies_leave_each_other_alone() {
     create_instance(&src, SOURCE_REGION, "p4-alpha", Some(&key), &[]).await;
     create_instance(&src, SOURCE_REGION, "p4-beta", Some(&key), &[]).await;
     clock(em, t0()).await;
-    let alpha = source_policy(json!({"PolicyId": "p4-alpha", "DBInstanceIdentifier": "p4-alpha", "KeepLatest": 1}));
+    let alpha = source_policy(
+        json!({"PolicyId": "p4-alpha", "DBInstanceIdentifier": "p4-alpha", "KeepLatest": 1}),
+    );
     let beta = source_policy(json!({"PolicyId": "p4-beta", "InstanceNamePattern": "^p4-beta$"}));
     run(&src, "take", &alpha, t0()).await;
     run(&src, "take", &beta, t0()).await;
@@ -156,8 +258,19 @@ async fn two_policies_leave_each_other_alone() {
     let gone = run(&src, "delete", &alpha, t0() + Duration::days(30)).await;
     assert_eq!(gone.done.len(), 1, "{gone:?}");
     assert_eq!(gone.done[0].subject, "p4-alpha-2026-03-02-10-00");
-    let left: Vec<_> = snapshots(&src, SOURCE_REGION, "p4-").await.into_iter().map(|s| s.id).collect();
-    assert_eq!(left, vec!["p4-alpha-2026-03-02-11-00", "p4-beta-2026-03-02-10-00", "p4-beta-2026-03-02-11-00"]);
+    let left: Vec<_> = snapshots(&src, SOURCE_REGION, "p4-")
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            "p4-alpha-2026-03-02-11-00",
+            "p4-beta-2026-03-02-10-00",
+            "p4-beta-2026-03-02-11-00"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -169,11 +282,21 @@ async fn aws_managed_key_is_a_clear_error_not_a_skip() {
     clock(em, t0()).await;
     let policy = source_policy(json!({"PolicyId": "k5", "DBInstanceIdentifier": "k5-legacy"}));
     run(&src, "take", &policy, t0()).await;
-    let (error, summary) = try_run(&src, "share", &policy, t0()).await.expect_err("must fail");
+    let (error, summary) = try_run(&src, "share", &policy, t0())
+        .await
+        .expect_err("must fail");
     assert_eq!(error.kind, ErrorKind::EncryptionNotShareable);
-    assert!(error.message.contains("k5-legacy-2026-03-02-10-00") && error.message.contains("AWS-managed key"), "{error}");
+    assert!(
+        error.message.contains("k5-legacy-2026-03-02-10-00")
+            && error.message.contains("AWS-managed key"),
+        "{error}"
+    );
     assert!(summary.unwrap().done.is_empty());
-    assert!(snapshots(&src, SOURCE_REGION, "k5-").await[0].shared_with.is_empty());
+    assert!(
+        snapshots(&src, SOURCE_REGION, "k5-").await[0]
+            .shared_with
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -183,16 +306,30 @@ async fn unavailable_and_missing_databases_are_named() {
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let key = create_key(&src, SOURCE_REGION).await;
     create_instance(&src, SOURCE_REGION, "s6-stopped", Some(&key), &[]).await;
-    src.rds(SOURCE_REGION).stop_db_instance().db_instance_identifier("s6-stopped").send().await.unwrap();
+    src.rds(SOURCE_REGION)
+        .stop_db_instance()
+        .db_instance_identifier("s6-stopped")
+        .send()
+        .await
+        .unwrap();
     let stopped = source_policy(json!({"PolicyId": "s6", "DBInstanceIdentifier": "s6-stopped"}));
-    let (error, _) = try_run(&src, "take", &stopped, t0()).await.expect_err("stopped");
+    let (error, _) = try_run(&src, "take", &stopped, t0())
+        .await
+        .expect_err("stopped");
     assert_eq!(error.kind, ErrorKind::DatabaseNotAvailable);
     assert!(error.kind.is_retryable());
     assert!(error.message.contains("s6-stopped is stopped"), "{error}");
     let missing = source_policy(json!({"PolicyId": "s6m", "DBClusterIdentifier": "s6-nowhere"}));
-    let (error, _) = try_run(&src, "take", &missing, t0()).await.expect_err("missing");
+    let (error, _) = try_run(&src, "take", &missing, t0())
+        .await
+        .expect_err("missing");
     assert_eq!(error.kind, ErrorKind::DatabaseNotFound);
-    assert!(error.message.contains("DB cluster s6-nowhere does not exist in eu-west-1"), "{error}");
+    assert!(
+        error
+            .message
+            .contains("DB cluster s6-nowhere does not exist in eu-west-1"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -216,7 +353,11 @@ async fn cross_region_cluster_copies_respect_the_in_flight_limit() {
     let first = run(&dr, "copy", &dr_policy, t0()).await;
     assert_eq!(first.done.len(), 5, "AWS allows 5 cluster copies in flight");
     assert_eq!(first.pending.len(), 2);
-    assert!(first.pending[0].reason.starts_with("CopyLimitReached"), "{:?}", first.pending);
+    assert!(
+        first.pending[0].reason.starts_with("CopyLimitReached"),
+        "{:?}",
+        first.pending
+    );
     assert!(run(&dr, "copy", &dr_policy, t0()).await.done.is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(run(&dr, "copy", &dr_policy, t0()).await.done.len(), 2);

@@ -55,10 +55,21 @@ fn spec() -> impl Strategy<Value = Spec> {
     (
         0..3usize,
         any::<bool>(),
-        prop_oneof![Just("available"), Just("available"), Just("creating"), Just("copying"), Just("failed")],
+        prop_oneof![
+            Just("available"),
+            Just("available"),
+            Just("creating"),
+            Just("copying"),
+            Just("failed")
+        ],
         prop::bool::weighted(0.85),
         0..(40 * 1440i64),
-        prop_oneof![Just(Some(OURS)), Just(Some(OURS)), Just(Some("someone-else")), Just(None)],
+        prop_oneof![
+            Just(Some(OURS)),
+            Just(Some(OURS)),
+            Just(Some("someone-else")),
+            Just(None)
+        ],
         prop_oneof![
             Just(Some((tags::CREATED_BY, tags::TOOL))),
             Just(Some((tags::COPIED_BY, tags::TOOL))),
@@ -67,9 +78,18 @@ fn spec() -> impl Strategy<Value = Spec> {
         ],
         prop::option::weighted(0.2, 0..40usize),
     )
-        .prop_map(|(db, cluster, status, manual, minutes_ago, policy, marker, copy_of)| Spec {
-            db, cluster, status, manual, minutes_ago, policy, marker, copy_of,
-        })
+        .prop_map(
+            |(db, cluster, status, manual, minutes_ago, policy, marker, copy_of)| Spec {
+                db,
+                cluster,
+                status,
+                manual,
+                minutes_ago,
+                policy,
+                marker,
+                copy_of,
+            },
+        )
 }
 
 fn arn(i: usize) -> String {
@@ -94,7 +114,11 @@ fn build(specs: &[Spec], now: DateTime<Utc>) -> Vec<Snapshot> {
             Snapshot {
                 id: format!("snap-{i}"),
                 arn: arn(i),
-                kind: if s.cluster { Kind::Cluster } else { Kind::Instance },
+                kind: if s.cluster {
+                    Kind::Cluster
+                } else {
+                    Kind::Instance
+                },
                 database: DATABASES[s.db].to_string(),
                 status: s.status.to_string(),
                 snapshot_type: if s.manual { "manual" } else { "automated" }.to_string(),
@@ -173,6 +197,7 @@ proptest! {
         let now = base_time() + Duration::minutes(offset);
         let databases: Vec<Database> = DATABASES.iter().map(|d| Database {
             id: d.to_string(), kind: Kind::Instance, status: "available".into(), tags: BTreeMap::new(), cluster: None,
+            encrypted: true, kms_key_id: None,
         }).collect();
         let mut inventory = Inventory { databases, snapshots: build(&specs, base_time()), ..Inventory::default() };
         let first = plan(Action::Take, &policy, &inventory, now);

@@ -7,10 +7,11 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
-  4. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
+  4. DescribeAccountAttributes with the ManualSnapshots quota (MOTO_RDS_SNAPSHOT_LIMIT).
+  5. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "pending_prefixes":
-{"slow-": N}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
+{"slow-": N}, "snapshot_limit": N, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
 identifier starts with a prefix use its pending time. Listens on 127.0.0.1 only.
 
 Usage: python launcher.py PORT [PARENT_PID]   (exits when PARENT_PID is gone)
@@ -211,6 +212,24 @@ def _describe_key(self, key_id):
 kms.KmsBackend.describe_key = _describe_key
 
 
+# --- DescribeAccountAttributes -------------------------------------------------------------
+# Not in moto: the manual snapshot quota, as AWS reports it (Used counts both kinds).
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.rds import responses as rds_responses  # noqa: E402
+
+
+def _describe_account_attributes(self):
+    backend = self.backend
+    used = sum(1 for s in backend.database_snapshots.values() if s.snapshot_type == "manual")
+    used += sum(1 for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual")
+    return ActionResult({"AccountQuotas": [
+        {"AccountQuotaName": "ManualSnapshots", "Used": used, "Max": backend.SNAPSHOT_QUOTA},
+    ]})
+
+
+rds_responses.RDSResponse.describe_account_attributes = _describe_account_attributes
+
+
 # --- runtime settings -----------------------------------------------------------------------
 
 class _ConfigMiddleware:
@@ -228,6 +247,8 @@ class _ConfigMiddleware:
             with _lock:
                 if "pending_seconds" in body:
                     _settings["pending_seconds"] = float(body["pending_seconds"])
+                if "snapshot_limit" in body:
+                    os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(int(body["snapshot_limit"]))
                 if "pending_prefixes" in body:
                     _settings["pending_prefixes"].update({k: float(v) for k, v in body["pending_prefixes"].items()})
                 if "clock" in body:

@@ -57,7 +57,10 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
             }
             Ok(Outcome::AlreadyDone(reason)) => {
                 tracing::info!(policy = %policy.id, action = %plan.action, subject = %step.subject, %reason, "skipped");
-                applied.skipped.push(Note { subject: step.subject.clone(), reason });
+                applied.skipped.push(Note {
+                    subject: step.subject.clone(),
+                    reason,
+                });
             }
             Err(error) => {
                 tracing::error!(policy = %policy.id, action = %plan.action, subject = %step.subject, error = %error, "failed");
@@ -75,11 +78,23 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
     applied
 }
 
-async fn apply_step(aws: &Aws, policy: &RuntimePolicy, step: &Step) -> Result<Outcome, ProviderError> {
+async fn apply_step(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    step: &Step,
+) -> Result<Outcome, ProviderError> {
     match &step.operation {
-        Operation::Create { database, kind, snapshot_id, tags: t } => {
+        Operation::Create {
+            database,
+            kind,
+            snapshot_id,
+            tags: t,
+        } => {
             let rds = aws.rds(&policy.source_region);
-            let context = format!("creating snapshot {snapshot_id} of {} {database}", kind.kind().noun());
+            let context = format!(
+                "creating snapshot {snapshot_id} of {} {database}",
+                kind.kind().noun()
+            );
             let result = match kind.kind() {
                 Kind::Instance => rds
                     .create_db_snapshot()
@@ -100,11 +115,23 @@ async fn apply_step(aws: &Aws, policy: &RuntimePolicy, step: &Step) -> Result<Ou
                     .map(|_| ())
                     .map_err(|e| already(e, &context, "DBClusterSnapshotAlreadyExistsFault")),
             };
-            settle(result, format!("snapshot {snapshot_id} already exists (taken by a concurrent run)"))
+            settle(
+                result,
+                format!("snapshot {snapshot_id} already exists (taken by a concurrent run)"),
+            )
         }
-        Operation::Share { snapshot_id, snapshot_arn, kind, accounts, digest } => {
+        Operation::Share {
+            snapshot_id,
+            snapshot_arn,
+            kind,
+            accounts,
+            digest,
+        } => {
             let rds = aws.rds(&policy.source_region);
-            let context = format!("sharing snapshot {snapshot_id} with {}", accounts.join(", "));
+            let context = format!(
+                "sharing snapshot {snapshot_id} with {}",
+                accounts.join(", ")
+            );
             match kind.kind() {
                 Kind::Instance => rds
                     .modify_db_snapshot_attribute()
@@ -133,9 +160,18 @@ async fn apply_step(aws: &Aws, policy: &RuntimePolicy, step: &Step) -> Result<Ou
                 .map_err(|e| classify(e, &format!("tagging shared snapshot {snapshot_id}")))?;
             Ok(Outcome::Done)
         }
-        Operation::Copy { source_arn, target_id, kind, kms_key_id, tags: t } => {
+        Operation::Copy {
+            source_arn,
+            target_id,
+            kind,
+            kms_key_id,
+            tags: t,
+        } => {
             let rds = aws.rds(&policy.destination_region);
-            let context = format!("copying {source_arn} to {target_id} in {}", policy.destination_region);
+            let context = format!(
+                "copying {source_arn} to {target_id} in {}",
+                policy.destination_region
+            );
             let result = match kind.kind() {
                 Kind::Instance => rds
                     .copy_db_snapshot()
@@ -158,7 +194,10 @@ async fn apply_step(aws: &Aws, policy: &RuntimePolicy, step: &Step) -> Result<Ou
                     .map(|_| ())
                     .map_err(|e| copy_error(e, &context, "DBClusterSnapshotAlreadyExistsFault")),
             };
-            settle(result, format!("{target_id} already exists (copied by a concurrent run)"))
+            settle(
+                result,
+                format!("{target_id} already exists (copied by a concurrent run)"),
+            )
         }
         Operation::Delete { snapshot_id, kind } => {
             let region = match policy.role {
@@ -191,13 +230,19 @@ async fn apply_step(aws: &Aws, policy: &RuntimePolicy, step: &Step) -> Result<Ou
 /// `Err(None)` marks "already done"; `Err(Some(e))` a real failure.
 type StepResult = Result<(), Option<ProviderError>>;
 
-fn already<E, R>(err: aws_sdk_rds::error::SdkError<E, R>, context: &str, done_code: &str) -> Option<ProviderError>
+fn already<E, R>(
+    err: aws_sdk_rds::error::SdkError<E, R>,
+    context: &str,
+    done_code: &str,
+) -> Option<ProviderError>
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     let code = error_code(&err);
-    if code.as_deref() == Some(done_code) || code.as_deref() == Some(done_code.trim_end_matches("Fault")) {
+    if code.as_deref() == Some(done_code)
+        || code.as_deref() == Some(done_code.trim_end_matches("Fault"))
+    {
         None
     } else {
         Some(classify(err, context))
@@ -205,7 +250,11 @@ where
 }
 
 /// A copy refused for quota means the concurrent-copy limit (or the snapshot quota): retry later.
-fn copy_error<E, R>(err: aws_sdk_rds::error::SdkError<E, R>, context: &str, done_code: &str) -> Option<ProviderError>
+fn copy_error<E, R>(
+    err: aws_sdk_rds::error::SdkError<E, R>,
+    context: &str,
+    done_code: &str,
+) -> Option<ProviderError>
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -19,7 +19,12 @@ fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<DateTime<Utc>> 
 
 fn tag_map(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -94,7 +99,8 @@ async fn list_snapshots(
         }
         let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(e, &format!("listing DB snapshots in {region}")))?;
+            let page =
+                page.map_err(|e| classify(e, &format!("listing DB snapshots in {region}")))?;
             out.extend(page.db_snapshots().iter().map(from_instance_snapshot));
         }
     }
@@ -109,14 +115,23 @@ async fn list_snapshots(
         }
         let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(e, &format!("listing DB cluster snapshots in {region}")))?;
-            out.extend(page.db_cluster_snapshots().iter().map(from_cluster_snapshot));
+            let page = page
+                .map_err(|e| classify(e, &format!("listing DB cluster snapshots in {region}")))?;
+            out.extend(
+                page.db_cluster_snapshots()
+                    .iter()
+                    .map(from_cluster_snapshot),
+            );
         }
     }
     Ok(out)
 }
 
-async fn list_databases(aws: &Aws, region: &str, selector: &Selector) -> Result<Vec<Database>, ProviderError> {
+pub(crate) async fn list_databases(
+    aws: &Aws,
+    region: &str,
+    selector: &Selector,
+) -> Result<Vec<Database>, ProviderError> {
     let rds = aws.rds(region);
     let mut out = Vec::new();
     let mut clusters_wanted: BTreeSet<String> = BTreeSet::new();
@@ -142,6 +157,8 @@ async fn list_databases(aws: &Aws, region: &str, selector: &Selector) -> Result<
                     status: db.db_instance_status().unwrap_or("unknown").to_string(),
                     tags: tag_map(db.tag_list()),
                     cluster,
+                    encrypted: db.storage_encrypted().unwrap_or(false),
+                    kms_key_id: db.kms_key_id().map(str::to_string),
                 });
             }
         }
@@ -151,7 +168,12 @@ async fn list_databases(aws: &Aws, region: &str, selector: &Selector) -> Result<
     }
     if all || !clusters_wanted.is_empty() {
         let mut request = rds.describe_db_clusters();
-        if let (false, Some(only)) = (all, clusters_wanted.first().filter(|_| clusters_wanted.len() == 1)) {
+        if let (false, Some(only)) = (
+            all,
+            clusters_wanted
+                .first()
+                .filter(|_| clusters_wanted.len() == 1),
+        ) {
             request = request.db_cluster_identifier(only);
         }
         let mut pages = request.into_paginator().send();
@@ -170,6 +192,8 @@ async fn list_databases(aws: &Aws, region: &str, selector: &Selector) -> Result<
                         status: c.status().unwrap_or("unknown").to_string(),
                         tags: tag_map(c.tag_list()),
                         cluster: None,
+                        encrypted: c.storage_encrypted().unwrap_or(false),
+                        kms_key_id: c.kms_key_id().map(str::to_string),
                     });
                 }
             }
@@ -179,7 +203,11 @@ async fn list_databases(aws: &Aws, region: &str, selector: &Selector) -> Result<
 }
 
 /// Who manages each key of the snapshots `share` may touch (one DescribeKey per key).
-async fn key_managers(aws: &Aws, policy: &RuntimePolicy, snapshots: &[Snapshot]) -> BTreeMap<String, KeyManager> {
+async fn key_managers(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    snapshots: &[Snapshot],
+) -> BTreeMap<String, KeyManager> {
     let digest = crate::plan::accounts_digest(&policy.accounts);
     let keys: BTreeSet<&str> = snapshots
         .iter()
@@ -198,39 +226,84 @@ async fn key_managers(aws: &Aws, policy: &RuntimePolicy, snapshots: &[Snapshot])
                 };
                 out.insert(key.to_string(), manager);
             }
-            Err(e) => tracing::warn!(policy = %policy.id, key, error = %aws_sdk_kms::error::DisplayErrorContext(&e), "cannot describe key; sharing is attempted"),
+            Err(e) => {
+                tracing::warn!(policy = %policy.id, key, error = %aws_sdk_kms::error::DisplayErrorContext(&e), "cannot describe key; sharing is attempted")
+            }
         }
     }
     out
 }
 
 /// Lists what `action` needs to plan.
-pub async fn list_inventory(aws: &Aws, action: Action, policy: &RuntimePolicy) -> Result<Inventory, ProviderError> {
+pub async fn list_inventory(
+    aws: &Aws,
+    action: Action,
+    policy: &RuntimePolicy,
+) -> Result<Inventory, ProviderError> {
     let mut inventory = Inventory::default();
     match (policy.role, action) {
         (Role::Source, Action::Take) => {
-            inventory.databases = list_databases(aws, &policy.source_region, &policy.selector).await?;
-            inventory.snapshots = list_snapshots(aws, &policy.source_region, Listing::Manual, &policy.selector).await?;
+            inventory.databases =
+                list_databases(aws, &policy.source_region, &policy.selector).await?;
+            inventory.snapshots = list_snapshots(
+                aws,
+                &policy.source_region,
+                Listing::Manual,
+                &policy.selector,
+            )
+            .await?;
         }
         (Role::Source, Action::Share) => {
-            inventory.snapshots = list_snapshots(aws, &policy.source_region, Listing::Manual, &policy.selector).await?;
+            inventory.snapshots = list_snapshots(
+                aws,
+                &policy.source_region,
+                Listing::Manual,
+                &policy.selector,
+            )
+            .await?;
             inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
         }
         (Role::Source, Action::Delete) => {
-            inventory.snapshots = list_snapshots(aws, &policy.source_region, Listing::Manual, &policy.selector).await?;
+            inventory.snapshots = list_snapshots(
+                aws,
+                &policy.source_region,
+                Listing::Manual,
+                &policy.selector,
+            )
+            .await?;
         }
         (Role::Destination, Action::Copy) => {
-            let listing = if policy.cross_account { Listing::Shared } else { Listing::Manual };
-            inventory.sources = list_snapshots(aws, &policy.source_region, listing, &policy.selector).await?;
-            inventory.snapshots = list_snapshots(aws, &policy.destination_region, Listing::Manual, &Selector::Pattern(regex::Regex::new("").expect("empty regex"))).await?;
+            let listing = if policy.cross_account {
+                Listing::Shared
+            } else {
+                Listing::Manual
+            };
+            inventory.sources =
+                list_snapshots(aws, &policy.source_region, listing, &policy.selector).await?;
+            inventory.snapshots = list_snapshots(
+                aws,
+                &policy.destination_region,
+                Listing::Manual,
+                &Selector::Pattern(regex::Regex::new("").expect("empty regex")),
+            )
+            .await?;
         }
         (Role::Destination, Action::Delete) => {
-            inventory.snapshots = list_snapshots(aws, &policy.destination_region, Listing::Manual, &Selector::Pattern(regex::Regex::new("").expect("empty regex"))).await?;
+            inventory.snapshots = list_snapshots(
+                aws,
+                &policy.destination_region,
+                Listing::Manual,
+                &Selector::Pattern(regex::Regex::new("").expect("empty regex")),
+            )
+            .await?;
         }
         (role, action) => {
             return Err(ProviderError::new(
                 crate::error::ErrorKind::InputInvalid,
-                format!("action {action} does not apply to a {} policy", role.as_str()),
+                format!(
+                    "action {action} does not apply to a {} policy",
+                    role.as_str()
+                ),
             ));
         }
     }

@@ -5,6 +5,7 @@ pub mod apply;
 mod list;
 
 pub use apply::apply;
+pub(crate) use list::list_databases;
 pub use list::list_inventory;
 
 use std::sync::Arc;
@@ -111,19 +112,42 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return ProviderError::new(
                 ErrorKind::TransientAwsError,
-                format!("{context}: {}", aws_sdk_rds::error::DisplayErrorContext(&err)),
+                format!(
+                    "{context}: {}",
+                    aws_sdk_rds::error::DisplayErrorContext(&err)
+                ),
             );
         }
-        _ => ("Unknown".to_string(), aws_sdk_rds::error::DisplayErrorContext(&err).to_string()),
+        _ => (
+            "Unknown".to_string(),
+            aws_sdk_rds::error::DisplayErrorContext(&err).to_string(),
+        ),
     };
     let kind = match code.as_str() {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => ErrorKind::Throttled,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
-        | "KMSKeyNotAccessibleFault" | "InvalidClientTokenId" | "ExpiredToken" | "NotAuthorized" => ErrorKind::AccessDenied,
-        "SnapshotQuotaExceeded" | "SnapshotQuotaExceededFault" | "SharedSnapshotQuotaExceeded" => ErrorKind::QuotaExceeded,
-        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => ErrorKind::DatabaseNotAvailable,
-        "InvalidDBSnapshotState" | "InvalidDBSnapshotStateFault" | "InvalidDBClusterSnapshotStateFault" => ErrorKind::SnapshotPending,
-        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => ErrorKind::DatabaseNotFound,
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => ErrorKind::Throttled,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "KMSKeyNotAccessibleFault"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "NotAuthorized" => ErrorKind::AccessDenied,
+        "SnapshotQuotaExceeded" | "SnapshotQuotaExceededFault" | "SharedSnapshotQuotaExceeded" => {
+            ErrorKind::QuotaExceeded
+        }
+        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => {
+            ErrorKind::DatabaseNotAvailable
+        }
+        "InvalidDBSnapshotState"
+        | "InvalidDBSnapshotStateFault"
+        | "InvalidDBClusterSnapshotStateFault" => ErrorKind::SnapshotPending,
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => {
+            ErrorKind::DatabaseNotFound
+        }
         "InternalFailure" | "InternalError" | "ServiceUnavailable" => ErrorKind::TransientAwsError,
         _ => ErrorKind::AwsError,
     };

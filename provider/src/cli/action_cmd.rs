@@ -32,7 +32,8 @@ pub struct ActionArgs {
 
 fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
     let path = args.policy.display().to_string();
-    let text = std::fs::read_to_string(&args.policy).map_err(|e| format!("cannot read policy {path}: {e}"))?;
+    let text = std::fs::read_to_string(&args.policy)
+        .map_err(|e| format!("cannot read policy {path}: {e}"))?;
     let mut value = parse_template(&text).map_err(|e| format!("{path}: {e}"))?;
     if value.get("Type").and_then(Value::as_str) == Some(policy_macro::policy::RESOURCE_TYPE) {
         value = value.get("Properties").cloned().unwrap_or(Value::Null);
@@ -40,8 +41,12 @@ fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String>
     if let (Some(id), Some(map)) = (&args.policy_id, value.as_object_mut()) {
         map.insert("PolicyId".into(), Value::String(id.clone()));
     }
-    let stem = args.policy.file_stem().map(|s| s.to_string_lossy().into_owned());
-    RuntimePolicy::from_properties(&value, region, stem.as_deref()).map_err(|e| format!("{path}: {}", e.message))
+    let stem = args
+        .policy
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    RuntimePolicy::from_properties(&value, region, stem.as_deref())
+        .map_err(|e| format!("{path}: {}", e.message))
 }
 
 async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), String> {
@@ -77,7 +82,11 @@ fn print_plan(plan: &Plan, policy: &RuntimePolicy, now: &str) {
     for error in &plan.errors {
         println!("  {:<8} {error}", "error");
     }
-    if plan.steps.is_empty() && plan.pending.is_empty() && plan.skipped.is_empty() && plan.errors.is_empty() {
+    if plan.steps.is_empty()
+        && plan.pending.is_empty()
+        && plan.skipped.is_empty()
+        && plan.errors.is_empty()
+    {
         println!("  nothing to do");
     }
 }
@@ -101,10 +110,19 @@ fn print_summary(summary: &Summary) {
         println!("  {:<8} {}  ({})", "skipped", note.subject, note.reason);
     }
     for failure in &summary.failed {
-        println!("  {:<8} {}  ({}: {})", "failed", failure.subject, failure.error.name(), failure.message);
+        println!(
+            "  {:<8} {}  ({}: {})",
+            "failed",
+            failure.subject,
+            failure.error.name(),
+            failure.message
+        );
     }
     for (db, point) in &summary.recovery_points {
-        println!("  newest DR copy of {db}: {} taken {} ({} minutes ago)", point.snapshot, point.taken, point.age_minutes);
+        println!(
+            "  newest DR copy of {db}: {} taken {} ({} minutes ago)",
+            point.snapshot, point.taken, point.age_minutes
+        );
     }
     println!("  AWS calls: {}", summary.aws_calls);
 }
@@ -113,14 +131,28 @@ fn print_summary(summary: &Summary) {
 pub async fn plan(args: &ActionArgs) -> Result<(), String> {
     let now = parse_now(args.now.as_deref()).map_err(|e| e.message)?;
     let (aws, policy) = setup(args).await?;
-    let (plan, _) = plan_action(&aws, args.action, &policy, now).await.map_err(|e| e.to_string())?;
+    let (plan, _) = plan_action(&aws, args.action, &policy, now)
+        .await
+        .map_err(|e| e.to_string())?;
     if args.json {
         let mut value = serde_json::to_value(&plan).map_err(|e| e.to_string())?;
-        value["errors"] = serde_json::json!(plan.errors.iter().map(|e| serde_json::json!({"error": e.kind, "message": e.message})).collect::<Vec<_>>());
+        value["errors"] = serde_json::json!(
+            plan.errors
+                .iter()
+                .map(|e| serde_json::json!({"error": e.kind, "message": e.message}))
+                .collect::<Vec<_>>()
+        );
         value["awsCalls"] = serde_json::json!(aws.calls());
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
+        );
     } else {
-        print_plan(&plan, &policy, &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        print_plan(
+            &plan,
+            &policy,
+            &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
     }
     match plan.errors.first() {
         Some(_) => Err(format!("the plan has {} error(s)", plan.errors.len())),
@@ -138,7 +170,10 @@ pub async fn run(args: &ActionArgs) -> Result<(), String> {
     };
     if let Some(summary) = &summary {
         if args.json {
-            println!("{}", serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?
+            );
         } else {
             print_summary(summary);
         }

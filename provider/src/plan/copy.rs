@@ -29,17 +29,29 @@ fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
     }
 }
 
-pub(super) fn plan_copy(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<Utc>) {
+pub(super) fn plan_copy(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) {
     let Some(key) = policy.copy_key() else {
         plan.errors.push(ProviderError::new(
             ErrorKind::PolicyInvalid,
-            format!("no KMS key for copies in {}: set KmsKeyDestination", policy.destination_region),
+            format!(
+                "no KMS key for copies in {}: set KmsKeyDestination",
+                policy.destination_region
+            ),
         ));
         return;
     };
     let cross_region = policy.source_region != policy.destination_region;
     let mut in_flight: BTreeMap<Kind, usize> = BTreeMap::new();
-    for copy in inventory.snapshots.iter().filter(|s| s.tag(tags::SOURCE_ARN).is_some()) {
+    for copy in inventory
+        .snapshots
+        .iter()
+        .filter(|s| s.tag(tags::SOURCE_ARN).is_some())
+    {
         if !copy.is_available() && !copy.is_failed() {
             *in_flight.entry(copy.kind).or_default() += 1;
         }
@@ -51,24 +63,56 @@ pub(super) fn plan_copy(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inv
         .filter(|s| policy.cross_account || s.tag(tags::CREATED_BY) == Some(tags::TOOL))
         .collect();
     // Newest first: when copies must wait, the freshest recovery points go first.
-    candidates.sort_by(|a, b| b.recovery_point().cmp(&a.recovery_point()).then(a.arn.cmp(&b.arn)));
+    candidates.sort_by(|a, b| {
+        b.recovery_point()
+            .cmp(&a.recovery_point())
+            .then(a.arn.cmp(&b.arn))
+    });
     for source in candidates {
         let subject = source.arn.as_str();
         let Some(point) = source.recovery_point() else {
-            plan.wait(subject, format!("snapshot is {} and has no creation time yet", source.status));
+            plan.wait(
+                subject,
+                format!("snapshot is {} and has no creation time yet", source.status),
+            );
             continue;
         };
         if now - point > policy.copy_retention {
-            plan.skip(subject, format!("taken {} ago, older than CopyRetentionDays ({})", age(now - point), age(policy.copy_retention)));
+            plan.skip(
+                subject,
+                format!(
+                    "taken {} ago, older than CopyRetentionDays ({})",
+                    age(now - point),
+                    age(policy.copy_retention)
+                ),
+            );
             continue;
         }
         let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
-        if let Some(copy) = inventory.snapshots.iter().filter(ours).find(|s| s.tag(tags::SOURCE_ARN) == Some(subject)) {
-            plan.skip(subject, format!("already copied as {} ({})", copy.id, copy.status));
+        if let Some(copy) = inventory
+            .snapshots
+            .iter()
+            .filter(ours)
+            .find(|s| s.tag(tags::SOURCE_ARN) == Some(subject))
+        {
+            plan.skip(
+                subject,
+                format!("already copied as {} ({})", copy.id, copy.status),
+            );
             continue;
         }
-        if let Some(other) = inventory.snapshots.iter().find(|s| s.id == source.id && s.kind == source.kind) {
-            plan.skip(subject, format!("a snapshot named {} already exists in {} and is not this policy's copy", other.id, policy.destination_region));
+        if let Some(other) = inventory
+            .snapshots
+            .iter()
+            .find(|s| s.id == source.id && s.kind == source.kind)
+        {
+            plan.skip(
+                subject,
+                format!(
+                    "a snapshot named {} already exists in {} and is not this policy's copy",
+                    other.id, policy.destination_region
+                ),
+            );
             continue;
         }
         if source.is_failed() {
@@ -76,7 +120,10 @@ pub(super) fn plan_copy(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inv
             continue;
         }
         if !source.is_available() {
-            plan.wait(subject, format!("snapshot is {}; copied once available", source.status));
+            plan.wait(
+                subject,
+                format!("snapshot is {}; copied once available", source.status),
+            );
             continue;
         }
         if subject.len() > MAX_TAG_VALUE {
@@ -114,10 +161,17 @@ pub(super) fn plan_copy(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inv
                     (tags::POLICY.into(), policy.id.clone()),
                     (tags::DATABASE.into(), source.database.clone()),
                     (tags::SOURCE_ARN.into(), source.arn.clone()),
-                    (tags::RECOVERY_POINT.into(), point.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    (
+                        tags::RECOVERY_POINT.into(),
+                        point.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    ),
                 ],
             },
-            format!("taken {} ago, no copy yet; copy to {} under {key}", age(now - point), policy.destination_region),
+            format!(
+                "taken {} ago, no copy yet; copy to {} under {key}",
+                age(now - point),
+                policy.destination_region
+            ),
         );
     }
 }

@@ -10,9 +10,17 @@ use super::{Operation, Plan, age};
 use crate::inventory::{Inventory, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 
-pub(super) fn plan_delete(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<Utc>) {
+pub(super) fn plan_delete(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) {
     if !policy.delete_enabled {
-        plan.skip(&policy.id, "DeleteOldSnapshots is false: nothing is deleted");
+        plan.skip(
+            &policy.id,
+            "DeleteOldSnapshots is false: nothing is deleted",
+        );
         return;
     }
     let own: Vec<&Snapshot> = inventory
@@ -31,12 +39,22 @@ pub(super) fn plan_delete(plan: &mut Plan, policy: &RuntimePolicy, inventory: &I
         .filter_map(|s| s.tag(tags::SOURCE_ARN))
         .collect();
     let mut newest: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
-    for s in own.iter().filter(|s| s.is_available() && s.recovery_point().is_some()) {
-        newest.entry((s.database_key(), s.kind)).or_default().push(s);
+    for s in own
+        .iter()
+        .filter(|s| s.is_available() && s.recovery_point().is_some())
+    {
+        newest
+            .entry((s.database_key(), s.kind))
+            .or_default()
+            .push(s);
     }
     let mut kept: BTreeSet<&str> = BTreeSet::new();
     for list in newest.values_mut() {
-        list.sort_by(|a, b| b.recovery_point().cmp(&a.recovery_point()).then(b.arn.cmp(&a.arn)));
+        list.sort_by(|a, b| {
+            b.recovery_point()
+                .cmp(&a.recovery_point())
+                .then(b.arn.cmp(&a.arn))
+        });
         kept.extend(list.iter().take(policy.keep_latest).map(|s| s.arn.as_str()));
     }
     for snapshot in own {
@@ -46,14 +64,31 @@ pub(super) fn plan_delete(plan: &mut Plan, policy: &RuntimePolicy, inventory: &I
             continue;
         };
         if !snapshot.is_available() {
-            plan.skip(subject, format!("is {}; only available snapshots are deleted", snapshot.status));
+            plan.skip(
+                subject,
+                format!(
+                    "is {}; only available snapshots are deleted",
+                    snapshot.status
+                ),
+            );
         } else if kept.contains(snapshot.arn.as_str()) {
             plan.skip(
                 subject,
-                format!("one of the newest {} available of {} (KeepLatest), kept whatever its age", policy.keep_latest, snapshot.database_key()),
+                format!(
+                    "one of the newest {} available of {} (KeepLatest), kept whatever its age",
+                    policy.keep_latest,
+                    snapshot.database_key()
+                ),
             );
         } else if now - point < policy.retention {
-            plan.skip(subject, format!("{} old, inside RetentionDays ({})", age(now - point), age(policy.retention)));
+            plan.skip(
+                subject,
+                format!(
+                    "{} old, inside RetentionDays ({})",
+                    age(now - point),
+                    age(policy.retention)
+                ),
+            );
         } else if copy_sources.contains(snapshot.arn.as_str()) {
             plan.skip(subject, "the source of a copy in progress");
         } else {
@@ -63,7 +98,11 @@ pub(super) fn plan_delete(plan: &mut Plan, policy: &RuntimePolicy, inventory: &I
                     snapshot_id: snapshot.id.clone(),
                     kind: snapshot.kind.into(),
                 },
-                format!("{} old, older than RetentionDays ({})", age(now - point), age(policy.retention)),
+                format!(
+                    "{} old, older than RetentionDays ({})",
+                    age(now - point),
+                    age(policy.retention)
+                ),
             );
         }
     }

@@ -197,7 +197,13 @@ pub fn snapshot_name(database: &str, now: DateTime<Utc>) -> String {
 pub fn age(d: Duration) -> String {
     let minutes = d.num_minutes().max(0);
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    let unit = |n: i64, u: &str| if n == 1 { format!("1 {u}") } else { format!("{n} {u}s") };
+    let unit = |n: i64, u: &str| {
+        if n == 1 {
+            format!("1 {u}")
+        } else {
+            format!("{n} {u}s")
+        }
+    };
     match (days, hours, mins) {
         (0, 0, m) => unit(m, "minute"),
         (0, h, 0) => unit(h, "hour"),

@@ -23,12 +23,13 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
         } else if snapshot.is_failed() {
             plan.skip(subject, format!("snapshot is {}", snapshot.status));
         } else if !snapshot.is_available() {
-            plan.wait(subject, format!("snapshot is {}; shared once available", snapshot.status));
-        } else if let Some(key) = snapshot
-            .kms_key_id
-            .as_deref()
-            .filter(|k| snapshot.encrypted && inventory.key_managers.get(*k) == Some(&KeyManager::Aws))
-        {
+            plan.wait(
+                subject,
+                format!("snapshot is {}; shared once available", snapshot.status),
+            );
+        } else if let Some(key) = snapshot.kms_key_id.as_deref().filter(|k| {
+            snapshot.encrypted && inventory.key_managers.get(*k) == Some(&KeyManager::Aws)
+        }) {
             plan.errors.push(ProviderError::new(
                 ErrorKind::EncryptionNotShareable,
                 format!(

@@ -31,7 +31,11 @@ fn find<'a>(inventory: &'a Inventory, id: &str, kind: Kind) -> Option<&'a Databa
         .find(|d| d.id == id && d.kind == kind)
 }
 
-fn targets<'a>(plan: &mut Plan, policy: &RuntimePolicy, inventory: &'a Inventory) -> Vec<Target<'a>> {
+fn targets<'a>(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &'a Inventory,
+) -> Vec<Target<'a>> {
     let mut found: BTreeMap<(String, Kind), Target<'a>> = BTreeMap::new();
     let add = |db: &'a Database, found: &mut BTreeMap<(String, Kind), Target<'a>>| {
         let (id, kind) = match (&db.cluster, db.kind) {
@@ -57,7 +61,11 @@ fn targets<'a>(plan: &mut Plan, policy: &RuntimePolicy, inventory: &'a Inventory
                 Some(db) => add(db, &mut found),
                 None => plan.errors.push(ProviderError::new(
                     ErrorKind::DatabaseNotFound,
-                    format!("{} {id} does not exist in {}", kind.noun(), policy.source_region),
+                    format!(
+                        "{} {id} does not exist in {}",
+                        kind.noun(),
+                        policy.source_region
+                    ),
                 )),
             }
         }
@@ -68,7 +76,10 @@ fn targets<'a>(plan: &mut Plan, policy: &RuntimePolicy, inventory: &'a Inventory
             if found.is_empty() {
                 plan.skip(
                     re.as_str(),
-                    format!("no DB instance or cluster in {} matches InstanceNamePattern", policy.source_region),
+                    format!(
+                        "no DB instance or cluster in {} matches InstanceNamePattern",
+                        policy.source_region
+                    ),
                 );
             }
         }
@@ -82,11 +93,22 @@ fn tolerance(interval: Duration) -> Duration {
     (interval / 10).min(Duration::minutes(10))
 }
 
-pub(super) fn plan_take(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory, now: DateTime<Utc>) {
+pub(super) fn plan_take(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) {
     for target in targets(plan, policy, inventory) {
         let subject = target.id.as_str();
         if policy.tagged_only && !target.opted_in {
-            plan.skip(subject, format!("TaggedInstance is on and the database is not tagged {}=True", tags::OPT_IN));
+            plan.skip(
+                subject,
+                format!(
+                    "TaggedInstance is on and the database is not tagged {}=True",
+                    tags::OPT_IN
+                ),
+            );
             continue;
         }
         let own: Vec<_> = inventory
@@ -100,7 +122,10 @@ pub(super) fn plan_take(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inv
             })
             .collect();
         if let Some(busy) = own.iter().find(|s| !s.is_available() && !s.is_failed()) {
-            plan.wait(subject, format!("snapshot {} is still {}", busy.id, busy.status));
+            plan.wait(
+                subject,
+                format!("snapshot {} is still {}", busy.id, busy.status),
+            );
             continue;
         }
         let newest = own
@@ -123,18 +148,31 @@ pub(super) fn plan_take(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inv
                 continue;
             }
         }
-        let status = target.database.map(|d| d.status.as_str()).unwrap_or("unknown");
+        let status = target
+            .database
+            .map(|d| d.status.as_str())
+            .unwrap_or("unknown");
         if !matches!(status, "available" | "storage-optimization") {
             plan.errors.push(ProviderError::new(
                 ErrorKind::DatabaseNotAvailable,
-                format!("{} {subject} is {status}, not available: no snapshot taken", target.kind.noun()),
+                format!(
+                    "{} {subject} is {status}, not available: no snapshot taken",
+                    target.kind.noun()
+                ),
             ));
             continue;
         }
         let name = snapshot_name(&target.id, now);
-        if let Some(existing) = inventory.snapshots.iter().find(|s| s.id == name && s.kind == target.kind) {
+        if let Some(existing) = inventory
+            .snapshots
+            .iter()
+            .find(|s| s.id == name && s.kind == target.kind)
+        {
             if existing.tag(tags::POLICY) == Some(policy.id.as_str()) {
-                plan.skip(subject, format!("snapshot {name} was already taken this minute"));
+                plan.skip(
+                    subject,
+                    format!("snapshot {name} was already taken this minute"),
+                );
             } else {
                 plan.errors.push(ProviderError::new(
                     ErrorKind::SnapshotNameTaken,

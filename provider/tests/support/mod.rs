@@ -47,8 +47,9 @@ pub fn emulator() -> &'static Emulator {
             "the emulator is not installed: run scripts/setup-tools.sh moto (make test does)"
         );
         let port = free_port();
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("rsp-emulator-{port}.log")))
-            .expect("emulator log file");
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("rsp-emulator-{port}.log")))
+                .expect("emulator log file");
         let child = Command::new(python)
             .arg(repo_root().join("tests/emulator/launcher.py"))
             .arg(port.to_string())
@@ -59,7 +60,10 @@ pub fn emulator() -> &'static Emulator {
             .expect("start the emulator");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the emulator did not start within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "the emulator did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Emulator {
@@ -135,7 +139,13 @@ pub async fn create_key(aws: &Aws, region: &str) -> String {
 }
 
 /// An encrypted PostgreSQL instance; `key` None means the AWS-managed `alias/aws/rds`.
-pub async fn create_instance(aws: &Aws, region: &str, id: &str, key: Option<&str>, tags: &[(&str, &str)]) {
+pub async fn create_instance(
+    aws: &Aws,
+    region: &str,
+    id: &str,
+    key: Option<&str>,
+    tags: &[(&str, &str)],
+) {
     aws.rds(region)
         .create_db_instance()
         .db_instance_identifier(id)
@@ -194,42 +204,93 @@ pub struct Seen {
 pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
     let rds = aws.rds(region);
     let mut out = Vec::new();
-    let instance = rds.describe_db_snapshots().snapshot_type("manual").send().await.expect("list");
+    let instance = rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .expect("list");
     for s in instance.db_snapshots() {
         let id = s.db_snapshot_identifier().unwrap_or_default().to_string();
         if !id.starts_with(prefix) {
             continue;
         }
-        let attrs = rds.describe_db_snapshot_attributes().db_snapshot_identifier(&id).send().await.expect("attributes");
+        let attrs = rds
+            .describe_db_snapshot_attributes()
+            .db_snapshot_identifier(&id)
+            .send()
+            .await
+            .expect("attributes");
         out.push(Seen {
             shared_with: attrs
                 .db_snapshot_attributes_result()
-                .map(|r| r.db_snapshot_attributes().iter().flat_map(|a| a.attribute_values().to_vec()).collect())
+                .map(|r| {
+                    r.db_snapshot_attributes()
+                        .iter()
+                        .flat_map(|a| a.attribute_values().to_vec())
+                        .collect()
+                })
                 .unwrap_or_default(),
             id,
             kind: Kind::Instance,
             status: s.status().unwrap_or_default().to_string(),
             kms_key_id: s.kms_key_id().map(str::to_string),
-            tags: s.tag_list().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+            tags: s
+                .tag_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
         });
     }
-    let cluster = rds.describe_db_cluster_snapshots().snapshot_type("manual").send().await.expect("list");
+    let cluster = rds
+        .describe_db_cluster_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .expect("list");
     for s in cluster.db_cluster_snapshots() {
-        let id = s.db_cluster_snapshot_identifier().unwrap_or_default().to_string();
+        let id = s
+            .db_cluster_snapshot_identifier()
+            .unwrap_or_default()
+            .to_string();
         if !id.starts_with(prefix) {
             continue;
         }
-        let attrs = rds.describe_db_cluster_snapshot_attributes().db_cluster_snapshot_identifier(&id).send().await.expect("attributes");
+        let attrs = rds
+            .describe_db_cluster_snapshot_attributes()
+            .db_cluster_snapshot_identifier(&id)
+            .send()
+            .await
+            .expect("attributes");
         out.push(Seen {
             shared_with: attrs
                 .db_cluster_snapshot_attributes_result()
-                .map(|r| r.db_cluster_snapshot_attributes().iter().flat_map(|a| a.attribute_values().to_vec()).collect())
+                .map(|r| {
+                    r.db_cluster_snapshot_attributes()
+                        .iter()
+                        .flat_map(|a| a.attribute_values().to_vec())
+                        .collect()
+                })
                 .unwrap_or_default(),
             id,
             kind: Kind::Cluster,
             status: s.status().unwrap_or_default().to_string(),
             kms_key_id: s.kms_key_id().map(str::to_string),
-            tags: s.tag_list().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+            tags: s
+                .tag_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
         });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -238,14 +299,18 @@ pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
 
 pub fn source_policy(extra: Value) -> Value {
     let mut p = json!({"Role": "Source", "DestinationAccount": DR});
-    p.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    p.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
     p
 }
 
 /// Emulator tests run one at a time: they move the emulator's clock.
 pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
-    LOCK.get_or_init(|| tokio::sync::Mutex::new(())).lock().await
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+        .lock()
+        .await
 }
 
 /// Sets the emulator's clock (snapshot creation times) to `t`.
@@ -254,8 +319,15 @@ pub async fn clock(em: &Emulator, t: chrono::DateTime<chrono::Utc>) {
 }
 
 /// Runs `action` for `policy` (a Properties block) as the provider does; panics on errors.
-pub async fn run(aws: &Aws, action: &str, policy: &Value, now: chrono::DateTime<chrono::Utc>) -> provider::task::Summary {
-    try_run(aws, action, policy, now).await.unwrap_or_else(|(e, _)| panic!("{action} failed: {e}"))
+pub async fn run(
+    aws: &Aws,
+    action: &str,
+    policy: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> provider::task::Summary {
+    try_run(aws, action, policy, now)
+        .await
+        .unwrap_or_else(|(e, _)| panic!("{action} failed: {e}"))
 }
 
 pub async fn try_run(
@@ -263,8 +335,125 @@ pub async fn try_run(
     action: &str,
     policy: &Value,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<provider::task::Summary, (provider::error::ProviderError, Option<provider::task::Summary>)> {
+) -> Result<
+    provider::task::Summary,
+    (
+        provider::error::ProviderError,
+        Option<provider::task::Summary>,
+    ),
+> {
     let region = aws.region().expect("region");
-    let policy = provider::policy::RuntimePolicy::from_properties(policy, &region, None).expect("valid policy");
+    let policy = provider::policy::RuntimePolicy::from_properties(policy, &region, None)
+        .expect("valid policy");
     provider::task::run_action(aws, action.parse().expect("action"), &policy, now, false).await
+}
+
+/// A local HTTP server on 127.0.0.1 that records the bodies PUT to it (CloudFormation's
+/// ResponseURL). The first `fail_first` requests are answered 500.
+pub struct ResponseServer {
+    pub url: String,
+    bodies: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl ResponseServer {
+    pub async fn start(fail_first: usize) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "http://{}/response?signature=x",
+            listener.local_addr().unwrap()
+        );
+        let bodies = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, count) = (seen.clone(), count.clone());
+                tokio::spawn(async move {
+                    let mut data = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    let (head_end, length) = loop {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        data.extend_from_slice(&buf[..n]);
+                        if let Some(pos) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&data[..pos]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (pos + 4, length);
+                        }
+                    };
+                    while data.len() < head_end + length {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        data.extend_from_slice(&buf[..n]);
+                    }
+                    let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let status = if n < fail_first {
+                        "500 Internal Server Error"
+                    } else {
+                        seen.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&data[head_end..]).into_owned());
+                        "200 OK"
+                    };
+                    let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
+                });
+            }
+        });
+        ResponseServer { url, bodies }
+    }
+
+    /// The bodies received so far, parsed.
+    pub fn responses(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("JSON body"))
+            .collect()
+    }
+}
+
+/// A CloudFormation custom-resource event for the policy resource.
+pub fn cr_event(
+    request_type: &str,
+    url: &str,
+    properties: Value,
+    physical_id: Option<&str>,
+) -> Value {
+    let mut event = json!({
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:eu-west-1:111111111111:stack/orders/guid",
+        "RequestId": format!("req-{request_type}"),
+        "LogicalResourceId": "OrdersDbSnapshots",
+        "ResourceType": "Custom::RdsSnapshotPolicy",
+        "ResourceProperties": properties,
+    });
+    if let Some(id) = physical_id {
+        event["PhysicalResourceId"] = json!(id);
+    }
+    event
+}
+
+/// A key policy letting `accounts` use the key (as the seed's prerequisite asks).
+pub fn shared_key_policy(owner: &str, accounts: &[&str]) -> String {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{owner}:root")}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": accounts.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect::<Vec<_>>()},
+         "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}
+    ]}).to_string()
 }

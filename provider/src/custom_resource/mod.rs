@@ -1,0 +1,253 @@
+//! The policy resource the expansion keeps: CloudFormation custom-resource events. Create and
+//! Update check the seed's prerequisites; Delete always succeeds and never deletes snapshots.
+//! Every event is answered, whatever happens.
+
+mod checks;
+mod key_policy;
+mod respond;
+
+pub use checks::{CheckReport, run_checks};
+pub use key_policy::allows_account;
+pub use respond::{Response, fit_body, put_response};
+
+use serde_json::{Map, Value, json};
+
+use crate::aws::Aws;
+use crate::policy::{RuntimePolicy, Selector};
+
+/// True if `event` is a CloudFormation custom-resource request (and not a task input).
+pub fn is_custom_resource_event(event: &Value) -> bool {
+    event.get("RequestType").is_some() || event.get("ResponseURL").is_some()
+}
+
+/// The parts of the event the answer needs; missing ones stay empty (never a panic).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub request_type: String,
+    pub response_url: Option<String>,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+    pub properties: Value,
+}
+
+impl Request {
+    pub fn from_event(event: &Value) -> Self {
+        let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_string);
+        Request {
+            request_type: text("RequestType").unwrap_or_default(),
+            response_url: text("ResponseURL"),
+            stack_id: text("StackId").unwrap_or_default(),
+            request_id: text("RequestId").unwrap_or_default(),
+            logical_resource_id: text("LogicalResourceId").unwrap_or_default(),
+            physical_resource_id: text("PhysicalResourceId"),
+            properties: event
+                .get("ResourceProperties")
+                .cloned()
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    pub fn response(
+        &self,
+        success: bool,
+        reason: String,
+        physical_id: String,
+        data: Map<String, Value>,
+    ) -> Response {
+        Response {
+            status: if success { "SUCCESS" } else { "FAILED" }.to_string(),
+            reason,
+            physical_resource_id: physical_id,
+            stack_id: self.stack_id.clone(),
+            request_id: self.request_id.clone(),
+            logical_resource_id: self.logical_resource_id.clone(),
+            data,
+        }
+    }
+
+    /// The id to answer with when no better one is known (for example a failed Create).
+    pub fn fallback_physical_id(&self) -> String {
+        self.physical_resource_id.clone().unwrap_or_else(|| {
+            format!(
+                "rds-snapshot-policy:{}:{}",
+                self.logical_resource_id, self.request_id
+            )
+        })
+    }
+}
+
+/// A physical ID that changes only when the policy's target changes.
+pub fn physical_id(policy: &RuntimePolicy) -> String {
+    let target = match &policy.selector {
+        Selector::Instance(id) => format!("db-instance/{id}"),
+        Selector::Cluster(id) => format!("db-cluster/{id}"),
+        Selector::Pattern(re) => format!(
+            "pattern/{}",
+            crate::plan::accounts_digest(&[re.as_str().to_string()])
+        ),
+    };
+    format!(
+        "rds-snapshot-policy:{}:{}:{target}",
+        policy.id,
+        policy.role.as_str().to_ascii_lowercase()
+    )
+}
+
+/// Strips the properties the provider does not read as policy.
+fn policy_properties(properties: &Value) -> Value {
+    let mut p = properties.clone();
+    if let Some(map) = p.as_object_mut() {
+        map.remove("ServiceToken");
+        map.remove("GeneratedResources");
+    }
+    p
+}
+
+/// Decides the answer to `request` (without sending it).
+pub async fn handle(aws: &Aws, region: &str, request: &Request) -> Response {
+    match request.request_type.as_str() {
+        "Delete" => request.response(
+            true,
+            "Deleted the policy resource; snapshots are never deleted by a stack deletion.".into(),
+            request.fallback_physical_id(),
+            Map::new(),
+        ),
+        "Create" | "Update" => create_or_update(aws, region, request).await,
+        other => request.response(
+            false,
+            format!("unknown RequestType {other:?}: expected Create, Update or Delete"),
+            request.fallback_physical_id(),
+            Map::new(),
+        ),
+    }
+}
+
+async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Response {
+    let properties = policy_properties(&request.properties);
+    let policy = match RuntimePolicy::from_properties(&properties, region, None) {
+        Ok(p) => p,
+        Err(e) => {
+            return request.response(false, e.message, request.fallback_physical_id(), Map::new());
+        }
+    };
+    let strict = properties
+        .get("StrictChecks")
+        .and_then(policy_macro::value::as_bool)
+        .unwrap_or(false);
+    let report = run_checks(aws, &policy).await;
+    let mut data = generated_attributes(&request.properties);
+    data.insert("Databases".into(), json!(report.databases.join(",")));
+    if let Some(rpo) = worst_case_rpo(&properties, region) {
+        data.insert("WorstCaseRpoMinutes".into(), json!(rpo.to_string()));
+    }
+    let mut problems = report.failures.clone();
+    if strict {
+        problems.extend(
+            report
+                .warnings
+                .iter()
+                .map(|w| format!("{w} (StrictChecks is on)")),
+        );
+    }
+    let id = physical_id(&policy);
+    if problems.is_empty() {
+        let reason = if report.warnings.is_empty() {
+            "All prerequisite checks passed.".to_string()
+        } else {
+            format!(
+                "Checks passed with warnings: {}",
+                report.warnings.join("; ")
+            )
+        };
+        request.response(true, reason, id, data)
+    } else {
+        // A failed Create answers with its own id; a failed Update keeps the old one.
+        let answer_id = if request.request_type == "Update" {
+            request.fallback_physical_id()
+        } else {
+            id
+        };
+        request.response(false, problems.join("; "), answer_id, data)
+    }
+}
+
+/// State machine ARNs and the topic, from the `GeneratedResources` the expansion passes in.
+fn generated_attributes(properties: &Value) -> Map<String, Value> {
+    let mut data = Map::new();
+    let generated = properties.get("GeneratedResources");
+    if let Some(machines) = generated
+        .and_then(|g| g.get("StateMachines"))
+        .and_then(Value::as_object)
+    {
+        for (action, arn) in machines {
+            let mut name = action.clone();
+            if let Some(first) = name.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            data.insert(format!("{name}StateMachineArn"), arn.clone());
+        }
+    }
+    if let Some(topic) = generated.and_then(|g| g.get("NotificationTopic")) {
+        data.insert("NotificationTopicArn".into(), topic.clone());
+    }
+    data
+}
+
+fn worst_case_rpo(properties: &Value, region: &str) -> Option<i64> {
+    let resolver = policy_macro::Resolver {
+        region: Some(region.to_string()),
+        ..Default::default()
+    };
+    let policy = policy_macro::parse_policy("Policy", properties, &resolver).ok()?;
+    policy_macro::rpo::worst_case_rpo(&policy).map(|d| d.num_minutes())
+}
+
+/// Time kept back from the Lambda deadline to send the answer (and retry it).
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// Runs `work` for the event and answers CloudFormation whatever happens: a malformed event,
+/// a panic, or running out of time (`time_left` before the Lambda deadline) all become FAILED.
+/// Returns the response sent (or that would have been sent without a ResponseURL).
+pub async fn answer_with<F, Fut>(event: &Value, time_left: std::time::Duration, work: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let request = Request::from_event(event);
+    let fail = |reason: String| {
+        request.response(false, reason, request.fallback_physical_id(), Map::new())
+    };
+    let response = if request.request_type.is_empty()
+        || request.stack_id.is_empty()
+        || request.request_id.is_empty()
+    {
+        fail(
+            "malformed custom resource event: RequestType, StackId and RequestId are required"
+                .into(),
+        )
+    } else {
+        let budget = time_left.saturating_sub(ANSWER_MARGIN);
+        let task = tokio::spawn(work(request.clone()));
+        match tokio::time::timeout(budget, task).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(join)) if join.is_panic() => fail("internal error in the rds-snapshot-policy provider (a bug: please report it with the provider's logs)".into()),
+            Ok(Err(join)) => fail(format!("the provider's work was cancelled: {join}")),
+            Err(_) => fail(format!(
+                "the prerequisite checks did not finish within {} s, before the provider Lambda's deadline; raise the provider's timeout or retry",
+                budget.as_secs()
+            )),
+        }
+    };
+    tracing::info!(status = %response.status, physical_resource_id = %response.physical_resource_id, reason = %response.reason, "custom resource answer");
+    match &request.response_url {
+        Some(url) => {
+            if let Err(e) = put_response(url, &fit_body(&response)).await {
+                tracing::error!(error = %e, "CloudFormation was not answered");
+            }
+        }
+        None => tracing::error!("the event has no ResponseURL: CloudFormation cannot be answered"),
+    }
+    response
+}

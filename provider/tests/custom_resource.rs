@@ -1,0 +1,436 @@
+//! The policy's custom resource: deploy-time checks against the emulator, answers received by a
+//! local HTTP server, and the guarantees that CloudFormation is always answered.
+
+mod support;
+
+use std::time::Duration;
+
+use provider::aws::Aws;
+use provider::custom_resource::{Response, answer_with, fit_body, handle};
+use serde_json::{Map, Value, json};
+use support::*;
+
+async fn answer(aws: &Aws, event: Value) -> Value {
+    let (aws, region) = (aws.clone(), aws.region().unwrap());
+    let server_url = event["ResponseURL"].as_str().unwrap().to_string();
+    let _ = server_url;
+    let response = answer_with(&event, Duration::from_secs(120), move |r| async move {
+        handle(&aws, &region, &r).await
+    })
+    .await;
+    serde_json::to_value(response).unwrap()
+}
+
+fn source_properties(extra: Value) -> Value {
+    let mut p = json!({
+        "ServiceToken": "arn:aws:lambda:eu-west-1:111111111111:function:rds-snapshot-policy-provider",
+        "Role": "Source", "PolicyId": "orders-stack-OrdersDbSnapshots", "DestinationAccounts": [DR],
+        "GeneratedResources": {
+            "StateMachines": {"take": "arn:aws:states:eu-west-1:111111111111:stateMachine:take",
+                              "share": "arn:aws:states:eu-west-1:111111111111:stateMachine:share"},
+            "NotificationTopic": "arn:aws:sns:eu-west-1:111111111111:topic"
+        }
+    });
+    p.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    p
+}
+
+async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
+    let key = create_key(aws, SOURCE_REGION).await;
+    aws.kms(SOURCE_REGION)
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(shared_key_policy(SOURCE, accounts))
+        .send()
+        .await
+        .unwrap();
+    key
+}
+
+#[tokio::test]
+async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    create_instance(&src, SOURCE_REGION, "cr1-orders", Some(&key), &[]).await;
+    let server = ResponseServer::start(0).await;
+    let props = source_properties(json!({"DBInstanceIdentifier": "cr1-orders"}));
+    let created = answer(&src, cr_event("Create", &server.url, props.clone(), None)).await;
+    let body = &server.responses()[0];
+    assert_eq!(body, &created);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["RequestId"], "req-Create");
+    assert_eq!(body["LogicalResourceId"], "OrdersDbSnapshots");
+    assert_eq!(
+        body["Data"]["TakeStateMachineArn"],
+        "arn:aws:states:eu-west-1:111111111111:stateMachine:take"
+    );
+    assert_eq!(
+        body["Data"]["NotificationTopicArn"],
+        "arn:aws:sns:eu-west-1:111111111111:topic"
+    );
+    assert_eq!(body["Data"]["Databases"], "cr1-orders");
+    assert_eq!(body["Data"]["WorstCaseRpoMinutes"], "75");
+    let id = body["PhysicalResourceId"].as_str().unwrap().to_string();
+
+    let mut changed = props.clone();
+    changed["RetentionDays"] = json!(2);
+    let updated = answer(&src, cr_event("Update", &server.url, changed, Some(&id))).await;
+    assert_eq!(updated["Status"], "SUCCESS");
+    assert_eq!(
+        updated["PhysicalResourceId"],
+        id.as_str(),
+        "a property update keeps the resource"
+    );
+
+    create_instance(&src, SOURCE_REGION, "cr1-billing", Some(&key), &[]).await;
+    let retargeted = answer(
+        &src,
+        cr_event(
+            "Update",
+            &server.url,
+            source_properties(json!({"DBInstanceIdentifier": "cr1-billing"})),
+            Some(&id),
+        ),
+    )
+    .await;
+    assert_eq!(retargeted["Status"], "SUCCESS");
+    assert_ne!(
+        retargeted["PhysicalResourceId"],
+        id.as_str(),
+        "a new target database replaces the resource"
+    );
+}
+
+#[tokio::test]
+async fn aws_managed_key_fails_naming_database_and_key() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    create_instance(&src, SOURCE_REGION, "cr2-legacy", None, &[]).await;
+    let server = ResponseServer::start(0).await;
+    let body = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"DBInstanceIdentifier": "cr2-legacy"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("DB instance cr2-legacy is encrypted with the AWS-managed key"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("alias/aws/rds") || reason.contains(":key/"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn key_policy_must_let_every_destination_account_in() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    create_instance(&src, SOURCE_REGION, "cr3-orders", Some(&key), &[]).await;
+    let server = ResponseServer::start(0).await;
+    let props = source_properties(
+        json!({"DBInstanceIdentifier": "cr3-orders", "DestinationAccounts": [DR, "333333333333"]}),
+    );
+    let body = answer(&src, cr_event("Create", &server.url, props, None)).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "does not let account 333333333333 use kms:DescribeKey, kms:CreateGrant, kms:Decrypt"
+        ),
+        "{reason}"
+    );
+    assert!(!reason.contains("account 222222222222"), "{reason}");
+}
+
+#[tokio::test]
+async fn missing_databases_and_quota_fail() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let server = ResponseServer::start(0).await;
+    let missing = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"DBClusterIdentifier": "cr4-nowhere"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(missing["Status"], "FAILED");
+    assert!(
+        missing["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("DB cluster cr4-nowhere does not exist in eu-west-1"),
+        "{missing}"
+    );
+    let none = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"InstanceNamePattern": "^cr4-zzz"})),
+            None,
+        ),
+    )
+    .await;
+    assert!(
+        none["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("matches InstanceNamePattern"),
+        "{none}"
+    );
+
+    let key = shared_key(&src, &[DR]).await;
+    create_instance(&src, SOURCE_REGION, "cr4-orders", Some(&key), &[]).await;
+    em.configure(json!({"snapshot_limit": 20})).await;
+    let full = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"DBInstanceIdentifier": "cr4-orders"})),
+            None,
+        ),
+    )
+    .await;
+    em.configure(json!({"snapshot_limit": 1000})).await;
+    assert_eq!(full["Status"], "FAILED");
+    assert!(
+        full["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("keeps up to 25 manual snapshots"),
+        "{full}"
+    );
+}
+
+#[tokio::test]
+async fn strict_checks_turn_warnings_into_failures() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    src.rds(SOURCE_REGION)
+        .create_db_instance()
+        .db_instance_identifier("cr5-plain")
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("u")
+        .master_user_password("password1")
+        .send()
+        .await
+        .unwrap();
+    let server = ResponseServer::start(0).await;
+    let relaxed = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"DBInstanceIdentifier": "cr5-plain"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(relaxed["Status"], "SUCCESS");
+    assert!(
+        relaxed["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not encrypted"),
+        "{relaxed}"
+    );
+    let strict = answer(
+        &src,
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(json!({"DBInstanceIdentifier": "cr5-plain", "StrictChecks": "TRUE"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(strict["Status"], "FAILED");
+    assert!(
+        strict["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("StrictChecks is on"),
+        "{strict}"
+    );
+}
+
+#[tokio::test]
+async fn destination_key_must_exist_and_be_enabled() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&dr, DR_REGION).await;
+    let server = ResponseServer::start(0).await;
+    let props = |k: &str| {
+        json!({"Role": "Destination", "PolicyId": "dr-copies", "SnapshotPattern": ".*",
+        "DestinationRegion": DR_REGION, "SourceRegionOverride": SOURCE_REGION, "KmsKeyDestination": k})
+    };
+    let ok = answer(&dr, cr_event("Create", &server.url, props(&key), None)).await;
+    assert_eq!(ok["Status"], "SUCCESS", "{ok}");
+    let missing = key.replace(&key[key.len() - 12..], "000000000000");
+    let gone = answer(&dr, cr_event("Create", &server.url, props(&missing), None)).await;
+    assert_eq!(gone["Status"], "FAILED");
+    assert!(
+        gone["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist in eu-central-1"),
+        "{gone}"
+    );
+    let key_id = key.rsplit('/').next().unwrap();
+    dr.kms(DR_REGION)
+        .disable_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .unwrap();
+    let disabled = answer(&dr, cr_event("Create", &server.url, props(&key), None)).await;
+    assert_eq!(disabled["Status"], "FAILED");
+    assert!(
+        disabled["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("is Disabled, not Enabled"),
+        "{disabled}"
+    );
+}
+
+#[tokio::test]
+async fn delete_always_succeeds_and_keeps_snapshots() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    create_instance(&src, SOURCE_REGION, "cr6-orders", Some(&key), &[]).await;
+    let policy = source_policy(json!({"PolicyId": "cr6", "DBInstanceIdentifier": "cr6-orders"}));
+    run(&src, "take", &policy, chrono::Utc::now()).await;
+    let server = ResponseServer::start(0).await;
+    let deleted = answer(
+        &src,
+        cr_event(
+            "Delete",
+            &server.url,
+            json!({"Role": "Nonsense"}),
+            Some("rds-snapshot-policy:failed-create"),
+        ),
+    )
+    .await;
+    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(
+        deleted["PhysicalResourceId"],
+        "rds-snapshot-policy:failed-create"
+    );
+    assert_eq!(
+        snapshots(&src, SOURCE_REGION, "cr6-").await.len(),
+        1,
+        "Delete never deletes snapshots"
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_panics_deadlines_and_failed_puts_are_answered() {
+    let server = ResponseServer::start(2).await;
+    let work = |r: provider::custom_resource::Request| async move {
+        r.response(true, "ok".into(), "id".into(), Map::new())
+    };
+    let malformed = answer_with(
+        &json!({"ResponseURL": server.url}),
+        Duration::from_secs(60),
+        work,
+    )
+    .await;
+    assert_eq!(malformed.status, "FAILED");
+    assert!(malformed.reason.contains("malformed"));
+    assert_eq!(
+        server.responses().len(),
+        1,
+        "answered after two failed PUTs"
+    );
+
+    let server = ResponseServer::start(0).await;
+    let event = cr_event("Create", &server.url, json!({}), None);
+    let panicked = answer_with(&event, Duration::from_secs(60), |_r| async move {
+        if true {
+            panic!("boom")
+        }
+        Response {
+            status: String::new(),
+            reason: String::new(),
+            physical_resource_id: String::new(),
+            stack_id: String::new(),
+            request_id: String::new(),
+            logical_resource_id: String::new(),
+            data: Map::new(),
+        }
+    })
+    .await;
+    assert_eq!(panicked.status, "FAILED");
+    assert!(panicked.reason.contains("internal error"));
+
+    let started = std::time::Instant::now();
+    let late = answer_with(&event, Duration::from_secs(13), |r| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        r.response(true, "too late".into(), "id".into(), Map::new())
+    })
+    .await;
+    assert_eq!(late.status, "FAILED");
+    assert!(late.reason.contains("deadline"), "{}", late.reason);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered before the deadline"
+    );
+    assert_eq!(server.responses().len(), 2);
+    assert!(
+        server
+            .responses()
+            .iter()
+            .all(|b| b["Status"] == "FAILED" && b["RequestId"] == "req-Create")
+    );
+}
+
+#[test]
+fn bodies_fit_in_4096_bytes() {
+    let mut data = Map::new();
+    for i in 0..50 {
+        data.insert(format!("Attribute{i}"), json!("x".repeat(100)));
+    }
+    let response = Response {
+        status: "FAILED".into(),
+        reason: "why ".repeat(3000),
+        physical_resource_id: "id".into(),
+        stack_id: "s".into(),
+        request_id: "r".into(),
+        logical_resource_id: "l".into(),
+        data,
+    };
+    let body = fit_body(&response);
+    assert!(body.len() <= 4096, "{}", body.len());
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    assert!(parsed["Reason"].as_str().unwrap().contains("truncated"));
+    assert_eq!(parsed["Status"], "FAILED");
+}
