@@ -2,5 +2,5 @@
 # The test command: installs the pinned tools the tests use, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-tools.sh lint checkov moto
+scripts/setup-tools.sh lint checkov moto lambda
 cargo test --workspace --all-targets "$@"

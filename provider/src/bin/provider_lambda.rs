@@ -100,9 +100,18 @@ async fn handler(
     let (payload, context) = event.into_parts();
     if is_custom_resource_event(&payload) {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline);
-        let time_left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
+        // Lambda's shortest timeout is 1 s, so less than that at the start means a local
+        // runtime sent no real deadline.
+        let time_left = match deadline.duration_since(SystemTime::now()) {
+            Ok(left) if left >= Duration::from_secs(1) => left,
+            _ => {
+                tracing::warn!(
+                    deadline_ms = context.deadline,
+                    "no usable Lambda deadline; assuming 60 s"
+                );
+                Duration::from_secs(60)
+            }
+        };
         let (aws, region) = (aws.clone(), region.to_string());
         let response = answer_with(&payload, time_left, move |request| async move {
             handle(&aws, &region, &request).await

@@ -204,8 +204,11 @@ fn worst_case_rpo(properties: &Value, region: &str) -> Option<i64> {
     policy_macro::rpo::worst_case_rpo(&policy).map(|d| d.num_minutes())
 }
 
-/// Time kept back from the Lambda deadline to send the answer (and retry it).
-pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(12);
+/// Time kept back from the Lambda deadline to send the answer (and retry it): a quarter of the
+/// time left, at most 12 s.
+pub fn answer_margin(time_left: std::time::Duration) -> std::time::Duration {
+    (time_left / 4).min(std::time::Duration::from_secs(12))
+}
 
 /// Runs `work` for the event and answers CloudFormation whatever happens: a malformed event,
 /// a panic, or running out of time (`time_left` before the Lambda deadline) all become FAILED.
@@ -228,15 +231,16 @@ where
                 .into(),
         )
     } else {
-        let budget = time_left.saturating_sub(ANSWER_MARGIN);
+        let budget = time_left.saturating_sub(answer_margin(time_left));
         let task = tokio::spawn(work(request.clone()));
         match tokio::time::timeout(budget, task).await {
             Ok(Ok(response)) => response,
             Ok(Err(join)) if join.is_panic() => fail("internal error in the rds-snapshot-policy provider (a bug: please report it with the provider's logs)".into()),
             Ok(Err(join)) => fail(format!("the provider's work was cancelled: {join}")),
             Err(_) => fail(format!(
-                "the prerequisite checks did not finish within {} s, before the provider Lambda's deadline; raise the provider's timeout or retry",
-                budget.as_secs()
+                "the prerequisite checks did not finish within {:.1} s of the {:.1} s left before the provider Lambda's deadline; raise the provider's timeout or retry",
+                budget.as_secs_f64(),
+                time_left.as_secs_f64()
             )),
         }
     };

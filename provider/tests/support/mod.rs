@@ -457,3 +457,92 @@ pub fn shared_key_policy(owner: &str, accounts: &[&str]) -> String {
          "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}
     ]}).to_string()
 }
+
+/// `cargo lambda watch` serving the workspace's Lambda binaries through the real Lambda runtime
+/// API, with `env` for the functions. Stopped (with its children) on drop.
+pub struct LambdaWatch {
+    pub port: u16,
+    child: Child,
+}
+
+impl LambdaWatch {
+    pub fn start(env: &[(&str, String)]) -> Self {
+        let tools = repo_root().join(".tools/lambda/bin");
+        assert!(
+            tools.join("cargo-lambda").exists(),
+            "cargo-lambda is not installed: run scripts/setup-tools.sh lambda (make test does)"
+        );
+        let port = free_port();
+        let path = format!(
+            "{}:{}",
+            tools.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(repo_root())
+            .env("PATH", path)
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(
+                    std::env::temp_dir().join(format!("rsp-lambda-watch-{port}.log")),
+                )
+                .expect("log"),
+            );
+        // Never reach for the instance metadata service: only 127.0.0.1 is contacted.
+        command.env("AWS_EC2_METADATA_DISABLED", "true");
+        command
+            .arg("--env-var")
+            .arg("AWS_EC2_METADATA_DISABLED=true");
+        for (k, v) in env {
+            command.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("start cargo lambda watch");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not start within 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        LambdaWatch { port, child }
+    }
+
+    /// Invokes `function` with `payload` through the Lambda Invoke API.
+    pub async fn invoke(&self, function: &str, payload: &Value) -> Value {
+        let response = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
+            .post(format!(
+                "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+                self.port
+            ))
+            .body(payload.to_string())
+            .send()
+            .await
+            .expect("invoke");
+        let text = response.text().await.expect("invoke body");
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .status();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,106 @@
+//! Both Lambda binaries through the real Lambda runtime API (`cargo lambda watch`): the macro
+//! contract, a provider task against the emulator, its error names, and a custom resource.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn lambdas_answer_through_the_runtime_api() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    src.kms(SOURCE_REGION)
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(shared_key_policy(SOURCE, &[DR]))
+        .send()
+        .await
+        .unwrap();
+    create_instance(&src, SOURCE_REGION, "lr-orders", Some(&key), &[]).await;
+    let creds = em.credentials(SOURCE).await;
+    let watch = LambdaWatch::start(&[
+        ("AWS_ENDPOINT_URL", em.endpoint.clone()),
+        ("AWS_REGION", SOURCE_REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id().to_string()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            creds.secret_access_key().to_string(),
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            creds.session_token().unwrap_or_default().to_string(),
+        ),
+    ]);
+
+    // The macro: success, failure with every error, and garbage.
+    let fragment = json!({"Resources": {"P": {"Type": "Custom::RdsSnapshotPolicy",
+        "Properties": {"Role": "Source", "DBInstanceIdentifier": "lr-orders", "DestinationAccount": DR}}}});
+    let ok = watch
+        .invoke(
+            "rds-snapshot-policy-macro",
+            &json!({"requestId": "m1", "region": SOURCE_REGION,
+        "accountId": SOURCE, "fragment": fragment, "params": {}, "templateParameterValues": {}}),
+        )
+        .await;
+    assert_eq!(ok["requestId"], "m1");
+    assert_eq!(ok["status"], "success", "{ok}");
+    assert!(ok["fragment"]["Resources"]["PTakeStateMachine"].is_object());
+    let bad = watch.invoke("rds-snapshot-policy-macro", &json!({"requestId": "m2",
+        "fragment": {"Resources": {"P": {"Type": "Custom::RdsSnapshotPolicy", "Properties": {"Role": "Source", "RetentionDays": "0"}}}}})).await;
+    assert_eq!(bad["status"], "failure");
+    let message = bad["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("Resource [P] property [RetentionDays]")
+            && message.contains("Resource [P] property [InstanceNamePattern]"),
+        "{message}"
+    );
+    let garbage = watch
+        .invoke("rds-snapshot-policy-macro", &json!([1, 2, 3]))
+        .await;
+    assert_eq!(garbage["status"], "failure");
+
+    // The provider: a take task, its summary, and an error name Step Functions can match.
+    let policy = json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]});
+    let summary = watch
+        .invoke(
+            "rds-snapshot-policy-provider",
+            &json!({"action": "take", "policy": policy}),
+        )
+        .await;
+    assert_eq!(summary["action"], "take", "{summary}");
+    assert_eq!(summary["done"][0]["operation"], "create");
+    assert!(summary["awsCalls"].as_u64().unwrap() >= 2);
+    assert_eq!(snapshots(&src, SOURCE_REGION, "lr-").await.len(), 1);
+    let invalid = watch
+        .invoke(
+            "rds-snapshot-policy-provider",
+            &json!({"action": "take", "policy": {"Role": "Source"}}),
+        )
+        .await;
+    assert_eq!(invalid["errorType"], "PolicyInvalid", "{invalid}");
+    let unknown = watch
+        .invoke(
+            "rds-snapshot-policy-provider",
+            &json!({"action": "explode", "policy": policy}),
+        )
+        .await;
+    assert_eq!(unknown["errorType"], "InputInvalid", "{unknown}");
+
+    // The provider as the custom resource: CloudFormation gets its answer.
+    let server = ResponseServer::start(0).await;
+    let event = cr_event(
+        "Create",
+        &server.url,
+        json!({"ServiceToken": "arn", "Role": "Source", "PolicyId": "lr",
+        "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]}),
+        None,
+    );
+    let answered = watch.invoke("rds-snapshot-policy-provider", &event).await;
+    assert_eq!(answered["Status"], "SUCCESS", "{answered}");
+    assert_eq!(server.responses()[0]["Status"], "SUCCESS");
+    assert_eq!(server.responses()[0]["Data"]["Databases"], "lr-orders");
+}
