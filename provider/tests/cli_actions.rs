@@ -1,0 +1,85 @@
+//! The CLI against the emulator with the standard AWS environment, as a user runs it:
+//! take and share with source credentials, copy with DR credentials, plan delete later.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+use support::*;
+
+async fn cli(em: &Emulator, account: &str, region: &str, args: &[&str]) -> Output {
+    let creds = em.credentials(account).await;
+    Command::new(env!("CARGO_BIN_EXE_rds-snapshot-policy"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &em.endpoint)
+        .env("AWS_REGION", region)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token().unwrap_or_default())
+        .output()
+        .expect("run the CLI")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[tokio::test]
+async fn run_take_share_copy_then_plan_delete() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    create_instance(&src, SOURCE_REGION, "cli-orders", Some(&key), &[]).await;
+    let dir = std::env::temp_dir().join(format!("rsp-cli-actions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("orders.yaml");
+    std::fs::write(&source, format!("Role: Source\nPolicyId: cli-src\nDBInstanceIdentifier: cli-orders\nDestinationAccount: \"{DR}\"\n")).unwrap();
+    let copies = dir.join("copies.json");
+    std::fs::write(&copies, serde_json::json!({"Type": "Custom::RdsSnapshotPolicy", "Properties": {
+        "Role": "Destination", "PolicyId": "cli-dr", "SnapshotPattern": "^cli-", "SourceRegionOverride": SOURCE_REGION,
+        "KmsKeyDestination": dr_key, "RetentionDays": 3, "CopyRetentionDays": 1}}).to_string()).unwrap();
+    let (source, copies) = (source.display().to_string(), copies.display().to_string());
+
+    let t0 = Utc.with_ymd_and_hms(2026, 5, 4, 8, 0, 0).unwrap();
+    for (i, hour) in [0i64, 6].iter().enumerate() {
+        let now = t0 + Duration::hours(*hour);
+        clock(em, now).await;
+        let now = now.to_rfc3339();
+        let plan = cli(em, SOURCE, SOURCE_REGION, &["plan", "take", "--policy", &source, "--now", &now]).await;
+        assert!(plan.status.success(), "{}", text(&plan));
+        assert!(text(&plan).contains("create   cli-orders-2026-05-04"), "{}", text(&plan));
+        assert!(snapshots(&src, SOURCE_REGION, "cli-").await.len() == i, "plan writes nothing");
+        for action in ["take", "share"] {
+            let out = cli(em, SOURCE, SOURCE_REGION, &["run", action, "--policy", &source, "--now", &now]).await;
+            assert!(out.status.success(), "{action}: {}", text(&out));
+        }
+        let copy = cli(em, DR, DR_REGION, &["run", "copy", "--policy", &copies, "--now", &now, "--json"]).await;
+        assert!(copy.status.success(), "{}", text(&copy));
+        let summary: Value = serde_json::from_slice(&copy.stdout).expect("JSON summary");
+        assert_eq!(summary["done"].as_array().unwrap().len(), 1, "{summary}");
+        assert!(summary["awsCalls"].as_u64().unwrap() > 0);
+    }
+    let in_dr = snapshots(&dr, DR_REGION, "cli-").await;
+    assert_eq!(in_dr.len(), 2);
+    assert!(in_dr.iter().all(|c| c.kms_key_id.as_deref() == Some(dr_key.as_str())), "{in_dr:?}");
+
+    let later = (t0 + Duration::days(3) + Duration::hours(3)).to_rfc3339();
+    let plan = cli(em, DR, DR_REGION, &["plan", "delete", "--policy", &copies, "--now", &later]).await;
+    let out = text(&plan);
+    assert!(plan.status.success(), "{out}");
+    assert!(out.contains("delete   cli-orders-2026-05-04-08-00"), "{out}");
+    assert!(out.contains("leave    cli-orders-2026-05-04-14-00") && out.contains("KeepLatest"), "{out}");
+    assert_eq!(snapshots(&dr, DR_REGION, "cli-").await.len(), 2, "plan deletes nothing");
+
+    let bad = cli(em, DR, DR_REGION, &["plan", "take", "--policy", &copies]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("action take does not apply to a Destination policy"), "{}", text(&bad));
+}
