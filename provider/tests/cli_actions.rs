@@ -20,13 +20,20 @@ async fn cli(em: &Emulator, account: &str, region: &str, args: &[&str]) -> Outpu
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
-        .env("AWS_SESSION_TOKEN", creds.session_token().unwrap_or_default())
+        .env(
+            "AWS_SESSION_TOKEN",
+            creds.session_token().unwrap_or_default(),
+        )
         .output()
         .expect("run the CLI")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[tokio::test]
@@ -53,15 +60,40 @@ async fn run_take_share_copy_then_plan_delete() {
         let now = t0 + Duration::hours(*hour);
         clock(em, now).await;
         let now = now.to_rfc3339();
-        let plan = cli(em, SOURCE, SOURCE_REGION, &["plan", "take", "--policy", &source, "--now", &now]).await;
+        let plan = cli(
+            em,
+            SOURCE,
+            SOURCE_REGION,
+            &["plan", "take", "--policy", &source, "--now", &now],
+        )
+        .await;
         assert!(plan.status.success(), "{}", text(&plan));
-        assert!(text(&plan).contains("create   cli-orders-2026-05-04"), "{}", text(&plan));
-        assert!(snapshots(&src, SOURCE_REGION, "cli-").await.len() == i, "plan writes nothing");
+        assert!(
+            text(&plan).contains("create   cli-orders-2026-05-04"),
+            "{}",
+            text(&plan)
+        );
+        assert!(
+            snapshots(&src, SOURCE_REGION, "cli-").await.len() == i,
+            "plan writes nothing"
+        );
         for action in ["take", "share"] {
-            let out = cli(em, SOURCE, SOURCE_REGION, &["run", action, "--policy", &source, "--now", &now]).await;
+            let out = cli(
+                em,
+                SOURCE,
+                SOURCE_REGION,
+                &["run", action, "--policy", &source, "--now", &now],
+            )
+            .await;
             assert!(out.status.success(), "{action}: {}", text(&out));
         }
-        let copy = cli(em, DR, DR_REGION, &["run", "copy", "--policy", &copies, "--now", &now, "--json"]).await;
+        let copy = cli(
+            em,
+            DR,
+            DR_REGION,
+            &["run", "copy", "--policy", &copies, "--now", &now, "--json"],
+        )
+        .await;
         assert!(copy.status.success(), "{}", text(&copy));
         let summary: Value = serde_json::from_slice(&copy.stdout).expect("JSON summary");
         assert_eq!(summary["done"].as_array().unwrap().len(), 1, "{summary}");
@@ -69,17 +101,42 @@ async fn run_take_share_copy_then_plan_delete() {
     }
     let in_dr = snapshots(&dr, DR_REGION, "cli-").await;
     assert_eq!(in_dr.len(), 2);
-    assert!(in_dr.iter().all(|c| c.kms_key_id.as_deref() == Some(dr_key.as_str())), "{in_dr:?}");
+    assert!(
+        in_dr
+            .iter()
+            .all(|c| c.kms_key_id.as_deref() == Some(dr_key.as_str())),
+        "{in_dr:?}"
+    );
 
     let later = (t0 + Duration::days(3) + Duration::hours(3)).to_rfc3339();
-    let plan = cli(em, DR, DR_REGION, &["plan", "delete", "--policy", &copies, "--now", &later]).await;
+    let plan = cli(
+        em,
+        DR,
+        DR_REGION,
+        &["plan", "delete", "--policy", &copies, "--now", &later],
+    )
+    .await;
     let out = text(&plan);
     assert!(plan.status.success(), "{out}");
-    assert!(out.contains("delete   cli-orders-2026-05-04-08-00"), "{out}");
-    assert!(out.contains("leave    cli-orders-2026-05-04-14-00") && out.contains("KeepLatest"), "{out}");
-    assert_eq!(snapshots(&dr, DR_REGION, "cli-").await.len(), 2, "plan deletes nothing");
+    assert!(
+        out.contains("delete   cli-orders-2026-05-04-08-00"),
+        "{out}"
+    );
+    assert!(
+        out.contains("leave    cli-orders-2026-05-04-14-00") && out.contains("KeepLatest"),
+        "{out}"
+    );
+    assert_eq!(
+        snapshots(&dr, DR_REGION, "cli-").await.len(),
+        2,
+        "plan deletes nothing"
+    );
 
     let bad = cli(em, DR, DR_REGION, &["plan", "take", "--policy", &copies]).await;
     assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad).contains("action take does not apply to a Destination policy"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("action take does not apply to a Destination policy"),
+        "{}",
+        text(&bad)
+    );
 }

@@ -168,7 +168,7 @@ proptest! {
             by_db.entry((s.database.clone(), s.kind)).or_default().push(s);
         }
         for list in by_db.values_mut() {
-            list.sort_by(|a, b| b.created.cmp(&a.created));
+            list.sort_by_key(|s| std::cmp::Reverse(s.created));
             for s in list.iter().take(keep as usize) {
                 prop_assert!(!deleted.contains(&s.id.as_str()), "deleted {}, one of the newest {}", s.id, keep);
             }
