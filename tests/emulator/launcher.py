@@ -8,10 +8,13 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
   4. DescribeAccountAttributes with the ManualSnapshots quota (MOTO_RDS_SNAPSHOT_LIMIT).
-  5. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
+  5. Lambda invocations (custom resources, Step Functions tasks) forwarded to a local Lambda
+     Invoke API per account (`cargo lambda watch`), so the real binaries run.
+  6. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "pending_prefixes":
-{"slow-": N}, "snapshot_limit": N, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
+{"slow-": N}, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT": "http://127.0.0.1:PORT"},
+"clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
 identifier starts with a prefix use its pending time. Listens on 127.0.0.1 only.
 
 Usage: python launcher.py PORT [PARENT_PID]   (exits when PARENT_PID is gone)
@@ -30,7 +33,8 @@ from moto.rds import models as rds
 from moto.rds import exceptions as rds_errors
 
 _lock = threading.RLock()
-_settings = {"pending_seconds": 0.0, "pending_prefixes": {}, "clock": None, "clock_set_at": None}
+_settings = {"pending_seconds": 0.0, "pending_prefixes": {}, "clock": None, "clock_set_at": None,
+             "lambda_endpoints": {}}
 _real_utcnow = rds.utcnow
 
 
@@ -230,6 +234,46 @@ def _describe_account_attributes(self):
 rds_responses.RDSResponse.describe_account_attributes = _describe_account_attributes
 
 
+# --- Lambda invocations forwarded to local functions -----------------------------------------
+# Without Docker, moto's Lambda only echoes. With `lambda_endpoints` set ({account: URL of a
+# Lambda Invoke API such as `cargo lambda watch`}), invocations of that account's functions (by
+# CloudFormation custom resources and Step Functions tasks) run the real binary of that name.
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+from moto.awslambda import models as awslambda  # noqa: E402
+
+_original_invoke_lambda = awslambda.LambdaFunction._invoke_lambda
+
+
+def _invoke_lambda(self, event=None):
+    with _lock:
+        endpoint = _settings["lambda_endpoints"].get(self.account_id)
+    if not endpoint:
+        return _original_invoke_lambda(self, event=event)
+    payload = event if isinstance(event, (str, bytes)) else json.dumps(event)
+    if isinstance(payload, str):
+        payload = payload.encode()
+    url = f"{endpoint}/2015-03-31/functions/{self.function_name}/invocations"
+    request = urllib.request.Request(url, data=payload, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=900) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+    except OSError as error:
+        text = json.dumps({"errorType": "Lambda.ServiceException", "errorMessage": str(error)})
+    try:
+        errored = isinstance(json.loads(text), dict) and "errorType" in json.loads(text)
+    except ValueError:
+        errored = False
+    return text, errored, ""
+
+
+awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
+
+
 # --- runtime settings -----------------------------------------------------------------------
 
 class _ConfigMiddleware:
@@ -247,6 +291,8 @@ class _ConfigMiddleware:
             with _lock:
                 if "pending_seconds" in body:
                     _settings["pending_seconds"] = float(body["pending_seconds"])
+                if "lambda_endpoints" in body:
+                    _settings["lambda_endpoints"].update(body["lambda_endpoints"])
                 if "snapshot_limit" in body:
                     os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(int(body["snapshot_limit"]))
                 if "pending_prefixes" in body:
@@ -258,6 +304,7 @@ class _ConfigMiddleware:
                     _settings["clock_set_at"] = _real_utcnow()
         with _lock:
             reply = {"pending_seconds": _settings["pending_seconds"],
+                     "lambda_endpoints": _settings["lambda_endpoints"],
                      "pending_prefixes": _settings["pending_prefixes"],
                      "clock": None if _settings["clock"] is None else _now().isoformat() + "Z"}
         payload = json.dumps(reply).encode()

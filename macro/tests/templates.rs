@@ -1,0 +1,93 @@
+//! The shipped templates: the install stack and the pipeline as they are, the example stacks
+//! after expansion, all accepted by cfn-lint and checkov; every sceptre stack generates offline.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use policy_macro::expand::{ExpandContext, expand};
+use policy_macro::yaml::parse_template;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn install_pipeline_and_expanded_examples_pass_cfn_lint_and_checkov() {
+    let out = std::env::temp_dir().join(format!("rsp-templates-{}", std::process::id()));
+    fs::create_dir_all(&out).unwrap();
+    let mut files = vec![
+        root().join("templates/install.yaml"),
+        root().join("templates/pipeline.yaml"),
+    ];
+    for (name, region, account) in [
+        ("source", "eu-west-1", "111111111111"),
+        ("aurora", "eu-west-1", "111111111111"),
+        ("destination", "eu-central-1", "222222222222"),
+    ] {
+        let text =
+            fs::read_to_string(root().join(format!("templates/examples/{name}.yaml"))).unwrap();
+        let context = ExpandContext {
+            region: Some(region.into()),
+            account_id: Some(account.into()),
+            ..ExpandContext::default()
+        };
+        let expanded = expand(&parse_template(&text).unwrap(), &context).expect("examples expand");
+        let path = out.join(format!("{name}.json"));
+        fs::write(
+            &path,
+            serde_json::to_string_pretty(&expanded.template).unwrap(),
+        )
+        .unwrap();
+        files.push(path);
+    }
+    let result = Command::new("bash")
+        .arg(root().join("scripts/check-templates.sh"))
+        .args(&files)
+        .output()
+        .expect("run scripts/check-templates.sh");
+    assert!(
+        result.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+#[test]
+fn every_sceptre_stack_generates_offline() {
+    let sceptre = root().join(".tools/sceptre/bin/sceptre");
+    assert!(
+        sceptre.exists(),
+        "sceptre is not installed: run scripts/setup-tools.sh sceptre (make test does)"
+    );
+    let config = root().join("sceptre/config");
+    let mut stacks = Vec::new();
+    for group in ["prod/eu-west-1", "dr/eu-central-1"] {
+        for entry in fs::read_dir(config.join(group)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name != "config.yaml" {
+                stacks.push(format!("{group}/{name}"));
+            }
+        }
+    }
+    assert!(stacks.len() >= 5, "{stacks:?}");
+    for stack in stacks {
+        let result = Command::new(&sceptre)
+            .current_dir(root().join("sceptre"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["--var-file", "vars/example.yaml", "generate", &stack])
+            .output()
+            .expect("run sceptre");
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(
+            result.status.success(),
+            "{stack}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert!(
+            stdout.contains("AWSTemplateFormatVersion"),
+            "{stack}: {stdout}"
+        );
+    }
+}
