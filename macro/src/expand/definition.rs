@@ -43,8 +43,19 @@ pub fn definition_string(
     let definition = json!({
         "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
         "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
-        "StartAt": state,
+        "StartAt": "When",
         "States": {
+            "When": {
+                "Type": "Choice",
+                "Comment": "The provider plans as of the schedule's time (the event's time), or the execution's start when started by hand.",
+                "Choices": [{"Variable": "$.time", "IsPresent": true, "Next": state.clone()}],
+                "Default": "StampStartTime",
+            },
+            "StampStartTime": {
+                "Type": "Pass",
+                "Parameters": {"time.$": "$$.Execution.StartTime"},
+                "Next": state.clone(),
+            },
             state.clone(): {
                 "Type": "Task",
                 "Resource": provider,
@@ -52,6 +63,7 @@ pub fn definition_string(
                     "action": action,
                     "policy": policy,
                     "execution.$": "$$.Execution.Id",
+                    "now.$": "$.time",
                 },
                 "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
                 "Retry": [
