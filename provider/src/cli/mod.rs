@@ -2,6 +2,7 @@
 
 mod action_cmd;
 mod expand_cmd;
+mod schedule_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Plan(action_cmd::ActionArgs),
     /// Run an action against AWS (the standard AWS environment: region, credentials, AWS_ENDPOINT_URL).
     Run(action_cmd::ActionArgs),
+    /// Print when an EventBridge schedule expression fires in a time window (UTC).
+    Schedule(schedule_cmd::ScheduleArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -35,6 +38,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Expand(args) => expand_cmd::run(&args),
         Command::Plan(args) => action_cmd::plan(&args).await,
         Command::Run(args) => action_cmd::run(&args).await,
+        Command::Schedule(args) => schedule_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
