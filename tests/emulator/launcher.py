@@ -10,7 +10,9 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   4. DescribeAccountAttributes with the ManualSnapshots quota (MOTO_RDS_SNAPSHOT_LIMIT).
   5. Lambda invocations (custom resources, Step Functions tasks) forwarded to a local Lambda
      Invoke API per account (`cargo lambda watch`), so the real binaries run.
-  6. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
+  6. CloudFormation answers from custom resources recorded on the stack they name (SUCCESS and
+     FAILED), and state machines created by CloudFormation where the executing API finds them.
+  7. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "pending_prefixes":
 {"slow-": N}, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT": "http://127.0.0.1:PORT"},
@@ -215,6 +217,20 @@ def _describe_key(self, key_id):
 
 kms.KmsBackend.describe_key = _describe_key
 
+# Keys created by CloudFormation keep their KeyPolicy as an object; AWS (and the rest of moto)
+# hold it as JSON text.
+_original_key_from_cfn = kms.Key.create_from_cloudformation_json.__func__
+
+
+def _key_from_cfn(cls, *args, **kwargs):
+    key = _original_key_from_cfn(cls, *args, **kwargs)
+    if not isinstance(key.policy, str):
+        key.policy = json.dumps(key.policy)
+    return key
+
+
+kms.Key.create_from_cloudformation_json = classmethod(_key_from_cfn)
+
 
 # --- DescribeAccountAttributes -------------------------------------------------------------
 # Not in moto: the manual snapshot quota, as AWS reports it (Used counts both kinds).
@@ -239,6 +255,7 @@ rds_responses.RDSResponse.describe_account_attributes = _describe_account_attrib
 # Lambda Invoke API such as `cargo lambda watch`}), invocations of that account's functions (by
 # CloudFormation custom resources and Step Functions tasks) run the real binary of that name.
 import urllib.error  # noqa: E402
+import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
 
 from moto.awslambda import models as awslambda  # noqa: E402
@@ -273,6 +290,79 @@ def _invoke_lambda(self, event=None):
 
 awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
 
+_original_backend_invoke = awslambda.LambdaBackend.invoke
+
+
+def _fallback_invoke(backend):
+    from moto.awslambda_simple import models as simple
+    if isinstance(backend, simple.LambdaSimpleBackend):
+        return _original_simple_invoke
+    return _original_backend_invoke
+
+
+def _backend_invoke(self, function_name, qualifier, body, headers, response_headers):
+    # Without Docker, moto's Invoke API answers with canned results; run the function instead.
+    with _lock:
+        forwarded = self.account_id in _settings["lambda_endpoints"]
+    if not forwarded:
+        return _fallback_invoke(self)(self, function_name, qualifier, body, headers, response_headers)
+    function = self.get_function(function_name, qualifier)
+    return function.invoke(body, headers, response_headers)
+
+
+awslambda.LambdaBackend.invoke = _backend_invoke
+
+from moto.awslambda_simple import models as awslambda_simple  # noqa: E402
+
+_original_simple_invoke = awslambda_simple.LambdaSimpleBackend.invoke
+
+# Without Docker, moto answers Invoke from its "simple" backend, which only echoes.
+awslambda_simple.LambdaSimpleBackend.invoke = _backend_invoke
+
+# With executions enabled, moto's API uses its executing backend, while CloudFormation creates
+# state machines in the plain one: send them where the API (and StartExecution) looks.
+from moto.stepfunctions import models as sfn_models  # noqa: E402
+from moto.stepfunctions import responses as sfn_responses  # noqa: E402
+
+
+def _state_machine_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json["Properties"]
+    return sfn_responses.get_backend(account_id, region_name).create_state_machine(
+        properties.get("StateMachineName", resource_name), properties.get("DefinitionString", ""),
+        properties.get("RoleArn", ""), tags=sfn_models.cfn_to_api_tags(properties.get("Tags", [])))
+
+
+sfn_models.StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cfn)
+
+# Step Functions tasks call Lambda with fixed credentials, i.e. as moto's default account; make
+# each call act in the account of the function it names.
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: E402
+from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client  # noqa: E402
+
+_original_boto_client_for = sfn_boto_client.boto_client_for
+_FUNCTION_ACCOUNT = re.compile(r"arn(?::|%3A)aws[a-z-]*(?::|%3A)lambda(?::|%3A)[a-z0-9-]+(?::|%3A)(\d{12})")
+
+
+def _boto_client_for(*args, **kwargs):
+    client = _original_boto_client_for(*args, **kwargs)
+
+    def act_in_function_account(request, **_):
+        match = _FUNCTION_ACCOUNT.search(request.url)
+        if match:
+            request.headers["x-moto-account-id"] = match.group(1)
+
+    client.meta.events.register("before-send", act_in_function_account)
+    return client
+
+
+sfn_boto_client.boto_client_for = _boto_client_for
+lambda_eval_utils.boto_client_for = _boto_client_for
+
+# Custom-resource ResponseURLs point at this server on 127.0.0.1 (moto's default is a Docker host).
+from moto import settings as moto_settings  # noqa: E402
+
+moto_settings.moto_server_host = lambda: "http://127.0.0.1"
+
 
 # --- runtime settings -----------------------------------------------------------------------
 
@@ -283,6 +373,8 @@ class _ConfigMiddleware:
         self.app = app
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").endswith("/cfnresponse"):
+            return _custom_resource_answer(environ, start_response)
         if environ.get("PATH_INFO") != "/_rsp/config":
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
@@ -311,6 +403,30 @@ class _ConfigMiddleware:
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+def _custom_resource_answer(environ, start_response):
+    """A custom resource's answer (PUT to its ResponseURL). moto handles it in its default
+    account and region and ignores FAILED; this records it on the stack the answer names."""
+    from moto.cloudformation import cloudformation_backends
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    parts = body.get("StackId", "").split(":")
+    status = "400 Bad Request"
+    if len(parts) > 5:
+        stack = cloudformation_backends[parts[4]][parts[3]].get_stack(body["StackId"])
+        resource = stack.get_custom_resource(body.get("LogicalResourceId"))
+        if body.get("Status") == "SUCCESS":
+            resource.set_data(body.get("Data") or {})
+            stack.verify_readiness()
+        else:
+            stack.status = "CREATE_FAILED"
+            stack._add_stack_event("CREATE_FAILED", resource_status_reason=body.get("Reason"))
+            print(f"custom resource {body.get('LogicalResourceId')} FAILED: {body.get('Reason')}", flush=True)
+        status = "200 OK"
+    start_response(status, [("Content-Length", "0")])
+    return [b""]
 
 
 _original_dispatcher = server.DomainDispatcherApplication

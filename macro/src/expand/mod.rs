@@ -100,7 +100,8 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
                     |name: &str| resolver.declared_parameters.iter().any(|p| p == name);
                 let generated =
                     resources::generate(&policy, original, &provider_arn, &is_parameter);
-                output.insert(logical_id.clone(), generated.policy_resource);
+                // The generated resources come first: the policy resource refers to them, and
+                // some engines create resources in template order.
                 for (id, r) in generated.resources {
                     if resources.contains_key(&id) || output.contains_key(&id) {
                         errors.push(PolicyError::new(
@@ -111,6 +112,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
                     }
                     output.insert(id, r);
                 }
+                output.insert(logical_id.clone(), generated.policy_resource);
             }
         }
     }

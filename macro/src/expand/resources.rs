@@ -31,7 +31,7 @@ pub fn generate(
     let topic_arn = match &policy.notification {
         Notification::Topic(arn) => arn.to_value(),
         Notification::Created | Notification::Email(_) => {
-            out.push((format!("{p}NotificationKey"), notification_key(p, &tags)));
+            out.push((format!("{p}NotificationKey"), notification_key(p)));
             out.push((
                 format!("{p}NotificationTopic"),
                 json!({
@@ -231,7 +231,7 @@ fn service_trust(service: &str) -> Value {
     })
 }
 
-fn notification_key(p: &str, tags: &Value) -> Value {
+fn notification_key(p: &str) -> Value {
     json!({
         "Type": "AWS::KMS::Key",
         "DeletionPolicy": "Delete",
@@ -259,7 +259,6 @@ fn notification_key(p: &str, tags: &Value) -> Value {
                     }
                 ]
             },
-            "Tags": tags,
         }
     })
 }
