@@ -18,7 +18,8 @@ pub struct ScheduleArgs {
 }
 
 pub fn run(args: &ScheduleArgs) -> Result<(), String> {
-    let schedule = Schedule::parse(&args.expression).map_err(|e| format!("{:?}: {e}", args.expression))?;
+    let schedule =
+        Schedule::parse(&args.expression).map_err(|e| format!("{:?}: {e}", args.expression))?;
     if args.until <= args.from {
         return Err("--until must be after --from".into());
     }
