@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`.
-.PHONY: demo test lint build setup
+.PHONY: demo test lint build setup bench package
 
 demo:
 	bash scripts/demo.sh
@@ -16,3 +16,9 @@ build:
 
 setup:
 	bash scripts/setup-tools.sh lint checkov moto
+
+bench:
+	cargo bench -p rds-snapshot-policy-provider --bench core
+
+package:
+	bash scripts/package.sh

@@ -76,12 +76,14 @@ impl Schedule {
         if let Schedule::Rate { minutes, .. } = self {
             return Some(Duration::minutes(*minutes as i64));
         }
-        let times = self.firings(reference_start(), Duration::days(GAP_WINDOW_DAYS));
-        times
-            .windows(2)
-            .map(|pair| pair[1] - pair[0])
-            .max()
-            .filter(|_| times.len() >= 2)
+        memoized(self.expression(), None, || {
+            let times = self.firings(reference_start(), Duration::days(GAP_WINDOW_DAYS));
+            times
+                .windows(2)
+                .map(|pair| pair[1] - pair[0])
+                .max()
+                .filter(|_| times.len() >= 2)
+        })
     }
 }
 
@@ -95,6 +97,33 @@ pub fn reference_start() -> DateTime<Utc> {
 /// Longest gap between snapshots when `schedule` fires and a snapshot is taken only if the
 /// newest is at least `interval` old (the seed's BackupInterval rule).
 pub fn longest_snapshot_gap(schedule: &Schedule, interval: Duration) -> Option<Duration> {
+    memoized(schedule.expression(), Some(interval), || {
+        snapshot_gap_uncached(schedule, interval)
+    })
+}
+
+/// Enumerating a month of firings is the costly part of an expansion; templates repeat the
+/// same expressions, so results are kept per thread.
+fn memoized(
+    expression: &str,
+    interval: Option<Duration>,
+    compute: impl FnOnce() -> Option<Duration>,
+) -> Option<Duration> {
+    type Key = (String, Option<i64>);
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<Key, Option<Duration>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    let key = (expression.to_string(), interval.map(|i| i.num_seconds()));
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).copied()) {
+        return hit;
+    }
+    let value = compute();
+    CACHE.with(|c| c.borrow_mut().insert(key, value));
+    value
+}
+
+fn snapshot_gap_uncached(schedule: &Schedule, interval: Duration) -> Option<Duration> {
     let times = schedule.firings(reference_start(), Duration::days(GAP_WINDOW_DAYS));
     let mut last: Option<DateTime<Utc>> = None;
     let mut longest: Option<Duration> = None;

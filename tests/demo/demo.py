@@ -347,10 +347,14 @@ def main():
     source += rds_prod.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     print()
     print(f"{'database':<10} {'taken':>6} {'shared':>7} {'copied':>7} {'deleted':>8} {'DR copies':>10} {'newest DR copy':>22} {'worst age':>10}")
+    print(f"{'':<10} {'':>6} {'':>7} {'':>7} {'':>8} {'':>10} {'(recovery point)':>22} {'(max over run)':>10}")
     for db in ("orders", "billing", "ledger"):
         c = counts[db]
         mine = [s for s in copies if s["DBSnapshotIdentifier" if "DBSnapshotIdentifier" in s else "DBClusterSnapshotIdentifier"].startswith(db + "-")]
-        point = latest_points.get(db)
+        # The newest available copy, by the recovery point the provider records on each copy.
+        taken = sorted(t["Value"] for s in mine if s.get("Status") == "available"
+                       for t in s.get("TagList", []) if t["Key"] == "rds-snapshot-policy:recovery-point")
+        point = {"taken": taken[-1]} if taken else latest_points.get(db)
         age_now = None
         if point:
             age_now = (end - dt.datetime.fromisoformat(point["taken"].replace("Z", "+00:00"))).total_seconds() / 60

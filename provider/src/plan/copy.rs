@@ -56,6 +56,18 @@ pub(super) fn plan_copy(
             *in_flight.entry(copy.kind).or_default() += 1;
         }
     }
+    // Indexes, so each candidate is checked without scanning the inventory again.
+    let our_copies: BTreeMap<&str, &Snapshot> = inventory
+        .snapshots
+        .iter()
+        .filter(|s| s.tag(tags::POLICY) == Some(policy.id.as_str()))
+        .filter_map(|s| s.tag(tags::SOURCE_ARN).map(|arn| (arn, s)))
+        .collect();
+    let existing: BTreeMap<(&str, Kind), &Snapshot> = inventory
+        .snapshots
+        .iter()
+        .map(|s| ((s.id.as_str(), s.kind), s))
+        .collect();
     let mut candidates: Vec<&Snapshot> = inventory
         .sources
         .iter()
@@ -88,24 +100,14 @@ pub(super) fn plan_copy(
             );
             continue;
         }
-        let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
-        if let Some(copy) = inventory
-            .snapshots
-            .iter()
-            .filter(ours)
-            .find(|s| s.tag(tags::SOURCE_ARN) == Some(subject))
-        {
+        if let Some(copy) = our_copies.get(subject) {
             plan.skip(
                 subject,
                 format!("already copied as {} ({})", copy.id, copy.status),
             );
             continue;
         }
-        if let Some(other) = inventory
-            .snapshots
-            .iter()
-            .find(|s| s.id == source.id && s.kind == source.kind)
-        {
+        if let Some(other) = existing.get(&(source.id.as_str(), source.kind)) {
             plan.skip(
                 subject,
                 format!(

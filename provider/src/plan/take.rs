@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Operation, Plan, age, snapshot_name};
 use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Database, Inventory, Kind, tags};
+use crate::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
 
 /// A database to snapshot: an instance, or a cluster (also when reached through a member).
@@ -99,6 +99,23 @@ pub(super) fn plan_take(
     inventory: &Inventory,
     now: DateTime<Utc>,
 ) {
+    // This policy's snapshots by database, and every snapshot by name: one pass over the
+    // inventory instead of one per database.
+    let mut own_by_db: BTreeMap<(&str, Kind), Vec<&Snapshot>> = BTreeMap::new();
+    for s in inventory.snapshots.iter().filter(|s| {
+        s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
+    }) {
+        own_by_db
+            .entry((s.database_key(), s.kind))
+            .or_default()
+            .push(s);
+    }
+    let by_name: BTreeMap<(&str, Kind), &Snapshot> = inventory
+        .snapshots
+        .iter()
+        .map(|s| ((s.id.as_str(), s.kind), s))
+        .collect();
     for target in targets(plan, policy, inventory) {
         let subject = target.id.as_str();
         if policy.tagged_only && !target.opted_in {
@@ -111,16 +128,10 @@ pub(super) fn plan_take(
             );
             continue;
         }
-        let own: Vec<_> = inventory
-            .snapshots
-            .iter()
-            .filter(|s| {
-                s.kind == target.kind
-                    && s.database_key() == target.id
-                    && s.tag(tags::POLICY) == Some(policy.id.as_str())
-                    && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
-            })
-            .collect();
+        let own: Vec<&Snapshot> = own_by_db
+            .get(&(target.id.as_str(), target.kind))
+            .cloned()
+            .unwrap_or_default();
         if let Some(busy) = own.iter().find(|s| !s.is_available() && !s.is_failed()) {
             plan.wait(
                 subject,
@@ -163,11 +174,7 @@ pub(super) fn plan_take(
             continue;
         }
         let name = snapshot_name(&target.id, now);
-        if let Some(existing) = inventory
-            .snapshots
-            .iter()
-            .find(|s| s.id == name && s.kind == target.kind)
-        {
+        if let Some(existing) = by_name.get(&(name.as_str(), target.kind)) {
             if existing.tag(tags::POLICY) == Some(policy.id.as_str()) {
                 plan.skip(
                     subject,
