@@ -1,14 +1,13 @@
 //! The seed's prerequisites, checked at deploy time. A check that cannot run (for example
 //! AccessDenied on GetKeyPolicy) is a warning, not a failure.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_kms::types::{KeyManagerType, KeyState};
 use policy_macro::Role;
 
 use super::key_policy::allows_account;
 use crate::aws::{Aws, list_databases};
-use crate::inventory::{Database, Kind};
+use crate::inventory::Database;
+use crate::plan::covered_databases;
 use crate::policy::{RuntimePolicy, Selector};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,31 +45,6 @@ where
     }
 }
 
-/// The databases a source policy snapshots: instances, and clusters (also via members).
-fn targets<'a>(policy: &RuntimePolicy, databases: &'a [Database]) -> Vec<&'a Database> {
-    let find = |id: &str, kind: Kind| databases.iter().find(|d| d.id == id && d.kind == kind);
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for db in databases {
-        let matched = match &policy.selector {
-            Selector::Pattern(re) => re.is_match(&db.id),
-            Selector::Instance(id) => db.kind == Kind::Instance && db.id == *id,
-            Selector::Cluster(id) => db.kind == Kind::Cluster && db.id == *id,
-        };
-        if !matched {
-            continue;
-        }
-        let target = match (&db.cluster, db.kind) {
-            (Some(c), Kind::Instance) => find(c, Kind::Cluster),
-            _ => Some(db),
-        };
-        if let Some(t) = target.filter(|t| seen.insert((t.id.clone(), t.kind))) {
-            out.push(t);
-        }
-    }
-    out
-}
-
 pub async fn run_checks(aws: &Aws, policy: &RuntimePolicy) -> CheckReport {
     let mut report = CheckReport::default();
     match policy.role {
@@ -91,7 +65,10 @@ async fn check_source(aws: &Aws, policy: &RuntimePolicy, report: &mut CheckRepor
             return;
         }
     };
-    let targets = targets(policy, &databases);
+    let targets: Vec<&Database> = covered_databases(&policy.selector, &databases)
+        .into_iter()
+        .filter_map(|c| c.database)
+        .collect();
     report.databases = targets.iter().map(|d| d.id.clone()).collect();
     if targets.is_empty() {
         report.failures.push(match &policy.selector {

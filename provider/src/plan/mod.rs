@@ -6,6 +6,8 @@ mod delete;
 mod share;
 mod take;
 
+pub use take::{Covered, covered_databases};
+
 use std::fmt;
 use std::str::FromStr;
 

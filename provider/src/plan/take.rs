@@ -10,12 +10,15 @@ use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
 
-/// A database to snapshot: an instance, or a cluster (also when reached through a member).
-struct Target<'a> {
-    id: String,
-    kind: Kind,
-    database: Option<&'a Database>,
-    opted_in: bool,
+/// A database a source policy covers: an instance, or a cluster (also when reached through
+/// one of its member instances).
+pub struct Covered<'a> {
+    pub id: String,
+    pub kind: Kind,
+    /// The instance or cluster itself, if listed.
+    pub database: Option<&'a Database>,
+    /// Tagged `CopyDBSnapshot=True` (on the cluster or the member that matched).
+    pub opted_in: bool,
 }
 
 fn opted_in(db: &Database) -> bool {
@@ -24,67 +27,69 @@ fn opted_in(db: &Database) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-fn find<'a>(inventory: &'a Inventory, id: &str, kind: Kind) -> Option<&'a Database> {
-    inventory
-        .databases
-        .iter()
-        .find(|d| d.id == id && d.kind == kind)
+/// The databases `selector` covers among `databases`, each once, in identifier order. Shared by
+/// the take planner and the deploy-time checks.
+pub fn covered_databases<'a>(selector: &Selector, databases: &'a [Database]) -> Vec<Covered<'a>> {
+    let find = |id: &str, kind: Kind| databases.iter().find(|d| d.id == id && d.kind == kind);
+    let mut found: BTreeMap<(String, Kind), Covered<'a>> = BTreeMap::new();
+    for db in databases {
+        let matched = match selector {
+            Selector::Pattern(re) => re.is_match(&db.id),
+            Selector::Instance(id) => db.kind == Kind::Instance && db.id == *id,
+            Selector::Cluster(id) => db.kind == Kind::Cluster && db.id == *id,
+        };
+        if !matched {
+            continue;
+        }
+        let (id, kind) = match (&db.cluster, db.kind) {
+            (Some(cluster), Kind::Instance) => (cluster.clone(), Kind::Cluster),
+            _ => (db.id.clone(), db.kind),
+        };
+        let covered = found.entry((id.clone(), kind)).or_insert_with(|| Covered {
+            database: find(&id, kind),
+            id,
+            kind,
+            opted_in: false,
+        });
+        covered.opted_in |= opted_in(db) || covered.database.is_some_and(opted_in);
+    }
+    found.into_values().collect()
 }
 
 fn targets<'a>(
     plan: &mut Plan,
     policy: &RuntimePolicy,
     inventory: &'a Inventory,
-) -> Vec<Target<'a>> {
-    let mut found: BTreeMap<(String, Kind), Target<'a>> = BTreeMap::new();
-    let add = |db: &'a Database, found: &mut BTreeMap<(String, Kind), Target<'a>>| {
-        let (id, kind) = match (&db.cluster, db.kind) {
-            (Some(cluster), Kind::Instance) => (cluster.clone(), Kind::Cluster),
-            _ => (db.id.clone(), db.kind),
-        };
-        let target = found.entry((id.clone(), kind)).or_insert_with(|| Target {
-            database: find(inventory, &id, kind),
-            id,
-            kind,
-            opted_in: false,
-        });
-        target.opted_in |= opted_in(db) || target.database.is_some_and(opted_in);
-    };
-    match &policy.selector {
-        Selector::Instance(id) | Selector::Cluster(id) => {
-            let kind = if matches!(policy.selector, Selector::Instance(_)) {
-                Kind::Instance
-            } else {
-                Kind::Cluster
-            };
-            match find(inventory, id, kind) {
-                Some(db) => add(db, &mut found),
-                None => plan.errors.push(ProviderError::new(
-                    ErrorKind::DatabaseNotFound,
-                    format!(
-                        "{} {id} does not exist in {}",
-                        kind.noun(),
-                        policy.source_region
-                    ),
-                )),
-            }
-        }
-        Selector::Pattern(re) => {
-            for db in inventory.databases.iter().filter(|d| re.is_match(&d.id)) {
-                add(db, &mut found);
-            }
-            if found.is_empty() {
-                plan.skip(
-                    re.as_str(),
-                    format!(
-                        "no DB instance or cluster in {} matches InstanceNamePattern",
-                        policy.source_region
-                    ),
-                );
-            }
+) -> Vec<Covered<'a>> {
+    let covered = covered_databases(&policy.selector, &inventory.databases);
+    if covered.is_empty() {
+        match &policy.selector {
+            Selector::Instance(id) => plan.errors.push(ProviderError::new(
+                ErrorKind::DatabaseNotFound,
+                format!(
+                    "{} {id} does not exist in {}",
+                    Kind::Instance.noun(),
+                    policy.source_region
+                ),
+            )),
+            Selector::Cluster(id) => plan.errors.push(ProviderError::new(
+                ErrorKind::DatabaseNotFound,
+                format!(
+                    "{} {id} does not exist in {}",
+                    Kind::Cluster.noun(),
+                    policy.source_region
+                ),
+            )),
+            Selector::Pattern(re) => plan.skip(
+                re.as_str(),
+                format!(
+                    "no DB instance or cluster in {} matches InstanceNamePattern",
+                    policy.source_region
+                ),
+            ),
         }
     }
-    found.into_values().collect()
+    covered
 }
 
 /// How much earlier than BackupInterval a snapshot may be taken: schedules fire a few seconds
