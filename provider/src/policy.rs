@@ -38,6 +38,8 @@ pub struct RuntimePolicy {
     pub kms_key_source: Option<String>,
     pub kms_key_destination: Option<String>,
     pub copy_retention: Duration,
+    /// What the schedules allow at worst (see `policy_macro::rpo::worst_case_rpo`).
+    pub worst_case_rpo: Option<Duration>,
 }
 
 fn invalid(message: impl Into<String>) -> ProviderError {
@@ -112,6 +114,7 @@ impl RuntimePolicy {
             kms_key_source: None,
             kms_key_destination: None,
             copy_retention: Duration::days(2),
+            worst_case_rpo: policy_macro::rpo::worst_case_rpo(policy),
         };
         if let Some(s) = &policy.source {
             runtime.backup_interval = Duration::hours(s.backup_interval_hours as i64);

@@ -4,7 +4,7 @@
 use aws_sdk_kms::types::{KeyManagerType, KeyState};
 use policy_macro::Role;
 
-use super::key_policy::allows_account;
+use super::key_policy::KeyPolicy;
 use crate::aws::{Aws, list_databases};
 use crate::inventory::Database;
 use crate::plan::covered_databases;
@@ -131,19 +131,19 @@ async fn check_shareable(
         .send()
         .await
     {
-        Ok(r) => match allows_account(r.policy().unwrap_or("{}"), "") {
+        Ok(r) => match KeyPolicy::parse(r.policy().unwrap_or("{}")) {
             Err(e) => report
                 .warnings
                 .push(format!("could not read the policy of key {key}: {e}")),
-            Ok(_) => {
+            Ok(key_policy) => {
                 for account in &policy.accounts {
-                    match allows_account(r.policy().unwrap_or("{}"), account) {
-                        Ok(missing) if !missing.is_empty() => report.failures.push(format!(
+                    let missing = key_policy.missing_actions(account);
+                    if !missing.is_empty() {
+                        report.failures.push(format!(
                             "the key policy of {key} (encrypting {noun} {}) does not let account {account} use {}: add a statement allowing arn:aws:iam::{account}:root kms:DescribeKey, kms:CreateGrant and kms:Decrypt",
                             db.id,
                             missing.join(", ")
-                        )),
-                        _ => {}
+                        ));
                     }
                 }
             }

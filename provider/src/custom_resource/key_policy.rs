@@ -51,30 +51,43 @@ fn principal_is_account(principal: &Value, account: &str) -> bool {
     })
 }
 
-/// The required actions the policy does not allow `account`; empty means it may copy.
-/// Conditions are not evaluated (they are assumed to hold).
-pub fn allows_account(policy_json: &str, account: &str) -> Result<Vec<&'static str>, String> {
-    let policy: Value = serde_json::from_str(policy_json)
-        .map_err(|e| format!("the key policy is not JSON: {e}"))?;
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(single @ Value::Object(_)) => vec![single.clone()],
-        _ => Vec::new(),
-    };
-    let allowed: Vec<&str> = statements
-        .iter()
-        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-        .filter(|s| {
-            s.get("Principal")
-                .is_some_and(|p| principal_is_account(p, account))
-        })
-        .flat_map(|s| as_list(s.get("Action")))
-        .collect();
-    Ok(REQUIRED_ACTIONS
-        .iter()
-        .copied()
-        .filter(|needed| !allowed.iter().any(|a| glob(a, needed)))
-        .collect())
+/// A key policy's statements, parsed once and asked about each account.
+#[derive(Debug, Clone)]
+pub struct KeyPolicy {
+    statements: Vec<Value>,
+}
+
+impl KeyPolicy {
+    pub fn parse(policy_json: &str) -> Result<Self, String> {
+        let policy: Value = serde_json::from_str(policy_json)
+            .map_err(|e| format!("the key policy is not JSON: {e}"))?;
+        let statements = match policy.get("Statement") {
+            Some(Value::Array(items)) => items.clone(),
+            Some(single @ Value::Object(_)) => vec![single.clone()],
+            _ => Vec::new(),
+        };
+        Ok(KeyPolicy { statements })
+    }
+
+    /// The required actions the policy does not allow `account`; empty means it may copy.
+    /// Conditions are not evaluated (they are assumed to hold).
+    pub fn missing_actions(&self, account: &str) -> Vec<&'static str> {
+        let allowed: Vec<&str> = self
+            .statements
+            .iter()
+            .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+            .filter(|s| {
+                s.get("Principal")
+                    .is_some_and(|p| principal_is_account(p, account))
+            })
+            .flat_map(|s| as_list(s.get("Action")))
+            .collect();
+        REQUIRED_ACTIONS
+            .iter()
+            .copied()
+            .filter(|needed| !allowed.iter().any(|a| glob(a, needed)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -85,21 +98,32 @@ mod tests {
     fn root_principal_with_the_actions() {
         let p = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":["kms:Decrypt","kms:DescribeKey","kms:CreateGrant"],"Resource":"*"}]}"#;
         assert_eq!(
-            allows_account(p, "222222222222").unwrap(),
+            KeyPolicy::parse(p).unwrap().missing_actions("222222222222"),
             Vec::<&str>::new()
         );
-        assert_eq!(allows_account(p, "333333333333").unwrap().len(), 3);
+        assert_eq!(
+            KeyPolicy::parse(p)
+                .unwrap()
+                .missing_actions("333333333333")
+                .len(),
+            3
+        );
     }
 
     #[test]
     fn wildcards_and_missing_actions() {
         let p = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["222222222222"]},"Action":"kms:Create*"},{"Effect":"Deny","Principal":"*","Action":"kms:*"}]}"#;
         assert_eq!(
-            allows_account(p, "222222222222").unwrap(),
+            KeyPolicy::parse(p).unwrap().missing_actions("222222222222"),
             vec!["kms:DescribeKey", "kms:Decrypt"]
         );
         let star = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*"}}"#;
-        assert!(allows_account(star, "222222222222").unwrap().is_empty());
-        assert!(allows_account("nope", "1").is_err());
+        assert!(
+            KeyPolicy::parse(star)
+                .unwrap()
+                .missing_actions("222222222222")
+                .is_empty()
+        );
+        assert!(KeyPolicy::parse("nope").is_err());
     }
 }

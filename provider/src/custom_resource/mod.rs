@@ -7,7 +7,7 @@ mod key_policy;
 mod respond;
 
 pub use checks::{CheckReport, run_checks};
-pub use key_policy::allows_account;
+pub use key_policy::KeyPolicy;
 pub use respond::{Response, fit_body, put_response};
 
 use serde_json::{Map, Value, json};
@@ -139,8 +139,11 @@ async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Respons
     let report = run_checks(aws, &policy).await;
     let mut data = generated_attributes(&request.properties);
     data.insert("Databases".into(), json!(report.databases.join(",")));
-    if let Some(rpo) = worst_case_rpo(&properties, region) {
-        data.insert("WorstCaseRpoMinutes".into(), json!(rpo.to_string()));
+    if let Some(rpo) = policy.worst_case_rpo {
+        data.insert(
+            "WorstCaseRpoMinutes".into(),
+            json!(rpo.num_minutes().to_string()),
+        );
     }
     let mut problems = report.failures.clone();
     if strict {
@@ -193,15 +196,6 @@ fn generated_attributes(properties: &Value) -> Map<String, Value> {
         data.insert("NotificationTopicArn".into(), topic.clone());
     }
     data
-}
-
-fn worst_case_rpo(properties: &Value, region: &str) -> Option<i64> {
-    let resolver = policy_macro::Resolver {
-        region: Some(region.to_string()),
-        ..Default::default()
-    };
-    let policy = policy_macro::parse_policy("Policy", properties, &resolver).ok()?;
-    policy_macro::rpo::worst_case_rpo(&policy).map(|d| d.num_minutes())
 }
 
 /// Time kept back from the Lambda deadline to send the answer (and retry it): a quarter of the
