@@ -1,6 +1,7 @@
-//! The policy language of rds-snapshot-policy: model, validation and the CloudFormation macro
-//! expansion. Pure: no AWS SDK, no I/O.
+//! The policy language of rds-snapshot-policy: the contract, the normalized policy, validation
+//! and the CloudFormation macro expansion. Pure: no AWS SDK, no I/O.
 
+pub mod contract;
 pub mod error;
 pub mod expand;
 pub mod kms;
@@ -9,10 +10,12 @@ pub mod policy;
 pub(crate) mod reader;
 pub mod rpo;
 pub mod schedule;
+pub mod spec;
 pub mod value;
 pub mod yaml;
 
 pub use error::{PolicyError, PolicyWarning, join_errors};
 pub use expand::{ExpandContext, Expansion, expand};
-pub use policy::{Policy, Role, Target, parse_policy};
+pub use policy::{Policy, parse_policy};
+pub use spec::{PolicySpec, Role, Target};
 pub use value::Resolver;

@@ -86,3 +86,36 @@ pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, V
         Err(errors) => (failure(join_errors(&errors)), vec![]),
     }
 }
+
+/// The macro Lambda's answer to any event: the response of `handle_event`, logged, or a
+/// `failure` when the expansion panics or the response cannot be serialized. Never panics.
+pub fn answer(event: &Value, provider_function: &str) -> Value {
+    let request_id = event.get("requestId").cloned().unwrap_or(Value::Null);
+    let outcome = std::panic::catch_unwind(|| handle_event(event, provider_function));
+    match outcome {
+        Ok((response, warnings)) => {
+            for warning in &warnings {
+                tracing::warn!(request_id = %request_id, warning = %warning, "policy warning");
+            }
+            match &response.error_message {
+                Some(message) => {
+                    tracing::error!(request_id = %request_id, errors = %message, "expansion failed")
+                }
+                None => tracing::info!(request_id = %request_id, "expansion succeeded"),
+            }
+            serde_json::to_value(&response)
+                .unwrap_or_else(|e| failure(&request_id, &e.to_string()))
+        }
+        Err(_) => {
+            tracing::error!(request_id = %request_id, "expansion panicked");
+            failure(
+                &request_id,
+                "internal error in the RdsSnapshotPolicy macro; please report it with the template",
+            )
+        }
+    }
+}
+
+fn failure(request_id: &Value, message: &str) -> Value {
+    serde_json::json!({"requestId": request_id, "status": "failure", "fragment": null, "errorMessage": message})
+}

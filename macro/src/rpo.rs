@@ -3,7 +3,7 @@
 use chrono::Duration;
 
 use crate::error::Diagnostics;
-use crate::policy::Policy;
+use crate::spec::{PolicySpec, Role};
 use crate::schedule::Schedule;
 
 /// Formats a duration the way people say it: `90 minutes`, `8 hours`, `3 days`.
@@ -34,12 +34,12 @@ fn gap_text(schedule: &Schedule) -> (Option<Duration>, String) {
 }
 
 /// Warns (never fails) where the schedules cannot meet RpoMinutes or BackupInterval.
-pub(crate) fn warn_about_schedules(policy: &Policy, diag: &mut Diagnostics) {
+pub(crate) fn warn_about_schedules<S>(policy: &PolicySpec<S>, diag: &mut Diagnostics) {
     let rpo = Duration::minutes(policy.rpo_minutes as i64);
     let too_long = |gap: Option<Duration>, limit: Duration| gap.is_none_or(|g| g > limit);
-    if let Some(s) = &policy.source {
-        let interval = Duration::hours(s.backup_interval_hours as i64);
-        let (gap, text) = gap_text(&s.backup_schedule);
+    if let Some(backup_schedule) = &policy.backup_schedule {
+        let interval = policy.backup_interval();
+        let (gap, text) = gap_text(backup_schedule);
         if too_long(gap, interval) {
             diag.warn(
                 "BackupSchedule",
@@ -64,16 +64,18 @@ pub(crate) fn warn_about_schedules(policy: &Policy, diag: &mut Diagnostics) {
             ),
             _ => {}
         }
-        let (gap, text) = gap_text(&s.share_schedule);
-        if s.share_snapshots && too_long(gap, rpo) {
+        if let (true, Some(share_schedule)) = (policy.shares(), &policy.share_schedule)
+            && let (gap, text) = gap_text(share_schedule)
+            && too_long(gap, rpo)
+        {
             diag.warn(
                 "ShareSchedule",
                 format!("runs {text}, longer than RpoMinutes ({}): snapshots wait that long before the DR account sees them", human(rpo)),
             );
         }
     }
-    if let Some(d) = &policy.destination {
-        let (gap, text) = gap_text(&d.copy_schedule);
+    if let Some(copy_schedule) = &policy.copy_schedule {
+        let (gap, text) = gap_text(copy_schedule);
         if too_long(gap, rpo) {
             diag.warn(
                 "CopySchedule",
@@ -85,13 +87,15 @@ pub(crate) fn warn_about_schedules(policy: &Policy, diag: &mut Diagnostics) {
 
 /// The longest a recovery point can take to reach its last stage under this policy's
 /// schedules: snapshot spacing plus the share wait (source), or the copy wait (destination).
-pub fn worst_case_rpo(policy: &Policy) -> Option<Duration> {
-    if let Some(s) = &policy.source {
-        let spacing = policy.snapshot_spacing()?;
-        if !s.share_snapshots {
-            return Some(spacing);
+pub fn worst_case_rpo<S>(policy: &PolicySpec<S>) -> Option<Duration> {
+    match policy.role {
+        Role::Source => {
+            let spacing = policy.snapshot_spacing()?;
+            match (policy.shares(), &policy.share_schedule) {
+                (true, Some(share)) => Some(spacing + share.longest_gap()?),
+                _ => Some(spacing),
+            }
         }
-        return Some(spacing + s.share_schedule.longest_gap()?);
+        Role::Destination => policy.copy_schedule.as_ref()?.longest_gap(),
     }
-    policy.destination.as_ref()?.copy_schedule.longest_gap()
 }

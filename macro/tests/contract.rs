@@ -1,7 +1,7 @@
 //! The macro contract and the limits: answers for every event, never a panic.
 
-use policy_macro::expand::{ExpandContext, MAX_RESOURCES, expand};
-use policy_macro::macro_contract::handle_event;
+use rds_snapshot_policy_macro::expand::{ExpandContext, MAX_RESOURCES, expand};
+use rds_snapshot_policy_macro::macro_contract::handle_event;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -88,7 +88,7 @@ fn too_many_resources_is_an_error() {
         resources.insert(format!("Db{i}"), policy(&format!("db{i}")));
     }
     let errors = expand(&json!({"Resources": resources}), &ExpandContext::default()).unwrap_err();
-    let text = policy_macro::join_errors(&errors);
+    let text = rds_snapshot_policy_macro::join_errors(&errors);
     assert!(
         text.contains(&format!("CloudFormation allows {MAX_RESOURCES}")),
         "{text}"

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use policy_macro::expand::{ExpandContext, expand};
-use policy_macro::join_errors;
-use policy_macro::yaml::parse_template;
+use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
+use rds_snapshot_policy_macro::join_errors;
+use rds_snapshot_policy_macro::yaml::parse_template;
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
@@ -123,6 +123,7 @@ fn golden_expansions() {
 
 /// Every golden expansion must pass cfn-lint with zero errors and checkov with no failed check.
 #[test]
+#[ignore = "needs make test"]
 fn linted_by_cfn_tools() {
     let outputs: Vec<PathBuf> = cases()
         .into_iter()

@@ -4,39 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-/// Tags the tool writes. The first two are the seed's.
-pub mod tags {
-    pub const CREATED_BY: &str = "CreatedBy";
-    pub const COPIED_BY: &str = "CopiedBy";
-    pub const TOOL: &str = "Snapshot Tool for RDS";
-    /// The owning policy's PolicyId.
-    pub const POLICY: &str = "rds-snapshot-policy:policy";
-    /// The DB instance or cluster a snapshot (or copy) is of.
-    pub const DATABASE: &str = "rds-snapshot-policy:database";
-    /// On a copy: the ARN of the snapshot it was copied from.
-    pub const SOURCE_ARN: &str = "rds-snapshot-policy:source-arn";
-    /// On a copy: when the source snapshot was taken (RFC 3339), the recovery point.
-    pub const RECOVERY_POINT: &str = "rds-snapshot-policy:recovery-point";
-    /// On a source snapshot: a digest of the accounts it has been shared with.
-    pub const SHARED_WITH: &str = "rds-snapshot-policy:shared-with";
-    /// On a database: opt in when TaggedInstance is true (the seed's tag).
-    pub const OPT_IN: &str = "CopyDBSnapshot";
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Instance,
-    Cluster,
-}
-
-impl Kind {
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Instance => "DB instance",
-            Kind::Cluster => "DB cluster",
-        }
-    }
-}
+pub use rds_snapshot_policy_macro::contract::KindName as Kind;
+pub use rds_snapshot_policy_macro::contract::tags;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Database {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod custom_resource;
 pub mod error;
 pub mod inventory;
+pub mod lambda;
 pub mod plan;
 pub mod policy;
 pub mod task;

@@ -1,9 +1,10 @@
-//! The policy as the provider runs it: the macro's model with every value known.
+//! A normalized policy bound to where the provider runs: the spec, plus what follows from the
+//! region (where the databases and the copies are) and the compiled pattern.
 
 use chrono::Duration;
-use policy_macro::policy::{Policy, Role, Target};
-use policy_macro::value::{Resolver, Text};
-use policy_macro::{join_errors, parse_policy};
+use rds_snapshot_policy_macro::spec::{LogLevel, PolicySpec, Role, Target};
+use rds_snapshot_policy_macro::value::Resolver;
+use rds_snapshot_policy_macro::{join_errors, parse_policy};
 use regex::Regex;
 use serde_json::Value;
 
@@ -19,46 +20,58 @@ pub enum Selector {
 
 #[derive(Debug, Clone)]
 pub struct RuntimePolicy {
+    pub spec: PolicySpec<String>,
+    /// The PolicyId: whose snapshots are this policy's.
     pub id: String,
-    pub role: Role,
     pub selector: Selector,
-    pub retention: Duration,
-    pub keep_latest: usize,
-    pub delete_enabled: bool,
-    pub rpo: Duration,
-    pub log_level: String,
     /// Where the databases (source) or the snapshots to copy (destination) are.
     pub source_region: String,
-    pub backup_interval: Duration,
-    pub share_enabled: bool,
-    pub accounts: Vec<String>,
-    pub tagged_only: bool,
+    /// Where copies are made (destination); the provider's region for a source policy.
     pub destination_region: String,
-    pub cross_account: bool,
-    pub kms_key_source: Option<String>,
-    pub kms_key_destination: Option<String>,
-    pub copy_retention: Duration,
-    /// What the schedules allow at worst (see `policy_macro::rpo::worst_case_rpo`).
-    pub worst_case_rpo: Option<Duration>,
 }
 
-fn invalid(message: impl Into<String>) -> ProviderError {
-    ProviderError::new(ErrorKind::PolicyInvalid, message)
-}
-
-fn literal(text: &Text, what: &str) -> Result<String, ProviderError> {
-    text.literal().map(str::to_string).ok_or_else(|| {
-        invalid(format!(
-            "{what} is an unresolved intrinsic ({}); the provider needs its value",
-            text.to_value()
-        ))
-    })
+fn invalid(kind: ErrorKind, message: impl Into<String>) -> ProviderError {
+    ProviderError::new(kind, message)
 }
 
 impl RuntimePolicy {
-    /// Reads a policy (the normalized one from a state machine, or a Properties block from
-    /// the CLI). `region` is where the provider runs; `fallback_id` names a policy without
-    /// `PolicyId`.
+    /// Binds a normalized policy that passed `PolicySpec::check` (the task input) to `region`.
+    pub fn bind(spec: PolicySpec<String>, region: &str) -> Result<Self, ProviderError> {
+        spec.check()
+            .map_err(|e| invalid(ErrorKind::InputInvalid, e.to_string()))?;
+        let id = spec.policy_id.clone().unwrap_or_default();
+        let selector = match spec.target() {
+            Some(Target::Pattern(p)) => Selector::Pattern(Regex::new(&p).map_err(|e| {
+                invalid(ErrorKind::InputInvalid, format!("pattern {p:?}: {e}"))
+            })?),
+            Some(Target::Instance(id)) => Selector::Instance(id.clone()),
+            Some(Target::Cluster(id)) => Selector::Cluster(id.clone()),
+            None => {
+                return Err(invalid(
+                    ErrorKind::InputInvalid,
+                    "the policy names no databases",
+                ));
+            }
+        };
+        let source_region = spec
+            .source_region_override
+            .clone()
+            .unwrap_or_else(|| region.to_string());
+        let destination_region = spec
+            .destination_region
+            .clone()
+            .unwrap_or_else(|| region.to_string());
+        Ok(RuntimePolicy {
+            spec,
+            id,
+            selector,
+            source_region,
+            destination_region,
+        })
+    }
+
+    /// Reads a user's Properties block (the CLI): full validation, then `bind`. `fallback_id`
+    /// names a policy without `PolicyId`.
     pub fn from_properties(
         properties: &Value,
         region: &str,
@@ -69,100 +82,76 @@ impl RuntimePolicy {
             ..Resolver::default()
         };
         let policy = parse_policy("Policy", properties, &resolver)
-            .map_err(|errors| invalid(join_errors(&errors)))?;
-        Self::from_policy(&policy, region, fallback_id)
+            .map_err(|errors| invalid(ErrorKind::PolicyInvalid, join_errors(&errors)))?;
+        if policy.destination_accounts_intrinsic.is_some() && policy.spec.accounts().is_empty() {
+            return Err(invalid(
+                ErrorKind::PolicyInvalid,
+                "DestinationAccounts is an unresolved intrinsic; the provider needs its value",
+            ));
+        }
+        let mut spec = policy.spec.resolve().map_err(|field| {
+            invalid(
+                ErrorKind::PolicyInvalid,
+                format!("{field} is an unresolved intrinsic; the provider needs its value"),
+            )
+        })?;
+        if spec.policy_id.is_none() {
+            spec.policy_id = Some(fallback_id.map(str::to_string).ok_or_else(|| {
+                invalid(
+                    ErrorKind::PolicyInvalid,
+                    "PolicyId is required (the expansion always sets it)",
+                )
+            })?);
+        }
+        Self::bind(spec, region).map_err(|e| invalid(ErrorKind::PolicyInvalid, e.message))
     }
 
-    fn from_policy(
-        policy: &Policy,
-        region: &str,
-        fallback_id: Option<&str>,
-    ) -> Result<Self, ProviderError> {
-        let id = match &policy.policy_id {
-            Some(t) => literal(t, "PolicyId")?,
-            None => fallback_id
-                .map(str::to_string)
-                .ok_or_else(|| invalid("PolicyId is required (the expansion always sets it)"))?,
-        };
-        let selector = match &policy.target {
-            Target::Pattern(p) => Selector::Pattern(
-                Regex::new(p).map_err(|e| invalid(format!("pattern {p:?}: {e}")))?,
-            ),
-            Target::Instance(t) => Selector::Instance(literal(t, "DBInstanceIdentifier")?),
-            Target::Cluster(t) => Selector::Cluster(literal(t, "DBClusterIdentifier")?),
-        };
-        let source_region = policy
-            .source_region_override
-            .clone()
-            .unwrap_or_else(|| region.to_string());
-        let mut runtime = RuntimePolicy {
-            id,
-            role: policy.role,
-            selector,
-            retention: Duration::days(policy.retention_days as i64),
-            keep_latest: policy.keep_latest as usize,
-            delete_enabled: policy.delete_old_snapshots,
-            rpo: Duration::minutes(policy.rpo_minutes as i64),
-            log_level: policy.log_level.clone(),
-            source_region,
-            backup_interval: Duration::hours(1),
-            share_enabled: false,
-            accounts: Vec::new(),
-            tagged_only: false,
-            destination_region: region.to_string(),
-            cross_account: true,
-            kms_key_source: None,
-            kms_key_destination: None,
-            copy_retention: Duration::days(2),
-            worst_case_rpo: policy_macro::rpo::worst_case_rpo(policy),
-        };
-        if let Some(s) = &policy.source {
-            runtime.backup_interval = Duration::hours(s.backup_interval_hours as i64);
-            runtime.share_enabled = s.share_snapshots;
-            runtime.tagged_only = s.tagged_instance;
-            if s.destination_accounts_intrinsic.is_some() && s.destination_accounts.is_empty() {
-                return Err(invalid("DestinationAccounts is an unresolved intrinsic"));
-            }
-            runtime.accounts = s
-                .destination_accounts
-                .iter()
-                .map(|a| literal(a, "DestinationAccounts"))
-                .collect::<Result<_, _>>()?;
-        }
-        if let Some(d) = &policy.destination {
-            runtime.destination_region = literal(&d.destination_region, "DestinationRegion")?;
-            runtime.cross_account = d.cross_account_copy;
-            runtime.copy_retention = Duration::days(d.copy_retention_days as i64);
-            runtime.kms_key_source = d
-                .kms_key_source
-                .as_ref()
-                .map(|t| literal(t, "KmsKeySource"))
-                .transpose()?;
-            runtime.kms_key_destination = d
-                .kms_key_destination
-                .as_ref()
-                .map(|t| literal(t, "KmsKeyDestination"))
-                .transpose()?;
-        }
-        Ok(runtime)
+    pub fn role(&self) -> Role {
+        self.spec.role
+    }
+
+    pub fn log_level(&self) -> LogLevel {
+        self.spec.log_level
+    }
+
+    pub fn retention(&self) -> Duration {
+        self.spec.retention()
+    }
+
+    pub fn keep_latest(&self) -> usize {
+        usize::try_from(self.spec.keep_latest).unwrap_or(usize::MAX)
+    }
+
+    pub fn backup_interval(&self) -> Duration {
+        self.spec.backup_interval()
+    }
+
+    pub fn copy_retention(&self) -> Duration {
+        self.spec.copy_retention()
+    }
+
+    pub fn accounts(&self) -> &[String] {
+        self.spec.accounts()
     }
 
     /// The key copies are encrypted with in the destination region.
     pub fn copy_key(&self) -> Option<&str> {
+        let source = self.spec.kms_key_source.as_deref();
+        let destination = self.spec.kms_key_destination.as_deref();
         if self.destination_region == self.source_region {
-            self.kms_key_source
-                .as_deref()
-                .or(self.kms_key_destination.as_deref())
+            source.or(destination)
         } else {
-            self.kms_key_destination.as_deref()
+            destination
         }
     }
 
     /// The tag that marks snapshots this policy made: CreatedBy (source) or CopiedBy (DR).
     pub fn marker_tag(&self) -> &'static str {
-        match self.role {
-            Role::Source => crate::inventory::tags::CREATED_BY,
-            Role::Destination => crate::inventory::tags::COPIED_BY,
-        }
+        self.spec.role.marker_tag()
+    }
+
+    /// What the schedules allow at worst (see `rpo::worst_case_rpo`).
+    pub fn worst_case_rpo(&self) -> Option<Duration> {
+        rds_snapshot_policy_macro::rpo::worst_case_rpo(&self.spec)
     }
 }

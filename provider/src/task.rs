@@ -4,55 +4,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use policy_macro::Role;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use rds_snapshot_policy_macro::Role;
+use rds_snapshot_policy_macro::contract::metrics;
+use serde_json::{Value, json};
 
 use crate::aws::{Aws, apply, list_inventory};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, tags};
-use crate::plan::{Action, Note, Plan, Step, plan};
+use crate::plan::{Action, Plan, plan};
 use crate::policy::RuntimePolicy;
 
-/// The Step Functions task input: `{"action": ..., "policy": {...}}`, optionally `now`
-/// (RFC 3339, for compressed-time demos) and `dryRun`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskInput {
-    pub action: String,
-    pub policy: Value,
-    #[serde(default)]
-    pub now: Option<String>,
-    #[serde(default)]
-    pub dry_run: bool,
-    #[serde(default)]
-    pub execution: Option<String>,
-}
-
-/// The newest available DR copy of one database: the recovery point the RPO is measured on.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecoveryPoint {
-    pub snapshot: String,
-    pub taken: String,
-    pub age_minutes: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub action: Action,
-    pub policy: String,
-    pub now: String,
-    pub dry_run: bool,
-    pub done: Vec<Step>,
-    pub skipped: Vec<Note>,
-    pub pending: Vec<Note>,
-    pub failed: Vec<crate::aws::apply::Failure>,
-    pub aws_calls: usize,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub recovery_points: BTreeMap<String, RecoveryPoint>,
-}
+pub use rds_snapshot_policy_macro::contract::{RecoveryPoint, Summary, TaskInput};
 
 pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
     match text {
@@ -75,7 +37,7 @@ fn recovery_points(
     now: DateTime<Utc>,
 ) -> BTreeMap<String, RecoveryPoint> {
     let mut out: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
-    if policy.role != Role::Destination {
+    if policy.role() != Role::Destination {
         return BTreeMap::new();
     }
     for s in inventory.snapshots.iter().filter(|s| {
@@ -178,4 +140,83 @@ pub async fn run_action(
         )
     };
     Err((ProviderError::new(kind, message), Some(summary)))
+}
+
+/// A Step Functions task, end to end: the checked task input, the policy bound to `region`, the
+/// run, and the metrics. `on_policy` sees the policy before the run (the Lambda applies its
+/// log level). Errors carry their contract name.
+pub async fn handle_task(
+    aws: &Aws,
+    region: &str,
+    payload: &Value,
+    on_policy: impl FnOnce(&RuntimePolicy),
+) -> Result<Summary, ProviderError> {
+    let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
+        .map_err(|e| ProviderError::new(e.name(), e.0))?;
+    let execution = input.execution.clone().unwrap_or_default();
+    let policy = RuntimePolicy::bind(input.policy, region)?;
+    on_policy(&policy);
+    let now = parse_now(input.now.as_deref())?;
+    let span = tracing::info_span!("task", policy = %policy.id, action = %input.action, %execution);
+    let _enter = span.enter();
+    match run_action(aws, input.action, &policy, now, input.dry_run).await {
+        Ok(summary) => {
+            tracing::info!(
+                done = summary.done.len(),
+                skipped = summary.skipped.len(),
+                pending = summary.pending.len(),
+                aws_calls = summary.aws_calls,
+                "finished"
+            );
+            emit_recovery_point_metrics(&summary);
+            Ok(summary)
+        }
+        Err((error, summary)) => {
+            tracing::error!(error = %error, "failed");
+            let detail = match &summary {
+                Some(s) => {
+                    emit_recovery_point_metrics(s);
+                    format!(
+                        " | summary: {}",
+                        json!({"done": s.done.len(), "failed": s.failed, "pending": s.pending.len()})
+                    )
+                }
+                None => String::new(),
+            };
+            Err(ProviderError::new(
+                error.kind,
+                format!("{}{detail}", error.message),
+            ))
+        }
+    }
+}
+
+/// CloudWatch embedded-metric lines (stdout): the age of the newest DR copy per database.
+pub fn recovery_point_metric_lines(summary: &Summary, timestamp_ms: i64) -> Vec<Value> {
+    summary
+        .recovery_points
+        .iter()
+        .map(|(database, point)| {
+            let mut line = json!({
+                "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
+                    "Namespace": metrics::NAMESPACE,
+                    "Dimensions": [
+                        [metrics::DIMENSION_POLICY],
+                        [metrics::DIMENSION_POLICY, metrics::DIMENSION_DATABASE]
+                    ],
+                    "Metrics": [{"Name": metrics::RECOVERY_POINT_AGE, "Unit": "None"}],
+                }]},
+            });
+            line[metrics::DIMENSION_POLICY] = json!(summary.policy);
+            line[metrics::DIMENSION_DATABASE] = json!(database);
+            line[metrics::RECOVERY_POINT_AGE] = json!(point.age_minutes);
+            line
+        })
+        .collect()
+}
+
+fn emit_recovery_point_metrics(summary: &Summary) {
+    for line in recovery_point_metric_lines(summary, Utc::now().timestamp_millis()) {
+        println!("{line}");
+    }
 }

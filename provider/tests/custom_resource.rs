@@ -51,6 +51,7 @@ async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -107,6 +108,7 @@ async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn aws_managed_key_fails_naming_database_and_key() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -136,6 +138,7 @@ async fn aws_managed_key_fails_naming_database_and_key() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn key_policy_must_let_every_destination_account_in() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -159,6 +162,7 @@ async fn key_policy_must_let_every_destination_account_in() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn missing_databases_and_quota_fail() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -225,6 +229,7 @@ async fn missing_databases_and_quota_fail() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn strict_checks_turn_warnings_into_failures() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -280,6 +285,7 @@ async fn strict_checks_turn_warnings_into_failures() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn destination_key_must_exist_and_be_enabled() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -321,6 +327,7 @@ async fn destination_key_must_exist_and_be_enabled() {
 }
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn delete_always_succeeds_and_keeps_snapshots() {
     let _serial = exclusive().await;
     let em = emulator();

@@ -7,6 +7,7 @@ use serde_json::json;
 use support::*;
 
 #[tokio::test]
+#[ignore = "needs make test"]
 async fn lambdas_answer_through_the_runtime_api() {
     let _serial = exclusive().await;
     let em = emulator();
@@ -64,11 +65,12 @@ async fn lambdas_answer_through_the_runtime_api() {
     assert_eq!(garbage["status"], "failure");
 
     // The provider: a take task, its summary, and an error name Step Functions can match.
-    let policy = json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]});
+    // The task input carries the normalized policy, as the expansion writes it.
+    let policy = normalized(&json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]}));
     let summary = watch
         .invoke(
             "rds-snapshot-policy-provider",
-            &json!({"action": "take", "policy": policy}),
+            &json!({"version": 2, "action": "take", "policy": policy}),
         )
         .await;
     assert_eq!(summary["action"], "take", "{summary}");
@@ -81,7 +83,15 @@ async fn lambdas_answer_through_the_runtime_api() {
             &json!({"action": "take", "policy": {"Role": "Source"}}),
         )
         .await;
-    assert_eq!(invalid["errorType"], "PolicyInvalid", "{invalid}");
+    // A policy the expansion could never write is refused, naming the field.
+    assert_eq!(invalid["errorType"], "InputInvalid", "{invalid}");
+    assert!(
+        invalid["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `RetentionDays`"),
+        "{invalid}"
+    );
     let unknown = watch
         .invoke(
             "rds-snapshot-policy-provider",

@@ -183,7 +183,7 @@ proptest! {
         let inventory = Inventory { snapshots: snapshots.clone(), ..Inventory::default() };
         for step in plan(Action::Share, &policy, &inventory, base_time()).steps {
             let Operation::Share { accounts, snapshot_id, .. } = step.operation else { panic!("not a share") };
-            prop_assert_eq!(&accounts, &policy.accounts);
+            prop_assert_eq!(&accounts, &policy.accounts());
             let s = snapshots.iter().find(|s| s.id == snapshot_id).unwrap();
             prop_assert_eq!(s.tag(tags::POLICY), Some(OURS));
             prop_assert_eq!(s.status.as_str(), "available");

@@ -4,24 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, states};
 use crate::value::is_intrinsic;
-
-/// Errors the provider raises that are worth retrying later in the same execution.
-pub const RETRYABLE_ERRORS: &[&str] = &[
-    "SnapshotPending",
-    "DatabaseNotAvailable",
-    "Throttled",
-    "CopyLimitReached",
-    "TransientAwsError",
-];
-
-/// Lambda service errors Step Functions recommends retrying.
-pub const LAMBDA_SERVICE_ERRORS: &[&str] = &[
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-];
 
 /// The largest time one provider call may take; the Lambda's own timeout is 900 s.
 const TASK_TIMEOUT_SECONDS: u64 = 900;
@@ -30,7 +14,7 @@ const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
 /// Builds the definition for `action` as a `DefinitionString` value.
 pub fn definition_string(
     logical_id: &str,
-    action: &str,
+    action: Action,
     policy: &Map<String, Value>,
     provider_arn: &Value,
     topic_arn: &Value,
@@ -39,7 +23,7 @@ pub fn definition_string(
     let policy = splicer.replace_in(Value::Object(policy.clone()), true);
     let provider = splicer.replace_in(provider_arn.clone(), false);
     let topic = splicer.replace_in(topic_arn.clone(), false);
-    let state = capitalize(action);
+    let state = action.title().to_string();
     let definition = json!({
         "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
         "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
@@ -60,6 +44,7 @@ pub fn definition_string(
                 "Type": "Task",
                 "Resource": provider,
                 "Parameters": {
+                    "version": CONTRACT_VERSION,
                     "action": action,
                     "policy": policy,
                     "execution.$": "$$.Execution.Id",
@@ -68,20 +53,20 @@ pub fn definition_string(
                 "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
                 "Retry": [
                     {
-                        "ErrorEquals": RETRYABLE_ERRORS,
+                        "ErrorEquals": ErrorName::retryable(),
                         "IntervalSeconds": 60,
                         "MaxAttempts": 4,
                         "BackoffRate": 2.0,
                     },
                     {
-                        "ErrorEquals": LAMBDA_SERVICE_ERRORS,
+                        "ErrorEquals": states::LAMBDA_SERVICE_ERRORS,
                         "IntervalSeconds": 2,
                         "MaxAttempts": 6,
                         "BackoffRate": 2.0,
                     }
                 ],
                 "Catch": [
-                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Notify"}
+                    {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
                 ],
                 "End": true,
             },
@@ -98,20 +83,12 @@ pub fn definition_string(
             },
             "Failed": {
                 "Type": "Fail",
-                "Error": "SnapshotPolicyFailed",
+                "Error": states::POLICY_FAILED,
                 "Cause": format!("The {action} step of {logical_id} failed; see the execution history and the notification."),
             }
         }
     });
     splicer.join(&definition)
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 /// Replaces intrinsics with unique marker strings, then turns the serialized JSON back into
@@ -214,7 +191,7 @@ mod tests {
         policy.insert("DestinationAccounts".into(), json!({"Ref": "Accounts"}));
         let def = definition_string(
             "P",
-            "take",
+            Action::Take,
             &policy,
             &json!({"Fn::Sub": "arn:aws:lambda:x"}),
             &json!({"Ref": "Topic"}),

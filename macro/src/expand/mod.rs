@@ -3,18 +3,14 @@
 mod definition;
 mod resources;
 
-pub use definition::{LAMBDA_SERVICE_ERRORS, RETRYABLE_ERRORS};
 
 use serde_json::{Map, Value, json};
 
 use crate::error::{PolicyError, PolicyWarning};
-use crate::policy::{RESOURCE_TYPE, parse_policy};
+pub use crate::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
+use crate::contract::RESOURCE_TYPE;
+use crate::policy::parse_policy;
 use crate::value::Resolver;
-
-/// The name of the macro, as declared by the install stack's `AWS::CloudFormation::Macro`.
-pub const TRANSFORM_NAME: &str = "RdsSnapshotPolicy";
-/// The provider's function name the install stack creates.
-pub const DEFAULT_PROVIDER_FUNCTION: &str = "rds-snapshot-policy-provider";
 
 /// CloudFormation's limits on a processed template.
 pub const MAX_RESOURCES: usize = 500;

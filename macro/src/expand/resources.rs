@@ -3,7 +3,9 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::definition_string;
-use crate::policy::{Notification, Policy, Role};
+use crate::contract::{Action, generated_properties, metadata, metrics};
+use crate::policy::{Notification, Policy};
+use crate::spec::Role;
 use crate::rpo::human;
 
 /// The generated resources of one policy, in output order.
@@ -73,7 +75,7 @@ pub fn generate(
             }
         }
     }
-    if policy.policy_id.is_none() {
+    if policy.spec.policy_id.is_none() {
         normalized.insert(
             "PolicyId".into(),
             json!({"Fn::Sub": format!("${{AWS::StackName}}-{p}")}),
@@ -88,11 +90,11 @@ pub fn generate(
         normalized = reordered;
     }
 
-    let actions = policy.actions();
+    let actions = policy.spec.actions();
     let mut machines = Map::new();
-    for (action, _) in &actions {
-        let name = format!("{p}{}StateMachine", capitalize(action));
-        machines.insert(action.to_string(), json!({"Ref": name}));
+    for &(action, _) in &actions {
+        let name = format!("{p}{}StateMachine", action.title());
+        machines.insert(action.name().to_string(), json!({"Ref": name}));
     }
 
     out.push((
@@ -100,8 +102,8 @@ pub fn generate(
         state_machine_role(p, provider_arn, &topic_arn, policy, &tags),
     ));
 
-    for (action, schedule) in &actions {
-        let a = capitalize(action);
+    for &(action, schedule) in &actions {
+        let a = action.title();
         let machine = format!("{p}{a}StateMachine");
         out.push((
             machine.clone(),
@@ -136,8 +138,8 @@ pub fn generate(
             }),
         ));
         for (metric, suffix, what) in [
-            ("ExecutionsFailed", "FailedAlarm", "failed"),
-            ("ExecutionsTimedOut", "TimedOutAlarm", "timed out"),
+            (metrics::EXECUTIONS_FAILED, "FailedAlarm", "failed"),
+            (metrics::EXECUTIONS_TIMED_OUT, "TimedOutAlarm", "timed out"),
         ] {
             out.push((
                 format!("{p}{a}{suffix}"),
@@ -145,7 +147,7 @@ pub fn generate(
                     "Type": "AWS::CloudWatch::Alarm",
                     "Properties": {
                         "AlarmDescription": format!("rds-snapshot-policy {p}: an execution of the {action} state machine {what}"),
-                        "Namespace": "AWS/States",
+                        "Namespace": metrics::STATES_NAMESPACE,
                         "MetricName": metric,
                         "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine}}],
                         "Statistic": "Sum",
@@ -163,10 +165,10 @@ pub fn generate(
     }
 
     let mut properties = Map::new();
-    properties.insert("ServiceToken".into(), provider_arn.clone());
+    properties.insert(generated_properties::SERVICE_TOKEN.into(), provider_arn.clone());
     properties.extend(normalized);
     properties.insert(
-        "GeneratedResources".into(),
+        generated_properties::GENERATED_RESOURCES.into(),
         json!({"StateMachines": machines, "NotificationTopic": topic_arn}),
     );
     let mut resource = original.clone();
@@ -178,7 +180,7 @@ pub fn generate(
             .cloned()
             .unwrap_or_default();
         metadata.insert(
-            "RdsSnapshotPolicyWarnings".into(),
+            metadata::WARNINGS.into(),
             json!(
                 policy
                     .warnings
@@ -189,13 +191,13 @@ pub fn generate(
         );
         resource.insert("Metadata".into(), Value::Object(metadata));
     }
-    if let Some(rpo) = crate::rpo::worst_case_rpo(policy) {
+    if let Some(rpo) = crate::rpo::worst_case_rpo(&policy.spec) {
         let description = format!("worst-case RPO from the schedules: {}", human(rpo));
         resource
             .entry("Metadata")
             .or_insert_with(|| json!({}))
             .as_object_mut()
-            .map(|m| m.insert("RdsSnapshotPolicyWorstCaseRpo".into(), json!(description)));
+            .map(|m| m.insert(metadata::WORST_CASE_RPO.into(), json!(description)));
     }
 
     // Generated resources follow the policy's Condition, so a disabled policy leaves nothing.
@@ -210,13 +212,6 @@ pub fn generate(
         resources: out,
         policy_resource: Value::Object(resource),
     }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-        .unwrap_or_default()
 }
 
 fn service_trust(service: &str) -> Value {
@@ -295,7 +290,7 @@ fn state_machine_role(
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "Description": format!("rds-snapshot-policy {p} ({} role): state machines invoke the provider", match policy.role { Role::Source => "source", Role::Destination => "destination" }),
+            "Description": format!("rds-snapshot-policy {p} ({} role): state machines invoke the provider", match policy.role() { Role::Source => "source", Role::Destination => "destination" }),
             "AssumeRolePolicyDocument": service_trust("states.amazonaws.com"),
             "Policies": [{
                 "PolicyName": "invoke-provider",
@@ -306,7 +301,7 @@ fn state_machine_role(
     })
 }
 
-fn schedule_role(p: &str, action: &str, machine: &str, tags: &Value) -> Value {
+fn schedule_role(p: &str, action: Action, machine: &str, tags: &Value) -> Value {
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {

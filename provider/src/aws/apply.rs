@@ -3,9 +3,12 @@
 use aws_sdk_rds::types::Tag;
 use serde::Serialize;
 
-use super::{Aws, classify, error_code};
+use rds_snapshot_policy_macro::spec::Role;
+
+use super::snapshot_api::{SnapshotApi, WriteResult};
+use super::{Aws, classify};
 use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Kind, tags};
+use crate::inventory::tags;
 use crate::plan::{Note, Operation, Plan, Step};
 use crate::policy::RuntimePolicy;
 
@@ -18,19 +21,7 @@ pub struct Applied {
     pub failed: Vec<Failure>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub subject: String,
-    pub error: ErrorKind,
-    pub message: String,
-}
-
-fn rds_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+pub use rds_snapshot_policy_macro::contract::Failure;
 
 enum Outcome {
     Done,
@@ -91,32 +82,13 @@ async fn apply_step(
             tags: t,
         } => {
             let rds = aws.rds(&policy.source_region);
+            let api = SnapshotApi { rds: &rds, kind: *kind };
             let context = format!(
                 "creating snapshot {snapshot_id} of {} {database}",
-                kind.kind().noun()
+                kind.noun()
             );
-            let result = match kind.kind() {
-                Kind::Instance => rds
-                    .create_db_snapshot()
-                    .db_instance_identifier(database)
-                    .db_snapshot_identifier(snapshot_id)
-                    .set_tags(Some(rds_tags(t)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| already(e, &context, "DBSnapshotAlreadyExists")),
-                Kind::Cluster => rds
-                    .create_db_cluster_snapshot()
-                    .db_cluster_identifier(database)
-                    .db_cluster_snapshot_identifier(snapshot_id)
-                    .set_tags(Some(rds_tags(t)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| already(e, &context, "DBClusterSnapshotAlreadyExistsFault")),
-            };
             settle(
-                result,
+                api.create(database, snapshot_id, t, &context).await,
                 format!("snapshot {snapshot_id} already exists (taken by a concurrent run)"),
             )
         }
@@ -128,30 +100,12 @@ async fn apply_step(
             digest,
         } => {
             let rds = aws.rds(&policy.source_region);
+            let api = SnapshotApi { rds: &rds, kind: *kind };
             let context = format!(
                 "sharing snapshot {snapshot_id} with {}",
                 accounts.join(", ")
             );
-            match kind.kind() {
-                Kind::Instance => rds
-                    .modify_db_snapshot_attribute()
-                    .db_snapshot_identifier(snapshot_id)
-                    .attribute_name("restore")
-                    .set_values_to_add(Some(accounts.clone()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, &context))?,
-                Kind::Cluster => rds
-                    .modify_db_cluster_snapshot_attribute()
-                    .db_cluster_snapshot_identifier(snapshot_id)
-                    .attribute_name("restore")
-                    .set_values_to_add(Some(accounts.clone()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, &context))?,
-            }
+            api.share(snapshot_id, accounts, &context).await?;
             rds.add_tags_to_resource()
                 .resource_name(snapshot_arn)
                 .tags(Tag::builder().key(tags::SHARED_WITH).value(digest).build())
@@ -168,105 +122,45 @@ async fn apply_step(
             tags: t,
         } => {
             let rds = aws.rds(&policy.destination_region);
+            let api = SnapshotApi { rds: &rds, kind: *kind };
             let context = format!(
                 "copying {source_arn} to {target_id} in {}",
                 policy.destination_region
             );
-            let result = match kind.kind() {
-                Kind::Instance => rds
-                    .copy_db_snapshot()
-                    .source_db_snapshot_identifier(source_arn)
-                    .target_db_snapshot_identifier(target_id)
-                    .kms_key_id(kms_key_id)
-                    .set_tags(Some(rds_tags(t)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| copy_error(e, &context, "DBSnapshotAlreadyExists")),
-                Kind::Cluster => rds
-                    .copy_db_cluster_snapshot()
-                    .source_db_cluster_snapshot_identifier(source_arn)
-                    .target_db_cluster_snapshot_identifier(target_id)
-                    .kms_key_id(kms_key_id)
-                    .set_tags(Some(rds_tags(t)))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| copy_error(e, &context, "DBClusterSnapshotAlreadyExistsFault")),
-            };
+            let result = api
+                .copy(source_arn, target_id, kms_key_id, t, &context)
+                .await
+                .map_err(|e| e.map(copy_limit));
             settle(
                 result,
                 format!("{target_id} already exists (copied by a concurrent run)"),
             )
         }
         Operation::Delete { snapshot_id, kind } => {
-            let region = match policy.role {
-                policy_macro::Role::Source => &policy.source_region,
-                policy_macro::Role::Destination => &policy.destination_region,
+            let region = match policy.role() {
+                Role::Source => &policy.source_region,
+                Role::Destination => &policy.destination_region,
             };
             let rds = aws.rds(region);
+            let api = SnapshotApi { rds: &rds, kind: *kind };
             let context = format!("deleting snapshot {snapshot_id}");
-            let result = match kind.kind() {
-                Kind::Instance => rds
-                    .delete_db_snapshot()
-                    .db_snapshot_identifier(snapshot_id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| already(e, &context, "DBSnapshotNotFound")),
-                Kind::Cluster => rds
-                    .delete_db_cluster_snapshot()
-                    .db_cluster_snapshot_identifier(snapshot_id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| already(e, &context, "DBClusterSnapshotNotFoundFault")),
-            };
-            settle(result, format!("snapshot {snapshot_id} is already gone"))
+            settle(
+                api.delete(snapshot_id, &context).await,
+                format!("snapshot {snapshot_id} is already gone"),
+            )
         }
     }
 }
 
-/// `Err(None)` marks "already done"; `Err(Some(e))` a real failure.
-type StepResult = Result<(), Option<ProviderError>>;
-
-fn already<E, R>(
-    err: aws_sdk_rds::error::SdkError<E, R>,
-    context: &str,
-    done_code: &str,
-) -> Option<ProviderError>
-where
-    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = error_code(&err);
-    if code.as_deref() == Some(done_code)
-        || code.as_deref() == Some(done_code.trim_end_matches("Fault"))
-    {
-        None
-    } else {
-        Some(classify(err, context))
-    }
-}
-
 /// A copy refused for quota means the concurrent-copy limit (or the snapshot quota): retry later.
-fn copy_error<E, R>(
-    err: aws_sdk_rds::error::SdkError<E, R>,
-    context: &str,
-    done_code: &str,
-) -> Option<ProviderError>
-where
-    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut error = already(err, context, done_code)?;
+fn copy_limit(mut error: ProviderError) -> ProviderError {
     if error.kind == ErrorKind::QuotaExceeded {
         error.kind = ErrorKind::CopyLimitReached;
     }
-    Some(error)
+    error
 }
 
-fn settle(result: StepResult, already_reason: String) -> Result<Outcome, ProviderError> {
+fn settle(result: WriteResult, already_reason: String) -> Result<Outcome, ProviderError> {
     match result {
         Ok(()) => Ok(Outcome::Done),
         Err(None) => Ok(Outcome::AlreadyDone(already_reason)),

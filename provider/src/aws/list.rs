@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter, Tag};
 use chrono::{DateTime, Utc};
-use policy_macro::policy::Role;
+use rds_snapshot_policy_macro::spec::Role;
 
 use super::{Aws, classify, error_code};
 use crate::error::ProviderError;
@@ -208,7 +208,7 @@ async fn key_managers(
     policy: &RuntimePolicy,
     snapshots: &[Snapshot],
 ) -> BTreeMap<String, KeyManager> {
-    let digest = crate::plan::accounts_digest(&policy.accounts);
+    let digest = crate::plan::accounts_digest(&policy.accounts());
     let keys: BTreeSet<&str> = snapshots
         .iter()
         .filter(|s| s.encrypted && s.tag(tags::POLICY) == Some(policy.id.as_str()))
@@ -241,7 +241,7 @@ pub async fn list_inventory(
     policy: &RuntimePolicy,
 ) -> Result<Inventory, ProviderError> {
     let mut inventory = Inventory::default();
-    match (policy.role, action) {
+    match (policy.role(), action) {
         (Role::Source, Action::Take) => {
             inventory.databases =
                 list_databases(aws, &policy.source_region, &policy.selector).await?;
@@ -273,7 +273,7 @@ pub async fn list_inventory(
             .await?;
         }
         (Role::Destination, Action::Copy) => {
-            let listing = if policy.cross_account {
+            let listing = if policy.spec.copies_across_accounts() {
                 Listing::Shared
             } else {
                 Listing::Manual

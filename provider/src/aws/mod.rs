@@ -3,6 +3,7 @@
 
 pub mod apply;
 mod list;
+mod snapshot_api;
 
 pub use apply::apply;
 pub(crate) use list::list_databases;

@@ -4,9 +4,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use policy_macro::expand::{DEFAULT_PROVIDER_FUNCTION, ExpandContext, expand};
-use policy_macro::join_errors;
-use policy_macro::yaml::{parse_template, to_yaml};
+use rds_snapshot_policy_macro::expand::{DEFAULT_PROVIDER_FUNCTION, ExpandContext, expand};
+use rds_snapshot_policy_macro::join_errors;
+use rds_snapshot_policy_macro::yaml::{parse_template, to_yaml};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

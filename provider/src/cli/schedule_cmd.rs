@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use policy_macro::schedule::Schedule;
+use rds_snapshot_policy_macro::schedule::Schedule;
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {

@@ -2,17 +2,21 @@
 //! Update check the seed's prerequisites; Delete always succeeds and never deletes snapshots.
 //! Every event is answered, whatever happens.
 
-mod checks;
+mod decide;
+mod gather;
 mod key_policy;
 mod respond;
 
-pub use checks::{CheckReport, run_checks};
+pub use decide::{CheckReport, DestinationFacts, KeyFacts, KeyState, SourceFacts, decide_destination, decide_source, snapshots_needed};
+pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
 pub use respond::{Response, fit_body, put_response};
 
 use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;
+use rds_snapshot_policy_macro::contract::generated_properties;
+
 use crate::policy::{RuntimePolicy, Selector};
 
 /// True if `event` is a CloudFormation custom-resource request (and not a task input).
@@ -91,7 +95,7 @@ pub fn physical_id(policy: &RuntimePolicy) -> String {
     format!(
         "rds-snapshot-policy:{}:{}:{target}",
         policy.id,
-        policy.role.as_str().to_ascii_lowercase()
+        policy.role().as_str().to_ascii_lowercase()
     )
 }
 
@@ -99,8 +103,9 @@ pub fn physical_id(policy: &RuntimePolicy) -> String {
 fn policy_properties(properties: &Value) -> Value {
     let mut p = properties.clone();
     if let Some(map) = p.as_object_mut() {
-        map.remove("ServiceToken");
-        map.remove("GeneratedResources");
+        for name in generated_properties::ALL {
+            map.remove(name);
+        }
     }
     p
 }
@@ -132,14 +137,11 @@ async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Respons
             return request.response(false, e.message, request.fallback_physical_id(), Map::new());
         }
     };
-    let strict = properties
-        .get("StrictChecks")
-        .and_then(policy_macro::value::as_bool)
-        .unwrap_or(false);
+    let strict = policy.spec.strict_checks;
     let report = run_checks(aws, &policy).await;
     let mut data = generated_attributes(&request.properties);
     data.insert("Databases".into(), json!(report.databases.join(",")));
-    if let Some(rpo) = policy.worst_case_rpo {
+    if let Some(rpo) = policy.worst_case_rpo() {
         data.insert(
             "WorstCaseRpoMinutes".into(),
             json!(rpo.num_minutes().to_string()),
@@ -179,7 +181,7 @@ async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Respons
 /// State machine ARNs and the topic, from the `GeneratedResources` the expansion passes in.
 fn generated_attributes(properties: &Value) -> Map<String, Value> {
     let mut data = Map::new();
-    let generated = properties.get("GeneratedResources");
+    let generated = properties.get(generated_properties::GENERATED_RESOURCES);
     if let Some(machines) = generated
         .and_then(|g| g.get("StateMachines"))
         .and_then(Value::as_object)

@@ -72,7 +72,7 @@ pub(super) fn plan_copy(
         .sources
         .iter()
         .filter(|s| selected(policy, s))
-        .filter(|s| policy.cross_account || s.tag(tags::CREATED_BY) == Some(tags::TOOL))
+        .filter(|s| policy.spec.copies_across_accounts() || s.tag(tags::CREATED_BY) == Some(tags::TOOL))
         .collect();
     // Newest first: when copies must wait, the freshest recovery points go first.
     candidates.sort_by(|a, b| {
@@ -89,13 +89,13 @@ pub(super) fn plan_copy(
             );
             continue;
         };
-        if now - point > policy.copy_retention {
+        if now - point > policy.copy_retention() {
             plan.skip(
                 subject,
                 format!(
                     "taken {} ago, older than CopyRetentionDays ({})",
                     age(now - point),
-                    age(policy.copy_retention)
+                    age(policy.copy_retention())
                 ),
             );
             continue;

@@ -16,7 +16,7 @@ pub(super) fn plan_delete(
     inventory: &Inventory,
     now: DateTime<Utc>,
 ) {
-    if !policy.delete_enabled {
+    if !policy.spec.delete_old_snapshots {
         plan.skip(
             &policy.id,
             "DeleteOldSnapshots is false: nothing is deleted",
@@ -55,7 +55,7 @@ pub(super) fn plan_delete(
                 .cmp(&a.recovery_point())
                 .then(b.arn.cmp(&a.arn))
         });
-        kept.extend(list.iter().take(policy.keep_latest).map(|s| s.arn.as_str()));
+        kept.extend(list.iter().take(policy.keep_latest()).map(|s| s.arn.as_str()));
     }
     for snapshot in own {
         let subject = snapshot.id.as_str();
@@ -76,17 +76,17 @@ pub(super) fn plan_delete(
                 subject,
                 format!(
                     "one of the newest {} available of {} (KeepLatest), kept whatever its age",
-                    policy.keep_latest,
+                    policy.keep_latest(),
                     snapshot.database_key()
                 ),
             );
-        } else if now - point < policy.retention {
+        } else if now - point < policy.retention() {
             plan.skip(
                 subject,
                 format!(
                     "{} old, inside RetentionDays ({})",
                     age(now - point),
-                    age(policy.retention)
+                    age(policy.retention())
                 ),
             );
         } else if copy_sources.contains(snapshot.arn.as_str()) {
@@ -101,7 +101,7 @@ pub(super) fn plan_delete(
                 format!(
                     "{} old, older than RetentionDays ({})",
                     age(now - point),
-                    age(policy.retention)
+                    age(policy.retention())
                 ),
             );
         }

@@ -8,123 +8,14 @@ mod take;
 
 pub use take::{Covered, covered_databases};
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::error::ProviderError;
-use crate::inventory::{Inventory, Kind};
+use crate::inventory::Inventory;
 use crate::policy::RuntimePolicy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Take,
-    Share,
-    Copy,
-    Delete,
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "take" => Ok(Action::Take),
-            "share" => Ok(Action::Share),
-            "copy" => Ok(Action::Copy),
-            "delete" => Ok(Action::Delete),
-            other => Err(format!(
-                "unknown action {other:?}: expected take, share, copy or delete"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Action::Take => "take",
-            Action::Share => "share",
-            Action::Copy => "copy",
-            Action::Delete => "delete",
-        })
-    }
-}
-
-/// One AWS write the plan asks for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "operation", rename_all = "camelCase")]
-pub enum Operation {
-    #[serde(rename_all = "camelCase")]
-    Create {
-        database: String,
-        kind: KindName,
-        snapshot_id: String,
-        tags: Vec<(String, String)>,
-    },
-    #[serde(rename_all = "camelCase")]
-    Share {
-        snapshot_id: String,
-        snapshot_arn: String,
-        kind: KindName,
-        accounts: Vec<String>,
-        digest: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Copy {
-        source_arn: String,
-        target_id: String,
-        kind: KindName,
-        kms_key_id: String,
-        tags: Vec<(String, String)>,
-    },
-    #[serde(rename_all = "camelCase")]
-    Delete { snapshot_id: String, kind: KindName },
-}
-
-/// `Kind` as it appears in summaries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KindName {
-    Instance,
-    Cluster,
-}
-
-impl From<Kind> for KindName {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::Instance => KindName::Instance,
-            Kind::Cluster => KindName::Cluster,
-        }
-    }
-}
-
-impl KindName {
-    pub fn kind(self) -> Kind {
-        match self {
-            KindName::Instance => Kind::Instance,
-            KindName::Cluster => Kind::Cluster,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Step {
-    /// The database or snapshot the step is about.
-    pub subject: String,
-    #[serde(flatten)]
-    pub operation: Operation,
-    pub reason: String,
-}
-
-/// Something left alone (skipped) or not yet possible (pending), with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Note {
-    pub subject: String,
-    pub reason: String,
-}
+pub use rds_snapshot_policy_macro::contract::{Action, KindName, Note, Operation, Step};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {

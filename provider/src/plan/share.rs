@@ -6,11 +6,11 @@ use crate::inventory::{Inventory, KeyManager, tags};
 use crate::policy::RuntimePolicy;
 
 pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory) {
-    if !policy.share_enabled || policy.accounts.is_empty() {
+    if !policy.spec.shares() || policy.accounts().is_empty() {
         plan.skip(&policy.id, "ShareSnapshots is false: nothing is shared");
         return;
     }
-    let digest = accounts_digest(&policy.accounts);
+    let digest = accounts_digest(policy.accounts());
     let own = inventory.snapshots.iter().filter(|s| {
         s.snapshot_type == "manual"
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
@@ -44,10 +44,10 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                     snapshot_id: snapshot.id.clone(),
                     snapshot_arn: snapshot.arn.clone(),
                     kind: snapshot.kind.into(),
-                    accounts: policy.accounts.clone(),
+                    accounts: policy.accounts().to_vec(),
                     digest: digest.clone(),
                 },
-                format!("share with {}", policy.accounts.join(", ")),
+                format!("share with {}", policy.accounts().join(", ")),
             );
         }
     }

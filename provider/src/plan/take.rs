@@ -123,7 +123,7 @@ pub(super) fn plan_take(
         .collect();
     for target in targets(plan, policy, inventory) {
         let subject = target.id.as_str();
-        if policy.tagged_only && !target.opted_in {
+        if policy.spec.tagged_only() && !target.opted_in {
             plan.skip(
                 subject,
                 format!(
@@ -151,14 +151,14 @@ pub(super) fn plan_take(
             .max_by_key(|(c, _)| *c);
         if let Some((created, snapshot)) = newest {
             let since = now - created;
-            if since < policy.backup_interval - tolerance(policy.backup_interval) {
+            if since < policy.backup_interval() - tolerance(policy.backup_interval()) {
                 plan.skip(
                     subject,
                     format!(
                         "newest snapshot {} is {} old; BackupInterval is {}",
                         snapshot.id,
                         age(since),
-                        age(policy.backup_interval)
+                        age(policy.backup_interval())
                     ),
                 );
                 continue;

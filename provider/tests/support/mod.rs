@@ -348,6 +348,18 @@ pub async fn try_run(
     provider::task::run_action(aws, action.parse().expect("action"), &policy, now, false).await
 }
 
+/// The normalized policy of a Properties block, as the expansion embeds it in a task input.
+#[allow(dead_code)]
+pub fn normalized(properties: &Value) -> Value {
+    let resolver = rds_snapshot_policy_macro::Resolver {
+        region: Some(SOURCE_REGION.to_string()),
+        ..Default::default()
+    };
+    let policy = rds_snapshot_policy_macro::parse_policy("P", properties, &resolver)
+        .expect("valid policy");
+    serde_json::to_value(policy.spec.resolve().expect("literal policy")).expect("serializes")
+}
+
 /// A local HTTP server on 127.0.0.1 that records the bodies PUT to it (CloudFormation's
 /// ResponseURL). The first `fail_first` requests are answered 500.
 pub struct ResponseServer {

@@ -1,156 +1,16 @@
-//! The policy model: one `Custom::RdsSnapshotPolicy` resource, read, validated and normalized.
+//! Reading a user's Properties into a `Policy`: every error at once, each naming the
+//! property, with the defaults filled in.
 
 use chrono::Duration;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use crate::error::{Diagnostics, PolicyError, PolicyWarning};
+use super::{Applies, Notification, PROPERTIES, Policy};
+use crate::contract::{RESOURCE_TYPE, generated_properties};
+use crate::error::{Diagnostics, PolicyError};
 use crate::reader::Reader;
-use crate::schedule::{Schedule, longest_snapshot_gap};
+use crate::spec::{LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id, is_region};
 use crate::value::{Resolver, Text, did_you_mean, find_import_values};
-
-/// The custom resource type the macro expands.
-pub const RESOURCE_TYPE: &str = "Custom::RdsSnapshotPolicy";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The production account: take, share and delete snapshots.
-    Source,
-    /// The DR account: copy shared snapshots and delete old copies.
-    Destination,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Source => "Source",
-            Role::Destination => "Destination",
-        }
-    }
-}
-
-/// Which properties a role accepts.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Applies {
-    Both,
-    Only(Role),
-}
-
-/// Every property the policy language accepts.
-const PROPERTIES: &[(&str, Applies)] = &[
-    ("Role", Applies::Both),
-    ("PolicyId", Applies::Both),
-    ("DBInstanceIdentifier", Applies::Both),
-    ("DBClusterIdentifier", Applies::Both),
-    ("RetentionDays", Applies::Both),
-    ("DeleteSchedule", Applies::Both),
-    ("DeleteOldSnapshots", Applies::Both),
-    ("KeepLatest", Applies::Both),
-    ("RpoMinutes", Applies::Both),
-    ("LogLevel", Applies::Both),
-    ("SourceRegionOverride", Applies::Both),
-    ("NotificationTopicArn", Applies::Both),
-    ("NotificationEmail", Applies::Both),
-    ("StrictChecks", Applies::Both),
-    ("ServiceToken", Applies::Both),
-    ("GeneratedResources", Applies::Both),
-    ("BackupInterval", Applies::Only(Role::Source)),
-    ("BackupSchedule", Applies::Only(Role::Source)),
-    ("ShareSchedule", Applies::Only(Role::Source)),
-    ("InstanceNamePattern", Applies::Only(Role::Source)),
-    ("DestinationAccount", Applies::Only(Role::Source)),
-    ("DestinationAccounts", Applies::Only(Role::Source)),
-    ("ShareSnapshots", Applies::Only(Role::Source)),
-    ("TaggedInstance", Applies::Only(Role::Source)),
-    ("DestinationRegion", Applies::Only(Role::Destination)),
-    ("SnapshotPattern", Applies::Only(Role::Destination)),
-    ("CopySchedule", Applies::Only(Role::Destination)),
-    ("CrossAccountCopy", Applies::Only(Role::Destination)),
-    ("KmsKeySource", Applies::Only(Role::Destination)),
-    ("KmsKeyDestination", Applies::Only(Role::Destination)),
-    ("CopyRetentionDays", Applies::Only(Role::Destination)),
-];
-
-/// Defaults, documented in the README's policy reference.
-pub mod defaults {
-    pub const BACKUP_INTERVAL_HOURS: u64 = 1;
-    pub const BACKUP_SCHEDULE: &str = "cron(0 * * * ? *)";
-    pub const SHARE_SCHEDULE: &str = "cron(10,25,40,55 * * * ? *)";
-    pub const COPY_SCHEDULE: &str = "cron(5,20,35,50 * * * ? *)";
-    pub const SOURCE_DELETE_SCHEDULE: &str = "cron(0 3 * * ? *)";
-    pub const DESTINATION_DELETE_SCHEDULE: &str = "cron(30 3 * * ? *)";
-    pub const SOURCE_RETENTION_DAYS: u64 = 1;
-    pub const DESTINATION_RETENTION_DAYS: u64 = 7;
-    pub const COPY_RETENTION_DAYS: u64 = 2;
-    pub const KEEP_LATEST: u64 = 1;
-    pub const RPO_MINUTES: u64 = 60;
-    pub const LOG_LEVEL: &str = "INFO";
-    /// AWS allows a manual snapshot to be shared with at most 20 accounts.
-    pub const MAX_DESTINATION_ACCOUNTS: usize = 20;
-}
-
-/// Which databases (source) or whose snapshots (destination) a policy covers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    /// A regex searched in the DB instance/cluster identifier (source) or snapshot identifier
-    /// (destination).
-    Pattern(String),
-    Instance(Text),
-    Cluster(Text),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notification {
-    /// A topic created by the expansion, without subscription.
-    Created,
-    /// A topic created by the expansion, with an email subscription.
-    Email(String),
-    /// An existing topic.
-    Topic(Text),
-}
-
-#[derive(Debug, Clone)]
-pub struct SourceSettings {
-    pub backup_interval_hours: u64,
-    pub backup_schedule: Schedule,
-    pub share_schedule: Schedule,
-    pub share_snapshots: bool,
-    pub destination_accounts: Vec<Text>,
-    /// A whole-list intrinsic (for example a Ref to a CommaDelimitedList parameter).
-    pub destination_accounts_intrinsic: Option<Value>,
-    pub tagged_instance: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct DestinationSettings {
-    pub destination_region: Text,
-    pub copy_schedule: Schedule,
-    pub cross_account_copy: bool,
-    pub kms_key_source: Option<Text>,
-    pub kms_key_destination: Option<Text>,
-    pub copy_retention_days: u64,
-}
-
-/// A validated policy with every default filled in.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub logical_id: String,
-    pub role: Role,
-    pub policy_id: Option<Text>,
-    pub target: Target,
-    pub retention_days: u64,
-    pub delete_schedule: Schedule,
-    pub delete_old_snapshots: bool,
-    pub keep_latest: u64,
-    pub rpo_minutes: u64,
-    pub log_level: String,
-    pub source_region_override: Option<String>,
-    pub notification: Notification,
-    pub strict_checks: bool,
-    pub source: Option<SourceSettings>,
-    pub destination: Option<DestinationSettings>,
-    pub warnings: Vec<PolicyWarning>,
-}
 
 /// Reads and validates the Properties of resource `logical_id`, reporting all errors at once.
 pub fn parse_policy(
@@ -222,6 +82,13 @@ fn read_role(r: &mut Reader) -> Option<Role> {
 
 fn check_property_names(r: &mut Reader, role: Option<Role>) {
     for name in r.props.keys() {
+        if generated_properties::ALL.contains(&name.as_str()) {
+            r.diag.error(
+                name,
+                "is set by the RdsSnapshotPolicy macro and may not be given in the template; remove it",
+            );
+            continue;
+        }
         match PROPERTIES.iter().find(|(n, _)| n == name) {
             Some((_, Applies::Only(owner))) if role.is_some_and(|role| role != *owner) => {
                 r.diag.error(
@@ -258,48 +125,70 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
             defaults::DESTINATION_DELETE_SCHEDULE,
         ),
     };
-    let retention_days = r.whole("RetentionDays", retention_default, 1, 36_500);
+    let (min, max) = bounds::RETENTION_DAYS;
+    let retention_days = r.whole("RetentionDays", retention_default, min, max);
     let delete_schedule = r.schedule("DeleteSchedule", delete_default);
     let delete_old_snapshots = r.boolean("DeleteOldSnapshots", true);
-    let keep_latest = r.whole("KeepLatest", defaults::KEEP_LATEST, 1, 1000);
-    let rpo_minutes = r.whole("RpoMinutes", defaults::RPO_MINUTES, 1, 525_600);
+    let (min, max) = bounds::KEEP_LATEST;
+    let keep_latest = r.whole("KeepLatest", defaults::KEEP_LATEST, min, max);
+    let (min, max) = bounds::RPO_MINUTES;
+    let rpo_minutes = r.whole("RpoMinutes", defaults::RPO_MINUTES, min, max);
     let log_level = read_log_level(r);
     let source_region_override = read_region(r, "SourceRegionOverride");
     let notification = read_notification(r);
     let strict_checks = r.boolean("StrictChecks", false);
-    let mut policy = Policy {
-        logical_id: logical_id.to_string(),
+    let (pattern, instance, cluster) = match target {
+        Target::Pattern(p) => (Some(p), None, None),
+        Target::Instance(t) => (None, Some(t), None),
+        Target::Cluster(t) => (None, None, Some(t)),
+    };
+    let mut spec = PolicySpec {
         role,
         policy_id,
-        target,
+        instance_name_pattern: pattern.clone().filter(|_| role == Role::Source),
+        snapshot_pattern: pattern.filter(|_| role == Role::Destination),
+        db_instance_identifier: instance,
+        db_cluster_identifier: cluster,
+        backup_interval_hours: None,
+        backup_schedule: None,
+        share_snapshots: None,
+        share_schedule: None,
+        destination_accounts: None,
+        tagged_instance: None,
+        destination_region: None,
+        copy_schedule: None,
+        cross_account_copy: None,
+        kms_key_source: None,
+        kms_key_destination: None,
+        copy_retention_days: None,
         retention_days,
-        delete_schedule,
         delete_old_snapshots,
+        delete_schedule,
         keep_latest,
         rpo_minutes,
         log_level,
         source_region_override,
-        notification,
         strict_checks,
-        source: None,
-        destination: None,
-        warnings: Vec::new(),
     };
+    let mut accounts_intrinsic = None;
     match role {
-        Role::Source => policy.source = Some(read_source(r)),
-        Role::Destination => policy.destination = Some(read_destination(r, &policy)),
+        Role::Source => accounts_intrinsic = read_source(r, &mut spec),
+        Role::Destination => read_destination(r, &mut spec),
     }
-    crate::rpo::warn_about_schedules(&policy, r.diag);
-    policy
+    crate::rpo::warn_about_schedules(&spec, r.diag);
+    Policy {
+        logical_id: logical_id.to_string(),
+        spec,
+        notification,
+        destination_accounts_intrinsic: accounts_intrinsic,
+        warnings: Vec::new(),
+    }
 }
 
 fn read_policy_id(r: &mut Reader) -> Option<Text> {
     let id = r.text("PolicyId")?;
     if let Text::Literal(s) = &id {
-        let ok = (1..=128).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_./:@+=".contains(&b));
-        if !ok {
+        if !is_policy_id(s) {
             r.diag.error(
                 "PolicyId",
                 format!("must be 1 to 128 letters, digits or - _ . / : @ + =, got {s:?}"),
@@ -309,11 +198,8 @@ fn read_policy_id(r: &mut Reader) -> Option<Text> {
     Some(id)
 }
 
-fn read_target(r: &mut Reader, role: Role) -> Target {
-    let pattern_name = match role {
-        Role::Source => "InstanceNamePattern",
-        Role::Destination => "SnapshotPattern",
-    };
+fn read_target(r: &mut Reader, role: Role) -> Target<Text> {
+    let pattern_name = role.pattern_property();
     let given: Vec<&str> = [pattern_name, "DBInstanceIdentifier", "DBClusterIdentifier"]
         .into_iter()
         .filter(|n| r.has(n))
@@ -388,37 +274,17 @@ fn read_db_identifier(r: &mut Reader, name: &str) -> Text {
     text
 }
 
-/// RDS's rules for DB instance and cluster identifiers.
-pub fn is_db_identifier(id: &str) -> bool {
-    (1..=63).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_alphabetic())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !id.ends_with('-')
-        && !id.contains("--")
-}
-
-fn read_log_level(r: &mut Reader) -> String {
+fn read_log_level(r: &mut Reader) -> LogLevel {
     let Some(level) = r.string("LogLevel") else {
-        return defaults::LOG_LEVEL.to_string();
+        return LogLevel::default();
     };
-    match level.to_ascii_uppercase().as_str() {
-        "ERROR" => "ERROR".into(),
-        "WARN" | "WARNING" => "WARN".into(),
-        "INFO" => "INFO".into(),
-        "DEBUG" => "DEBUG".into(),
-        _ => {
-            r.diag.error(
-                "LogLevel",
-                format!("must be ERROR, WARN, INFO or DEBUG, got {level:?}"),
-            );
-            defaults::LOG_LEVEL.to_string()
-        }
-    }
-}
-
-/// Region names such as `eu-west-1`, `us-gov-west-1`, `cn-north-1`.
-pub fn is_region(name: &str) -> bool {
-    static_regex(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$").is_match(name)
+    LogLevel::parse(&level).unwrap_or_else(|| {
+        r.diag.error(
+            "LogLevel",
+            format!("must be ERROR, WARN, INFO or DEBUG, got {level:?}"),
+        );
+        LogLevel::default()
+    })
 }
 
 fn static_regex(source: &str) -> Regex {
@@ -468,9 +334,11 @@ fn read_notification(r: &mut Reader) -> Notification {
     Notification::Created
 }
 
-fn read_source(r: &mut Reader) -> SourceSettings {
+/// Fills the source fields of `spec`; returns a whole-list intrinsic for DestinationAccounts.
+fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
+    let (min, max) = bounds::BACKUP_INTERVAL_HOURS;
     let backup_interval_hours =
-        r.whole("BackupInterval", defaults::BACKUP_INTERVAL_HOURS, 1, 8_760);
+        r.whole("BackupInterval", defaults::BACKUP_INTERVAL_HOURS, min, max);
     let backup_schedule = r.schedule("BackupSchedule", defaults::BACKUP_SCHEDULE);
     let share_schedule = r.schedule("ShareSchedule", defaults::SHARE_SCHEDULE);
     let share_snapshots = r.boolean("ShareSnapshots", true);
@@ -527,18 +395,16 @@ fn read_source(r: &mut Reader) -> SourceSettings {
             "is false, so the destination accounts are ignored and nothing is shared",
         );
     }
-    SourceSettings {
-        backup_interval_hours,
-        backup_schedule,
-        share_schedule,
-        share_snapshots,
-        destination_accounts: unique,
-        destination_accounts_intrinsic: accounts_intrinsic,
-        tagged_instance,
-    }
+    spec.backup_interval_hours = Some(backup_interval_hours);
+    spec.backup_schedule = Some(backup_schedule);
+    spec.share_schedule = Some(share_schedule);
+    spec.share_snapshots = Some(share_snapshots);
+    spec.destination_accounts = Some(unique);
+    spec.tagged_instance = Some(tagged_instance);
+    accounts_intrinsic
 }
 
-fn read_destination(r: &mut Reader, policy: &Policy) -> DestinationSettings {
+fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     let region = match r.text("DestinationRegion") {
         Some(Text::Literal(s)) => {
             if !is_region(&s) {
@@ -557,12 +423,8 @@ fn read_destination(r: &mut Reader, policy: &Policy) -> DestinationSettings {
     };
     let copy_schedule = r.schedule("CopySchedule", defaults::COPY_SCHEDULE);
     let cross_account_copy = r.boolean("CrossAccountCopy", true);
-    let copy_retention_days = r.whole(
-        "CopyRetentionDays",
-        defaults::COPY_RETENTION_DAYS,
-        1,
-        36_500,
-    );
+    let (min, max) = bounds::COPY_RETENTION_DAYS;
+    let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
     if copy_retention_days > policy.retention_days && policy.delete_old_snapshots {
         r.diag.error(
             "RetentionDays",
@@ -596,110 +458,10 @@ fn read_destination(r: &mut Reader, policy: &Policy) -> DestinationSettings {
             "is false and DestinationRegion is the source region: this policy has nothing to copy (copy across accounts, or to another region)",
         );
     }
-    DestinationSettings {
-        destination_region: region,
-        copy_schedule,
-        cross_account_copy,
-        kms_key_source,
-        kms_key_destination,
-        copy_retention_days,
-    }
-}
-
-impl Policy {
-    /// The normalized policy: every property explicit, in a fixed order, as the provider and
-    /// the state machines receive it. Intrinsics stay intrinsics.
-    pub fn to_properties(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("Role".into(), json!(self.role.as_str()));
-        if let Some(id) = &self.policy_id {
-            m.insert("PolicyId".into(), id.to_value());
-        }
-        match &self.target {
-            Target::Pattern(p) => {
-                let name = match self.role {
-                    Role::Source => "InstanceNamePattern",
-                    Role::Destination => "SnapshotPattern",
-                };
-                m.insert(name.into(), json!(p));
-            }
-            Target::Instance(t) => {
-                m.insert("DBInstanceIdentifier".into(), t.to_value());
-            }
-            Target::Cluster(t) => {
-                m.insert("DBClusterIdentifier".into(), t.to_value());
-            }
-        }
-        if let Some(s) = &self.source {
-            m.insert("BackupInterval".into(), json!(s.backup_interval_hours));
-            m.insert(
-                "BackupSchedule".into(),
-                json!(s.backup_schedule.expression()),
-            );
-            m.insert("ShareSnapshots".into(), json!(s.share_snapshots));
-            m.insert("ShareSchedule".into(), json!(s.share_schedule.expression()));
-            let accounts = match &s.destination_accounts_intrinsic {
-                Some(v) if s.destination_accounts.is_empty() => v.clone(),
-                _ => Value::Array(s.destination_accounts.iter().map(Text::to_value).collect()),
-            };
-            m.insert("DestinationAccounts".into(), accounts);
-            m.insert("TaggedInstance".into(), json!(s.tagged_instance));
-        }
-        if let Some(d) = &self.destination {
-            m.insert("DestinationRegion".into(), d.destination_region.to_value());
-            m.insert("CopySchedule".into(), json!(d.copy_schedule.expression()));
-            m.insert("CrossAccountCopy".into(), json!(d.cross_account_copy));
-            if let Some(k) = &d.kms_key_source {
-                m.insert("KmsKeySource".into(), k.to_value());
-            }
-            if let Some(k) = &d.kms_key_destination {
-                m.insert("KmsKeyDestination".into(), k.to_value());
-            }
-            m.insert("CopyRetentionDays".into(), json!(d.copy_retention_days));
-        }
-        m.insert("RetentionDays".into(), json!(self.retention_days));
-        m.insert(
-            "DeleteOldSnapshots".into(),
-            json!(self.delete_old_snapshots),
-        );
-        m.insert(
-            "DeleteSchedule".into(),
-            json!(self.delete_schedule.expression()),
-        );
-        m.insert("KeepLatest".into(), json!(self.keep_latest));
-        m.insert("RpoMinutes".into(), json!(self.rpo_minutes));
-        m.insert("LogLevel".into(), json!(self.log_level));
-        if let Some(region) = &self.source_region_override {
-            m.insert("SourceRegionOverride".into(), json!(region));
-        }
-        m.insert("StrictChecks".into(), json!(self.strict_checks));
-        m
-    }
-
-    /// The schedules in effect, as (action, schedule) pairs, in a fixed order.
-    pub fn actions(&self) -> Vec<(&'static str, &Schedule)> {
-        let mut out = Vec::new();
-        if let Some(s) = &self.source {
-            out.push(("take", &s.backup_schedule));
-            if s.share_snapshots {
-                out.push(("share", &s.share_schedule));
-            }
-        }
-        if let Some(d) = &self.destination {
-            out.push(("copy", &d.copy_schedule));
-        }
-        if self.delete_old_snapshots {
-            out.push(("delete", &self.delete_schedule));
-        }
-        out
-    }
-
-    /// Longest time between two snapshots, given BackupSchedule and BackupInterval.
-    pub fn snapshot_spacing(&self) -> Option<Duration> {
-        let s = self.source.as_ref()?;
-        longest_snapshot_gap(
-            &s.backup_schedule,
-            Duration::hours(s.backup_interval_hours as i64),
-        )
-    }
+    policy.destination_region = Some(region);
+    policy.copy_schedule = Some(copy_schedule);
+    policy.cross_account_copy = Some(cross_account_copy);
+    policy.kms_key_source = kms_key_source;
+    policy.kms_key_destination = kms_key_destination;
+    policy.copy_retention_days = Some(copy_retention_days);
 }

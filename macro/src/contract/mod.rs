@@ -1,0 +1,273 @@
+//! The one contract between the macro, the state machines, the provider and the people who
+//! operate them: actions, the task input and output, every Step Functions error name with its
+//! retryable flag, tags, metrics and event names. Nothing else in `src/` spells these names.
+
+mod task;
+
+pub use task::{
+    Failure, KindName, Note, Operation, RecoveryPoint, Step, Summary, TaskInput, TaskInputError,
+    parse_task_input,
+};
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the task input the expansion writes (`"version"` in the Task's Parameters).
+pub const CONTRACT_VERSION: u32 = 2;
+/// The oldest task input the provider still accepts: release 0.1 wrote no version (1).
+pub const OLDEST_ACCEPTED_VERSION: u32 = 1;
+
+/// The name of the macro, as declared by the install stack's `AWS::CloudFormation::Macro`.
+pub const TRANSFORM_NAME: &str = "RdsSnapshotPolicy";
+/// The custom resource type the macro expands.
+pub const RESOURCE_TYPE: &str = "Custom::RdsSnapshotPolicy";
+/// The provider's function name the install stack creates.
+pub const DEFAULT_PROVIDER_FUNCTION: &str = "rds-snapshot-policy-provider";
+
+/// What a state machine asks the provider to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Take,
+    Share,
+    Copy,
+    Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::Take, Action::Share, Action::Copy, Action::Delete];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Take => "take",
+            Action::Share => "share",
+            Action::Copy => "copy",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// `Take`: the form used in logical IDs and state names.
+    pub fn title(self) -> &'static str {
+        match self {
+            Action::Take => "Take",
+            Action::Share => "Share",
+            Action::Copy => "Copy",
+            Action::Delete => "Delete",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown action {s:?}: expected take, share, copy or delete"))
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every error name the provider raises (the Step Functions `Error` of a failed Task).
+/// Ordered: within each group, the earlier name is the worse one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorName {
+    // Retryable: the state machine tries again later in the same execution.
+    SnapshotPending,
+    DatabaseNotAvailable,
+    Throttled,
+    CopyLimitReached,
+    TransientAwsError,
+    // Final: the execution fails and the alarm fires.
+    PolicyInvalid,
+    InputInvalid,
+    AccessDenied,
+    QuotaExceeded,
+    EncryptionNotShareable,
+    DatabaseNotFound,
+    SnapshotNameTaken,
+    AwsError,
+    /// A panic or an unexpected fault inside the provider.
+    InternalError,
+}
+
+impl ErrorName {
+    pub const ALL: [ErrorName; 14] = [
+        ErrorName::SnapshotPending,
+        ErrorName::DatabaseNotAvailable,
+        ErrorName::Throttled,
+        ErrorName::CopyLimitReached,
+        ErrorName::TransientAwsError,
+        ErrorName::PolicyInvalid,
+        ErrorName::InputInvalid,
+        ErrorName::AccessDenied,
+        ErrorName::QuotaExceeded,
+        ErrorName::EncryptionNotShareable,
+        ErrorName::DatabaseNotFound,
+        ErrorName::SnapshotNameTaken,
+        ErrorName::AwsError,
+        ErrorName::InternalError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorName::SnapshotPending => "SnapshotPending",
+            ErrorName::DatabaseNotAvailable => "DatabaseNotAvailable",
+            ErrorName::Throttled => "Throttled",
+            ErrorName::CopyLimitReached => "CopyLimitReached",
+            ErrorName::TransientAwsError => "TransientAwsError",
+            ErrorName::PolicyInvalid => "PolicyInvalid",
+            ErrorName::InputInvalid => "InputInvalid",
+            ErrorName::AccessDenied => "AccessDenied",
+            ErrorName::QuotaExceeded => "QuotaExceeded",
+            ErrorName::EncryptionNotShareable => "EncryptionNotShareable",
+            ErrorName::DatabaseNotFound => "DatabaseNotFound",
+            ErrorName::SnapshotNameTaken => "SnapshotNameTaken",
+            ErrorName::AwsError => "AwsError",
+            ErrorName::InternalError => "InternalError",
+        }
+    }
+
+    /// Retried by the state machine (the Task's first `Retry` rule).
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorName::SnapshotPending
+                | ErrorName::DatabaseNotAvailable
+                | ErrorName::Throttled
+                | ErrorName::CopyLimitReached
+                | ErrorName::TransientAwsError
+        )
+    }
+
+    /// The retryable names, in contract order: the `ErrorEquals` of the Task's Retry rule.
+    pub fn retryable() -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|e| e.is_retryable())
+            .map(Self::name)
+            .collect()
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for ErrorName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// Step Functions' own names the definitions use.
+pub mod states {
+    /// Lambda service errors Step Functions recommends retrying.
+    pub const LAMBDA_SERVICE_ERRORS: &[&str] = &[
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ];
+    /// Matches every error in a Catch.
+    pub const ALL_ERRORS: &str = "States.ALL";
+    /// The error of the Fail state an execution ends in after the notification.
+    pub const POLICY_FAILED: &str = "SnapshotPolicyFailed";
+}
+
+/// Tags the tool writes and reads. `CreatedBy`/`CopiedBy` and `CopyDBSnapshot` are the seed's.
+pub mod tags {
+    pub const CREATED_BY: &str = "CreatedBy";
+    pub const COPIED_BY: &str = "CopiedBy";
+    /// The value of `CreatedBy` and `CopiedBy`.
+    pub const TOOL: &str = "Snapshot Tool for RDS";
+    /// The owning policy's PolicyId.
+    pub const POLICY: &str = "rds-snapshot-policy:policy";
+    /// The DB instance or cluster a snapshot (or copy) is of.
+    pub const DATABASE: &str = "rds-snapshot-policy:database";
+    /// On a copy: the ARN of the snapshot it was copied from.
+    pub const SOURCE_ARN: &str = "rds-snapshot-policy:source-arn";
+    /// On a copy: when the source snapshot was taken (RFC 3339), the recovery point.
+    pub const RECOVERY_POINT: &str = "rds-snapshot-policy:recovery-point";
+    /// On a source snapshot: a digest of the accounts it has been shared with.
+    pub const SHARED_WITH: &str = "rds-snapshot-policy:shared-with";
+    /// On a database: opt in when TaggedInstance is true (the seed's tag).
+    pub const OPT_IN: &str = "CopyDBSnapshot";
+    /// The value of `CopyDBSnapshot` that opts a database in (any case).
+    pub const OPT_IN_VALUE: &str = "True";
+}
+
+/// CloudWatch metrics the provider publishes and the expansion alarms on.
+pub mod metrics {
+    pub const NAMESPACE: &str = "RdsSnapshotPolicy";
+    /// Age of the newest available DR copy per database, in minutes.
+    pub const RECOVERY_POINT_AGE: &str = "RecoveryPointAgeMinutes";
+    pub const DIMENSION_POLICY: &str = "Policy";
+    pub const DIMENSION_DATABASE: &str = "Database";
+    /// Step Functions' metrics the generated alarms watch (namespace `AWS/States`).
+    pub const STATES_NAMESPACE: &str = "AWS/States";
+    pub const EXECUTIONS_FAILED: &str = "ExecutionsFailed";
+    pub const EXECUTIONS_TIMED_OUT: &str = "ExecutionsTimedOut";
+}
+
+/// Metadata keys the macro writes on the policy resource.
+pub mod metadata {
+    pub const WARNINGS: &str = "RdsSnapshotPolicyWarnings";
+    pub const WORST_CASE_RPO: &str = "RdsSnapshotPolicyWorstCaseRpo";
+}
+
+/// Properties the expansion adds to the policy resource; a user may not set them.
+pub mod generated_properties {
+    pub const SERVICE_TOKEN: &str = "ServiceToken";
+    pub const GENERATED_RESOURCES: &str = "GeneratedResources";
+    pub const ALL: [&str; 2] = [SERVICE_TOKEN, GENERATED_RESOURCES];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        let mut names: Vec<&str> = ErrorName::ALL.iter().map(|e| e.name()).collect();
+        for e in ErrorName::ALL {
+            assert_eq!(ErrorName::parse(e.name()), Some(e));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorName::ALL.len());
+        for a in Action::ALL {
+            assert_eq!(a.name().parse::<Action>(), Ok(a));
+            assert_eq!(a.title().to_ascii_lowercase(), a.name());
+        }
+    }
+
+    #[test]
+    fn retryable_names_come_first_in_order() {
+        let retryable = ErrorName::retryable();
+        assert_eq!(
+            retryable,
+            [
+                "SnapshotPending",
+                "DatabaseNotAvailable",
+                "Throttled",
+                "CopyLimitReached",
+                "TransientAwsError"
+            ]
+        );
+        assert!(!ErrorName::InternalError.is_retryable());
+    }
+}

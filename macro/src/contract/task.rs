@@ -1,0 +1,174 @@
+//! The provider's task input and output: what a state machine's Task sends and gets back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Action, CONTRACT_VERSION, ErrorName, OLDEST_ACCEPTED_VERSION};
+use crate::spec::PolicySpec;
+
+/// The task input: `{"version": 2, "action": ..., "policy": {...}, "now": ..., "execution": ...}`.
+/// Release 0.1 wrote no `version` (version 1, otherwise the same shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskInput {
+    #[serde(default = "first_version")]
+    pub version: u32,
+    pub action: Action,
+    pub policy: PolicySpec<String>,
+    /// The schedule's time (RFC 3339): the run plans as of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The Step Functions execution, for the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+/// Why a task input was refused; `InputInvalid` in the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInputError(pub String);
+
+impl std::fmt::Display for TaskInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TaskInputError {
+    pub fn name(&self) -> ErrorName {
+        ErrorName::InputInvalid
+    }
+}
+
+/// Reads a task input: the typed shape (naming the field that is wrong), the version, then the
+/// policy's invariants.
+pub fn parse_task_input(payload: &Value) -> Result<TaskInput, TaskInputError> {
+    let input: TaskInput = serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        TaskInputError(format!(
+            "the task input is not one the expansion writes{at}: {}",
+            e.inner()
+        ))
+    })?;
+    if !(OLDEST_ACCEPTED_VERSION..=CONTRACT_VERSION).contains(&input.version) {
+        return Err(TaskInputError(format!(
+            "task input version {} is not supported: this provider accepts {OLDEST_ACCEPTED_VERSION} to {CONTRACT_VERSION} (update the provider before re-expanding the stacks)",
+            input.version
+        )));
+    }
+    input
+        .policy
+        .check()
+        .map_err(|e| TaskInputError(format!("the task input's {e}")))?;
+    Ok(input)
+}
+
+/// Instance or cluster, as summaries and plans name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KindName {
+    Instance,
+    Cluster,
+}
+
+impl KindName {
+    pub fn noun(self) -> &'static str {
+        match self {
+            KindName::Instance => "DB instance",
+            KindName::Cluster => "DB cluster",
+        }
+    }
+}
+
+/// One AWS write a plan asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "operation", rename_all = "camelCase")]
+pub enum Operation {
+    #[serde(rename_all = "camelCase")]
+    Create {
+        database: String,
+        kind: KindName,
+        snapshot_id: String,
+        tags: Vec<(String, String)>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Share {
+        snapshot_id: String,
+        snapshot_arn: String,
+        kind: KindName,
+        accounts: Vec<String>,
+        digest: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Copy {
+        source_arn: String,
+        target_id: String,
+        kind: KindName,
+        kms_key_id: String,
+        tags: Vec<(String, String)>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Delete { snapshot_id: String, kind: KindName },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// The database or snapshot the step is about.
+    pub subject: String,
+    #[serde(flatten)]
+    pub operation: Operation,
+    pub reason: String,
+}
+
+/// Something left alone (skipped) or not yet possible (pending), with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub subject: String,
+    pub reason: String,
+}
+
+/// An operation that failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub subject: String,
+    pub error: ErrorName,
+    pub message: String,
+}
+
+/// The newest available DR copy of one database: the recovery point the RPO is measured on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPoint {
+    pub snapshot: String,
+    pub taken: String,
+    pub age_minutes: i64,
+}
+
+/// The task output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub action: Action,
+    pub policy: String,
+    pub now: String,
+    pub dry_run: bool,
+    pub done: Vec<Step>,
+    pub skipped: Vec<Note>,
+    pub pending: Vec<Note>,
+    pub failed: Vec<Failure>,
+    pub aws_calls: usize,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub recovery_points: BTreeMap<String, RecoveryPoint>,
+}

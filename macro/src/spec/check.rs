@@ -1,0 +1,237 @@
+//! The invariants of a normalized policy: what the expansion guarantees, checked cheaply by the
+//! provider before it acts (the task input is not trusted). The rules here are also the ones
+//! validation applies to a user's Properties.
+
+use std::fmt;
+
+use super::{PolicySpec, Role, bounds, defaults};
+
+/// A normalized policy the expansion could never have produced, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "policy.{}: {}", self.field, self.message)
+    }
+}
+
+/// RDS's rules for DB instance and cluster identifiers.
+pub fn is_db_identifier(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !id.ends_with('-')
+        && !id.contains("--")
+}
+
+/// Region names such as `eu-west-1`, `us-gov-west-1`, `cn-north-1`.
+pub fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// 1 to 128 letters, digits or `- _ . / : @ + =` (valid in a tag value).
+pub fn is_policy_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@+=".contains(&b))
+}
+
+fn fail(field: &'static str, message: impl Into<String>) -> Result<(), SpecError> {
+    Err(SpecError {
+        field,
+        message: message.into(),
+    })
+}
+
+fn in_bounds(field: &'static str, value: u64, (min, max): (u64, u64)) -> Result<(), SpecError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        fail(field, format!("must be {min} to {max}, got {value}"))
+    }
+}
+
+fn present<T>(field: &'static str, value: &Option<T>, role: Role) -> Result<(), SpecError> {
+    match value {
+        Some(_) => Ok(()),
+        None => fail(field, format!("is required for Role {}", role.as_str())),
+    }
+}
+
+fn absent<T>(field: &'static str, value: &Option<T>, role: Role) -> Result<(), SpecError> {
+    match value {
+        None => Ok(()),
+        Some(_) => fail(field, format!("does not apply to Role {}", role.as_str())),
+    }
+}
+
+impl PolicySpec<String> {
+    /// Checks what a serde `Deserialize` cannot: role-specific fields, one target, identifier
+    /// and account forms, bounds. The first problem is returned.
+    pub fn check(&self) -> Result<(), SpecError> {
+        let role = self.role;
+        match &self.policy_id {
+            None => fail("PolicyId", "is required (the expansion always sets it)")?,
+            Some(id) if !is_policy_id(id) => fail(
+                "PolicyId",
+                format!("must be 1 to 128 letters, digits or - _ . / : @ + =, got {id:?}"),
+            )?,
+            Some(_) => {}
+        }
+        self.check_target()?;
+        in_bounds("RetentionDays", self.retention_days, bounds::RETENTION_DAYS)?;
+        in_bounds("KeepLatest", self.keep_latest, bounds::KEEP_LATEST)?;
+        in_bounds("RpoMinutes", self.rpo_minutes, bounds::RPO_MINUTES)?;
+        if let Some(region) = &self.source_region_override
+            && !is_region(region)
+        {
+            fail("SourceRegionOverride", format!("must be a region, got {region:?}"))?;
+        }
+        match role {
+            Role::Source => self.check_source(),
+            Role::Destination => self.check_destination(),
+        }
+    }
+
+    fn check_target(&self) -> Result<(), SpecError> {
+        let given = [
+            self.instance_name_pattern.is_some(),
+            self.snapshot_pattern.is_some(),
+            self.db_instance_identifier.is_some(),
+            self.db_cluster_identifier.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return fail(
+                "DBInstanceIdentifier",
+                "exactly one of the pattern, DBInstanceIdentifier and DBClusterIdentifier is required",
+            );
+        }
+        let (wrong, own) = match self.role {
+            Role::Source => (&self.snapshot_pattern, &self.instance_name_pattern),
+            Role::Destination => (&self.instance_name_pattern, &self.snapshot_pattern),
+        };
+        if wrong.is_some() {
+            return fail(
+                self.role.pattern_property(),
+                format!(
+                    "Role {} takes {}, not the other role's pattern",
+                    self.role.as_str(),
+                    self.role.pattern_property()
+                ),
+            );
+        }
+        if let Some(p) = own
+            && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
+        {
+            let why = e.to_string().lines().last().unwrap_or_default().to_string();
+            return fail(
+                self.role.pattern_property(),
+                format!("is not a valid regular expression ({})", why.trim()),
+            );
+        }
+        for (field, id) in [
+            ("DBInstanceIdentifier", &self.db_instance_identifier),
+            ("DBClusterIdentifier", &self.db_cluster_identifier),
+        ] {
+            if let Some(id) = id
+                && !is_db_identifier(id)
+            {
+                return fail(field, format!("must be a DB identifier, got {id:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_source(&self) -> Result<(), SpecError> {
+        let role = Role::Source;
+        present("BackupInterval", &self.backup_interval_hours, role)?;
+        present("BackupSchedule", &self.backup_schedule, role)?;
+        present("ShareSnapshots", &self.share_snapshots, role)?;
+        present("ShareSchedule", &self.share_schedule, role)?;
+        present("DestinationAccounts", &self.destination_accounts, role)?;
+        present("TaggedInstance", &self.tagged_instance, role)?;
+        absent("DestinationRegion", &self.destination_region, role)?;
+        absent("CopySchedule", &self.copy_schedule, role)?;
+        absent("CrossAccountCopy", &self.cross_account_copy, role)?;
+        absent("KmsKeySource", &self.kms_key_source, role)?;
+        absent("KmsKeyDestination", &self.kms_key_destination, role)?;
+        absent("CopyRetentionDays", &self.copy_retention_days, role)?;
+        in_bounds(
+            "BackupInterval",
+            self.backup_interval_hours.unwrap_or_default(),
+            bounds::BACKUP_INTERVAL_HOURS,
+        )?;
+        let accounts = self.accounts();
+        if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
+            return fail(
+                "DestinationAccounts",
+                format!("must hold 12-digit account IDs, got {bad:?}"),
+            );
+        }
+        let mut unique = accounts.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != accounts.len() {
+            return fail("DestinationAccounts", "names an account twice");
+        }
+        if accounts.len() > defaults::MAX_DESTINATION_ACCOUNTS {
+            return fail(
+                "DestinationAccounts",
+                format!(
+                    "names {} accounts; AWS shares a snapshot with at most {}",
+                    accounts.len(),
+                    defaults::MAX_DESTINATION_ACCOUNTS
+                ),
+            );
+        }
+        if self.shares() && accounts.is_empty() {
+            return fail(
+                "DestinationAccounts",
+                "is empty while ShareSnapshots is true",
+            );
+        }
+        Ok(())
+    }
+
+    fn check_destination(&self) -> Result<(), SpecError> {
+        let role = Role::Destination;
+        present("DestinationRegion", &self.destination_region, role)?;
+        present("CopySchedule", &self.copy_schedule, role)?;
+        present("CrossAccountCopy", &self.cross_account_copy, role)?;
+        present("CopyRetentionDays", &self.copy_retention_days, role)?;
+        absent("BackupInterval", &self.backup_interval_hours, role)?;
+        absent("BackupSchedule", &self.backup_schedule, role)?;
+        absent("ShareSnapshots", &self.share_snapshots, role)?;
+        absent("ShareSchedule", &self.share_schedule, role)?;
+        absent("DestinationAccounts", &self.destination_accounts, role)?;
+        absent("TaggedInstance", &self.tagged_instance, role)?;
+        let copy_retention = self.copy_retention_days.unwrap_or_default();
+        in_bounds("CopyRetentionDays", copy_retention, bounds::COPY_RETENTION_DAYS)?;
+        if self.delete_old_snapshots && copy_retention > self.retention_days {
+            return fail("RetentionDays", "must be >= CopyRetentionDays");
+        }
+        if let Some(region) = &self.destination_region
+            && !is_region(region)
+        {
+            return fail("DestinationRegion", format!("must be a region, got {region:?}"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,355 @@
+//! The normalized policy: the one typed form a policy takes after validation. The expansion
+//! serializes it into each state machine's task input; the provider deserializes it and runs
+//! it after a cheap invariant check (`check`). `S` is how a string is held: `Text` (known now,
+//! or an intrinsic CloudFormation resolves) in the expansion, `String` in the provider.
+
+mod check;
+mod lenient;
+
+pub use check::{SpecError, is_account_id, is_db_identifier, is_policy_id, is_region};
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Action, tags};
+use crate::schedule::{Schedule, longest_snapshot_gap};
+use crate::value::Text;
+
+/// Defaults, documented in the README's policy reference.
+pub mod defaults {
+    pub const BACKUP_INTERVAL_HOURS: u64 = 1;
+    pub const BACKUP_SCHEDULE: &str = "cron(0 * * * ? *)";
+    pub const SHARE_SCHEDULE: &str = "cron(10,25,40,55 * * * ? *)";
+    pub const COPY_SCHEDULE: &str = "cron(5,20,35,50 * * * ? *)";
+    pub const SOURCE_DELETE_SCHEDULE: &str = "cron(0 3 * * ? *)";
+    pub const DESTINATION_DELETE_SCHEDULE: &str = "cron(30 3 * * ? *)";
+    pub const SOURCE_RETENTION_DAYS: u64 = 1;
+    pub const DESTINATION_RETENTION_DAYS: u64 = 7;
+    pub const COPY_RETENTION_DAYS: u64 = 2;
+    pub const KEEP_LATEST: u64 = 1;
+    pub const RPO_MINUTES: u64 = 60;
+    /// AWS allows a manual snapshot to be shared with at most 20 accounts.
+    pub const MAX_DESTINATION_ACCOUNTS: usize = 20;
+}
+
+/// Inclusive bounds of the numeric properties, shared by validation and the invariant check.
+pub mod bounds {
+    pub const RETENTION_DAYS: (u64, u64) = (1, 36_500);
+    pub const KEEP_LATEST: (u64, u64) = (1, 1000);
+    pub const RPO_MINUTES: (u64, u64) = (1, 525_600);
+    pub const BACKUP_INTERVAL_HOURS: (u64, u64) = (1, 8_760);
+    pub const COPY_RETENTION_DAYS: (u64, u64) = (1, 36_500);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// The production account: take, share and delete snapshots.
+    Source,
+    /// The DR account: copy shared snapshots and delete old copies.
+    Destination,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Source => "Source",
+            Role::Destination => "Destination",
+        }
+    }
+
+    /// The property holding this role's pattern.
+    pub fn pattern_property(self) -> &'static str {
+        match self {
+            Role::Source => "InstanceNamePattern",
+            Role::Destination => "SnapshotPattern",
+        }
+    }
+
+    /// The tag that marks snapshots this role made: CreatedBy (source) or CopiedBy (DR).
+    pub fn marker_tag(self) -> &'static str {
+        match self {
+            Role::Source => tags::CREATED_BY,
+            Role::Destination => tags::COPIED_BY,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    /// ERROR, WARN (or WARNING), INFO, DEBUG in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_uppercase().as_str() {
+            "ERROR" => Some(LogLevel::Error),
+            "WARN" | "WARNING" => Some(LogLevel::Warn),
+            "INFO" => Some(LogLevel::Info),
+            "DEBUG" => Some(LogLevel::Debug),
+            _ => None,
+        }
+    }
+
+    /// The `tracing` filter directive.
+    pub fn filter(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+/// Which databases (source) or whose snapshots (destination) a policy covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target<S> {
+    /// A regex searched in the DB instance/cluster identifier (source) or snapshot identifier
+    /// (destination).
+    Pattern(String),
+    Instance(S),
+    Cluster(S),
+}
+
+/// The normalized policy. Field order is the serialized order. Role-specific fields are
+/// `Some` exactly for their role (the expansion writes every one; `check` enforces it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(bound(
+    serialize = "S: Serialize",
+    deserialize = "S: Deserialize<'de>"
+))]
+pub struct PolicySpec<S> {
+    #[serde(rename = "Role")]
+    pub role: Role,
+    #[serde(rename = "PolicyId", default, skip_serializing_if = "Option::is_none")]
+    pub policy_id: Option<S>,
+    #[serde(rename = "InstanceNamePattern", default, skip_serializing_if = "Option::is_none")]
+    pub instance_name_pattern: Option<String>,
+    #[serde(rename = "SnapshotPattern", default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_pattern: Option<String>,
+    #[serde(rename = "DBInstanceIdentifier", default, skip_serializing_if = "Option::is_none")]
+    pub db_instance_identifier: Option<S>,
+    #[serde(rename = "DBClusterIdentifier", default, skip_serializing_if = "Option::is_none")]
+    pub db_cluster_identifier: Option<S>,
+
+    // Source role.
+    #[serde(rename = "BackupInterval", default, with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_interval_hours: Option<u64>,
+    #[serde(rename = "BackupSchedule", default, skip_serializing_if = "Option::is_none")]
+    pub backup_schedule: Option<Schedule>,
+    #[serde(rename = "ShareSnapshots", default, with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_snapshots: Option<bool>,
+    #[serde(rename = "ShareSchedule", default, skip_serializing_if = "Option::is_none")]
+    pub share_schedule: Option<Schedule>,
+    #[serde(rename = "DestinationAccounts", default, skip_serializing_if = "Option::is_none")]
+    pub destination_accounts: Option<Vec<S>>,
+    #[serde(rename = "TaggedInstance", default, with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tagged_instance: Option<bool>,
+
+    // Destination role.
+    #[serde(rename = "DestinationRegion", default, skip_serializing_if = "Option::is_none")]
+    pub destination_region: Option<S>,
+    #[serde(rename = "CopySchedule", default, skip_serializing_if = "Option::is_none")]
+    pub copy_schedule: Option<Schedule>,
+    #[serde(rename = "CrossAccountCopy", default, with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_account_copy: Option<bool>,
+    #[serde(rename = "KmsKeySource", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_source: Option<S>,
+    #[serde(rename = "KmsKeyDestination", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_destination: Option<S>,
+    #[serde(rename = "CopyRetentionDays", default, with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_retention_days: Option<u64>,
+
+    // Both roles.
+    #[serde(rename = "RetentionDays", with = "lenient::whole")]
+    pub retention_days: u64,
+    #[serde(rename = "DeleteOldSnapshots", with = "lenient::flag")]
+    pub delete_old_snapshots: bool,
+    #[serde(rename = "DeleteSchedule")]
+    pub delete_schedule: Schedule,
+    #[serde(rename = "KeepLatest", with = "lenient::whole")]
+    pub keep_latest: u64,
+    #[serde(rename = "RpoMinutes", with = "lenient::whole")]
+    pub rpo_minutes: u64,
+    #[serde(rename = "LogLevel")]
+    pub log_level: LogLevel,
+    #[serde(rename = "SourceRegionOverride", default, skip_serializing_if = "Option::is_none")]
+    pub source_region_override: Option<String>,
+    #[serde(rename = "StrictChecks", with = "lenient::flag")]
+    pub strict_checks: bool,
+}
+
+impl<S> PolicySpec<S> {
+    pub fn target(&self) -> Option<Target<&S>> {
+        if let Some(p) = self
+            .instance_name_pattern
+            .as_ref()
+            .or(self.snapshot_pattern.as_ref())
+        {
+            return Some(Target::Pattern(p.clone()));
+        }
+        if let Some(id) = &self.db_instance_identifier {
+            return Some(Target::Instance(id));
+        }
+        self.db_cluster_identifier.as_ref().map(Target::Cluster)
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::days(self.retention_days as i64)
+    }
+
+    pub fn rpo(&self) -> Duration {
+        Duration::minutes(self.rpo_minutes as i64)
+    }
+
+    pub fn backup_interval(&self) -> Duration {
+        Duration::hours(
+            self.backup_interval_hours
+                .unwrap_or(defaults::BACKUP_INTERVAL_HOURS) as i64,
+        )
+    }
+
+    pub fn copy_retention(&self) -> Duration {
+        Duration::days(
+            self.copy_retention_days
+                .unwrap_or(defaults::COPY_RETENTION_DAYS) as i64,
+        )
+    }
+
+    /// Source: snapshots are shared (false for a destination policy).
+    pub fn shares(&self) -> bool {
+        self.role == Role::Source && self.share_snapshots == Some(true)
+    }
+
+    /// Destination: copies come from other accounts (false: this account's own snapshots).
+    pub fn copies_across_accounts(&self) -> bool {
+        self.cross_account_copy != Some(false)
+    }
+
+    pub fn tagged_only(&self) -> bool {
+        self.tagged_instance == Some(true)
+    }
+
+    pub fn accounts(&self) -> &[S] {
+        self.destination_accounts.as_deref().unwrap_or_default()
+    }
+
+    /// The schedules in effect, as (action, schedule) pairs, in a fixed order.
+    pub fn actions(&self) -> Vec<(Action, &Schedule)> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.backup_schedule {
+            out.push((Action::Take, s));
+        }
+        if let (true, Some(s)) = (self.shares(), &self.share_schedule) {
+            out.push((Action::Share, s));
+        }
+        if let Some(s) = &self.copy_schedule {
+            out.push((Action::Copy, s));
+        }
+        if self.delete_old_snapshots {
+            out.push((Action::Delete, &self.delete_schedule));
+        }
+        out
+    }
+
+    /// Longest time between two snapshots, given BackupSchedule and BackupInterval.
+    pub fn snapshot_spacing(&self) -> Option<Duration> {
+        longest_snapshot_gap(self.backup_schedule.as_ref()?, self.backup_interval())
+    }
+}
+
+impl PolicySpec<Text> {
+    /// The provider's form when every value is known now; `None` names the first intrinsic.
+    pub fn resolve(&self) -> Result<PolicySpec<String>, &'static str> {
+        fn one(t: &Option<Text>, name: &'static str) -> Result<Option<String>, &'static str> {
+            match t {
+                None => Ok(None),
+                Some(Text::Literal(s)) => Ok(Some(s.clone())),
+                Some(Text::Intrinsic(_)) => Err(name),
+            }
+        }
+        let accounts = match &self.destination_accounts {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|a| one(&Some(a.clone()), "DestinationAccounts").map(Option::unwrap_or_default))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(PolicySpec {
+            role: self.role,
+            policy_id: one(&self.policy_id, "PolicyId")?,
+            instance_name_pattern: self.instance_name_pattern.clone(),
+            snapshot_pattern: self.snapshot_pattern.clone(),
+            db_instance_identifier: one(&self.db_instance_identifier, "DBInstanceIdentifier")?,
+            db_cluster_identifier: one(&self.db_cluster_identifier, "DBClusterIdentifier")?,
+            backup_interval_hours: self.backup_interval_hours,
+            backup_schedule: self.backup_schedule.clone(),
+            share_snapshots: self.share_snapshots,
+            share_schedule: self.share_schedule.clone(),
+            destination_accounts: accounts,
+            tagged_instance: self.tagged_instance,
+            destination_region: one(&self.destination_region, "DestinationRegion")?,
+            copy_schedule: self.copy_schedule.clone(),
+            cross_account_copy: self.cross_account_copy,
+            kms_key_source: one(&self.kms_key_source, "KmsKeySource")?,
+            kms_key_destination: one(&self.kms_key_destination, "KmsKeyDestination")?,
+            copy_retention_days: self.copy_retention_days,
+            retention_days: self.retention_days,
+            delete_old_snapshots: self.delete_old_snapshots,
+            delete_schedule: self.delete_schedule.clone(),
+            keep_latest: self.keep_latest,
+            rpo_minutes: self.rpo_minutes,
+            log_level: self.log_level,
+            source_region_override: self.source_region_override.clone(),
+            strict_checks: self.strict_checks,
+        })
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        match self {
+            Text::Literal(s) => serializer.serialize_str(s),
+            Text::Intrinsic(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(Text::Literal(s)),
+            v if crate::value::is_intrinsic(&v) => Ok(Text::Intrinsic(v)),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string or an intrinsic function, got {}",
+                crate::value::describe(&other)
+            ))),
+        }
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serializer.serialize_str(self.expression())
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Schedule::parse(&text).map_err(serde::de::Error::custom)
+    }
+}

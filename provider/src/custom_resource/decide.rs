@@ -1,0 +1,338 @@
+//! The deploy-time checks' decisions: pure, from what `gather` found. A check that could not
+//! run (for example AccessDenied on GetKeyPolicy) is a warning, not a failure.
+
+use super::key_policy::KeyPolicy;
+use crate::inventory::Database;
+use crate::plan::covered_databases;
+use crate::policy::{RuntimePolicy, Selector};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckReport {
+    /// Problems a person must fix; the deployment fails.
+    pub failures: Vec<String>,
+    /// Checks that could not run, and advice.
+    pub warnings: Vec<String>,
+    /// The databases the policy covers.
+    pub databases: Vec<String>,
+}
+
+/// A manual snapshot quota: (used, max).
+pub type Quota = (i64, i64);
+
+/// What AWS said about one database's key (source, when sharing).
+#[derive(Debug, Clone)]
+pub struct KeyFacts {
+    pub key: String,
+    /// `Ok(true)`: the AWS-managed key; `Err`: DescribeKey failed, with why.
+    pub aws_managed: Result<bool, String>,
+    /// `None` when not read (AWS-managed, or DescribeKey failed).
+    pub policy: Option<Result<KeyPolicy, String>>,
+}
+
+/// What the source checks need.
+#[derive(Debug, Clone)]
+pub struct SourceFacts {
+    pub region: String,
+    pub databases: Result<Vec<Database>, String>,
+    /// Per covered, encrypted database id: its key facts.
+    pub keys: Vec<(String, KeyFacts)>,
+    pub quota: Result<Option<Quota>, String>,
+}
+
+/// One destination key as DescribeKey saw it.
+#[derive(Debug, Clone)]
+pub enum KeyState {
+    Enabled,
+    /// Disabled, PendingDeletion, ...
+    Other(String),
+    NotFound(String),
+    /// The check could not run.
+    Unknown(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DestinationFacts {
+    /// (property, key, region, state)
+    pub keys: Vec<(&'static str, String, String, KeyState)>,
+    pub region: String,
+    pub quota: Result<Option<Quota>, String>,
+}
+
+/// The databases the source policy covers, from the listing.
+pub fn covered<'a>(policy: &RuntimePolicy, databases: &'a [Database]) -> Vec<&'a Database> {
+    covered_databases(&policy.selector, databases)
+        .into_iter()
+        .filter_map(|c| c.database)
+        .collect()
+}
+
+/// Manual snapshots a source policy keeps per database at most: one per interval over the
+/// retention, plus the one being taken.
+pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
+    let per_db = (policy.retention().num_hours() / policy.backup_interval().num_hours().max(1)) + 1;
+    per_db.max(policy.keep_latest() as i64) * databases as i64
+}
+
+pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport {
+    let mut report = CheckReport::default();
+    let region = &facts.region;
+    let databases = match &facts.databases {
+        Ok(d) => d,
+        Err(e) => {
+            report
+                .warnings
+                .push(format!("could not list the databases in {region}: {e}"));
+            return report;
+        }
+    };
+    let targets = covered(policy, databases);
+    report.databases = targets.iter().map(|d| d.id.clone()).collect();
+    if targets.is_empty() {
+        report.failures.push(match &policy.selector {
+            Selector::Instance(id) => format!("DB instance {id} does not exist in {region}"),
+            Selector::Cluster(id) => format!("DB cluster {id} does not exist in {region}"),
+            Selector::Pattern(re) => format!(
+                "no DB instance or cluster in {region} matches InstanceNamePattern {:?}",
+                re.as_str()
+            ),
+        });
+        return report;
+    }
+    if policy.spec.shares() {
+        for db in &targets {
+            let facts = facts.keys.iter().find(|(id, _)| *id == db.id).map(|(_, k)| k);
+            decide_shareable(policy, db, facts, &mut report);
+        }
+    }
+    decide_quota(policy, targets.len(), region, &facts.quota, &mut report);
+    report
+}
+
+fn decide_shareable(
+    policy: &RuntimePolicy,
+    db: &Database,
+    facts: Option<&KeyFacts>,
+    report: &mut CheckReport,
+) {
+    let noun = db.kind.noun();
+    let Some(facts) = facts.filter(|_| db.encrypted) else {
+        report.warnings.push(format!(
+            "{noun} {} is not encrypted: its snapshots are shared unencrypted",
+            db.id
+        ));
+        return;
+    };
+    let key = &facts.key;
+    match &facts.aws_managed {
+        Ok(true) => {
+            report.failures.push(format!(
+                "{noun} {} is encrypted with the AWS-managed key {key}; AWS does not allow sharing snapshots encrypted with it, so the DR account(s) {} could never copy them. Encrypt the database with a customer-managed key whose policy lets those accounts use it",
+                db.id,
+                policy.accounts().join(", ")
+            ));
+            return;
+        }
+        Ok(false) => {}
+        Err(text) => {
+            report.warnings.push(format!(
+                "could not describe key {key} of {noun} {}: {text}",
+                db.id
+            ));
+            return;
+        }
+    }
+    match &facts.policy {
+        None => {}
+        Some(Err(text)) => report.warnings.push(format!(
+            "could not read the policy of key {key} of {noun} {}: {text}",
+            db.id
+        )),
+        Some(Ok(key_policy)) => {
+            for account in policy.accounts() {
+                let missing = key_policy.missing_actions(account);
+                if !missing.is_empty() {
+                    report.failures.push(format!(
+                        "the key policy of {key} (encrypting {noun} {}) does not let account {account} use {}: add a statement allowing arn:aws:iam::{account}:root kms:DescribeKey, kms:CreateGrant and kms:Decrypt",
+                        db.id,
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn decide_quota(
+    policy: &RuntimePolicy,
+    databases: usize,
+    region: &str,
+    quota: &Result<Option<Quota>, String>,
+    report: &mut CheckReport,
+) {
+    let (used, max) = match quota {
+        Ok(Some(q)) => *q,
+        Ok(None) => {
+            report.warnings.push(format!(
+                "the manual snapshot quota of {region} was not reported"
+            ));
+            return;
+        }
+        Err(e) => {
+            report.warnings.push(format!(
+                "could not read the manual snapshot quota in {region}: {e}"
+            ));
+            return;
+        }
+    };
+    let needed = snapshots_needed(policy, databases);
+    if used + needed > max {
+        report.failures.push(format!(
+            "this policy keeps up to {needed} manual snapshots ({databases} database(s) × (RetentionDays × 24 / BackupInterval + 1)), and {used} of the {max} allowed in {region} are used: raise the ManualSnapshots quota (Service Quotas) or lower RetentionDays or raise BackupInterval"
+        ));
+    }
+}
+
+pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> CheckReport {
+    let mut report = CheckReport::default();
+    if let Selector::Instance(id) | Selector::Cluster(id) = &policy.selector {
+        report.databases.push(id.clone());
+    }
+    for (property, key, region, state) in &facts.keys {
+        match state {
+            KeyState::Enabled => {}
+            KeyState::Other(state) => report.failures.push(format!(
+                "{property} {key} in {region} is {state}, not Enabled: copies cannot be encrypted with it"
+            )),
+            KeyState::NotFound(text) => report.failures.push(format!(
+                "{property} {key} does not exist in {region}: {text}"
+            )),
+            KeyState::Unknown(text) => report.warnings.push(format!(
+                "could not check {property} {key} in {region}: {text}"
+            )),
+        }
+    }
+    let region = &facts.region;
+    match &facts.quota {
+        Ok(Some((used, max))) if *max > 0 && used * 10 >= max * 9 => {
+            report.warnings.push(format!("{used} of the {max} manual snapshots allowed in {region} are used: copies will fail when the quota is reached"));
+        }
+        Ok(_) => {}
+        Err(e) => report.warnings.push(format!(
+            "could not read the manual snapshot quota in {region}: {e}"
+        )),
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::inventory::Kind;
+
+    fn source() -> RuntimePolicy {
+        RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                    "DestinationAccount": "222222222222", "RetentionDays": 2}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap()
+    }
+
+    fn db(id: &str, key: Option<&str>) -> Database {
+        Database {
+            id: id.into(),
+            kind: Kind::Instance,
+            status: "available".into(),
+            tags: BTreeMap::new(),
+            cluster: None,
+            encrypted: key.is_some(),
+            kms_key_id: key.map(str::to_string),
+        }
+    }
+
+    fn facts(databases: Vec<Database>, keys: Vec<(String, KeyFacts)>, quota: Quota) -> SourceFacts {
+        SourceFacts {
+            region: "eu-west-1".into(),
+            databases: Ok(databases),
+            keys,
+            quota: Ok(Some(quota)),
+        }
+    }
+
+    fn key(aws_managed: bool, policy: Option<&str>) -> KeyFacts {
+        KeyFacts {
+            key: "k1".into(),
+            aws_managed: Ok(aws_managed),
+            policy: policy.map(KeyPolicy::parse),
+        }
+    }
+
+    const GOOD_POLICY: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": ["kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt"], "Resource": "*"}]}"#;
+
+    #[test]
+    fn no_matching_database_fails_naming_the_pattern() {
+        let report = decide_source(&source(), &facts(vec![db("billing", None)], vec![], (0, 100)));
+        assert_eq!(report.failures.len(), 1);
+        assert!(report.failures[0].contains("matches InstanceNamePattern \"^orders\""));
+    }
+
+    #[test]
+    fn aws_managed_key_fails_and_a_good_key_policy_passes() {
+        let dbs = vec![db("orders-a", Some("k1")), db("orders-b", Some("k1"))];
+        let keys = vec![
+            ("orders-a".to_string(), key(true, None)),
+            ("orders-b".to_string(), key(false, Some(GOOD_POLICY))),
+        ];
+        let report = decide_source(&source(), &facts(dbs, keys, (0, 100)));
+        assert_eq!(report.databases, ["orders-a", "orders-b"]);
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        assert!(report.failures[0].contains("orders-a is encrypted with the AWS-managed key"));
+    }
+
+    #[test]
+    fn key_policy_without_the_dr_account_fails() {
+        let keys = vec![("orders".to_string(), key(false, Some(r#"{"Statement": []}"#)))];
+        let report = decide_source(&source(), &facts(vec![db("orders", Some("k1"))], keys, (0, 100)));
+        assert!(report.failures[0].contains("does not let account 222222222222 use"));
+    }
+
+    #[test]
+    fn quota_counts_retention_over_interval_plus_one() {
+        // 2 days of hourly snapshots + 1 = 49 per database.
+        assert_eq!(snapshots_needed(&source(), 2), 98);
+        let ok = decide_source(&source(), &facts(vec![db("orders", None)], vec![], (51, 100)));
+        assert!(ok.failures.is_empty(), "{:?}", ok.failures);
+        let full = decide_source(&source(), &facts(vec![db("orders", None)], vec![], (52, 100)));
+        assert!(full.failures[0].contains("keeps up to 49 manual snapshots"));
+        assert!(ok.warnings[0].contains("not encrypted"));
+    }
+
+    #[test]
+    fn destination_keys_and_quota() {
+        let policy = RuntimePolicy::from_properties(
+            &json!({"Role": "Destination", "PolicyId": "p", "SnapshotPattern": ".*",
+                    "DestinationRegion": "eu-central-1",
+                    "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap();
+        let facts = DestinationFacts {
+            keys: vec![
+                ("KmsKeyDestination", "k".into(), "eu-central-1".into(), KeyState::Other("Disabled".into())),
+                ("KmsKeySource", "s".into(), "eu-west-1".into(), KeyState::Unknown("AccessDeniedException".into())),
+            ],
+            region: "eu-central-1".into(),
+            quota: Ok(Some((90, 100))),
+        };
+        let report = decide_destination(&policy, &facts);
+        assert_eq!(report.failures, ["KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"]);
+        assert_eq!(report.warnings.len(), 2);
+        assert!(report.warnings[1].contains("90 of the 100 manual snapshots"));
+    }
+}

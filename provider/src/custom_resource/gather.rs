@@ -1,0 +1,149 @@
+//! The deploy-time checks' AWS calls: what exists (databases, keys, key policies, quotas).
+//! The decisions are in `decide`.
+
+use aws_sdk_kms::types::{KeyManagerType, KeyState as KmsKeyState};
+use rds_snapshot_policy_macro::Role;
+
+use super::decide::{
+    self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quota, SourceFacts,
+};
+use super::key_policy::KeyPolicy;
+use crate::aws::{Aws, list_databases};
+use crate::policy::RuntimePolicy;
+
+fn kms_error<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> (Option<String>, String)
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e {
+        aws_sdk_kms::error::SdkError::ServiceError(s) => (
+            s.err().code().map(str::to_string),
+            format!(
+                "{}: {}",
+                s.err().code().unwrap_or("Unknown"),
+                s.err().message().unwrap_or_default()
+            ),
+        ),
+        other => (
+            None,
+            aws_sdk_kms::error::DisplayErrorContext(other)
+                .to_string()
+                .chars()
+                .take(300)
+                .collect(),
+        ),
+    }
+}
+
+pub async fn run_checks(aws: &Aws, policy: &RuntimePolicy) -> CheckReport {
+    match policy.role() {
+        Role::Source => decide::decide_source(policy, &gather_source(aws, policy).await),
+        Role::Destination => {
+            decide::decide_destination(policy, &gather_destination(aws, policy).await)
+        }
+    }
+}
+
+async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
+    let region = policy.source_region.clone();
+    let databases = list_databases(aws, &region, &policy.selector)
+        .await
+        .map_err(|e| e.to_string());
+    let mut facts = SourceFacts {
+        region: region.clone(),
+        databases: Ok(Vec::new()),
+        keys: Vec::new(),
+        quota: Ok(None),
+    };
+    let Ok(listed) = databases else {
+        facts.databases = databases;
+        return facts;
+    };
+    let targets = decide::covered(policy, &listed);
+    if !targets.is_empty() {
+        if policy.spec.shares() {
+            for db in targets.iter().filter(|d| d.encrypted) {
+                if let Some(key) = &db.kms_key_id {
+                    facts.keys.push((db.id.clone(), key_facts(aws, &region, key).await));
+                }
+            }
+        }
+        facts.quota = quota(aws, &region).await;
+    }
+    facts.databases = Ok(listed);
+    facts
+}
+
+async fn key_facts(aws: &Aws, region: &str, key: &str) -> KeyFacts {
+    let kms = aws.kms(region);
+    let mut facts = KeyFacts {
+        key: key.to_string(),
+        aws_managed: Ok(false),
+        policy: None,
+    };
+    match kms.describe_key().key_id(key).send().await {
+        Ok(r) => {
+            let manager = r.key_metadata().and_then(|m| m.key_manager());
+            facts.aws_managed = Ok(manager == Some(&KeyManagerType::Aws));
+        }
+        Err(e) => facts.aws_managed = Err(kms_error(&e).1),
+    }
+    if facts.aws_managed != Ok(false) {
+        return facts;
+    }
+    let policy = kms
+        .get_key_policy()
+        .key_id(key)
+        .policy_name("default")
+        .send()
+        .await;
+    facts.policy = Some(match policy {
+        Ok(r) => KeyPolicy::parse(r.policy().unwrap_or("{}")),
+        Err(e) => Err(kms_error(&e).1),
+    });
+    facts
+}
+
+async fn quota(aws: &Aws, region: &str) -> Result<Option<Quota>, String> {
+    let r = aws
+        .rds(region)
+        .describe_account_attributes()
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify(e, "DescribeAccountAttributes").to_string())?;
+    Ok(r.account_quotas()
+        .iter()
+        .find(|q| q.account_quota_name() == Some("ManualSnapshots"))
+        .map(|q| (q.used().unwrap_or(0), q.max().unwrap_or(0))))
+}
+
+async fn gather_destination(aws: &Aws, policy: &RuntimePolicy) -> DestinationFacts {
+    let mut wanted = Vec::new();
+    if let Some(k) = &policy.spec.kms_key_destination {
+        wanted.push(("KmsKeyDestination", k.clone(), policy.destination_region.clone()));
+    }
+    if let Some(k) = &policy.spec.kms_key_source {
+        wanted.push(("KmsKeySource", k.clone(), policy.source_region.clone()));
+    }
+    let mut keys = Vec::new();
+    for (property, key, region) in wanted {
+        let state = match aws.kms(&region).describe_key().key_id(&key).send().await {
+            Ok(r) => match r.key_metadata().and_then(|m| m.key_state()) {
+                Some(s) if *s != KmsKeyState::Enabled => KeyState::Other(s.as_str().to_string()),
+                _ => KeyState::Enabled,
+            },
+            Err(e) => match kms_error(&e) {
+                (Some(code), text) if code == "NotFoundException" => KeyState::NotFound(text),
+                (_, text) => KeyState::Unknown(text),
+            },
+        };
+        keys.push((property, key, region, state));
+    }
+    let region = policy.destination_region.clone();
+    DestinationFacts {
+        keys,
+        quota: quota(aws, &region).await,
+        region,
+    }
+}
