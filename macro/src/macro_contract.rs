@@ -103,8 +103,7 @@ pub fn answer(event: &Value, provider_function: &str) -> Value {
                 }
                 None => tracing::info!(request_id = %request_id, "expansion succeeded"),
             }
-            serde_json::to_value(&response)
-                .unwrap_or_else(|e| failure(&request_id, &e.to_string()))
+            serde_json::to_value(&response).unwrap_or_else(|e| failure(&request_id, &e.to_string()))
         }
         Err(_) => {
             tracing::error!(request_id = %request_id, "expansion panicked");

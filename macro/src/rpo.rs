@@ -3,8 +3,8 @@
 use chrono::Duration;
 
 use crate::error::Diagnostics;
-use crate::spec::{PolicySpec, Role};
 use crate::schedule::Schedule;
+use crate::spec::{PolicySpec, Role};
 
 /// Formats a duration the way people say it: `90 minutes`, `8 hours`, `3 days`.
 pub fn human(d: Duration) -> String {

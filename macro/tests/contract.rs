@@ -1,8 +1,8 @@
 //! The macro contract and the limits: answers for every event, never a panic.
 
+use proptest::prelude::*;
 use rds_snapshot_policy_macro::expand::{ExpandContext, MAX_RESOURCES, expand};
 use rds_snapshot_policy_macro::macro_contract::handle_event;
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn policy(db: &str) -> Value {

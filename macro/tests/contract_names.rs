@@ -26,7 +26,11 @@ fn readme_error_table_matches_the_contract() {
         .position(|l| l.starts_with("| retried by the state machine |"))
         .expect("the README has the error table");
     let row = readme.lines().nth(header + 2).expect("the table's row");
-    let cells: Vec<&str> = row.split('|').map(str::trim).filter(|c| !c.is_empty()).collect();
+    let cells: Vec<&str> = row
+        .split('|')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(cells.len(), 2, "{row}");
     let (retried, final_names) = (backticked(cells[0]), backticked(cells[1]));
     let contract_retried: Vec<String> = ErrorName::ALL
@@ -72,6 +76,10 @@ fn error_names_are_written_only_in_the_contract() {
             }
         }
     }
-    assert!(found.is_empty(), "error names outside the contract:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "error names outside the contract:\n{}",
+        found.join("\n")
+    );
     assert!(files.len() > 20, "the scan found the sources");
 }

@@ -32,7 +32,11 @@ fn definition_text(definition: &Value) -> String {
             .as_array()
             .expect("Fn::Join parts")
             .iter()
-            .map(|p| p.as_str().unwrap_or("resolved-by-cloudformation").to_string())
+            .map(|p| {
+                p.as_str()
+                    .unwrap_or("resolved-by-cloudformation")
+                    .to_string()
+            })
             .collect(),
     }
 }
@@ -60,7 +64,10 @@ fn task_inputs(template: &Value) -> Vec<(String, Value)> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             input.insert("now".into(), json!("2026-11-24T07:00:00Z"));
-            input.insert("execution".into(), json!("arn:aws:states:eu-west-1:1:execution:m:e"));
+            input.insert(
+                "execution".into(),
+                json!("arn:aws:states:eu-west-1:1:execution:m:e"),
+            );
             out.push((id.clone(), Value::Object(input)));
         }
     }
@@ -100,8 +107,10 @@ fn source() -> impl Strategy<Value = Value> {
         .prop_map(
             |(target, retention, interval, backup, share, sharing, tagged, accounts, rest)| {
                 let (keep, rpo, delete, strict) = rest;
-                let accounts: Vec<String> =
-                    accounts.iter().map(|n| format!("2222222222{n:02}")).collect();
+                let accounts: Vec<String> = accounts
+                    .iter()
+                    .map(|n| format!("2222222222{n:02}"))
+                    .collect();
                 let mut p = json!({
                     "Role": "Source", "PolicyId": "prop-policy", "RetentionDays": retention,
                     "BackupInterval": interval.to_string(), "BackupSchedule": backup,
@@ -127,25 +136,27 @@ fn destination() -> impl Strategy<Value = Value> {
         any::<bool>(),
         (1u64..10, any::<bool>()),
     )
-        .prop_map(|(target, (retention, copy), sched, delete, region, source_key, rest)| {
-            let mut p = json!({
-                "Role": "Destination", "PolicyId": "prop-dr", "RetentionDays": retention,
-                "CopyRetentionDays": copy, "CopySchedule": sched, "DeleteSchedule": delete,
-                "DestinationRegion": region, "KeepLatest": rest.0,
-                "DeleteOldSnapshots": rest.1, "SourceRegionOverride": "eu-west-1",
-                "NotificationTopicArn": "arn:aws:sns:eu-central-1:222222222222:alerts",
-            });
-            // A copy to another region needs the DR region's key; one that stays needs the
-            // source region's.
-            if region == "eu-central-1" {
-                p["KmsKeyDestination"] = json!(KEY);
-            }
-            if source_key || region == "eu-west-1" {
-                p["KmsKeySource"] = json!(SOURCE_KEY);
-            }
-            p[target.0] = target.1;
-            p
-        })
+        .prop_map(
+            |(target, (retention, copy), sched, delete, region, source_key, rest)| {
+                let mut p = json!({
+                    "Role": "Destination", "PolicyId": "prop-dr", "RetentionDays": retention,
+                    "CopyRetentionDays": copy, "CopySchedule": sched, "DeleteSchedule": delete,
+                    "DestinationRegion": region, "KeepLatest": rest.0,
+                    "DeleteOldSnapshots": rest.1, "SourceRegionOverride": "eu-west-1",
+                    "NotificationTopicArn": "arn:aws:sns:eu-central-1:222222222222:alerts",
+                });
+                // A copy to another region needs the DR region's key; one that stays needs the
+                // source region's.
+                if region == "eu-central-1" {
+                    p["KmsKeyDestination"] = json!(KEY);
+                }
+                if source_key || region == "eu-west-1" {
+                    p["KmsKeySource"] = json!(SOURCE_KEY);
+                }
+                p[target.0] = target.1;
+                p
+            },
+        )
 }
 
 fn round_trip(properties: &Value, account: &str) {
@@ -197,6 +208,9 @@ fn valid_input() -> Value {
         .1
 }
 
+/// An edit of a valid task input.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 fn refused(edit: impl FnOnce(&mut Value)) -> String {
     let mut input = valid_input();
     edit(&mut input);
@@ -206,33 +220,72 @@ fn refused(edit: impl FnOnce(&mut Value)) -> String {
 #[test]
 fn the_provider_refuses_what_the_expansion_never_writes() {
     assert!(parse_task_input(&valid_input()).is_ok());
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>)> = vec![
-        ("unknown field `Bogus`", Box::new(|v| v["policy"]["Bogus"] = json!(1))),
-        ("at policy.KeepLatest", Box::new(|v| v["policy"]["KeepLatest"] = json!("many"))),
-        ("missing field `DeleteSchedule`", Box::new(|v| {
-            v["policy"].as_object_mut().unwrap().remove("DeleteSchedule");
-        })),
-        ("at policy.BackupSchedule", Box::new(|v| v["policy"]["BackupSchedule"] = json!("cron(nope)"))),
-        ("policy.CopySchedule: does not apply to Role Source", Box::new(|v| {
-            v["policy"]["CopySchedule"] = json!("rate(1 hour)");
-        })),
-        ("policy.DestinationAccounts: must hold 12-digit account IDs", Box::new(|v| {
-            v["policy"]["DestinationAccounts"] = json!(["333"]);
-        })),
-        ("policy.PolicyId: is required", Box::new(|v| {
-            v["policy"].as_object_mut().unwrap().remove("PolicyId");
-        })),
-        ("policy.DBInstanceIdentifier: exactly one", Box::new(|v| {
-            v["policy"]["DBClusterIdentifier"] = json!("ledger");
-        })),
-        ("policy.RetentionDays: must be 1 to 36500, got 0", Box::new(|v| v["policy"]["RetentionDays"] = json!(0))),
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "unknown field `Bogus`",
+            Box::new(|v| v["policy"]["Bogus"] = json!(1)),
+        ),
+        (
+            "at policy.KeepLatest",
+            Box::new(|v| v["policy"]["KeepLatest"] = json!("many")),
+        ),
+        (
+            "missing field `DeleteSchedule`",
+            Box::new(|v| {
+                v["policy"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("DeleteSchedule");
+            }),
+        ),
+        (
+            "at policy.BackupSchedule",
+            Box::new(|v| v["policy"]["BackupSchedule"] = json!("cron(nope)")),
+        ),
+        (
+            "policy.CopySchedule: does not apply to Role Source",
+            Box::new(|v| {
+                v["policy"]["CopySchedule"] = json!("rate(1 hour)");
+            }),
+        ),
+        (
+            "policy.DestinationAccounts: must hold 12-digit account IDs",
+            Box::new(|v| {
+                v["policy"]["DestinationAccounts"] = json!(["333"]);
+            }),
+        ),
+        (
+            "policy.PolicyId: is required",
+            Box::new(|v| {
+                v["policy"].as_object_mut().unwrap().remove("PolicyId");
+            }),
+        ),
+        (
+            "policy.DBInstanceIdentifier: exactly one",
+            Box::new(|v| {
+                v["policy"]["DBClusterIdentifier"] = json!("ledger");
+            }),
+        ),
+        (
+            "policy.RetentionDays: must be 1 to 36500, got 0",
+            Box::new(|v| v["policy"]["RetentionDays"] = json!(0)),
+        ),
         ("at action", Box::new(|v| v["action"] = json!("explode"))),
-        ("task input version 3 is not supported", Box::new(|v| v["version"] = json!(3))),
-        ("unknown field `extra`", Box::new(|v| v["extra"] = json!(true))),
+        (
+            "task input version 3 is not supported",
+            Box::new(|v| v["version"] = json!(3)),
+        ),
+        (
+            "unknown field `extra`",
+            Box::new(|v| v["extra"] = json!(true)),
+        ),
     ];
     for (expected, edit) in cases {
         let message = refused(edit);
-        assert!(message.contains(expected), "expected {expected:?} in {message:?}");
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in {message:?}"
+        );
     }
 }
 
@@ -256,7 +309,9 @@ fn user_properties_may_not_set_the_expansions_own() {
         let errors = expand(&template, &context()).expect_err("refused");
         let text = rds_snapshot_policy_macro::join_errors(&errors);
         assert!(
-            text.contains(&format!("Resource [P] property [{property}]: is set by the RdsSnapshotPolicy macro")),
+            text.contains(&format!(
+                "Resource [P] property [{property}]: is set by the RdsSnapshotPolicy macro"
+            )),
             "{text}"
         );
     }

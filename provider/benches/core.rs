@@ -6,10 +6,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, TimeZone, Utc};
-use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
 use provider::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use provider::plan::{Action, plan};
 use provider::policy::RuntimePolicy;
+use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
 use serde_json::json;
 
 fn median(mut runs: Vec<Duration>) -> Duration {

@@ -42,9 +42,11 @@ pub async fn handle_event(
     on_policy: impl FnOnce(&RuntimePolicy) + Send + 'static,
 ) -> Result<Value, Diagnostic> {
     if is_custom_resource_event(&payload) {
-        let response = answer_with(&payload, time_left(deadline_ms), move |request| async move {
-            handle(&aws, &region, &request).await
-        })
+        let response = answer_with(
+            &payload,
+            time_left(deadline_ms),
+            move |request| async move { handle(&aws, &region, &request).await },
+        )
         .await;
         return serde_json::to_value(&response)
             .map_err(|e| diagnostic(ErrorName::InternalError, e.to_string()));

@@ -41,9 +41,10 @@ impl RuntimePolicy {
             .map_err(|e| invalid(ErrorKind::InputInvalid, e.to_string()))?;
         let id = spec.policy_id.clone().unwrap_or_default();
         let selector = match spec.target() {
-            Some(Target::Pattern(p)) => Selector::Pattern(Regex::new(&p).map_err(|e| {
-                invalid(ErrorKind::InputInvalid, format!("pattern {p:?}: {e}"))
-            })?),
+            Some(Target::Pattern(p)) => Selector::Pattern(
+                Regex::new(&p)
+                    .map_err(|e| invalid(ErrorKind::InputInvalid, format!("pattern {p:?}: {e}")))?,
+            ),
             Some(Target::Instance(id)) => Selector::Instance(id.clone()),
             Some(Target::Cluster(id)) => Selector::Cluster(id.clone()),
             None => {

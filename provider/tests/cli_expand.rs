@@ -50,7 +50,8 @@ fn expands_the_examples_to_json() {
 fn yaml_output_round_trips() {
     let out = cli(&["expand", &example("aurora.yaml"), "--format", "yaml"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let parsed = rds_snapshot_policy_macro::yaml::parse_template(&stdout(&out)).expect("valid YAML");
+    let parsed =
+        rds_snapshot_policy_macro::yaml::parse_template(&stdout(&out)).expect("valid YAML");
     assert!(parsed["Resources"]["LedgerSnapshotsTakeStateMachine"].is_object());
     assert_eq!(
         parsed["Resources"]["LedgerSnapshots"]["Properties"]["DBClusterIdentifier"]["Ref"],

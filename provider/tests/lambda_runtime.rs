@@ -66,7 +66,9 @@ async fn lambdas_answer_through_the_runtime_api() {
 
     // The provider: a take task, its summary, and an error name Step Functions can match.
     // The task input carries the normalized policy, as the expansion writes it.
-    let policy = normalized(&json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]}));
+    let policy = normalized(
+        &json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]}),
+    );
     let summary = watch
         .invoke(
             "rds-snapshot-policy-provider",

@@ -17,13 +17,16 @@ fn previous_release_task_inputs_are_accepted() {
         let path = entry.unwrap().path();
         let payload: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         assert!(payload.get("version").is_none());
-        let input = parse_task_input(&payload)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let input =
+            parse_task_input(&payload).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(input.version, 1);
         assert_eq!(input.action.name(), payload["action"]);
         let policy = RuntimePolicy::bind(input.policy, "eu-west-1")
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(Some(policy.id.as_str()), payload["policy"]["PolicyId"].as_str());
+        assert_eq!(
+            Some(policy.id.as_str()),
+            payload["policy"]["PolicyId"].as_str()
+        );
         count += 1;
     }
     assert!(count >= 20, "{count} fixtures");

@@ -3,12 +3,11 @@
 mod definition;
 mod resources;
 
-
 use serde_json::{Map, Value, json};
 
-use crate::error::{PolicyError, PolicyWarning};
-pub use crate::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
 use crate::contract::RESOURCE_TYPE;
+pub use crate::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
+use crate::error::{PolicyError, PolicyWarning};
 use crate::policy::parse_policy;
 use crate::value::Resolver;
 

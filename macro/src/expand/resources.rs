@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 use super::definition::definition_string;
 use crate::contract::{Action, generated_properties, metadata, metrics};
 use crate::policy::{Notification, Policy};
-use crate::spec::Role;
 use crate::rpo::human;
+use crate::spec::Role;
 
 /// The generated resources of one policy, in output order.
 pub struct Generated {
@@ -165,7 +165,10 @@ pub fn generate(
     }
 
     let mut properties = Map::new();
-    properties.insert(generated_properties::SERVICE_TOKEN.into(), provider_arn.clone());
+    properties.insert(
+        generated_properties::SERVICE_TOKEN.into(),
+        provider_arn.clone(),
+    );
     properties.extend(normalized);
     properties.insert(
         generated_properties::GENERATED_RESOURCES.into(),

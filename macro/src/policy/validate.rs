@@ -9,7 +9,9 @@ use super::{Applies, Notification, PROPERTIES, Policy};
 use crate::contract::{RESOURCE_TYPE, generated_properties};
 use crate::error::{Diagnostics, PolicyError};
 use crate::reader::Reader;
-use crate::spec::{LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id, is_region};
+use crate::spec::{
+    LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id, is_region,
+};
 use crate::value::{Resolver, Text, did_you_mean, find_import_values};
 
 /// Reads and validates the Properties of resource `logical_id`, reporting all errors at once.
@@ -187,13 +189,13 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
 
 fn read_policy_id(r: &mut Reader) -> Option<Text> {
     let id = r.text("PolicyId")?;
-    if let Text::Literal(s) = &id {
-        if !is_policy_id(s) {
-            r.diag.error(
-                "PolicyId",
-                format!("must be 1 to 128 letters, digits or - _ . / : @ + =, got {s:?}"),
-            );
-        }
+    if let Text::Literal(s) = &id
+        && !is_policy_id(s)
+    {
+        r.diag.error(
+            "PolicyId",
+            format!("must be 1 to 128 letters, digits or - _ . / : @ + =, got {s:?}"),
+        );
     }
     Some(id)
 }
@@ -337,12 +339,13 @@ fn read_notification(r: &mut Reader) -> Notification {
 /// Fills the source fields of `spec`; returns a whole-list intrinsic for DestinationAccounts.
 fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
     let (min, max) = bounds::BACKUP_INTERVAL_HOURS;
-    let backup_interval_hours =
-        r.whole("BackupInterval", defaults::BACKUP_INTERVAL_HOURS, min, max);
-    let backup_schedule = r.schedule("BackupSchedule", defaults::BACKUP_SCHEDULE);
-    let share_schedule = r.schedule("ShareSchedule", defaults::SHARE_SCHEDULE);
+    spec.backup_interval_hours =
+        Some(r.whole("BackupInterval", defaults::BACKUP_INTERVAL_HOURS, min, max));
+    spec.backup_schedule = Some(r.schedule("BackupSchedule", defaults::BACKUP_SCHEDULE));
+    spec.share_schedule = Some(r.schedule("ShareSchedule", defaults::SHARE_SCHEDULE));
     let share_snapshots = r.boolean("ShareSnapshots", true);
-    let tagged_instance = r.boolean("TaggedInstance", false);
+    spec.share_snapshots = Some(share_snapshots);
+    spec.tagged_instance = Some(r.boolean("TaggedInstance", false));
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
     let accounts_given = r.has("DestinationAccount") || r.has("DestinationAccounts");
@@ -395,12 +398,7 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
             "is false, so the destination accounts are ignored and nothing is shared",
         );
     }
-    spec.backup_interval_hours = Some(backup_interval_hours);
-    spec.backup_schedule = Some(backup_schedule);
-    spec.share_schedule = Some(share_schedule);
-    spec.share_snapshots = Some(share_snapshots);
     spec.destination_accounts = Some(unique);
-    spec.tagged_instance = Some(tagged_instance);
     accounts_intrinsic
 }
 
@@ -421,8 +419,9 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
             None => Text::Intrinsic(json!({"Ref": "AWS::Region"})),
         },
     };
-    let copy_schedule = r.schedule("CopySchedule", defaults::COPY_SCHEDULE);
+    policy.copy_schedule = Some(r.schedule("CopySchedule", defaults::COPY_SCHEDULE));
     let cross_account_copy = r.boolean("CrossAccountCopy", true);
+    policy.cross_account_copy = Some(cross_account_copy);
     let (min, max) = bounds::COPY_RETENTION_DAYS;
     let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
     if copy_retention_days > policy.retention_days && policy.delete_old_snapshots {
@@ -459,8 +458,6 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         );
     }
     policy.destination_region = Some(region);
-    policy.copy_schedule = Some(copy_schedule);
-    policy.cross_account_copy = Some(cross_account_copy);
     policy.kms_key_source = kms_key_source;
     policy.kms_key_destination = kms_key_destination;
     policy.copy_retention_days = Some(copy_retention_days);

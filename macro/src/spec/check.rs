@@ -68,19 +68,8 @@ fn in_bounds(field: &'static str, value: u64, (min, max): (u64, u64)) -> Result<
     }
 }
 
-fn present<T>(field: &'static str, value: &Option<T>, role: Role) -> Result<(), SpecError> {
-    match value {
-        Some(_) => Ok(()),
-        None => fail(field, format!("is required for Role {}", role.as_str())),
-    }
-}
-
-fn absent<T>(field: &'static str, value: &Option<T>, role: Role) -> Result<(), SpecError> {
-    match value {
-        None => Ok(()),
-        Some(_) => fail(field, format!("does not apply to Role {}", role.as_str())),
-    }
-}
+/// A field's name and whether it is given.
+type FieldGiven = (&'static str, bool);
 
 impl PolicySpec<String> {
     /// Checks what a serde `Deserialize` cannot: role-specific fields, one target, identifier
@@ -102,12 +91,56 @@ impl PolicySpec<String> {
         if let Some(region) = &self.source_region_override
             && !is_region(region)
         {
-            fail("SourceRegionOverride", format!("must be a region, got {region:?}"))?;
+            fail(
+                "SourceRegionOverride",
+                format!("must be a region, got {region:?}"),
+            )?;
+        }
+        let (source, destination) = self.role_fields();
+        let (own, other) = match role {
+            Role::Source => (&source[..], &destination[..]),
+            Role::Destination => (&destination[..], &source[..]),
+        };
+        if let Some((field, _)) = own.iter().find(|(_, given)| !given) {
+            fail(field, format!("is required for Role {}", role.as_str()))?;
+        }
+        if let Some((field, _)) = other.iter().find(|(_, given)| *given) {
+            fail(field, format!("does not apply to Role {}", role.as_str()))?;
+        }
+        if role == Role::Source {
+            for (field, given) in [
+                ("KmsKeySource", self.kms_key_source.is_some()),
+                ("KmsKeyDestination", self.kms_key_destination.is_some()),
+            ] {
+                if given {
+                    fail(field, "does not apply to Role Source")?;
+                }
+            }
         }
         match role {
             Role::Source => self.check_source(),
             Role::Destination => self.check_destination(),
         }
+    }
+
+    /// Each role's own fields and whether they are given: (source, destination).
+    fn role_fields(&self) -> ([FieldGiven; 6], [FieldGiven; 4]) {
+        (
+            [
+                ("BackupInterval", self.backup_interval_hours.is_some()),
+                ("BackupSchedule", self.backup_schedule.is_some()),
+                ("ShareSnapshots", self.share_snapshots.is_some()),
+                ("ShareSchedule", self.share_schedule.is_some()),
+                ("DestinationAccounts", self.destination_accounts.is_some()),
+                ("TaggedInstance", self.tagged_instance.is_some()),
+            ],
+            [
+                ("DestinationRegion", self.destination_region.is_some()),
+                ("CopySchedule", self.copy_schedule.is_some()),
+                ("CrossAccountCopy", self.cross_account_copy.is_some()),
+                ("CopyRetentionDays", self.copy_retention_days.is_some()),
+            ],
+        )
     }
 
     fn check_target(&self) -> Result<(), SpecError> {
@@ -160,19 +193,6 @@ impl PolicySpec<String> {
     }
 
     fn check_source(&self) -> Result<(), SpecError> {
-        let role = Role::Source;
-        present("BackupInterval", &self.backup_interval_hours, role)?;
-        present("BackupSchedule", &self.backup_schedule, role)?;
-        present("ShareSnapshots", &self.share_snapshots, role)?;
-        present("ShareSchedule", &self.share_schedule, role)?;
-        present("DestinationAccounts", &self.destination_accounts, role)?;
-        present("TaggedInstance", &self.tagged_instance, role)?;
-        absent("DestinationRegion", &self.destination_region, role)?;
-        absent("CopySchedule", &self.copy_schedule, role)?;
-        absent("CrossAccountCopy", &self.cross_account_copy, role)?;
-        absent("KmsKeySource", &self.kms_key_source, role)?;
-        absent("KmsKeyDestination", &self.kms_key_destination, role)?;
-        absent("CopyRetentionDays", &self.copy_retention_days, role)?;
         in_bounds(
             "BackupInterval",
             self.backup_interval_hours.unwrap_or_default(),
@@ -211,26 +231,22 @@ impl PolicySpec<String> {
     }
 
     fn check_destination(&self) -> Result<(), SpecError> {
-        let role = Role::Destination;
-        present("DestinationRegion", &self.destination_region, role)?;
-        present("CopySchedule", &self.copy_schedule, role)?;
-        present("CrossAccountCopy", &self.cross_account_copy, role)?;
-        present("CopyRetentionDays", &self.copy_retention_days, role)?;
-        absent("BackupInterval", &self.backup_interval_hours, role)?;
-        absent("BackupSchedule", &self.backup_schedule, role)?;
-        absent("ShareSnapshots", &self.share_snapshots, role)?;
-        absent("ShareSchedule", &self.share_schedule, role)?;
-        absent("DestinationAccounts", &self.destination_accounts, role)?;
-        absent("TaggedInstance", &self.tagged_instance, role)?;
         let copy_retention = self.copy_retention_days.unwrap_or_default();
-        in_bounds("CopyRetentionDays", copy_retention, bounds::COPY_RETENTION_DAYS)?;
+        in_bounds(
+            "CopyRetentionDays",
+            copy_retention,
+            bounds::COPY_RETENTION_DAYS,
+        )?;
         if self.delete_old_snapshots && copy_retention > self.retention_days {
             return fail("RetentionDays", "must be >= CopyRetentionDays");
         }
         if let Some(region) = &self.destination_region
             && !is_region(region)
         {
-            return fail("DestinationRegion", format!("must be a region, got {region:?}"));
+            return fail(
+                "DestinationRegion",
+                format!("must be a region, got {region:?}"),
+            );
         }
         Ok(())
     }

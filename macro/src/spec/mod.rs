@@ -5,7 +5,6 @@
 
 mod check;
 mod lenient;
-
 pub use check::{SpecError, is_account_id, is_db_identifier, is_policy_id, is_region};
 
 use chrono::Duration;
@@ -120,74 +119,80 @@ pub enum Target<S> {
 /// The normalized policy. Field order is the serialized order. Role-specific fields are
 /// `Some` exactly for their role (the expansion writes every one; `check` enforces it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[serde(bound(
-    serialize = "S: Serialize",
-    deserialize = "S: Deserialize<'de>"
-))]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+#[serde(bound(serialize = "S: Serialize", deserialize = "S: Deserialize<'de>"))]
 pub struct PolicySpec<S> {
-    #[serde(rename = "Role")]
     pub role: Role,
-    #[serde(rename = "PolicyId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<S>,
-    #[serde(rename = "InstanceNamePattern", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_name_pattern: Option<String>,
-    #[serde(rename = "SnapshotPattern", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_pattern: Option<String>,
-    #[serde(rename = "DBInstanceIdentifier", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DBInstanceIdentifier",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub db_instance_identifier: Option<S>,
-    #[serde(rename = "DBClusterIdentifier", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DBClusterIdentifier",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub db_cluster_identifier: Option<S>,
 
     // Source role.
-    #[serde(rename = "BackupInterval", default, with = "lenient::opt_whole")]
+    #[serde(
+        rename = "BackupInterval",
+        default,
+        deserialize_with = "lenient::opt_whole"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_interval_hours: Option<u64>,
-    #[serde(rename = "BackupSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_schedule: Option<Schedule>,
-    #[serde(rename = "ShareSnapshots", default, with = "lenient::opt_flag")]
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share_snapshots: Option<bool>,
-    #[serde(rename = "ShareSchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_schedule: Option<Schedule>,
-    #[serde(rename = "DestinationAccounts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_accounts: Option<Vec<S>>,
-    #[serde(rename = "TaggedInstance", default, with = "lenient::opt_flag")]
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tagged_instance: Option<bool>,
 
     // Destination role.
-    #[serde(rename = "DestinationRegion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_region: Option<S>,
-    #[serde(rename = "CopySchedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy_schedule: Option<Schedule>,
-    #[serde(rename = "CrossAccountCopy", default, with = "lenient::opt_flag")]
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_account_copy: Option<bool>,
-    #[serde(rename = "KmsKeySource", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_source: Option<S>,
-    #[serde(rename = "KmsKeyDestination", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_destination: Option<S>,
-    #[serde(rename = "CopyRetentionDays", default, with = "lenient::opt_whole")]
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_retention_days: Option<u64>,
 
     // Both roles.
-    #[serde(rename = "RetentionDays", with = "lenient::whole")]
+    #[serde(deserialize_with = "lenient::whole")]
     pub retention_days: u64,
-    #[serde(rename = "DeleteOldSnapshots", with = "lenient::flag")]
+    #[serde(deserialize_with = "lenient::flag")]
     pub delete_old_snapshots: bool,
-    #[serde(rename = "DeleteSchedule")]
     pub delete_schedule: Schedule,
-    #[serde(rename = "KeepLatest", with = "lenient::whole")]
+    #[serde(deserialize_with = "lenient::whole")]
     pub keep_latest: u64,
-    #[serde(rename = "RpoMinutes", with = "lenient::whole")]
+    #[serde(deserialize_with = "lenient::whole")]
     pub rpo_minutes: u64,
-    #[serde(rename = "LogLevel")]
     pub log_level: LogLevel,
-    #[serde(rename = "SourceRegionOverride", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_region_override: Option<String>,
-    #[serde(rename = "StrictChecks", with = "lenient::flag")]
+    #[serde(deserialize_with = "lenient::flag")]
     pub strict_checks: bool,
 }
 
@@ -205,22 +210,18 @@ impl<S> PolicySpec<S> {
         }
         self.db_cluster_identifier.as_ref().map(Target::Cluster)
     }
-
     pub fn retention(&self) -> Duration {
         Duration::days(self.retention_days as i64)
     }
-
     pub fn rpo(&self) -> Duration {
         Duration::minutes(self.rpo_minutes as i64)
     }
-
     pub fn backup_interval(&self) -> Duration {
         Duration::hours(
             self.backup_interval_hours
                 .unwrap_or(defaults::BACKUP_INTERVAL_HOURS) as i64,
         )
     }
-
     pub fn copy_retention(&self) -> Duration {
         Duration::days(
             self.copy_retention_days
@@ -237,11 +238,9 @@ impl<S> PolicySpec<S> {
     pub fn copies_across_accounts(&self) -> bool {
         self.cross_account_copy != Some(false)
     }
-
     pub fn tagged_only(&self) -> bool {
         self.tagged_instance == Some(true)
     }
-
     pub fn accounts(&self) -> &[S] {
         self.destination_accounts.as_deref().unwrap_or_default()
     }
@@ -284,7 +283,9 @@ impl PolicySpec<Text> {
             None => None,
             Some(list) => Some(
                 list.iter()
-                    .map(|a| one(&Some(a.clone()), "DestinationAccounts").map(Option::unwrap_or_default))
+                    .map(|a| {
+                        one(&Some(a.clone()), "DestinationAccounts").map(Option::unwrap_or_default)
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };

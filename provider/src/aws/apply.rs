@@ -81,8 +81,10 @@ async fn apply_step(
             snapshot_id,
             tags: t,
         } => {
-            let rds = aws.rds(&policy.source_region);
-            let api = SnapshotApi { rds: &rds, kind: *kind };
+            let api = SnapshotApi {
+                rds: aws.rds(&policy.source_region),
+                kind: *kind,
+            };
             let context = format!(
                 "creating snapshot {snapshot_id} of {} {database}",
                 kind.noun()
@@ -99,14 +101,17 @@ async fn apply_step(
             accounts,
             digest,
         } => {
-            let rds = aws.rds(&policy.source_region);
-            let api = SnapshotApi { rds: &rds, kind: *kind };
+            let api = SnapshotApi {
+                rds: aws.rds(&policy.source_region),
+                kind: *kind,
+            };
             let context = format!(
                 "sharing snapshot {snapshot_id} with {}",
                 accounts.join(", ")
             );
             api.share(snapshot_id, accounts, &context).await?;
-            rds.add_tags_to_resource()
+            api.rds
+                .add_tags_to_resource()
                 .resource_name(snapshot_arn)
                 .tags(Tag::builder().key(tags::SHARED_WITH).value(digest).build())
                 .send()
@@ -121,8 +126,10 @@ async fn apply_step(
             kms_key_id,
             tags: t,
         } => {
-            let rds = aws.rds(&policy.destination_region);
-            let api = SnapshotApi { rds: &rds, kind: *kind };
+            let api = SnapshotApi {
+                rds: aws.rds(&policy.destination_region),
+                kind: *kind,
+            };
             let context = format!(
                 "copying {source_arn} to {target_id} in {}",
                 policy.destination_region
@@ -141,8 +148,10 @@ async fn apply_step(
                 Role::Source => &policy.source_region,
                 Role::Destination => &policy.destination_region,
             };
-            let rds = aws.rds(region);
-            let api = SnapshotApi { rds: &rds, kind: *kind };
+            let api = SnapshotApi {
+                rds: aws.rds(region),
+                kind: *kind,
+            };
             let context = format!("deleting snapshot {snapshot_id}");
             settle(
                 api.delete(snapshot_id, &context).await,

@@ -7,6 +7,7 @@ use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter, Tag};
 use chrono::{DateTime, Utc};
 use rds_snapshot_policy_macro::spec::Role;
 
+use super::snapshot_api::SnapshotApi;
 use super::{Aws, classify, error_code};
 use crate::error::ProviderError;
 use crate::inventory::{Database, Inventory, KeyManager, Kind, Snapshot, tags};
@@ -33,40 +34,60 @@ fn name_of(id: &str) -> String {
     id.rsplit(':').next().unwrap_or(id).to_string()
 }
 
-fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {
+/// The fields both snapshot types share; the kind-specific ones are set by the caller.
+fn snapshot(kind: Kind, id: Option<&str>, arn: Option<&str>, database: Option<&str>) -> Snapshot {
     Snapshot {
-        id: name_of(s.db_snapshot_identifier().unwrap_or_default()),
-        arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
-        kind: Kind::Instance,
-        database: s.db_instance_identifier().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or("unknown").to_string(),
-        snapshot_type: s.snapshot_type().unwrap_or_default().to_string(),
-        created: time(s.snapshot_create_time()),
-        original_created: time(s.original_snapshot_create_time()),
-        tags: tag_map(s.tag_list()),
-        kms_key_id: s.kms_key_id().map(str::to_string),
-        encrypted: s.encrypted().unwrap_or(false),
+        id: name_of(id.unwrap_or_default()),
+        arn: arn.unwrap_or_default().to_string(),
+        kind,
+        database: database.unwrap_or_default().to_string(),
+        status: "unknown".into(),
+        snapshot_type: String::new(),
+        created: None,
+        original_created: None,
+        tags: BTreeMap::new(),
+        kms_key_id: None,
+        encrypted: false,
     }
 }
 
-fn from_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
-    Snapshot {
-        id: name_of(s.db_cluster_snapshot_identifier().unwrap_or_default()),
-        arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
-        kind: Kind::Cluster,
-        database: s.db_cluster_identifier().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or("unknown").to_string(),
-        snapshot_type: s.snapshot_type().unwrap_or_default().to_string(),
-        created: time(s.snapshot_create_time()),
-        original_created: None,
-        tags: tag_map(s.tag_list()),
-        kms_key_id: s.kms_key_id().map(str::to_string),
-        encrypted: s.storage_encrypted().unwrap_or(false),
-    }
+pub(super) fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {
+    let id = s.db_snapshot_identifier();
+    let mut out = snapshot(
+        Kind::Instance,
+        id,
+        s.db_snapshot_arn(),
+        s.db_instance_identifier(),
+    );
+    out.original_created = time(s.original_snapshot_create_time());
+    out.encrypted = s.encrypted().unwrap_or(false);
+    (out.status, out.snapshot_type) = (text(s.status(), "unknown"), text(s.snapshot_type(), ""));
+    (out.created, out.tags) = (time(s.snapshot_create_time()), tag_map(s.tag_list()));
+    out.kms_key_id = s.kms_key_id().map(str::to_string);
+    out
+}
+
+pub(super) fn from_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
+    let (id, arn) = (
+        s.db_cluster_snapshot_identifier(),
+        s.db_cluster_snapshot_arn(),
+    );
+    let mut out = snapshot(Kind::Cluster, id, arn, s.db_cluster_identifier());
+    out.encrypted = s.storage_encrypted().unwrap_or(false);
+    out.status = text(s.status(), "unknown");
+    out.snapshot_type = text(s.snapshot_type(), "");
+    out.created = time(s.snapshot_create_time());
+    out.tags = tag_map(s.tag_list());
+    out.kms_key_id = s.kms_key_id().map(str::to_string);
+    out
+}
+
+fn text(value: Option<&str>, default: &str) -> String {
+    value.unwrap_or(default).to_string()
 }
 
 /// Which snapshots to list.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Listing {
     /// This account's manual snapshots.
     Manual,
@@ -74,7 +95,7 @@ enum Listing {
     Shared,
 }
 
-fn filter(name: &str, value: &str) -> Filter {
+pub(super) fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
@@ -82,49 +103,59 @@ async fn list_snapshots(
     aws: &Aws,
     region: &str,
     listing: Listing,
-    selector: &Selector,
+    selector: Option<&Selector>,
 ) -> Result<Vec<Snapshot>, ProviderError> {
     let rds = aws.rds(region);
     let mut out = Vec::new();
-    let want_instances = !matches!(selector, Selector::Cluster(_));
-    let want_clusters = !matches!(selector, Selector::Instance(_));
-    if want_instances {
-        let mut request = rds.describe_db_snapshots();
-        request = match listing {
-            Listing::Manual => request.snapshot_type("manual"),
-            Listing::Shared => request.snapshot_type("shared").include_shared(true),
+    for kind in [Kind::Instance, Kind::Cluster] {
+        // A named database is listed server-side; a pattern is matched by the planner.
+        let only = match (selector, kind) {
+            (Some(Selector::Instance(_)), Kind::Cluster)
+            | (Some(Selector::Cluster(_)), Kind::Instance) => continue,
+            (Some(Selector::Instance(id) | Selector::Cluster(id)), _)
+                if listing == Listing::Manual =>
+            {
+                Some(id.as_str())
+            }
+            _ => None,
         };
-        if let (Selector::Instance(id), Listing::Manual) = (selector, listing) {
-            request = request.filters(filter("db-instance-id", id));
-        }
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| classify(e, &format!("listing DB snapshots in {region}")))?;
-            out.extend(page.db_snapshots().iter().map(from_instance_snapshot));
-        }
-    }
-    if want_clusters {
-        let mut request = rds.describe_db_cluster_snapshots();
-        request = match listing {
-            Listing::Manual => request.snapshot_type("manual"),
-            Listing::Shared => request.snapshot_type("shared").include_shared(true),
+        let api = SnapshotApi {
+            rds: rds.clone(),
+            kind,
         };
-        if let (Selector::Cluster(id), Listing::Manual) = (selector, listing) {
-            request = request.filters(filter("db-cluster-id", id));
-        }
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| classify(e, &format!("listing DB cluster snapshots in {region}")))?;
-            out.extend(
-                page.db_cluster_snapshots()
-                    .iter()
-                    .map(from_cluster_snapshot),
-            );
-        }
+        out.extend(api.list(listing == Listing::Shared, only, region).await?);
     }
     Ok(out)
+}
+
+fn database(id: Option<&str>, kind: Kind, status: Option<&str>) -> Database {
+    Database {
+        id: id.unwrap_or_default().to_string(),
+        kind,
+        status: status.unwrap_or("unknown").to_string(),
+        tags: BTreeMap::new(),
+        cluster: None,
+        encrypted: false,
+        kms_key_id: None,
+    }
+}
+
+/// A describe page, or `None` when the named database does not exist (`not_found`).
+fn found<T, E, R>(
+    page: Result<T, aws_sdk_rds::error::SdkError<E, R>>,
+    not_found: &str,
+    what: &str,
+    region: &str,
+) -> Result<Option<T>, ProviderError>
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match page {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if error_code(&e).as_deref() == Some(not_found) => Ok(None),
+        Err(e) => Err(classify(e, &format!("listing {what} in {region}"))),
+    }
 }
 
 pub(crate) async fn list_databases(
@@ -143,23 +174,19 @@ pub(crate) async fn list_databases(
         }
         let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(p) => p,
-                Err(e) if error_code(&e).as_deref() == Some("DBInstanceNotFound") => break,
-                Err(e) => return Err(classify(e, &format!("listing DB instances in {region}"))),
+            let Some(page) = found(page, "DBInstanceNotFound", "DB instances", region)? else {
+                break;
             };
             for db in page.db_instances() {
                 let cluster = db.db_cluster_identifier().map(str::to_string);
                 clusters_wanted.extend(cluster.clone());
-                out.push(Database {
-                    id: db.db_instance_identifier().unwrap_or_default().to_string(),
-                    kind: Kind::Instance,
-                    status: db.db_instance_status().unwrap_or("unknown").to_string(),
-                    tags: tag_map(db.tag_list()),
-                    cluster,
-                    encrypted: db.storage_encrypted().unwrap_or(false),
-                    kms_key_id: db.kms_key_id().map(str::to_string),
-                });
+                let status = db.db_instance_status();
+                let mut database = database(db.db_instance_identifier(), Kind::Instance, status);
+                database.tags = tag_map(db.tag_list());
+                database.cluster = cluster;
+                database.encrypted = db.storage_encrypted().unwrap_or(false);
+                database.kms_key_id = db.kms_key_id().map(str::to_string);
+                out.push(database);
             }
         }
     }
@@ -178,23 +205,16 @@ pub(crate) async fn list_databases(
         }
         let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(p) => p,
-                Err(e) if error_code(&e).as_deref() == Some("DBClusterNotFoundFault") => break,
-                Err(e) => return Err(classify(e, &format!("listing DB clusters in {region}"))),
+            let Some(page) = found(page, "DBClusterNotFoundFault", "DB clusters", region)? else {
+                break;
             };
             for c in page.db_clusters() {
-                let id = c.db_cluster_identifier().unwrap_or_default().to_string();
-                if all || clusters_wanted.contains(&id) {
-                    out.push(Database {
-                        id,
-                        kind: Kind::Cluster,
-                        status: c.status().unwrap_or("unknown").to_string(),
-                        tags: tag_map(c.tag_list()),
-                        cluster: None,
-                        encrypted: c.storage_encrypted().unwrap_or(false),
-                        kms_key_id: c.kms_key_id().map(str::to_string),
-                    });
+                let mut cluster = database(c.db_cluster_identifier(), Kind::Cluster, c.status());
+                if all || clusters_wanted.contains(&cluster.id) {
+                    cluster.tags = tag_map(c.tag_list());
+                    cluster.encrypted = c.storage_encrypted().unwrap_or(false);
+                    cluster.kms_key_id = c.kms_key_id().map(str::to_string);
+                    out.push(cluster);
                 }
             }
         }
@@ -208,7 +228,7 @@ async fn key_managers(
     policy: &RuntimePolicy,
     snapshots: &[Snapshot],
 ) -> BTreeMap<String, KeyManager> {
-    let digest = crate::plan::accounts_digest(&policy.accounts());
+    let digest = crate::plan::accounts_digest(policy.accounts());
     let keys: BTreeSet<&str> = snapshots
         .iter()
         .filter(|s| s.encrypted && s.tag(tags::POLICY) == Some(policy.id.as_str()))
@@ -242,60 +262,30 @@ pub async fn list_inventory(
 ) -> Result<Inventory, ProviderError> {
     let mut inventory = Inventory::default();
     match (policy.role(), action) {
-        (Role::Source, Action::Take) => {
-            inventory.databases =
-                list_databases(aws, &policy.source_region, &policy.selector).await?;
-            inventory.snapshots = list_snapshots(
-                aws,
-                &policy.source_region,
-                Listing::Manual,
-                &policy.selector,
-            )
-            .await?;
+        (Role::Source, Action::Take | Action::Share | Action::Delete) => {
+            let region = &policy.source_region;
+            if action == Action::Take {
+                inventory.databases = list_databases(aws, region, &policy.selector).await?;
+            }
+            let selector = Some(&policy.selector);
+            inventory.snapshots = list_snapshots(aws, region, Listing::Manual, selector).await?;
+            if action == Action::Share {
+                inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
+            }
         }
-        (Role::Source, Action::Share) => {
-            inventory.snapshots = list_snapshots(
-                aws,
-                &policy.source_region,
-                Listing::Manual,
-                &policy.selector,
-            )
-            .await?;
-            inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
-        }
-        (Role::Source, Action::Delete) => {
-            inventory.snapshots = list_snapshots(
-                aws,
-                &policy.source_region,
-                Listing::Manual,
-                &policy.selector,
-            )
-            .await?;
-        }
-        (Role::Destination, Action::Copy) => {
-            let listing = if policy.spec.copies_across_accounts() {
-                Listing::Shared
-            } else {
-                Listing::Manual
-            };
-            inventory.sources =
-                list_snapshots(aws, &policy.source_region, listing, &policy.selector).await?;
-            inventory.snapshots = list_snapshots(
-                aws,
-                &policy.destination_region,
-                Listing::Manual,
-                &Selector::Pattern(regex::Regex::new("").expect("empty regex")),
-            )
-            .await?;
-        }
-        (Role::Destination, Action::Delete) => {
-            inventory.snapshots = list_snapshots(
-                aws,
-                &policy.destination_region,
-                Listing::Manual,
-                &Selector::Pattern(regex::Regex::new("").expect("empty regex")),
-            )
-            .await?;
+        (Role::Destination, Action::Copy | Action::Delete) => {
+            if action == Action::Copy {
+                let listing = if policy.spec.copies_across_accounts() {
+                    Listing::Shared
+                } else {
+                    Listing::Manual
+                };
+                let (region, selector) = (&policy.source_region, Some(&policy.selector));
+                inventory.sources = list_snapshots(aws, region, listing, selector).await?;
+            }
+            // Every copy in the DR region counts (in-flight limits, names taken).
+            let region = &policy.destination_region;
+            inventory.snapshots = list_snapshots(aws, region, Listing::Manual, None).await?;
         }
         (role, action) => {
             return Err(ProviderError::new(

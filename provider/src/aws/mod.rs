@@ -40,6 +40,18 @@ impl Intercept for CallCounter {
     }
 }
 
+/// A client of SDK crate `$sdk` for `$region`, counting its calls.
+macro_rules! client {
+    ($sdk:ident, $aws:ident, $region:ident) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from(&$aws.config)
+                .region($sdk::config::Region::new($region.to_string()))
+                .interceptor($aws.calls.clone())
+                .build(),
+        )
+    };
+}
+
 /// The SDK configuration from the standard AWS environment, and clients built from it.
 #[derive(Debug, Clone)]
 pub struct Aws {
@@ -70,19 +82,11 @@ impl Aws {
     }
 
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let config = aws_sdk_rds::config::Builder::from(&self.config)
-            .region(aws_sdk_rds::config::Region::new(region.to_string()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_rds::Client::from_conf(config)
+        client!(aws_sdk_rds, self, region)
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        let config = aws_sdk_kms::config::Builder::from(&self.config)
-            .region(aws_sdk_kms::config::Region::new(region.to_string()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
+        client!(aws_sdk_kms, self, region)
     }
 
     /// AWS calls made so far through this value's clients.

@@ -4,15 +4,33 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
+use super::list::{filter, from_cluster_snapshot, from_instance_snapshot};
 use super::{classify, error_code};
 use crate::error::ProviderError;
-use crate::inventory::Kind;
+use crate::inventory::{Kind, Snapshot};
 
 /// `Err(None)` marks "already done" (by a concurrent run); `Err(Some(e))` a real failure.
 pub(crate) type WriteResult = Result<(), Option<ProviderError>>;
 
-pub(crate) struct SnapshotApi<'a> {
-    pub rds: &'a Client,
+/// Builds the request on the instance or the cluster API (`$instance`, `$cluster`) and finishes
+/// it with the same `$body`: the twin APIs differ in builder names, not in what follows.
+macro_rules! on_kind {
+    ($api:ident, $instance:expr, $cluster:expr, |$call:ident| $body:expr) => {
+        match $api.kind {
+            Kind::Instance => {
+                let $call = $instance;
+                $body
+            }
+            Kind::Cluster => {
+                let $call = $cluster;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) struct SnapshotApi {
+    pub rds: Client,
     pub kind: Kind,
 }
 
@@ -23,26 +41,31 @@ fn rds_tags(pairs: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
-/// Maps an SDK error to `Err(None)` when its code is `done_code` (with or without `Fault`).
-fn unless_done<E, R>(
-    err: aws_sdk_rds::error::SdkError<E, R>,
+/// An SDK result as a write's outcome: `Err(None)` when the error code is `done_code` (with
+/// or without `Fault`), meaning someone else already did it.
+fn settle<T, E, R>(
+    result: Result<T, aws_sdk_rds::error::SdkError<E, R>>,
     context: &str,
     done_code: &str,
-) -> Option<ProviderError>
+) -> WriteResult
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let err = match result {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
     let code = error_code(&err);
     let bare = done_code.trim_end_matches("Fault");
     if code.as_deref() == Some(done_code) || code.as_deref() == Some(bare) {
-        None
+        Err(None)
     } else {
-        Some(classify(err, context))
+        Err(Some(classify(err, context)))
     }
 }
 
-impl SnapshotApi<'_> {
+impl SnapshotApi {
     fn already_exists(&self) -> &'static str {
         match self.kind {
             Kind::Instance => "DBSnapshotAlreadyExists",
@@ -64,29 +87,19 @@ impl SnapshotApi<'_> {
         tags: &[(String, String)],
         context: &str,
     ) -> WriteResult {
-        let done = self.already_exists();
-        match self.kind {
-            Kind::Instance => self
-                .rds
+        let (done, tags) = (self.already_exists(), Some(rds_tags(tags)));
+        on_kind!(
+            self,
+            self.rds
                 .create_db_snapshot()
                 .db_instance_identifier(database)
-                .db_snapshot_identifier(snapshot_id)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
-            Kind::Cluster => self
-                .rds
+                .db_snapshot_identifier(snapshot_id),
+            self.rds
                 .create_db_cluster_snapshot()
                 .db_cluster_identifier(database)
-                .db_cluster_snapshot_identifier(snapshot_id)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
-        }
+                .db_cluster_snapshot_identifier(snapshot_id),
+            |call| settle(call.set_tags(tags).send().await, context, done)
+        )
     }
 
     /// Adds `accounts` to the snapshot's `restore` attribute.
@@ -97,28 +110,22 @@ impl SnapshotApi<'_> {
         context: &str,
     ) -> Result<(), ProviderError> {
         let accounts = Some(accounts.to_vec());
-        match self.kind {
-            Kind::Instance => self
-                .rds
+        on_kind!(
+            self,
+            self.rds
                 .modify_db_snapshot_attribute()
-                .db_snapshot_identifier(snapshot_id)
-                .attribute_name("restore")
-                .set_values_to_add(accounts)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify(e, context)),
-            Kind::Cluster => self
-                .rds
+                .db_snapshot_identifier(snapshot_id),
+            self.rds
                 .modify_db_cluster_snapshot_attribute()
-                .db_cluster_snapshot_identifier(snapshot_id)
+                .db_cluster_snapshot_identifier(snapshot_id),
+            |call| call
                 .attribute_name("restore")
                 .set_values_to_add(accounts)
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| classify(e, context)),
-        }
+                .map_err(|e| classify(e, context))
+        )
     }
 
     pub async fn copy(
@@ -129,52 +136,80 @@ impl SnapshotApi<'_> {
         tags: &[(String, String)],
         context: &str,
     ) -> WriteResult {
-        let done = self.already_exists();
-        match self.kind {
-            Kind::Instance => self
-                .rds
+        let (done, tags) = (self.already_exists(), Some(rds_tags(tags)));
+        on_kind!(
+            self,
+            self.rds
                 .copy_db_snapshot()
                 .source_db_snapshot_identifier(source_arn)
-                .target_db_snapshot_identifier(target_id)
-                .kms_key_id(kms_key_id)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
-            Kind::Cluster => self
-                .rds
+                .target_db_snapshot_identifier(target_id),
+            self.rds
                 .copy_db_cluster_snapshot()
                 .source_db_cluster_snapshot_identifier(source_arn)
-                .target_db_cluster_snapshot_identifier(target_id)
-                .kms_key_id(kms_key_id)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
+                .target_db_cluster_snapshot_identifier(target_id),
+            |call| settle(
+                call.kms_key_id(kms_key_id).set_tags(tags).send().await,
+                context,
+                done
+            )
+        )
+    }
+
+    /// This account's manual snapshots of this kind, or (`shared`) those shared with it; `only`
+    /// filters server-side on one database. Paginated; tags come from each `TagList`.
+    pub async fn list(
+        &self,
+        shared: bool,
+        only: Option<&str>,
+        region: &str,
+    ) -> Result<Vec<Snapshot>, ProviderError> {
+        let kind_type = if shared { "shared" } else { "manual" };
+        let mut out = Vec::new();
+        // The twin describe APIs differ only in names: one body for both.
+        macro_rules! paginate {
+            ($request:expr, $filter:literal, $items:ident, $convert:path, $what:literal) => {{
+                let mut request = $request.snapshot_type(kind_type).include_shared(shared);
+                if let Some(id) = only {
+                    request = request.filters(filter($filter, id));
+                }
+                let mut pages = request.into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page =
+                        page.map_err(|e| classify(e, &format!("listing {} in {region}", $what)))?;
+                    out.extend(page.$items().iter().map($convert));
+                }
+            }};
         }
+        match self.kind {
+            Kind::Instance => paginate!(
+                self.rds.describe_db_snapshots(),
+                "db-instance-id",
+                db_snapshots,
+                from_instance_snapshot,
+                "DB snapshots"
+            ),
+            Kind::Cluster => paginate!(
+                self.rds.describe_db_cluster_snapshots(),
+                "db-cluster-id",
+                db_cluster_snapshots,
+                from_cluster_snapshot,
+                "DB cluster snapshots"
+            ),
+        }
+        Ok(out)
     }
 
     pub async fn delete(&self, snapshot_id: &str, context: &str) -> WriteResult {
         let done = self.not_found();
-        match self.kind {
-            Kind::Instance => self
-                .rds
+        on_kind!(
+            self,
+            self.rds
                 .delete_db_snapshot()
-                .db_snapshot_identifier(snapshot_id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
-            Kind::Cluster => self
-                .rds
+                .db_snapshot_identifier(snapshot_id),
+            self.rds
                 .delete_db_cluster_snapshot()
-                .db_cluster_snapshot_identifier(snapshot_id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| unless_done(e, context, done)),
-        }
+                .db_cluster_snapshot_identifier(snapshot_id),
+            |call| settle(call.send().await, context, done)
+        )
     }
 }

@@ -35,7 +35,9 @@ fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String>
     let text = std::fs::read_to_string(&args.policy)
         .map_err(|e| format!("cannot read policy {path}: {e}"))?;
     let mut value = parse_template(&text).map_err(|e| format!("{path}: {e}"))?;
-    if value.get("Type").and_then(Value::as_str) == Some(rds_snapshot_policy_macro::contract::RESOURCE_TYPE) {
+    if value.get("Type").and_then(Value::as_str)
+        == Some(rds_snapshot_policy_macro::contract::RESOURCE_TYPE)
+    {
         value = value.get("Properties").cloned().unwrap_or(Value::Null);
     }
     if let (Some(id), Some(map)) = (&args.policy_id, value.as_object_mut()) {

@@ -100,7 +100,11 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
     }
     if policy.spec.shares() {
         for db in &targets {
-            let facts = facts.keys.iter().find(|(id, _)| *id == db.id).map(|(_, k)| k);
+            let facts = facts
+                .keys
+                .iter()
+                .find(|(id, _)| *id == db.id)
+                .map(|(_, k)| k);
             decide_shareable(policy, db, facts, &mut report);
         }
     }
@@ -276,7 +280,10 @@ mod tests {
 
     #[test]
     fn no_matching_database_fails_naming_the_pattern() {
-        let report = decide_source(&source(), &facts(vec![db("billing", None)], vec![], (0, 100)));
+        let report = decide_source(
+            &source(),
+            &facts(vec![db("billing", None)], vec![], (0, 100)),
+        );
         assert_eq!(report.failures.len(), 1);
         assert!(report.failures[0].contains("matches InstanceNamePattern \"^orders\""));
     }
@@ -296,8 +303,14 @@ mod tests {
 
     #[test]
     fn key_policy_without_the_dr_account_fails() {
-        let keys = vec![("orders".to_string(), key(false, Some(r#"{"Statement": []}"#)))];
-        let report = decide_source(&source(), &facts(vec![db("orders", Some("k1"))], keys, (0, 100)));
+        let keys = vec![(
+            "orders".to_string(),
+            key(false, Some(r#"{"Statement": []}"#)),
+        )];
+        let report = decide_source(
+            &source(),
+            &facts(vec![db("orders", Some("k1"))], keys, (0, 100)),
+        );
         assert!(report.failures[0].contains("does not let account 222222222222 use"));
     }
 
@@ -305,9 +318,15 @@ mod tests {
     fn quota_counts_retention_over_interval_plus_one() {
         // 2 days of hourly snapshots + 1 = 49 per database.
         assert_eq!(snapshots_needed(&source(), 2), 98);
-        let ok = decide_source(&source(), &facts(vec![db("orders", None)], vec![], (51, 100)));
+        let ok = decide_source(
+            &source(),
+            &facts(vec![db("orders", None)], vec![], (51, 100)),
+        );
         assert!(ok.failures.is_empty(), "{:?}", ok.failures);
-        let full = decide_source(&source(), &facts(vec![db("orders", None)], vec![], (52, 100)));
+        let full = decide_source(
+            &source(),
+            &facts(vec![db("orders", None)], vec![], (52, 100)),
+        );
         assert!(full.failures[0].contains("keeps up to 49 manual snapshots"));
         assert!(ok.warnings[0].contains("not encrypted"));
     }
@@ -324,14 +343,29 @@ mod tests {
         .unwrap();
         let facts = DestinationFacts {
             keys: vec![
-                ("KmsKeyDestination", "k".into(), "eu-central-1".into(), KeyState::Other("Disabled".into())),
-                ("KmsKeySource", "s".into(), "eu-west-1".into(), KeyState::Unknown("AccessDeniedException".into())),
+                (
+                    "KmsKeyDestination",
+                    "k".into(),
+                    "eu-central-1".into(),
+                    KeyState::Other("Disabled".into()),
+                ),
+                (
+                    "KmsKeySource",
+                    "s".into(),
+                    "eu-west-1".into(),
+                    KeyState::Unknown("AccessDeniedException".into()),
+                ),
             ],
             region: "eu-central-1".into(),
             quota: Ok(Some((90, 100))),
         };
         let report = decide_destination(&policy, &facts);
-        assert_eq!(report.failures, ["KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"]);
+        assert_eq!(
+            report.failures,
+            [
+                "KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"
+            ]
+        );
         assert_eq!(report.warnings.len(), 2);
         assert!(report.warnings[1].contains("90 of the 100 manual snapshots"));
     }

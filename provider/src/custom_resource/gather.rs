@@ -4,9 +4,7 @@
 use aws_sdk_kms::types::{KeyManagerType, KeyState as KmsKeyState};
 use rds_snapshot_policy_macro::Role;
 
-use super::decide::{
-    self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quota, SourceFacts,
-};
+use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quota, SourceFacts};
 use super::key_policy::KeyPolicy;
 use crate::aws::{Aws, list_databases};
 use crate::policy::RuntimePolicy;
@@ -65,7 +63,9 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
         if policy.spec.shares() {
             for db in targets.iter().filter(|d| d.encrypted) {
                 if let Some(key) = &db.kms_key_id {
-                    facts.keys.push((db.id.clone(), key_facts(aws, &region, key).await));
+                    facts
+                        .keys
+                        .push((db.id.clone(), key_facts(aws, &region, key).await));
                 }
             }
         }
@@ -121,7 +121,11 @@ async fn quota(aws: &Aws, region: &str) -> Result<Option<Quota>, String> {
 async fn gather_destination(aws: &Aws, policy: &RuntimePolicy) -> DestinationFacts {
     let mut wanted = Vec::new();
     if let Some(k) = &policy.spec.kms_key_destination {
-        wanted.push(("KmsKeyDestination", k.clone(), policy.destination_region.clone()));
+        wanted.push((
+            "KmsKeyDestination",
+            k.clone(),
+            policy.destination_region.clone(),
+        ));
     }
     if let Some(k) = &policy.spec.kms_key_source {
         wanted.push(("KmsKeySource", k.clone(), policy.source_region.clone()));

@@ -7,7 +7,10 @@ mod gather;
 mod key_policy;
 mod respond;
 
-pub use decide::{CheckReport, DestinationFacts, KeyFacts, KeyState, SourceFacts, decide_destination, decide_source, snapshots_needed};
+pub use decide::{
+    CheckReport, DestinationFacts, KeyFacts, KeyState, SourceFacts, decide_destination,
+    decide_source, snapshots_needed,
+};
 pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
 pub use respond::{Response, fit_body, put_response};

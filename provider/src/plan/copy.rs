@@ -72,7 +72,9 @@ pub(super) fn plan_copy(
         .sources
         .iter()
         .filter(|s| selected(policy, s))
-        .filter(|s| policy.spec.copies_across_accounts() || s.tag(tags::CREATED_BY) == Some(tags::TOOL))
+        .filter(|s| {
+            policy.spec.copies_across_accounts() || s.tag(tags::CREATED_BY) == Some(tags::TOOL)
+        })
         .collect();
     // Newest first: when copies must wait, the freshest recovery points go first.
     candidates.sort_by(|a, b| {
@@ -156,7 +158,7 @@ pub(super) fn plan_copy(
             Operation::Copy {
                 source_arn: source.arn.clone(),
                 target_id: source.id.clone(),
-                kind: source.kind.into(),
+                kind: source.kind,
                 kms_key_id: key.to_string(),
                 tags: vec![
                     (tags::COPIED_BY.into(), tags::TOOL.into()),

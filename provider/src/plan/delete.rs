@@ -55,7 +55,11 @@ pub(super) fn plan_delete(
                 .cmp(&a.recovery_point())
                 .then(b.arn.cmp(&a.arn))
         });
-        kept.extend(list.iter().take(policy.keep_latest()).map(|s| s.arn.as_str()));
+        kept.extend(
+            list.iter()
+                .take(policy.keep_latest())
+                .map(|s| s.arn.as_str()),
+        );
     }
     for snapshot in own {
         let subject = snapshot.id.as_str();
@@ -96,7 +100,7 @@ pub(super) fn plan_delete(
                 subject,
                 Operation::Delete {
                     snapshot_id: snapshot.id.clone(),
-                    kind: snapshot.kind.into(),
+                    kind: snapshot.kind,
                 },
                 format!(
                     "{} old, older than RetentionDays ({})",

@@ -43,7 +43,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 Operation::Share {
                     snapshot_id: snapshot.id.clone(),
                     snapshot_arn: snapshot.arn.clone(),
-                    kind: snapshot.kind.into(),
+                    kind: snapshot.kind,
                     accounts: policy.accounts().to_vec(),
                     digest: digest.clone(),
                 },

@@ -24,7 +24,7 @@ pub struct Covered<'a> {
 fn opted_in(db: &Database) -> bool {
     db.tags
         .get(tags::OPT_IN)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .is_some_and(|v| v.eq_ignore_ascii_case(tags::OPT_IN_VALUE))
 }
 
 /// The databases `selector` covers among `databases`, each once, in identifier order. Shared by
@@ -64,22 +64,20 @@ fn targets<'a>(
     let covered = covered_databases(&policy.selector, &inventory.databases);
     if covered.is_empty() {
         match &policy.selector {
-            Selector::Instance(id) => plan.errors.push(ProviderError::new(
-                ErrorKind::DatabaseNotFound,
-                format!(
-                    "{} {id} does not exist in {}",
-                    Kind::Instance.noun(),
-                    policy.source_region
-                ),
-            )),
-            Selector::Cluster(id) => plan.errors.push(ProviderError::new(
-                ErrorKind::DatabaseNotFound,
-                format!(
-                    "{} {id} does not exist in {}",
-                    Kind::Cluster.noun(),
-                    policy.source_region
-                ),
-            )),
+            Selector::Instance(id) | Selector::Cluster(id) => {
+                let kind = match policy.selector {
+                    Selector::Cluster(_) => Kind::Cluster,
+                    _ => Kind::Instance,
+                };
+                plan.errors.push(ProviderError::new(
+                    ErrorKind::DatabaseNotFound,
+                    format!(
+                        "{} {id} does not exist in {}",
+                        kind.noun(),
+                        policy.source_region
+                    ),
+                ));
+            }
             Selector::Pattern(re) => plan.skip(
                 re.as_str(),
                 format!(
@@ -201,7 +199,7 @@ pub(super) fn plan_take(
             subject,
             Operation::Create {
                 database: target.id.clone(),
-                kind: target.kind.into(),
+                kind: target.kind,
                 snapshot_id: name,
                 tags: vec![
                     (tags::CREATED_BY.into(), tags::TOOL.into()),

@@ -355,8 +355,8 @@ pub fn normalized(properties: &Value) -> Value {
         region: Some(SOURCE_REGION.to_string()),
         ..Default::default()
     };
-    let policy = rds_snapshot_policy_macro::parse_policy("P", properties, &resolver)
-        .expect("valid policy");
+    let policy =
+        rds_snapshot_policy_macro::parse_policy("P", properties, &resolver).expect("valid policy");
     serde_json::to_value(policy.spec.resolve().expect("literal policy")).expect("serializes")
 }
 
