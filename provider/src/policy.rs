@@ -35,10 +35,9 @@ fn invalid(kind: ErrorKind, message: impl Into<String>) -> ProviderError {
 }
 
 impl RuntimePolicy {
-    /// Binds a normalized policy that passed `PolicySpec::check` (the task input) to `region`.
+    /// Binds a normalized policy to `region`. The spec must have passed `PolicySpec::check`
+    /// (`contract::parse_task_input` and validation both guarantee it): no second pass here.
     pub fn bind(spec: PolicySpec<String>, region: &str) -> Result<Self, ProviderError> {
-        spec.check()
-            .map_err(|e| invalid(ErrorKind::InputInvalid, e.to_string()))?;
         let id = spec.policy_id.clone().unwrap_or_default();
         let selector = match spec.target() {
             Some(Target::Pattern(p)) => Selector::Pattern(
@@ -104,6 +103,9 @@ impl RuntimePolicy {
                 )
             })?);
         }
+        // The fallback id (a file name) is the one value validation has not seen.
+        spec.check()
+            .map_err(|e| invalid(ErrorKind::PolicyInvalid, e.to_string()))?;
         Self::bind(spec, region).map_err(|e| invalid(ErrorKind::PolicyInvalid, e.message))
     }
 

@@ -236,6 +236,15 @@ pub mod generated_properties {
     pub const ALL: [&str; 2] = [SERVICE_TOKEN, GENERATED_RESOURCES];
 }
 
+/// CloudFormation's custom-resource event names the provider answers.
+pub mod custom_resource {
+    pub const CREATE: &str = "Create";
+    pub const UPDATE: &str = "Update";
+    pub const DELETE: &str = "Delete";
+    pub const SUCCESS: &str = "SUCCESS";
+    pub const FAILED: &str = "FAILED";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

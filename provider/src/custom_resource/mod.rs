@@ -15,11 +15,11 @@ pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
 pub use respond::{Response, fit_body, put_response};
 
+use rds_snapshot_policy_macro::contract::custom_resource as events;
+use rds_snapshot_policy_macro::contract::generated_properties;
 use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;
-use rds_snapshot_policy_macro::contract::generated_properties;
-
 use crate::policy::{RuntimePolicy, Selector};
 
 /// True if `event` is a CloudFormation custom-resource request (and not a task input).
@@ -64,7 +64,12 @@ impl Request {
         data: Map<String, Value>,
     ) -> Response {
         Response {
-            status: if success { "SUCCESS" } else { "FAILED" }.to_string(),
+            status: if success {
+                events::SUCCESS
+            } else {
+                events::FAILED
+            }
+            .to_string(),
             reason,
             physical_resource_id: physical_id,
             stack_id: self.stack_id.clone(),
@@ -116,13 +121,13 @@ fn policy_properties(properties: &Value) -> Value {
 /// Decides the answer to `request` (without sending it).
 pub async fn handle(aws: &Aws, region: &str, request: &Request) -> Response {
     match request.request_type.as_str() {
-        "Delete" => request.response(
+        events::DELETE => request.response(
             true,
             "Deleted the policy resource; snapshots are never deleted by a stack deletion.".into(),
             request.fallback_physical_id(),
             Map::new(),
         ),
-        "Create" | "Update" => create_or_update(aws, region, request).await,
+        events::CREATE | events::UPDATE => create_or_update(aws, region, request).await,
         other => request.response(
             false,
             format!("unknown RequestType {other:?}: expected Create, Update or Delete"),
@@ -172,7 +177,7 @@ async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Respons
         request.response(true, reason, id, data)
     } else {
         // A failed Create answers with its own id; a failed Update keeps the old one.
-        let answer_id = if request.request_type == "Update" {
+        let answer_id = if request.request_type == events::UPDATE {
             request.fallback_physical_id()
         } else {
             id
