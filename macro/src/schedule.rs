@@ -177,10 +177,17 @@ fn parse_rate(body: &str) -> Result<u64, String> {
             "EventBridge requires \"rate({value} {expected})\" (singular unit for 1, plural otherwise), got \"rate({body})\""
         ));
     }
-    value
-        .checked_mul(minutes)
-        .ok_or_else(|| format!("rate value is too large in \"rate({body})\""))
+    match value.checked_mul(minutes) {
+        Some(total) if total <= MAX_RATE_MINUTES => Ok(total),
+        _ => Err(format!(
+            "rate is longer than 36500 days (100 years): a schedule that rare would never act, got \"rate({body})\""
+        )),
+    }
 }
+
+/// The longest rate accepted: 100 years. Longer ones could never fire in a policy's life (and
+/// would overflow date arithmetic).
+const MAX_RATE_MINUTES: u64 = 36_500 * 1440;
 
 struct FieldRule {
     name: &'static str,
@@ -393,6 +400,25 @@ mod tests {
             Ok(_) => panic!("{s} should be refused"),
             Err(e) => assert!(e.contains(needle), "{s}: {e} lacks {needle:?}"),
         }
+    }
+    #[test]
+    fn huge_rates_are_refused_not_a_panic() {
+        ok("rate(36500 days)");
+        for huge in [
+            "rate(36501 days)",
+            "rate(96000000 days)",
+            "rate(18446744073709551615 minutes)",
+            "rate(18446744073709551615 hours)",
+            "rate(18446744073709551615 days)",
+        ] {
+            bad(huge, "longer than 36500 days");
+        }
+        let longest = Schedule::parse("rate(36500 days)").unwrap();
+        assert_eq!(longest.longest_gap(), Some(Duration::days(36_500)));
+        assert_eq!(
+            longest.firings(reference_start(), Duration::days(35)).len(),
+            1
+        );
     }
 
     #[test]

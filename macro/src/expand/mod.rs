@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 use crate::contract::RESOURCE_TYPE;
 pub use crate::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
 use crate::error::{PolicyError, PolicyWarning};
-use crate::policy::parse_policy;
+use crate::policy::{Policy, parse_policy};
+use crate::spec::{Role, Target};
 use crate::value::Resolver;
+use crate::value::Text;
 
 /// CloudFormation's limits on a processed template.
 pub const MAX_RESOURCES: usize = 500;
@@ -69,6 +71,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut output = Map::new();
+    let mut claims = Claims::default();
     for (logical_id, resource) in resources {
         let is_policy = resource.get("Type").and_then(Value::as_str) == Some(RESOURCE_TYPE);
         if !is_policy {
@@ -90,6 +93,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
         match parse_policy(logical_id, properties, &resolver) {
             Err(mut e) => errors.append(&mut e),
             Ok(policy) => {
+                errors.extend(claims.check(&policy));
                 warnings.extend(policy.warnings.iter().cloned());
                 let is_parameter =
                     |name: &str| resolver.declared_parameters.iter().any(|p| p == name);
@@ -134,6 +138,52 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
     let template = Value::Object(result);
     check_limits(&template, output.len(), &mut warnings)?;
     Ok(Expansion { template, warnings })
+}
+
+/// What the policies of one template claim, so two of them never own the same snapshots: a
+/// PolicyId, or (source role) a database. The shorter retention of two would delete what the
+/// longer keeps; two takes of one database would collide on the snapshot name.
+#[derive(Default)]
+struct Claims {
+    policy_ids: std::collections::BTreeMap<String, String>,
+    databases: std::collections::BTreeMap<(&'static str, String), String>,
+}
+
+impl Claims {
+    fn check(&mut self, policy: &Policy) -> Vec<PolicyError> {
+        let mut errors = Vec::new();
+        let me = &policy.logical_id;
+        if let Some(Text::Literal(id)) = &policy.spec.policy_id
+            && let Some(other) = self.policy_ids.insert(id.clone(), me.clone())
+        {
+            errors.push(PolicyError::new(
+                me,
+                "PolicyId",
+                format!("{id:?} is also the PolicyId of {other}: two policies would own (and delete) the same snapshots; give each its own PolicyId"),
+            ));
+        }
+        // Source only: two DR policies may copy one database into two regions.
+        let database = match policy
+            .spec
+            .target()
+            .filter(|_| policy.role() == Role::Source)
+        {
+            Some(Target::Instance(Text::Literal(id))) => Some(("DBInstanceIdentifier", id)),
+            Some(Target::Cluster(Text::Literal(id))) => Some(("DBClusterIdentifier", id)),
+            _ => None,
+        };
+        if let Some((property, id)) = database {
+            let key = (property, id.clone());
+            if let Some(other) = self.databases.insert(key, me.clone()) {
+                errors.push(PolicyError::new(
+                    me,
+                    property,
+                    format!("{id:?} is also snapshotted by {other}: one source policy per database (merge them; DestinationAccounts takes several DR accounts)"),
+                ));
+            }
+        }
+        errors
+    }
 }
 
 fn resolver_for(root: &Map<String, Value>, context: &ExpandContext) -> Resolver {

@@ -40,7 +40,7 @@ pub mod bounds {
     pub const COPY_RETENTION_DAYS: (u64, u64) = (1, 36_500);
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Role {
     /// The production account: take, share and delete snapshots.
     Source,
