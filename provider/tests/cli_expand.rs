@@ -129,6 +129,22 @@ fn usage_errors_exit_2_and_missing_files_exit_1() {
         cli(&["expand", "x.yaml", "--format", "xml"]).status.code(),
         Some(2)
     );
+    for (flag, value, message) in [
+        ("--region", "eu-wset-1", "must be an AWS region"),
+        ("--account-id", "12345", "must be a 12-digit AWS account ID"),
+        ("--param", "NoEquals", "must be KEY=VALUE"),
+    ] {
+        let out = cli(&["expand", "x.yaml", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
+    let undeclared = cli(&["expand", &example("source.yaml"), "--param", "Nope=1"]);
+    assert_eq!(undeclared.status.code(), Some(1));
+    assert!(
+        stderr(&undeclared).contains("--param Nope: the template declares no parameter"),
+        "{}",
+        stderr(&undeclared)
+    );
     let missing = cli(&["expand", "/nonexistent/template.yaml"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("cannot read template /nonexistent/template.yaml"));

@@ -28,17 +28,35 @@ pub fn is_db_identifier(id: &str) -> bool {
         && !id.contains("--")
 }
 
-/// Region names such as `eu-west-1`, `us-gov-west-1`, `cn-north-1`.
+/// Region names such as `eu-west-1`, `us-gov-west-1`, `ap-southeast-5`: an area, optionally
+/// a partition word (`gov`, `iso`, ...), a compass direction, a number. A typo such as
+/// `eu-wset-1` is refused.
 pub fn is_region(name: &str) -> bool {
+    const DIRECTIONS: &[&str] = &[
+        "east",
+        "west",
+        "north",
+        "south",
+        "central",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
+    const PARTITIONS: &[&str] = &["gov", "iso", "isob", "isoe", "isof"];
     let parts: Vec<&str> = name.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts
-            .last()
-            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+    let (area, middle, number) = match parts.as_slice() {
+        [area, direction, number] => (*area, vec![*direction], *number),
+        [area, partition, direction, number] if PARTITIONS.contains(partition) => {
+            (*area, vec![*direction], *number)
+        }
+        _ => return false,
+    };
+    area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && middle.iter().all(|d| DIRECTIONS.contains(d))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub fn is_account_id(id: &str) -> bool {
@@ -249,5 +267,33 @@ impl PolicySpec<String> {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for ok in [
+            "eu-west-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "cn-northwest-1",
+            "il-central-1",
+        ] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "eu-wset-1",
+            "eu-west",
+            "EU-west-1",
+            "eu-west-100",
+            "europe-west-1",
+            "us-foo-west-1",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
     }
 }

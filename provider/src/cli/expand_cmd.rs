@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use rds_snapshot_policy_macro::expand::{DEFAULT_PROVIDER_FUNCTION, ExpandContext, expand};
 use rds_snapshot_policy_macro::join_errors;
+use rds_snapshot_policy_macro::spec::{is_account_id, is_region};
 use rds_snapshot_policy_macro::yaml::{parse_template, to_yaml};
 use serde_json::{Map, Value};
 
@@ -20,13 +21,13 @@ pub struct ExpandArgs {
     /// Template file (JSON or YAML with short-form tags); `-` reads stdin.
     pub template: PathBuf,
     /// A template parameter value, as CloudFormation would pass it (repeatable).
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
     /// The region the stack is deployed in (checks regions and keys; otherwise left to AWS::Region).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
     /// The account the stack is deployed in (checks account IDs and key owners).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_account)]
     pub account_id: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
@@ -49,12 +50,15 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot read template {source}: {e}"))?
     };
     let template = parse_template(&text).map_err(|e| format!("{source}: {e}"))?;
+    let declared = template.get("Parameters").and_then(Value::as_object);
     let mut parameters = Map::new();
-    for param in &args.params {
-        let Some((key, value)) = param.split_once('=') else {
-            return Err(format!("--param {param:?} must be KEY=VALUE"));
-        };
-        parameters.insert(key.to_string(), Value::String(value.to_string()));
+    for (key, value) in &args.params {
+        if !declared.is_some_and(|d| d.contains_key(key)) {
+            return Err(format!(
+                "--param {key}: the template declares no parameter {key:?} (CloudFormation would refuse it)"
+            ));
+        }
+        parameters.insert(key.clone(), Value::String(value.clone()));
     }
     let context = ExpandContext {
         region: args.region.clone(),
@@ -73,4 +77,29 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
     };
     println!("{}", rendered.trim_end());
     Ok(())
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("must be KEY=VALUE, got {text:?}")),
+    }
+}
+
+fn parse_region(text: &str) -> Result<String, String> {
+    if is_region(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "must be an AWS region such as eu-west-1, got {text:?}"
+        ))
+    }
+}
+
+fn parse_account(text: &str) -> Result<String, String> {
+    if is_account_id(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("must be a 12-digit AWS account ID, got {text:?}"))
+    }
 }
