@@ -7,10 +7,73 @@ use serde_yaml_ng::Value as Yaml;
 pub fn parse_template(text: &str) -> Result<Value, String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        return serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"));
+        return serde_json::from_str::<StrictJson>(text)
+            .map(|v| v.0)
+            .map_err(|e| format!("invalid JSON: {e}"));
     }
     let yaml: Yaml = serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
     to_json(yaml)
+}
+
+/// A JSON value read refusing duplicate keys: CloudFormation's YAML parser refuses them, and
+/// serde_json's last-wins would silently drop a repeated logical ID or property.
+struct StrictJson(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key {key:?} (CloudFormation refuses it; the second would silently replace the first)"
+                )));
+            }
+            let StrictJson(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// Renders a template as YAML (intrinsics in long form, which CloudFormation accepts).
@@ -97,5 +160,27 @@ mod tests {
                 .unwrap_err()
                 .contains("!Bogus")
         );
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[test]
+    fn json_duplicate_keys_are_refused() {
+        let twice = r#"{"Resources": {"P": {"Type": "A"}, "P": {"Type": "B"}}}"#;
+        let err = parse_template(twice).unwrap_err();
+        assert!(err.contains("duplicate key \"P\""), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        let nested =
+            r#"{"Resources": {"P": {"Properties": {"Role": "Source", "Role": "Destination"}}}}"#;
+        assert!(
+            parse_template(nested)
+                .unwrap_err()
+                .contains("duplicate key \"Role\"")
+        );
+        let fine = parse_template(r#"{"A": [1, 2.5, "x", null, true, {"B": {}}]}"#).unwrap();
+        assert_eq!(fine, json!({"A": [1, 2.5, "x", null, true, {"B": {}}]}));
     }
 }

@@ -75,21 +75,46 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
     for (logical_id, resource) in resources {
         let is_policy = resource.get("Type").and_then(Value::as_str) == Some(RESOURCE_TYPE);
         if !is_policy {
+            if let Some(typo) = resource
+                .get("Type")
+                .and_then(Value::as_str)
+                .filter(|t| crate::value::edit_distance(t, RESOURCE_TYPE) <= 3)
+            {
+                warnings.push(PolicyError::new(
+                    logical_id,
+                    "Type",
+                    format!("{typo:?} is not {RESOURCE_TYPE}, so it is not expanded (and CloudFormation will fail to create it); did you mean {RESOURCE_TYPE}?"),
+                ));
+            }
             output.insert(logical_id.clone(), resource.clone());
             continue;
         }
         let Some(original) = resource.as_object() else {
             continue;
         };
-        if !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            errors.push(PolicyError::new(
-                logical_id,
-                "",
-                "logical IDs must be alphanumeric",
-            ));
+        if let Some(error) = logical_id_error(logical_id) {
+            errors.push(error);
             continue;
         }
+        if let Some(condition) = original.get("Condition") {
+            let declared = root
+                .get("Conditions")
+                .and_then(Value::as_object)
+                .zip(condition.as_str())
+                .is_some_and(|(conditions, name)| conditions.contains_key(name));
+            if !declared {
+                errors.push(PolicyError::new(
+                    logical_id,
+                    "",
+                    format!(
+                        "Condition {} is not declared in the template's Conditions",
+                        crate::value::describe(condition)
+                    ),
+                ));
+            }
+        }
         let properties = original.get("Properties").unwrap_or(&Value::Null);
+        errors.extend(splice_errors(logical_id, properties, &resolver));
         match parse_policy(logical_id, properties, &resolver) {
             Err(mut e) => errors.append(&mut e),
             Ok(policy) => {
@@ -138,6 +163,79 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
     let template = Value::Object(result);
     check_limits(&template, output.len(), &mut warnings)?;
     Ok(Expansion { template, warnings })
+}
+
+/// The longest suffix the expansion appends to a policy's logical ID.
+const LONGEST_GENERATED_SUFFIX: &str = "NotificationSubscription";
+/// CloudFormation's limit on a logical ID.
+const MAX_LOGICAL_ID: usize = 255;
+
+fn logical_id_error(logical_id: &str) -> Option<PolicyError> {
+    let max = MAX_LOGICAL_ID - LONGEST_GENERATED_SUFFIX.len();
+    let message = if logical_id.is_empty() {
+        "a logical ID may not be empty".to_string()
+    } else if !logical_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        "logical IDs must be alphanumeric".to_string()
+    } else if logical_id.len() > max {
+        format!(
+            "the logical ID is {} characters; the generated resources append up to {} and CloudFormation allows {MAX_LOGICAL_ID}: use at most {max}",
+            logical_id.len(),
+            LONGEST_GENERATED_SUFFIX.len()
+        )
+    } else {
+        return None;
+    };
+    Some(PolicyError::new(logical_id, "", message))
+}
+
+/// Intrinsics are spliced into the state machine definition's JSON text, where CloudFormation
+/// resolves them without escaping: a value with `"`, `\` or a control character could add keys
+/// to the provider's input. Such values are refused, in literal parts and in parameter values.
+fn splice_errors(logical_id: &str, properties: &Value, resolver: &Resolver) -> Vec<PolicyError> {
+    fn unsafe_text(s: &str) -> bool {
+        s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+    }
+    fn scan(v: &Value, resolver: &Resolver, found: &mut bool) {
+        match v {
+            Value::String(s) => *found |= unsafe_text(s),
+            Value::Array(items) => items.iter().for_each(|i| scan(i, resolver, found)),
+            Value::Object(map) => {
+                if let Some(Value::String(name)) = map.get("Ref")
+                    && let Some(value) = resolver.parameters.get(name)
+                {
+                    scan(value, resolver, found);
+                }
+                map.values().for_each(|i| scan(i, resolver, found));
+            }
+            _ => {}
+        }
+    }
+    let Some(map) = properties.as_object() else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    for (name, value) in map {
+        let mut found = false;
+        let intrinsics: Vec<&Value> = match value {
+            Value::Array(items) => items
+                .iter()
+                .filter(|i| crate::value::is_intrinsic(i))
+                .collect(),
+            v if crate::value::is_intrinsic(v) => vec![v],
+            _ => Vec::new(),
+        };
+        intrinsics
+            .iter()
+            .for_each(|v| scan(v, resolver, &mut found));
+        if found {
+            errors.push(PolicyError::new(
+                logical_id,
+                name,
+                "an intrinsic function here may not contain or resolve to a double quote, a backslash or a control character: the value is embedded in the state machine definition",
+            ));
+        }
+    }
+    errors
 }
 
 /// What the policies of one template claim, so two of them never own the same snapshots: a

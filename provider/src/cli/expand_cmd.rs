@@ -4,7 +4,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rds_snapshot_policy_macro::expand::{DEFAULT_PROVIDER_FUNCTION, ExpandContext, expand};
+use rds_snapshot_policy_macro::expand::{
+    DEFAULT_PROVIDER_FUNCTION, ExpandContext, TRANSFORM_NAME, expand,
+};
 use rds_snapshot_policy_macro::join_errors;
 use rds_snapshot_policy_macro::spec::{is_account_id, is_region};
 use rds_snapshot_policy_macro::yaml::{parse_template, to_yaml};
@@ -67,6 +69,17 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
         provider_function: args.provider_function.clone(),
     };
     let expansion = expand(&template, &context).map_err(|errors| join_errors(&errors))?;
+    let transforms = template.get("Transform");
+    let declared = match transforms {
+        Some(Value::String(t)) => t == TRANSFORM_NAME,
+        Some(Value::Array(list)) => list.iter().any(|t| t.as_str() == Some(TRANSFORM_NAME)),
+        _ => false,
+    };
+    if !declared {
+        eprintln!(
+            "warning: the template does not declare Transform: {TRANSFORM_NAME}; deployed as is, CloudFormation would not run the macro"
+        );
+    }
     for warning in &expansion.warnings {
         eprintln!("warning: {warning}");
     }
