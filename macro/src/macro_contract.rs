@@ -72,6 +72,7 @@ pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, V
         account_id: request.account_id,
         parameters: request.template_parameter_values.unwrap_or_default(),
         provider_function: provider_function.to_string(),
+        now: Some(chrono::Utc::now()),
     };
     match expand(&fragment, &context) {
         Ok(expansion) => (

@@ -172,10 +172,26 @@ impl Reader<'_> {
         };
         match text {
             None => fallback(),
-            Some(t) => Schedule::parse(&t).unwrap_or_else(|why| {
-                self.diag.error(name, why);
-                fallback()
-            }),
+            Some(t) => match Schedule::parse(&t) {
+                Ok(schedule) => {
+                    if let Some(now) = self.resolver.now
+                        && !schedule.fires_after(now)
+                    {
+                        self.diag.error(
+                            name,
+                            format!(
+                                "{t:?} never fires after {}: the policy would never act",
+                                now.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                        );
+                    }
+                    schedule
+                }
+                Err(why) => {
+                    self.diag.error(name, why);
+                    fallback()
+                }
+            },
         }
     }
 }

@@ -70,6 +70,17 @@ impl Schedule {
         }
     }
 
+    /// Whether it fires at all at or after `now` (a cron with only past years never does).
+    pub fn fires_after(&self, now: DateTime<Utc>) -> bool {
+        match self {
+            Schedule::Rate { .. } => true,
+            Schedule::Cron { cron, .. } => cron
+                .iter_from(now, croner::Direction::Forward)
+                .next()
+                .is_some(),
+        }
+    }
+
     /// The longest time between two consecutive firings, over a window long enough to see
     /// monthly patterns. `None` if it fires less than twice in that window.
     pub fn longest_gap(&self) -> Option<Duration> {
@@ -401,6 +412,30 @@ mod tests {
             Err(e) => assert!(e.contains(needle), "{s}: {e} lacks {needle:?}"),
         }
     }
+    #[test]
+    fn schedules_in_the_past_never_fire_again() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let past = Schedule::parse("cron(0 * * * ? 2025)").unwrap();
+        assert!(!past.fires_after(now));
+        assert!(
+            Schedule::parse("cron(0 * * * ? 2027)")
+                .unwrap()
+                .fires_after(now)
+        );
+        assert!(
+            Schedule::parse("cron(0 * * * ? *)")
+                .unwrap()
+                .fires_after(now)
+        );
+        assert!(Schedule::parse("rate(1 day)").unwrap().fires_after(now));
+        // The last possible year, and leap days.
+        assert!(
+            Schedule::parse("cron(0 0 29 2 ? 2028)")
+                .unwrap()
+                .fires_after(now)
+        );
+    }
+
     #[test]
     fn huge_rates_are_refused_not_a_panic() {
         ok("rate(36500 days)");

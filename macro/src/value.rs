@@ -76,6 +76,8 @@ pub struct Resolver {
     pub declared_parameters: Vec<String>,
     pub region: Option<String>,
     pub account_id: Option<String>,
+    /// See `ExpandContext::now`.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The result of looking through parameter references.

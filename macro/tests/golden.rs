@@ -30,6 +30,10 @@ fn context_for(case: &Path) -> ExpandContext {
     let mut context = ExpandContext {
         region: Some("eu-west-1".into()),
         account_id: Some("111111111111".into()),
+        // The clock schedules are judged by, pinned so the outputs never depend on today.
+        now: chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc)),
         ..ExpandContext::default()
     };
     if let Ok(text) = fs::read_to_string(case.join("context.json")) {

@@ -166,3 +166,65 @@ fn tempfile(name: &str) -> (String, std::fs::File) {
     let file = std::fs::File::create(&path).unwrap();
     (path.display().to_string(), file)
 }
+
+#[test]
+fn schedule_flags_are_checked() {
+    let bad_time = cli(&[
+        "schedule",
+        "rate(1 hour)",
+        "--from",
+        "2026-06-01",
+        "--until",
+        "2026-06-02T00:00:00Z",
+    ]);
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(
+        stderr(&bad_time).contains("must be an RFC 3339 time such as 2026-06-01T00:00:00Z"),
+        "{}",
+        stderr(&bad_time)
+    );
+    let huge = cli(&[
+        "schedule",
+        "rate(1 minute)",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "9999-01-01T00:00:00Z",
+    ]);
+    assert_eq!(huge.status.code(), Some(1));
+    assert!(
+        stderr(&huge).contains("the window is longer than 380 days"),
+        "{}",
+        stderr(&huge)
+    );
+    let ok = cli(&[
+        "schedule",
+        "cron(0 12 * * ? *)",
+        "--from",
+        "2026-06-01T00:00:00Z",
+        "--until",
+        "2026-06-03T00:00:00Z",
+    ]);
+    assert_eq!(stdout(&ok), "2026-06-01T12:00:00Z\n2026-06-02T12:00:00Z\n");
+}
+
+#[test]
+fn own_account_is_named_in_the_property_it_was_given_in() {
+    let (path, mut file) = tempfile("own.yaml");
+    writeln!(file, "Resources:\n  P:\n    Type: Custom::RdsSnapshotPolicy\n    Properties: {{Role: Source, DBInstanceIdentifier: orders, DestinationAccount: \"111111111111\"}}").unwrap();
+    let out = cli(&[
+        "expand",
+        &path,
+        "--account-id",
+        "111111111111",
+        "--region",
+        "eu-west-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("Resource [P] property [DestinationAccount]: names this stack's own account"),
+        "{}",
+        stderr(&out)
+    );
+}

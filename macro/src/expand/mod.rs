@@ -27,6 +27,9 @@ pub struct ExpandContext {
     pub parameters: Map<String, Value>,
     /// Name of the provider Lambda in this account and region.
     pub provider_function: String,
+    /// The clock a schedule that can never fire again is judged by (the system clock in the
+    /// Lambda and the CLI, pinned in tests); `None` skips that check.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for ExpandContext {
@@ -36,6 +39,7 @@ impl Default for ExpandContext {
             account_id: None,
             parameters: Map::new(),
             provider_function: DEFAULT_PROVIDER_FUNCTION.to_string(),
+            now: None,
         }
     }
 }
@@ -302,6 +306,7 @@ fn resolver_for(root: &Map<String, Value>, context: &ExpandContext) -> Resolver 
             .unwrap_or_default(),
         region: context.region.clone(),
         account_id: context.account_id.clone(),
+        now: context.now,
     }
 }
 

@@ -384,13 +384,23 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
                 ),
             );
         }
-        if let Some(own) = r.resolver.account_id.as_deref()
-            && unique.iter().any(|a| a.literal() == Some(own))
-        {
-            r.diag.error(
-                "DestinationAccounts",
-                format!("names this stack's own account {own}; share with the DR account instead"),
-            );
+        if let Some(own) = r.resolver.account_id.as_deref() {
+            // Name the property the account was given in.
+            let own_text = Text::Literal(own.to_string());
+            let in_single = r.props.get("DestinationAccount").and_then(Value::as_str) == Some(own);
+            let property = if in_single {
+                "DestinationAccount"
+            } else {
+                "DestinationAccounts"
+            };
+            if unique.contains(&own_text) {
+                r.diag.error(
+                    property,
+                    format!(
+                        "names this stack's own account {own}; share with the DR account instead"
+                    ),
+                );
+            }
         }
     } else if !unique.is_empty() || accounts_intrinsic.is_some() {
         r.diag.warn(

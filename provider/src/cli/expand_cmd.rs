@@ -67,6 +67,7 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
         account_id: args.account_id.clone(),
         parameters,
         provider_function: args.provider_function.clone(),
+        now: Some(chrono::Utc::now()),
     };
     let expansion = expand(&template, &context).map_err(|errors| join_errors(&errors))?;
     let transforms = template.get("Transform");
