@@ -86,6 +86,27 @@ pub fn snapshot_name(database: &str, now: DateTime<Utc>) -> String {
     format!("{database}-{}", now.format("%Y-%m-%d-%H-%M"))
 }
 
+/// `orders-1a2b3c-2026-11-24-07-00`: the name when the plain one is another policy's (two
+/// stacks' policies on one database), with 6 hex digits of this policy's id.
+pub fn policy_snapshot_name(database: &str, policy_id: &str, now: DateTime<Utc>) -> String {
+    let digest = fnv_hex(policy_id);
+    format!(
+        "{database}-{}-{}",
+        &digest[..6],
+        now.format("%Y-%m-%d-%H-%M")
+    )
+}
+
+/// FNV-1a (64 bits) of `text`, as 16 hex digits: stable across releases and platforms.
+fn fnv_hex(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 /// Formats an age the way people read it: `3 days 4 hours`, `25 minutes`.
 pub fn age(d: Duration) -> String {
     let minutes = d.num_minutes().max(0);
@@ -111,10 +132,5 @@ pub fn accounts_digest(accounts: &[String]) -> String {
     let mut sorted: Vec<&str> = accounts.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in sorted.join(",").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    fnv_hex(&sorted.join(","))
 }

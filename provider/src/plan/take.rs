@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Operation, Plan, age, snapshot_name};
+use super::{Operation, Plan, age, policy_snapshot_name, snapshot_name};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
@@ -176,9 +176,17 @@ pub(super) fn plan_take(
             ));
             continue;
         }
-        let name = snapshot_name(&target.id, now);
+        let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
+        let mut name = snapshot_name(&target.id, now);
+        if by_name
+            .get(&(name.as_str(), target.kind))
+            .is_some_and(|s| !ours(s))
+        {
+            // Another policy (another stack) snapshots this database too: never collide.
+            name = policy_snapshot_name(&target.id, &policy.id, now);
+        }
         if let Some(existing) = by_name.get(&(name.as_str(), target.kind)) {
-            if existing.tag(tags::POLICY) == Some(policy.id.as_str()) {
+            if ours(existing) {
                 plan.skip(
                     subject,
                     format!("snapshot {name} was already taken this minute"),
