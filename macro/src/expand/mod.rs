@@ -119,6 +119,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
         }
         let properties = original.get("Properties").unwrap_or(&Value::Null);
         errors.extend(splice_errors(logical_id, properties, &resolver));
+        errors.extend(dangling_references(logical_id, properties, root));
         match parse_policy(logical_id, properties, &resolver) {
             Err(mut e) => errors.append(&mut e),
             Ok(policy) => {
@@ -240,6 +241,64 @@ fn splice_errors(logical_id: &str, properties: &Value, resolver: &Resolver) -> V
         }
     }
     errors
+}
+
+/// `Ref`s and `Fn::GetAtt`s in a policy's Properties that name nothing in the template
+/// (CloudFormation would refuse the stack later, with a vaguer message).
+fn dangling_references(
+    logical_id: &str,
+    properties: &Value,
+    root: &Map<String, Value>,
+) -> Vec<PolicyError> {
+    fn declared(root: &Map<String, Value>, section: &str, name: &str) -> bool {
+        root.get(section)
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.contains_key(name))
+    }
+    fn walk(v: &Value, path: &str, root: &Map<String, Value>, found: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(name)) = map.get("Ref")
+                    && !name.starts_with("AWS::")
+                    && !declared(root, "Parameters", name)
+                    && !declared(root, "Resources", name)
+                {
+                    found.push((
+                        path.to_string(),
+                        format!("Ref {name:?} names no parameter or resource of the template"),
+                    ));
+                }
+                let target = match map.get("Fn::GetAtt") {
+                    Some(Value::Array(parts)) => parts.first().and_then(Value::as_str),
+                    Some(Value::String(dotted)) => dotted.split('.').next(),
+                    _ => None,
+                };
+                if let Some(name) = target.filter(|n| !declared(root, "Resources", n)) {
+                    found.push((
+                        path.to_string(),
+                        format!(
+                            "Fn::GetAtt names {name:?}, which is not a resource of the template"
+                        ),
+                    ));
+                }
+                for value in map.values() {
+                    walk(value, path, root, found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, path, root, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    if let Some(map) = properties.as_object() {
+        for (name, value) in map {
+            walk(value, name, root, &mut found);
+        }
+    }
+    found
+        .into_iter()
+        .map(|(property, message)| PolicyError::new(logical_id, &property, message))
+        .collect()
 }
 
 /// What the policies of one template claim, so two of them never own the same snapshots: a
