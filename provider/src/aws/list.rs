@@ -149,7 +149,7 @@ fn found<T, E, R>(
 ) -> Result<Option<T>, ProviderError>
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + super::HttpStatus,
 {
     match page {
         Ok(p) => Ok(Some(p)),

@@ -103,12 +103,26 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<St
     }
 }
 
+/// The HTTP status of a raw SDK response.
+pub trait HttpStatus {
+    fn http_status(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_rds::config::http::HttpResponse {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
 /// Maps an SDK error to the provider's error names; `context` says what was being done to what.
+/// Timeouts, connection failures, unreadable responses and any 5xx without a known code are
+/// transient (retried); a known code decides otherwise.
 pub fn classify<E, R>(err: SdkError<E, R>, context: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + HttpStatus,
 {
+    let server_fault = err.raw_response().is_some_and(|r| r.http_status() >= 500);
     let (code, message) = match &err {
         SdkError::ServiceError(e) => (
             e.err().code().unwrap_or("Unknown").to_string(),
@@ -154,7 +168,54 @@ where
             ErrorKind::DatabaseNotFound
         }
         "InternalFailure" | "InternalError" | "ServiceUnavailable" => ErrorKind::TransientAwsError,
+        _ if server_fault => ErrorKind::TransientAwsError,
         _ => ErrorKind::AwsError,
     };
     ProviderError::new(kind, format!("{context}: {code}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::config::http::HttpResponse;
+    use aws_sdk_rds::error::ErrorMetadata;
+    use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service_error(
+        status: u16,
+        code: Option<&str>,
+    ) -> SdkError<DescribeDBSnapshotsError, HttpResponse> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code).message("from the test");
+        }
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(DescribeDBSnapshotsError::generic(meta.build()), raw)
+    }
+
+    #[test]
+    fn server_faults_are_transient_and_codes_decide_otherwise() {
+        let kind = |status, code| classify(service_error(status, code), "listing").kind;
+        assert_eq!(kind(503, None), ErrorKind::TransientAwsError);
+        assert_eq!(
+            kind(500, Some("SomethingNew")),
+            ErrorKind::TransientAwsError
+        );
+        assert_eq!(
+            kind(502, Some("InternalFailure")),
+            ErrorKind::TransientAwsError
+        );
+        assert_eq!(kind(400, Some("Throttling")), ErrorKind::Throttled);
+        assert_eq!(kind(403, Some("AccessDenied")), ErrorKind::AccessDenied);
+        assert_eq!(kind(400, Some("SomethingNew")), ErrorKind::AwsError);
+        assert_eq!(kind(400, None), ErrorKind::AwsError);
+        let message = classify(service_error(503, None), "listing DB snapshots").message;
+        assert!(
+            message.starts_with("listing DB snapshots: Unknown"),
+            "{message}"
+        );
+    }
 }

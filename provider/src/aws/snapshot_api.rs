@@ -50,7 +50,7 @@ fn settle<T, E, R>(
 ) -> WriteResult
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + super::HttpStatus,
 {
     let err = match result {
         Ok(_) => return Ok(()),
