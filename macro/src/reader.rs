@@ -117,7 +117,7 @@ impl Reader<'_> {
                         return None;
                     }
                 };
-                if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+                if crate::spec::is_account_id(&text) {
                     Some(Text::Literal(text))
                 } else {
                     let hint = if matches!(v, Value::Number(_)) {
