@@ -153,8 +153,8 @@ impl RuntimePolicy {
         self.spec.role.marker_tag()
     }
 
-    /// What the schedules allow at worst (see `rpo::worst_case_rpo`).
-    pub fn worst_case_rpo(&self) -> Option<Duration> {
-        rds_snapshot_policy_macro::rpo::worst_case_rpo(&self.spec)
+    /// The worst-case recovery-point age at the DR copy, term by term (see `rpo`).
+    pub fn worst_case(&self) -> Option<rds_snapshot_policy_macro::rpo::WorstCase> {
+        rds_snapshot_policy_macro::rpo::worst_case(&self.spec)
     }
 }

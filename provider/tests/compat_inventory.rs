@@ -57,7 +57,7 @@ fn now() -> DateTime<Utc> {
 fn source_policy() -> RuntimePolicy {
     RuntimePolicy::from_properties(
         &json!({"Role": "Source", "PolicyId": "stack-OrdersDbSnapshots",
-                "DBInstanceIdentifier": "orders", "DestinationAccount": "222222222222"}),
+                "DBInstanceIdentifier": "orders", "DestinationAccount": "222222222222", "BackupInterval": 1}),
         "eu-west-1",
         None,
     )

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The version of the task input the expansion writes (`"version"` in the Task's Parameters).
-pub const CONTRACT_VERSION: u32 = 2;
+pub const CONTRACT_VERSION: u32 = 3;
 /// The oldest task input the provider still accepts: release 0.1 wrote no version (1).
 pub const OLDEST_ACCEPTED_VERSION: u32 = 1;
 

@@ -5,7 +5,6 @@ use serde_json::{Map, Value, json};
 use super::definition::definition_string;
 use crate::contract::{Action, generated_properties, metadata, metrics};
 use crate::policy::{Notification, Policy};
-use crate::rpo::human;
 use crate::spec::Role;
 
 /// The generated resources of one policy, in output order.
@@ -194,8 +193,8 @@ pub fn generate(
         );
         resource.insert("Metadata".into(), Value::Object(metadata));
     }
-    if let Some(rpo) = crate::rpo::worst_case_rpo(&policy.spec) {
-        let description = format!("worst-case RPO from the schedules: {}", human(rpo));
+    if let Some(worst) = crate::rpo::worst_case(&policy.spec) {
+        let description = worst.describe();
         resource
             .entry("Metadata")
             .or_insert_with(|| json!({}))

@@ -127,8 +127,12 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
             defaults::DESTINATION_DELETE_SCHEDULE,
         ),
     };
-    let (min, max) = bounds::RETENTION_DAYS;
-    let retention_days = r.whole("RetentionDays", retention_default, min, max);
+    let (retention_days, retention_hours) = read_retention(r, retention_default);
+    let delete_default = if retention_hours.is_some() {
+        defaults::HOURLY_DELETE_SCHEDULE
+    } else {
+        delete_default
+    };
     let delete_schedule = r.schedule("DeleteSchedule", delete_default);
     let delete_old_snapshots = r.boolean("DeleteOldSnapshots", true);
     let (min, max) = bounds::KEEP_LATEST;
@@ -139,6 +143,20 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let source_region_override = read_region(r, "SourceRegionOverride");
     let notification = read_notification(r);
     let strict_checks = r.boolean("StrictChecks", false);
+    let (min, max) = bounds::EXPECTED_MINUTES;
+    let expected_snapshot_minutes = r.whole(
+        "ExpectedSnapshotMinutes",
+        defaults::EXPECTED_SNAPSHOT_MINUTES,
+        min,
+        max,
+    );
+    let expected_copy_minutes = r.whole(
+        "ExpectedCopyMinutes",
+        defaults::EXPECTED_COPY_MINUTES,
+        min,
+        max,
+    );
+    let event_driven = r.boolean("EventDriven", true);
     let (pattern, instance, cluster) = match target {
         Target::Pattern(p) => (Some(p), None, None),
         Target::Instance(t) => (None, Some(t), None),
@@ -152,6 +170,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         db_instance_identifier: instance,
         db_cluster_identifier: cluster,
         backup_interval_hours: None,
+        backup_interval_minutes: None,
         backup_schedule: None,
         share_snapshots: None,
         share_schedule: None,
@@ -164,6 +183,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         kms_key_destination: None,
         copy_retention_days: None,
         retention_days,
+        retention_hours,
         delete_old_snapshots,
         delete_schedule,
         keep_latest,
@@ -171,6 +191,9 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         log_level,
         source_region_override,
         strict_checks,
+        expected_snapshot_minutes: Some(expected_snapshot_minutes),
+        expected_copy_minutes: Some(expected_copy_minutes),
+        event_driven: Some(event_driven),
     };
     let mut accounts_intrinsic = None;
     match role {
@@ -185,6 +208,22 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         destination_accounts_intrinsic: accounts_intrinsic,
         warnings: Vec::new(),
     }
+}
+
+/// RetentionDays, or RetentionHours (source only), never both: (days, hours).
+fn read_retention(r: &mut Reader, default_days: u64) -> (Option<u64>, Option<u64>) {
+    if !r.has("RetentionHours") {
+        let (min, max) = bounds::RETENTION_DAYS;
+        return (Some(r.whole("RetentionDays", default_days, min, max)), None);
+    }
+    if r.has("RetentionDays") {
+        r.diag.error(
+            "RetentionHours",
+            "conflicts with RetentionDays: give the retention once, in hours (1 to 23) or in days",
+        );
+    }
+    let (min, max) = bounds::RETENTION_HOURS;
+    (None, Some(r.whole("RetentionHours", max, min, max)))
 }
 
 fn read_policy_id(r: &mut Reader) -> Option<Text> {
@@ -338,13 +377,10 @@ fn read_notification(r: &mut Reader) -> Notification {
 
 /// Fills the source fields of `spec`; returns a whole-list intrinsic for DestinationAccounts.
 fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
-    let (min, max) = bounds::BACKUP_INTERVAL_HOURS;
-    spec.backup_interval_hours =
-        Some(r.whole("BackupInterval", defaults::BACKUP_INTERVAL_HOURS, min, max));
-    spec.backup_schedule = Some(r.schedule("BackupSchedule", defaults::BACKUP_SCHEDULE));
     spec.share_schedule = Some(r.schedule("ShareSchedule", defaults::SHARE_SCHEDULE));
     let share_snapshots = r.boolean("ShareSnapshots", true);
     spec.share_snapshots = Some(share_snapshots);
+    read_cadence(r, spec);
     spec.tagged_instance = Some(r.boolean("TaggedInstance", false));
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
@@ -412,6 +448,40 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
     accounts_intrinsic
 }
 
+/// BackupIntervalMinutes or BackupInterval (hours), never both; neither: the cadence that
+/// meets RpoMinutes (`rpo::cadence_for`). BackupSchedule defaults to firing at that cadence.
+fn read_cadence(r: &mut Reader, spec: &mut PolicySpec<Text>) {
+    let interval_minutes = match (r.has("BackupIntervalMinutes"), r.has("BackupInterval")) {
+        (true, hours_given) => {
+            if hours_given {
+                r.diag.error(
+                    "BackupIntervalMinutes",
+                    "conflicts with BackupInterval: give the interval once, in minutes (15 to 1440) or in hours",
+                );
+            }
+            let (min, max) = bounds::BACKUP_INTERVAL_MINUTES;
+            let minutes = r.whole("BackupIntervalMinutes", 60, min, max);
+            spec.backup_interval_minutes = Some(minutes);
+            minutes
+        }
+        (false, true) => {
+            let (min, max) = bounds::BACKUP_INTERVAL_HOURS;
+            let hours = r.whole("BackupInterval", 1, min, max);
+            spec.backup_interval_hours = Some(hours);
+            hours * 60
+        }
+        (false, false) => {
+            let lag =
+                crate::rpo::source_lag_minutes(spec).unwrap_or(crate::rpo::DEFAULT_SWEEP_MINUTES);
+            let minutes = crate::rpo::cadence_for(spec.rpo_minutes, lag);
+            spec.backup_interval_minutes = Some(minutes);
+            minutes
+        }
+    };
+    let default_schedule = crate::rpo::cadence_schedule(interval_minutes);
+    spec.backup_schedule = Some(r.schedule("BackupSchedule", &default_schedule));
+}
+
 fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     let region = match r.text("DestinationRegion") {
         Some(Text::Literal(s)) => {
@@ -434,12 +504,15 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     policy.cross_account_copy = Some(cross_account_copy);
     let (min, max) = bounds::COPY_RETENTION_DAYS;
     let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
-    if copy_retention_days > policy.retention_days && policy.delete_old_snapshots {
+    let retention_days = policy
+        .retention_days
+        .unwrap_or(defaults::DESTINATION_RETENTION_DAYS);
+    if copy_retention_days > retention_days && policy.delete_old_snapshots {
         r.diag.error(
             "RetentionDays",
             format!(
                 "must be >= CopyRetentionDays ({copy_retention_days}): otherwise copies older than {} are deleted and copied again on the next run",
-                crate::rpo::human(Duration::days(policy.retention_days as i64))
+                crate::rpo::human(Duration::days(retention_days as i64))
             ),
         );
     }

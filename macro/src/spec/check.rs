@@ -103,7 +103,23 @@ impl PolicySpec<String> {
             Some(_) => {}
         }
         self.check_target()?;
-        in_bounds("RetentionDays", self.retention_days, bounds::RETENTION_DAYS)?;
+        match (self.retention_days, self.retention_hours) {
+            (Some(days), None) => in_bounds("RetentionDays", days, bounds::RETENTION_DAYS)?,
+            (None, Some(hours)) if role == Role::Source => {
+                in_bounds("RetentionHours", hours, bounds::RETENTION_HOURS)?
+            }
+            (None, Some(_)) => fail("RetentionHours", "does not apply to Role Destination")?,
+            (Some(_), Some(_)) => fail("RetentionHours", "conflicts with RetentionDays")?,
+            (None, None) => fail("RetentionDays", "is required (or RetentionHours)")?,
+        }
+        for (field, value) in [
+            ("ExpectedSnapshotMinutes", self.expected_snapshot_minutes),
+            ("ExpectedCopyMinutes", self.expected_copy_minutes),
+        ] {
+            if let Some(value) = value {
+                in_bounds(field, value, bounds::EXPECTED_MINUTES)?;
+            }
+        }
         in_bounds("KeepLatest", self.keep_latest, bounds::KEEP_LATEST)?;
         in_bounds("RpoMinutes", self.rpo_minutes, bounds::RPO_MINUTES)?;
         if let Some(region) = &self.source_region_override
@@ -143,9 +159,11 @@ impl PolicySpec<String> {
 
     /// Each role's own fields and whether they are given: (source, destination).
     fn role_fields(&self) -> ([FieldGiven; 6], [FieldGiven; 4]) {
+        let interval_given =
+            self.backup_interval_hours.is_some() || self.backup_interval_minutes.is_some();
         (
             [
-                ("BackupInterval", self.backup_interval_hours.is_some()),
+                ("BackupInterval", interval_given),
                 ("BackupSchedule", self.backup_schedule.is_some()),
                 ("ShareSnapshots", self.share_snapshots.is_some()),
                 ("ShareSchedule", self.share_schedule.is_some()),
@@ -211,11 +229,19 @@ impl PolicySpec<String> {
     }
 
     fn check_source(&self) -> Result<(), SpecError> {
-        in_bounds(
-            "BackupInterval",
-            self.backup_interval_hours.unwrap_or_default(),
-            bounds::BACKUP_INTERVAL_HOURS,
-        )?;
+        match (self.backup_interval_minutes, self.backup_interval_hours) {
+            (Some(_), Some(_)) => fail("BackupIntervalMinutes", "conflicts with BackupInterval")?,
+            (Some(minutes), None) => in_bounds(
+                "BackupIntervalMinutes",
+                minutes,
+                bounds::BACKUP_INTERVAL_MINUTES,
+            )?,
+            (None, hours) => in_bounds(
+                "BackupInterval",
+                hours.unwrap_or_default(),
+                bounds::BACKUP_INTERVAL_HOURS,
+            )?,
+        }
         let accounts = self.accounts();
         if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
             return fail(
@@ -255,7 +281,7 @@ impl PolicySpec<String> {
             copy_retention,
             bounds::COPY_RETENTION_DAYS,
         )?;
-        if self.delete_old_snapshots && copy_retention > self.retention_days {
+        if self.delete_old_snapshots && copy_retention > self.retention_days.unwrap_or_default() {
             return fail("RetentionDays", "must be >= CopyRetentionDays");
         }
         if let Some(region) = &self.destination_region

@@ -16,13 +16,23 @@ use crate::value::Text;
 
 /// Defaults, documented in the README's policy reference.
 pub mod defaults {
-    pub const BACKUP_INTERVAL_HOURS: u64 = 1;
-    pub const BACKUP_SCHEDULE: &str = "cron(0 * * * ? *)";
-    pub const SHARE_SCHEDULE: &str = "cron(10,25,40,55 * * * ? *)";
-    pub const COPY_SCHEDULE: &str = "cron(5,20,35,50 * * * ? *)";
+    /// The interval of a task input that names none (contract versions 1 and 2 always did).
+    pub const BACKUP_INTERVAL_MINUTES: u64 = 60;
+    /// The fallback sweeps: every 5 minutes, share two minutes after a snapshot starts and
+    /// copy two minutes after a share, so a sweep finds what the previous stage just made.
+    pub const SHARE_SCHEDULE: &str = "cron(2/5 * * * ? *)";
+    pub const COPY_SCHEDULE: &str = "cron(4/5 * * * ? *)";
     pub const SOURCE_DELETE_SCHEDULE: &str = "cron(0 3 * * ? *)";
+    /// With RetentionHours, old snapshots go every hour instead of once a day.
+    pub const HOURLY_DELETE_SCHEDULE: &str = "cron(45 * * * ? *)";
     pub const DESTINATION_DELETE_SCHEDULE: &str = "cron(30 3 * * ? *)";
     pub const SOURCE_RETENTION_DAYS: u64 = 1;
+    /// How long a snapshot takes to become available (an estimate for the RPO formula).
+    pub const EXPECTED_SNAPSHOT_MINUTES: u64 = 5;
+    /// How long a copy into the DR account and region takes (an estimate for the formula).
+    pub const EXPECTED_COPY_MINUTES: u64 = 10;
+    /// How late an EventBridge schedule may start its state machine.
+    pub const SCHEDULE_JITTER_MINUTES: u64 = 1;
     pub const DESTINATION_RETENTION_DAYS: u64 = 7;
     pub const COPY_RETENTION_DAYS: u64 = 2;
     pub const KEEP_LATEST: u64 = 1;
@@ -37,6 +47,9 @@ pub mod bounds {
     pub const KEEP_LATEST: (u64, u64) = (1, 1000);
     pub const RPO_MINUTES: (u64, u64) = (1, 525_600);
     pub const BACKUP_INTERVAL_HOURS: (u64, u64) = (1, 8_760);
+    pub const BACKUP_INTERVAL_MINUTES: (u64, u64) = (15, 1440);
+    pub const RETENTION_HOURS: (u64, u64) = (1, 23);
+    pub const EXPECTED_MINUTES: (u64, u64) = (1, 1440);
     pub const COPY_RETENTION_DAYS: (u64, u64) = (1, 36_500);
 }
 
@@ -150,6 +163,13 @@ pub struct PolicySpec<S> {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_interval_hours: Option<u64>,
+    #[serde(
+        rename = "BackupIntervalMinutes",
+        default,
+        deserialize_with = "lenient::opt_whole"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_interval_minutes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_schedule: Option<Schedule>,
     #[serde(default, deserialize_with = "lenient::opt_flag")]
@@ -179,9 +199,13 @@ pub struct PolicySpec<S> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_retention_days: Option<u64>,
 
-    // Both roles.
-    #[serde(deserialize_with = "lenient::whole")]
-    pub retention_days: u64,
+    // Both roles. Exactly one of RetentionDays and RetentionHours.
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_hours: Option<u64>,
     #[serde(deserialize_with = "lenient::flag")]
     pub delete_old_snapshots: bool,
     pub delete_schedule: Schedule,
@@ -194,6 +218,16 @@ pub struct PolicySpec<S> {
     pub source_region_override: Option<String>,
     #[serde(deserialize_with = "lenient::flag")]
     pub strict_checks: bool,
+    // Contract version 3; absent in older task inputs, which mean the defaults.
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_snapshot_minutes: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_copy_minutes: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_driven: Option<bool>,
 }
 
 impl<S> PolicySpec<S> {
@@ -210,17 +244,47 @@ impl<S> PolicySpec<S> {
         }
         self.db_cluster_identifier.as_ref().map(Target::Cluster)
     }
+    /// RetentionHours when given, else RetentionDays.
     pub fn retention(&self) -> Duration {
-        Duration::days(self.retention_days as i64)
+        match (self.retention_hours, self.retention_days) {
+            (Some(h), _) => Duration::hours(h as i64),
+            (None, d) => Duration::days(d.unwrap_or(defaults::SOURCE_RETENTION_DAYS) as i64),
+        }
+    }
+    /// The property retention is given in, for messages.
+    pub fn retention_property(&self) -> &'static str {
+        if self.retention_hours.is_some() {
+            "RetentionHours"
+        } else {
+            "RetentionDays"
+        }
     }
     pub fn rpo(&self) -> Duration {
         Duration::minutes(self.rpo_minutes as i64)
     }
+    /// BackupIntervalMinutes, else BackupInterval (hours), else an hour.
     pub fn backup_interval(&self) -> Duration {
-        Duration::hours(
-            self.backup_interval_hours
-                .unwrap_or(defaults::BACKUP_INTERVAL_HOURS) as i64,
+        match (self.backup_interval_minutes, self.backup_interval_hours) {
+            (Some(m), _) => Duration::minutes(m as i64),
+            (None, Some(h)) => Duration::hours(h as i64),
+            (None, None) => Duration::minutes(defaults::BACKUP_INTERVAL_MINUTES as i64),
+        }
+    }
+    pub fn expected_snapshot(&self) -> Duration {
+        Duration::minutes(
+            self.expected_snapshot_minutes
+                .unwrap_or(defaults::EXPECTED_SNAPSHOT_MINUTES) as i64,
         )
+    }
+    pub fn expected_copy(&self) -> Duration {
+        Duration::minutes(
+            self.expected_copy_minutes
+                .unwrap_or(defaults::EXPECTED_COPY_MINUTES) as i64,
+        )
+    }
+    /// Events start the next stage at once (the schedules stay as the fallback).
+    pub fn is_event_driven(&self) -> bool {
+        self.event_driven != Some(false)
     }
     pub fn copy_retention(&self) -> Duration {
         Duration::days(
@@ -297,6 +361,7 @@ impl PolicySpec<Text> {
             db_instance_identifier: one(&self.db_instance_identifier, "DBInstanceIdentifier")?,
             db_cluster_identifier: one(&self.db_cluster_identifier, "DBClusterIdentifier")?,
             backup_interval_hours: self.backup_interval_hours,
+            backup_interval_minutes: self.backup_interval_minutes,
             backup_schedule: self.backup_schedule.clone(),
             share_snapshots: self.share_snapshots,
             share_schedule: self.share_schedule.clone(),
@@ -309,6 +374,7 @@ impl PolicySpec<Text> {
             kms_key_destination: one(&self.kms_key_destination, "KmsKeyDestination")?,
             copy_retention_days: self.copy_retention_days,
             retention_days: self.retention_days,
+            retention_hours: self.retention_hours,
             delete_old_snapshots: self.delete_old_snapshots,
             delete_schedule: self.delete_schedule.clone(),
             keep_latest: self.keep_latest,
@@ -316,6 +382,9 @@ impl PolicySpec<Text> {
             log_level: self.log_level,
             source_region_override: self.source_region_override.clone(),
             strict_checks: self.strict_checks,
+            expected_snapshot_minutes: self.expected_snapshot_minutes,
+            expected_copy_minutes: self.expected_copy_minutes,
+            event_driven: self.event_driven,
         })
     }
 }

@@ -69,7 +69,8 @@ pub fn covered<'a>(policy: &RuntimePolicy, databases: &'a [Database]) -> Vec<&'a
 /// Manual snapshots a source policy keeps per database at most: one per interval over the
 /// retention, plus the one being taken.
 pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
-    let per_db = (policy.retention().num_hours() / policy.backup_interval().num_hours().max(1)) + 1;
+    let interval = policy.backup_interval().num_minutes().max(1);
+    let per_db = (policy.retention().num_minutes() / interval) + 1;
     per_db.max(policy.keep_latest() as i64) * databases as i64
 }
 
@@ -191,7 +192,9 @@ fn decide_quota(
     let needed = snapshots_needed(policy, databases);
     if used + needed > max {
         report.failures.push(format!(
-            "this policy keeps up to {needed} manual snapshots ({databases} database(s) × (RetentionDays × 24 / BackupInterval + 1)), and {used} of the {max} allowed in {region} are used: raise the ManualSnapshots quota (Service Quotas) or lower RetentionDays or raise BackupInterval"
+            "this policy keeps up to {needed} manual snapshots ({databases} database(s) × ({retention} of retention / {interval}-minute interval + 1)), and {used} of the {max} allowed in {region} are used: raise the ManualSnapshots quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
+            retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
+            interval = policy.backup_interval().num_minutes(),
         ));
     }
 }
@@ -232,7 +235,7 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::inventory::Kind;
@@ -240,7 +243,8 @@ mod tests {
     fn source() -> RuntimePolicy {
         RuntimePolicy::from_properties(
             &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
-                    "DestinationAccount": "222222222222", "RetentionDays": 2}),
+                    "DestinationAccount": "222222222222", "RetentionDays": 2,
+                    "BackupInterval": 1}),
             "eu-west-1",
             None,
         )
@@ -312,6 +316,32 @@ mod tests {
             &facts(vec![db("orders", Some("k1"))], keys, (0, 100)),
         );
         assert!(report.failures[0].contains("does not let account 222222222222 use"));
+    }
+
+    #[test]
+    fn the_default_half_hour_cadence_fits_the_default_quota_with_retention_hours() {
+        let policy = |retention: Value| {
+            let mut properties = json!({"Role": "Source", "PolicyId": "p",
+                "DBInstanceIdentifier": "orders", "DestinationAccount": "222222222222"});
+            properties
+                .as_object_mut()
+                .unwrap()
+                .extend(retention.as_object().unwrap().clone());
+            RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+        };
+        // A day at 30 minutes: 49 per database, two databases fit 100.
+        assert_eq!(snapshots_needed(&policy(json!({})), 2), 98);
+        let twelve_hours = policy(json!({"RetentionHours": 12}));
+        assert_eq!(snapshots_needed(&twelve_hours, 4), 100);
+        let full = decide_source(
+            &twelve_hours,
+            &facts(vec![db("orders", None)], vec![], (80, 100)),
+        );
+        assert!(
+            full.failures[0].contains("12 hours of retention / 30-minute interval"),
+            "{:?}",
+            full.failures
+        );
     }
 
     #[test]

@@ -149,10 +149,10 @@ async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Respons
     let report = run_checks(aws, &policy).await;
     let mut data = generated_attributes(&request.properties);
     data.insert("Databases".into(), json!(report.databases.join(",")));
-    if let Some(rpo) = policy.worst_case_rpo() {
+    if let Some(worst) = policy.worst_case() {
         data.insert(
             "WorstCaseRpoMinutes".into(),
-            json!(rpo.num_minutes().to_string()),
+            json!(worst.minutes().to_string()),
         );
     }
     let mut problems = report.failures.clone();
