@@ -163,11 +163,11 @@ pub fn cadence_for(rpo_minutes: u64, lag_minutes: i64) -> u64 {
 /// A schedule that fires every `minutes`: a cron on round times where the period divides an
 /// hour or a day, else a rate.
 pub fn cadence_schedule(minutes: u64) -> String {
-    if minutes < 60 && 60 % minutes == 0 {
+    if minutes < 60 && 60_u64.is_multiple_of(minutes) {
         format!("cron(0/{minutes} * * * ? *)")
     } else if minutes == 60 {
         "cron(0 * * * ? *)".to_string()
-    } else if minutes % 60 == 0 && 1440 % minutes == 0 {
+    } else if minutes.is_multiple_of(60) && 1440_u64.is_multiple_of(minutes) {
         let hours = minutes / 60;
         if hours == 24 {
             "cron(0 0 * * ? *)".to_string()
