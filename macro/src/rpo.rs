@@ -205,7 +205,7 @@ fn source_share_wait<S>(policy: &PolicySpec<S>) -> Option<Option<Term>> {
 fn default_copy_wait() -> Term {
     term(
         "wait to copy",
-        "the DR policy's CopySchedule (default)",
+        "the DR policy's default CopySchedule",
         DEFAULT_SWEEP_MINUTES,
         true,
     )
@@ -239,7 +239,7 @@ pub fn worst_case<S>(policy: &PolicySpec<S>) -> Option<WorstCase> {
             let share_wait = policy.copies_across_accounts().then(|| {
                 term(
                     "wait to share",
-                    "the source policy's ShareSchedule (default)",
+                    "the source policy's default ShareSchedule",
                     DEFAULT_SWEEP_MINUTES,
                     true,
                 )

@@ -31,20 +31,28 @@ pub struct ActionArgs {
 }
 
 fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
-    let path = args.policy.display().to_string();
-    let text = std::fs::read_to_string(&args.policy)
-        .map_err(|e| format!("cannot read policy {path}: {e}"))?;
+    load_policy_file(&args.policy, args.policy_id.as_deref(), region)
+}
+
+/// Reads a policy file (Properties, or the whole resource) into the provider's policy.
+pub(super) fn load_policy_file(
+    file: &std::path::Path,
+    policy_id: Option<&str>,
+    region: &str,
+) -> Result<RuntimePolicy, String> {
+    let path = file.display().to_string();
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read policy {path}: {e}"))?;
     let mut value = parse_template(&text).map_err(|e| format!("{path}: {e}"))?;
     if value.get("Type").and_then(Value::as_str)
         == Some(rds_snapshot_policy_macro::contract::RESOURCE_TYPE)
     {
         value = value.get("Properties").cloned().unwrap_or(Value::Null);
     }
-    if let (Some(id), Some(map)) = (&args.policy_id, value.as_object_mut()) {
-        map.insert("PolicyId".into(), Value::String(id.clone()));
+    if let (Some(id), Some(map)) = (policy_id, value.as_object_mut()) {
+        map.insert("PolicyId".into(), Value::String(id.to_string()));
     }
-    let stem = args
-        .policy
+    let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned());
     RuntimePolicy::from_properties(&value, region, stem.as_deref())

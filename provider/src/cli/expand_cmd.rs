@@ -100,7 +100,7 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn parse_region(text: &str) -> Result<String, String> {
+pub(super) fn parse_region(text: &str) -> Result<String, String> {
     if is_region(text) {
         Ok(text.to_string())
     } else {

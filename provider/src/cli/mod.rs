@@ -2,6 +2,7 @@
 
 mod action_cmd;
 mod expand_cmd;
+mod rpo_cmd;
 mod schedule_cmd;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ pub enum Command {
     Run(action_cmd::ActionArgs),
     /// Print when an EventBridge schedule expression fires in a time window (UTC).
     Schedule(schedule_cmd::ScheduleArgs),
+    /// Print a policy's worst-case recovery-point age at the DR copy, term by term.
+    Rpo(rpo_cmd::RpoArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -39,6 +42,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => action_cmd::plan(&args).await,
         Command::Run(args) => action_cmd::run(&args).await,
         Command::Schedule(args) => schedule_cmd::run(&args),
+        Command::Rpo(args) => rpo_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
