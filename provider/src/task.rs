@@ -14,7 +14,9 @@ use crate::inventory::{Inventory, tags};
 use crate::plan::{Action, Plan, plan};
 use crate::policy::RuntimePolicy;
 
-pub use rds_snapshot_policy_macro::contract::{RecoveryPoint, Summary, TaskInput};
+pub use rds_snapshot_policy_macro::contract::{
+    MetricDatum, MetricDimension, RecoveryPoint, Summary, TaskInput,
+};
 
 pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
     match text {
@@ -30,42 +32,107 @@ pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
     }
 }
 
-/// Newest available copy per database (destination policies), for the RPO.
+/// AWS accepts at most 1,000 data in one PutMetricData call.
+const MAX_METRIC_DATA: usize = 1000;
+
+/// The newest available recovery point per database: this policy's DR copies (destination)
+/// or its snapshots (source). At the DR account a database with shared snapshots but no copy
+/// yet counts from its newest shared snapshot, so it is not silently missing.
 fn recovery_points(
     policy: &RuntimePolicy,
     inventory: &Inventory,
-    now: DateTime<Utc>,
+    measured_at: DateTime<Utc>,
 ) -> BTreeMap<String, RecoveryPoint> {
-    let mut out: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
-    if policy.role() != Role::Destination {
-        return BTreeMap::new();
-    }
+    let mut newest: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
+    let mut offer = |db: &str, point: DateTime<Utc>, id: &str| {
+        let entry = newest
+            .entry(db.to_string())
+            .or_insert((point, id.to_string()));
+        if point > entry.0 {
+            *entry = (point, id.to_string());
+        }
+    };
+    let marker = policy.marker_tag();
     for s in inventory.snapshots.iter().filter(|s| {
         s.is_available()
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+            && s.tag(marker) == Some(tags::TOOL)
     }) {
         if let Some(point) = s.recovery_point() {
-            let entry = out
-                .entry(s.database_key().to_string())
-                .or_insert((point, s.id.clone()));
-            if point > entry.0 {
-                *entry = (point, s.id.clone());
-            }
+            offer(s.database_key(), point, &s.id);
         }
     }
-    out.into_iter()
+    if policy.role() == Role::Destination {
+        let copied: Vec<String> = newest.keys().cloned().collect();
+        let mut uncopied: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
+        for s in inventory.sources.iter().filter(|s| {
+            s.is_available()
+                && crate::plan::copy::selected(policy, s)
+                && !copied.iter().any(|db| db == s.database_key())
+        }) {
+            if let Some(point) = s.recovery_point() {
+                let entry = uncopied
+                    .entry(s.database_key().to_string())
+                    .or_insert((point, s.id.clone()));
+                if point > entry.0 {
+                    *entry = (point, s.id.clone());
+                }
+            }
+        }
+        newest.extend(uncopied);
+    }
+    newest
+        .into_iter()
         .map(|(db, (point, snapshot))| {
             (
                 db,
                 RecoveryPoint {
                     snapshot,
                     taken: point.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    age_minutes: (now - point).num_minutes(),
+                    age_minutes: (measured_at - point).num_minutes().max(0),
                 },
             )
         })
         .collect()
+}
+
+/// `RecoveryPointAgeMinutes` per database and, for the policy's alarm, their maximum.
+pub fn recovery_point_metric_data(
+    policy_id: &str,
+    points: &BTreeMap<String, RecoveryPoint>,
+    measured_at: DateTime<Utc>,
+) -> Vec<MetricDatum> {
+    let timestamp = measured_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let datum = |dimensions: Vec<MetricDimension>, value: i64| MetricDatum {
+        metric_name: metrics::RECOVERY_POINT_AGE,
+        dimensions,
+        timestamp: timestamp.clone(),
+        value: value as f64,
+        unit: "None",
+    };
+    let policy = || MetricDimension {
+        name: metrics::DIMENSION_POLICY,
+        value: policy_id.to_string(),
+    };
+    let Some(oldest) = points.values().map(|p| p.age_minutes).max() else {
+        return Vec::new();
+    };
+    let mut by_age: Vec<(&String, &RecoveryPoint)> = points.iter().collect();
+    by_age.sort_by_key(|(db, p)| (std::cmp::Reverse(p.age_minutes), *db));
+    let mut out = vec![datum(vec![policy()], oldest)];
+    out.extend(by_age.into_iter().take(MAX_METRIC_DATA - 1).map(|(db, p)| {
+        datum(
+            vec![
+                policy(),
+                MetricDimension {
+                    name: metrics::DIMENSION_DATABASE,
+                    value: db.clone(),
+                },
+            ],
+            p.age_minutes,
+        )
+    }));
+    out
 }
 
 /// Lists and plans without writing anything.
@@ -92,6 +159,9 @@ pub async fn run_action(
     let (plan, inventory) = plan_action(aws, action, policy, now)
         .await
         .map_err(|e| (e, None))?;
+    let measured_at = aws.now();
+    let recovery_points = recovery_points(policy, &inventory, measured_at);
+    let metric_data = recovery_point_metric_data(&policy.id, &recovery_points, measured_at);
     let mut summary = Summary {
         action,
         policy: policy.id.clone(),
@@ -102,7 +172,9 @@ pub async fn run_action(
         pending: plan.pending.clone(),
         failed: Vec::new(),
         aws_calls: 0,
-        recovery_points: recovery_points(policy, &inventory, now),
+        measured_at: Some(measured_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        recovery_points,
+        metric_data,
     };
     if dry_run {
         summary.done = plan.steps.clone();
@@ -168,14 +240,14 @@ pub async fn handle_task(
                 aws_calls = summary.aws_calls,
                 "finished"
             );
-            emit_recovery_point_metrics(&summary);
+            log_recovery_points(&summary);
             Ok(summary)
         }
         Err((error, summary)) => {
             tracing::error!(error = %error, "failed");
             let detail = match &summary {
                 Some(s) => {
-                    emit_recovery_point_metrics(s);
+                    log_recovery_points(s);
                     format!(
                         " | summary: {}",
                         json!({"done": s.done.len(), "failed": s.failed, "pending": s.pending.len()})
@@ -191,32 +263,107 @@ pub async fn handle_task(
     }
 }
 
-/// CloudWatch embedded-metric lines (stdout): the age of the newest DR copy per database.
-pub fn recovery_point_metric_lines(summary: &Summary, timestamp_ms: i64) -> Vec<Value> {
-    summary
-        .recovery_points
-        .iter()
-        .map(|(database, point)| {
-            let mut line = json!({
-                "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
-                    "Namespace": metrics::NAMESPACE,
-                    "Dimensions": [
-                        [metrics::DIMENSION_POLICY],
-                        [metrics::DIMENSION_POLICY, metrics::DIMENSION_DATABASE]
-                    ],
-                    "Metrics": [{"Name": metrics::RECOVERY_POINT_AGE, "Unit": "None"}],
-                }]},
-            });
-            line[metrics::DIMENSION_POLICY] = json!(summary.policy);
-            line[metrics::DIMENSION_DATABASE] = json!(database);
-            line[metrics::RECOVERY_POINT_AGE] = json!(point.age_minutes);
-            line
-        })
-        .collect()
+/// One log line per recovery point, with the policy and database (the metrics themselves
+/// go to CloudWatch through the state machine's PutMetricData step).
+fn log_recovery_points(summary: &Summary) {
+    for (database, point) in &summary.recovery_points {
+        tracing::info!(
+            policy = %summary.policy,
+            %database,
+            snapshot = %point.snapshot,
+            age_minutes = point.age_minutes,
+            "recovery point"
+        );
+    }
 }
 
-fn emit_recovery_point_metrics(summary: &Summary) {
-    for line in recovery_point_metric_lines(summary, Utc::now().timestamp_millis()) {
-        println!("{line}");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Kind, Snapshot};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn snapshot(id: &str, db: &str, created: &str, tags: &[(&str, &str)]) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            arn: format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{id}"),
+            kind: Kind::Instance,
+            database: db.into(),
+            status: "available".into(),
+            snapshot_type: "manual".into(),
+            created: Some(at(created)),
+            original_created: None,
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            kms_key_id: None,
+            encrypted: true,
+        }
+    }
+
+    fn destination() -> RuntimePolicy {
+        RuntimePolicy::from_properties(
+            &serde_json::json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^(orders|billing)-",
+                "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
+                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+            "eu-central-1",
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn dr_recovery_points_count_uncopied_databases_from_their_newest_shared_snapshot() {
+        let ours = [(tags::POLICY, "dr"), (tags::COPIED_BY, tags::TOOL)];
+        let inventory = Inventory {
+            snapshots: vec![
+                snapshot("orders-1", "orders", "2026-11-24T06:00:00Z", &ours),
+                snapshot("orders-2", "orders", "2026-11-24T06:30:00Z", &ours),
+                // Another policy's copy is not this policy's recovery point.
+                snapshot(
+                    "orders-3",
+                    "orders",
+                    "2026-11-24T06:59:00Z",
+                    &[(tags::POLICY, "other"), (tags::COPIED_BY, tags::TOOL)],
+                ),
+            ],
+            sources: vec![
+                snapshot("billing-1", "billing", "2026-11-24T05:00:00Z", &[]),
+                snapshot("billing-2", "billing", "2026-11-24T05:30:00Z", &[]),
+                snapshot("orders-4", "orders", "2026-11-24T06:45:00Z", &[]),
+            ],
+            ..Inventory::default()
+        };
+        let points = recovery_points(&destination(), &inventory, at("2026-11-24T07:00:00Z"));
+        assert_eq!(points["orders"].snapshot, "orders-2");
+        assert_eq!(points["orders"].age_minutes, 30);
+        assert_eq!(points["billing"].snapshot, "billing-2");
+        assert_eq!(points["billing"].age_minutes, 90);
+
+        let data = recovery_point_metric_data("dr", &points, at("2026-11-24T07:00:00Z"));
+        assert_eq!(data.len(), 3);
+        // First the policy's maximum (what the RPO alarm watches), then the oldest database.
+        assert_eq!(data[0].dimensions.len(), 1);
+        assert_eq!(data[0].value, 90.0);
+        assert_eq!(data[1].dimensions[1].value, "billing");
+        assert_eq!(data[0].metric_name, metrics::RECOVERY_POINT_AGE);
+        assert_eq!(data[0].timestamp, "2026-11-24T07:00:00Z");
+    }
+
+    #[test]
+    fn no_recovery_point_means_no_datum_so_the_alarm_sees_missing_data() {
+        let points = recovery_points(
+            &destination(),
+            &Inventory::default(),
+            at("2026-11-24T07:00:00Z"),
+        );
+        assert!(points.is_empty());
+        assert!(recovery_point_metric_data("dr", &points, at("2026-11-24T07:00:00Z")).is_empty());
     }
 }

@@ -17,16 +17,22 @@ fn rpo(policy: &str, extra: &[&str]) -> Output {
 }
 
 fn fnv(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    text.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
-const DEFAULT_SOURCE: &str = "Role: Source\nDBInstanceIdentifier: orders\nDestinationAccount: '222222222222'\n";
+const DEFAULT_SOURCE: &str =
+    "Role: Source\nDBInstanceIdentifier: orders\nDestinationAccount: '222222222222'\n";
 
 #[test]
 fn the_default_source_policy_meets_sixty_minutes_term_by_term() {
     let out = rpo(DEFAULT_SOURCE, &["--json", "--check"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["worstCaseMinutes"], 56);
     assert_eq!(v["typicalMinutes"], 46);
@@ -68,15 +74,25 @@ fn a_four_hour_interval_fails_the_check_and_says_by_how_much() {
 fn a_destination_policy_counts_its_copy_schedule() {
     let policy = "Role: Destination\nSnapshotPattern: '^orders-'\nSourceRegionOverride: eu-west-1\nDestinationRegion: eu-central-1\nKmsKeyDestination: arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab\nCopySchedule: rate(1 hour)\n";
     let out = rpo(policy, &["--region", "eu-central-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("wait to copy          60 min  (CopySchedule)"), "{text}");
+    assert!(
+        text.contains("wait to copy          60 min  (CopySchedule)"),
+        "{text}"
+    );
     assert!(text.contains("NOT met"), "{text}");
 }
 
 #[test]
 fn an_invalid_policy_names_the_property() {
-    let out = rpo("Role: Source\nDBInstanceIdentifier: orders\nShareSnapshots: false\nBackupIntervalMinutes: 5\n", &[]);
+    let out = rpo(
+        "Role: Source\nDBInstanceIdentifier: orders\nShareSnapshots: false\nBackupIntervalMinutes: 5\n",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("BackupIntervalMinutes"), "{err}");

@@ -5,8 +5,8 @@
 mod task;
 
 pub use task::{
-    Failure, KindName, Note, Operation, RecoveryPoint, Step, Summary, TaskInput, TaskInputError,
-    parse_task_input,
+    Failure, KindName, MetricDatum, MetricDimension, Note, Operation, RecoveryPoint, Step, Summary,
+    TaskInput, TaskInputError, parse_task_input,
 };
 
 use std::fmt;
@@ -186,6 +186,8 @@ pub mod states {
     pub const ALL_ERRORS: &str = "States.ALL";
     /// The error of the Fail state an execution ends in after the notification.
     pub const POLICY_FAILED: &str = "SnapshotPolicyFailed";
+    /// The SDK integration that publishes the recovery-point ages.
+    pub const PUT_METRIC_DATA: &str = "arn:aws:states:::aws-sdk:cloudwatch:putMetricData";
 }
 
 /// Tags the tool writes and reads. `CreatedBy`/`CopiedBy` and `CopyDBSnapshot` are the seed's.
@@ -213,8 +215,11 @@ pub mod tags {
 /// CloudWatch metrics the provider publishes and the expansion alarms on.
 pub mod metrics {
     pub const NAMESPACE: &str = "RdsSnapshotPolicy";
-    /// Age of the newest available DR copy per database, in minutes.
+    /// Age of the newest available recovery point per database, in minutes (DR copies for a
+    /// destination policy, snapshots for a source policy), by AWS's clock.
     pub const RECOVERY_POINT_AGE: &str = "RecoveryPointAgeMinutes";
+    /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
+    pub const NAMESPACE_CONDITION_KEY: &str = "cloudwatch:namespace";
     pub const DIMENSION_POLICY: &str = "Policy";
     pub const DIMENSION_DATABASE: &str = "Database";
     /// Step Functions' metrics the generated alarms watch (namespace `AWS/States`).

@@ -156,6 +156,26 @@ pub struct RecoveryPoint {
     pub age_minutes: i64,
 }
 
+/// One CloudWatch datum, in the shape of PutMetricData's `MetricData` (the state machine
+/// passes the list to CloudWatch as it is).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricDatum {
+    pub metric_name: &'static str,
+    pub dimensions: Vec<MetricDimension>,
+    /// RFC 3339, by AWS's clock.
+    pub timestamp: String,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricDimension {
+    pub name: &'static str,
+    pub value: String,
+}
+
 /// The task output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,6 +189,14 @@ pub struct Summary {
     pub pending: Vec<Note>,
     pub failed: Vec<Failure>,
     pub aws_calls: usize,
+    /// When the recovery points were measured, by AWS's clock (not the schedule's time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_at: Option<String>,
+    /// The newest available recovery point per database: DR copies (destination) or this
+    /// policy's snapshots (source).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub recovery_points: BTreeMap<String, RecoveryPoint>,
+    /// What the state machine publishes to CloudWatch (namespace `metrics::NAMESPACE`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metric_data: Vec<MetricDatum>,
 }

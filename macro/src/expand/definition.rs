@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, states};
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, metrics, states};
 use crate::value::is_intrinsic;
 
 /// The largest time one provider call may take; the Lambda's own timeout is 900 s.
@@ -68,8 +68,34 @@ pub fn definition_string(
                 "Catch": [
                     {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
                 ],
-                "End": true,
+                "Next": "HasMetrics",
             },
+            "HasMetrics": {
+                "Type": "Choice",
+                "Comment": "The provider measured recovery points: publish their ages for the RPO alarm.",
+                "Choices": [{"Variable": "$.metricData[0]", "IsPresent": true, "Next": "PublishMetrics"}],
+                "Default": "Done",
+            },
+            "PublishMetrics": {
+                "Type": "Task",
+                "Resource": states::PUT_METRIC_DATA,
+                "Parameters": {
+                    "Namespace": metrics::NAMESPACE,
+                    "MetricData.$": "$.metricData",
+                },
+                "ResultPath": null,
+                "Retry": [{
+                    "ErrorEquals": [states::ALL_ERRORS],
+                    "IntervalSeconds": 5,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                }],
+                "Catch": [
+                    {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
+                ],
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
             "Notify": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sns:publish",

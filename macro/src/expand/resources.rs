@@ -163,6 +163,10 @@ pub fn generate(
         }
     }
 
+    if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
+        out.push((format!("{p}RpoAlarm"), alarm));
+    }
+
     let mut properties = Map::new();
     properties.insert(
         generated_properties::SERVICE_TOKEN.into(),
@@ -214,6 +218,41 @@ pub fn generate(
         resources: out,
         policy_resource: Value::Object(resource),
     }
+}
+
+/// The alarm on the oldest recovery point of the policy's databases: over RpoMinutes, or no
+/// age reported for a whole period (missing data is breaching, so a stopped pipeline alarms).
+/// The period covers the longest gap of the sweep that reports the ages.
+fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value) -> Option<Value> {
+    let spec = &policy.spec;
+    let (reporter, what) = match spec.role {
+        Role::Destination => (spec.copy_schedule.as_ref(), "DR copy"),
+        Role::Source if spec.shares() => (spec.share_schedule.as_ref(), "source snapshot"),
+        Role::Source => (spec.backup_schedule.as_ref(), "source snapshot"),
+    };
+    let gap = reporter?.longest_gap()?.num_seconds().max(0) as u64;
+    let period = ((gap + 300).div_ceil(60).max(10) * 60).min(86_400);
+    let p = &policy.logical_id;
+    Some(json!({
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": format!(
+                "rds-snapshot-policy {p}: the newest {what} of a database is older than RpoMinutes ({} minutes), or no age was reported for {} minutes. See the README, RPO.",
+                spec.rpo_minutes, period / 60
+            ),
+            "Namespace": metrics::NAMESPACE,
+            "MetricName": metrics::RECOVERY_POINT_AGE,
+            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": normalized.get("PolicyId").cloned().unwrap_or(Value::Null)}],
+            "Statistic": "Maximum",
+            "Period": period,
+            "EvaluationPeriods": 1,
+            "Threshold": spec.rpo_minutes,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "breaching",
+            "AlarmActions": [topic_arn],
+            "OKActions": [topic_arn],
+        }
+    }))
 }
 
 fn service_trust(service: &str) -> Value {
@@ -279,6 +318,13 @@ fn state_machine_role(
             "Effect": "Allow",
             "Action": "sns:Publish",
             "Resource": topic_arn,
+        }),
+        json!({
+            "Sid": "PublishRecoveryPointAges",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {metrics::NAMESPACE_CONDITION_KEY: metrics::NAMESPACE}},
         }),
     ];
     if !matches!(policy.notification, Notification::Topic(_)) {

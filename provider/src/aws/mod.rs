@@ -9,14 +9,18 @@ pub use apply::apply;
 pub(crate) use list::list_databases;
 pub use list::list_inventory;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
-use aws_sdk_rds::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_rds::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_rds::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use chrono::{DateTime, Utc};
 
 use crate::error::{ErrorKind, ProviderError};
 
@@ -40,13 +44,43 @@ impl Intercept for CallCounter {
     }
 }
 
-/// A client of SDK crate `$sdk` for `$region`, counting its calls.
+/// The newest `Date` header AWS answered with, and when it arrived: AWS's clock, the one that
+/// stamps snapshot creation times (a Lambda's own clock may drift; a retried run's schedule
+/// time lags).
+#[derive(Debug, Clone, Default)]
+struct AwsClock(Arc<Mutex<Option<(DateTime<Utc>, Instant)>>>);
+
+impl Intercept for AwsClock {
+    fn name(&self) -> &'static str {
+        "AwsClock"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_rds::error::BoxError> {
+        let date = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| DateTime::parse_from_rfc2822(d).ok());
+        if let (Some(date), Ok(mut seen)) = (date, self.0.lock()) {
+            *seen = Some((date.with_timezone(&Utc), Instant::now()));
+        }
+        Ok(())
+    }
+}
+
+/// A client of SDK crate `$sdk` for `$region`, counting its calls and reading AWS's clock.
 macro_rules! client {
     ($sdk:ident, $aws:ident, $region:ident) => {
         $sdk::Client::from_conf(
             $sdk::config::Builder::from(&$aws.config)
                 .region($sdk::config::Region::new($region.to_string()))
                 .interceptor($aws.calls.clone())
+                .interceptor($aws.clock.clone())
                 .build(),
         )
     };
@@ -57,6 +91,7 @@ macro_rules! client {
 pub struct Aws {
     config: SdkConfig,
     calls: CallCounter,
+    clock: AwsClock,
 }
 
 impl Aws {
@@ -73,6 +108,7 @@ impl Aws {
         Aws {
             config,
             calls: CallCounter::default(),
+            clock: AwsClock::default(),
         }
     }
 
@@ -87,6 +123,15 @@ impl Aws {
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
         client!(aws_sdk_kms, self, region)
+    }
+
+    /// Now by AWS's clock (the last response's `Date`, plus the time since), or by this
+    /// machine's clock before any response.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.clock.0.lock().ok().and_then(|seen| *seen) {
+            Some((date, at)) => date + chrono::Duration::from_std(at.elapsed()).unwrap_or_default(),
+            None => Utc::now(),
+        }
     }
 
     /// AWS calls made so far through this value's clients.

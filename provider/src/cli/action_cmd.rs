@@ -52,9 +52,7 @@ pub(super) fn load_policy_file(
     if let (Some(id), Some(map)) = (policy_id, value.as_object_mut()) {
         map.insert("PolicyId".into(), Value::String(id.to_string()));
     }
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned());
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
     RuntimePolicy::from_properties(&value, region, stem.as_deref())
         .map_err(|e| format!("{path}: {}", e.message))
 }

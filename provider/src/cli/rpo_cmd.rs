@@ -33,7 +33,10 @@ pub fn run(args: &RpoArgs) -> Result<(), String> {
         ));
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&as_json(&worst)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&as_json(&worst)).unwrap_or_default()
+        );
     } else {
         print!("{}", as_text(&worst));
     }
@@ -51,7 +54,10 @@ pub fn run(args: &RpoArgs) -> Result<(), String> {
 pub fn as_text(worst: &WorstCase) -> String {
     let mut out = String::from("worst-case recovery-point age at the DR copy\n");
     for t in &worst.terms {
-        out.push_str(&format!("  {:<18} {:>5} min  ({})\n", t.name, t.minutes, t.from));
+        out.push_str(&format!(
+            "  {:<18} {:>5} min  ({})\n",
+            t.name, t.minutes, t.from
+        ));
     }
     out.push_str(&format!("  {:<18} {:>5} min\n", "total", worst.minutes()));
     if worst.event_driven {

@@ -21,7 +21,7 @@ pub fn copy_limit(kind: Kind) -> usize {
 /// AWS limits tag values to 256 characters.
 const MAX_TAG_VALUE: usize = 256;
 
-fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
+pub(crate) fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
     match &policy.selector {
         Selector::Pattern(re) => re.is_match(&s.id),
         Selector::Instance(id) => s.kind == Kind::Instance && s.database == *id,

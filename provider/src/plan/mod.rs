@@ -1,7 +1,7 @@
 //! `plan(action, policy, inventory, now)`: what to create, share, copy and delete, and what to
 //! leave alone, each with a reason. Pure: the executor lists the inventory and applies the plan.
 
-mod copy;
+pub(crate) mod copy;
 mod delete;
 mod share;
 mod take;
