@@ -48,7 +48,10 @@ impl Intercept for CallCounter {
 /// stamps snapshot creation times (a Lambda's own clock may drift; a retried run's schedule
 /// time lags).
 #[derive(Debug, Clone, Default)]
-struct AwsClock(Arc<Mutex<Option<(DateTime<Utc>, Instant)>>>);
+struct AwsClock(Arc<Mutex<Option<DateSeen>>>);
+
+/// A `Date` header and the moment it was read.
+type DateSeen = (DateTime<Utc>, Instant);
 
 impl Intercept for AwsClock {
     fn name(&self) -> &'static str {
