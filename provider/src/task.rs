@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::metrics;
+use rds_snapshot_policy_macro::contract::{events, metrics};
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, apply, list_inventory};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, tags};
-use crate::plan::{Action, Plan, plan};
+use crate::plan::{Action, Operation, Plan, plan};
 use crate::policy::RuntimePolicy;
 
 pub use rds_snapshot_policy_macro::contract::{
-    MetricDatum, MetricDimension, RecoveryPoint, Summary, TaskInput,
+    EventEntry, MetricDatum, MetricDimension, RecoveryPoint, Summary, TaskInput,
 };
 
 pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
@@ -135,6 +135,35 @@ pub fn recovery_point_metric_data(
     out
 }
 
+/// After a run that shared something (event-driven source policies): the announcement for
+/// this account's default bus, from where the policy's forwarding rule sends it to each DR
+/// account's bus, so the DR account copies at once instead of at its next sweep.
+fn announcements(policy: &RuntimePolicy, summary: &Summary) -> Vec<EventEntry> {
+    let shared: Vec<&str> = summary
+        .done
+        .iter()
+        .filter_map(|step| match &step.operation {
+            Operation::Share { snapshot_id, .. } => Some(snapshot_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if summary.dry_run || shared.is_empty() || !policy.spec.is_event_driven() {
+        return Vec::new();
+    }
+    let detail = json!({
+        "policy": policy.id,
+        "region": policy.source_region,
+        "shared": shared.len(),
+        "snapshots": shared.iter().take(50).collect::<Vec<_>>(),
+    });
+    vec![EventEntry {
+        source: events::SOURCE,
+        detail_type: events::SNAPSHOTS_SHARED,
+        detail: detail.to_string(),
+        event_bus_name: events::DEFAULT_BUS.to_string(),
+    }]
+}
+
 /// Lists and plans without writing anything.
 pub async fn plan_action(
     aws: &Aws,
@@ -175,6 +204,7 @@ pub async fn run_action(
         measured_at: Some(measured_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
         recovery_points,
         metric_data,
+        announcements: Vec::new(),
     };
     if dry_run {
         summary.done = plan.steps.clone();
@@ -185,6 +215,7 @@ pub async fn run_action(
         summary.pending.extend(applied.pending);
         summary.failed = applied.failed;
     }
+    summary.announcements = announcements(policy, &summary);
     summary.aws_calls = aws.calls() - calls_before;
     let mut problems: Vec<ProviderError> = plan.errors.clone();
     problems.extend(

@@ -5,8 +5,8 @@
 mod task;
 
 pub use task::{
-    Failure, KindName, MetricDatum, MetricDimension, Note, Operation, RecoveryPoint, Step, Summary,
-    TaskInput, TaskInputError, parse_task_input,
+    EventEntry, Failure, KindName, MetricDatum, MetricDimension, Note, Operation, RecoveryPoint,
+    Step, Summary, TaskInput, TaskInputError, parse_task_input,
 };
 
 use std::fmt;
@@ -226,6 +226,34 @@ pub mod metrics {
     pub const STATES_NAMESPACE: &str = "AWS/States";
     pub const EXECUTIONS_FAILED: &str = "ExecutionsFailed";
     pub const EXECUTIONS_TIMED_OUT: &str = "ExecutionsTimedOut";
+}
+
+/// EventBridge: what RDS emits (matched by the generated rules) and what the source puts on
+/// the DR account's bus after sharing.
+pub mod events {
+    pub const RDS_SOURCE: &str = "aws.rds";
+    pub const DB_SNAPSHOT_EVENT: &str = "RDS DB Snapshot Event";
+    pub const DB_CLUSTER_SNAPSHOT_EVENT: &str = "RDS DB Cluster Snapshot Event";
+    /// A manual DB snapshot has been created.
+    pub const MANUAL_SNAPSHOT_CREATED: &str = "RDS-EVENT-0042";
+    /// A manual DB cluster snapshot has been created.
+    pub const MANUAL_CLUSTER_SNAPSHOT_CREATED: &str = "RDS-EVENT-0075";
+    /// A cross-region DB snapshot copy finished.
+    pub const CROSS_REGION_COPY_FINISHED: &str = "RDS-EVENT-0060";
+    /// A same-region DB snapshot copy finished.
+    pub const LOCAL_COPY_FINISHED: &str = "RDS-EVENT-0197";
+    /// The source of the announcement the source account puts on the DR bus.
+    pub const SOURCE: &str = "rds-snapshot-policy";
+    pub const SNAPSHOTS_SHARED: &str = "RDS Snapshot Policy Snapshots Shared";
+    /// The default bus's name.
+    pub const DEFAULT_BUS: &str = "default";
+    /// A rule has at most 5 targets.
+    pub const MAX_TARGETS_PER_RULE: usize = 5;
+    /// The Step Functions integration that puts them.
+    pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
+    /// IAM condition keys of events:PutEvents.
+    pub const SOURCE_CONDITION_KEY: &str = "events:source";
+    pub const DETAIL_TYPE_CONDITION_KEY: &str = "events:detail-type";
 }
 
 /// Metadata keys the macro writes on the policy resource.

@@ -176,6 +176,17 @@ pub struct MetricDimension {
     pub value: String,
 }
 
+/// One PutEvents entry, in the API's shape (the state machine passes batches as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventEntry {
+    pub source: &'static str,
+    pub detail_type: &'static str,
+    /// JSON text.
+    pub detail: String,
+    pub event_bus_name: String,
+}
+
 /// The task output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -199,4 +210,8 @@ pub struct Summary {
     /// What the state machine publishes to CloudWatch (namespace `metrics::NAMESPACE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub metric_data: Vec<MetricDatum>,
+    /// Source, after sharing: what the state machine puts on this account's default bus (the
+    /// policy's forwarding rule sends it on to the DR accounts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub announcements: Vec<EventEntry>,
 }

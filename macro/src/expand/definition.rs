@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, metrics, states};
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states};
 use crate::value::is_intrinsic;
 
 /// The largest time one provider call may take; the Lambda's own timeout is 900 s.
@@ -12,12 +12,15 @@ const TASK_TIMEOUT_SECONDS: u64 = 900;
 const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
 
 /// Builds the definition for `action` as a `DefinitionString` value.
+/// `announces`: after the task, put the provider's announcements on the DR buses (an
+/// event-driven source policy's share).
 pub fn definition_string(
     logical_id: &str,
     action: Action,
     policy: &Map<String, Value>,
     provider_arn: &Value,
     topic_arn: &Value,
+    announces: bool,
 ) -> Value {
     let mut splicer = Splicer::default();
     let policy = splicer.replace_in(Value::Object(policy.clone()), true);
@@ -68,6 +71,28 @@ pub fn definition_string(
                 "Catch": [
                     {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
                 ],
+                "Next": if announces { "HasAnnouncements" } else { "HasMetrics" },
+            },
+            "HasAnnouncements": {
+                "Type": "Choice",
+                "Comment": "Snapshots were shared: announce them, so the DR accounts copy at once.",
+                "Choices": [{"Variable": "$.announcements[0]", "IsPresent": true, "Next": "Announce"}],
+                "Default": "HasMetrics",
+            },
+            "Announce": {
+                "Type": "Task",
+                "Resource": events::PUT_EVENTS,
+                "Parameters": {"Entries.$": "$.announcements"},
+                "ResultPath": null,
+                "Retry": [{
+                    "ErrorEquals": [states::ALL_ERRORS],
+                    "IntervalSeconds": 5,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                }],
+                "Catch": [
+                    {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
+                ],
                 "Next": "HasMetrics",
             },
             "HasMetrics": {
@@ -114,6 +139,12 @@ pub fn definition_string(
             }
         }
     });
+    let mut definition = definition;
+    if !announces && let Some(states) = definition["States"].as_object_mut() {
+        // Step Functions refuses unreachable states.
+        states.remove("HasAnnouncements");
+        states.remove("Announce");
+    }
     splicer.join(&definition)
 }
 
@@ -221,6 +252,7 @@ mod tests {
             &policy,
             &json!({"Fn::Sub": "arn:aws:lambda:x"}),
             &json!({"Ref": "Topic"}),
+            false,
         );
         let text = evaluate(&def, &|v| {
             if v.get("Ref") == Some(&json!("OrdersDb")) {

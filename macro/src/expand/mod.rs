@@ -1,6 +1,7 @@
 //! `expand(template, context)`: every `Custom::RdsSnapshotPolicy` becomes its pipeline.
 
 mod definition;
+mod events;
 mod resources;
 
 use serde_json::{Map, Value, json};

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::definition_string;
-use crate::contract::{Action, generated_properties, metadata, metrics};
+use crate::contract::{Action, events, generated_properties, metadata, metrics};
 use crate::policy::{Notification, Policy};
 use crate::spec::Role;
 
@@ -90,6 +90,7 @@ pub fn generate(
     }
 
     let actions = policy.spec.actions();
+    let announces = policy.spec.shares() && policy.spec.is_event_driven();
     let mut machines = Map::new();
     for &(action, _) in &actions {
         let name = format!("{p}{}StateMachine", action.title());
@@ -111,7 +112,7 @@ pub fn generate(
                 "Properties": {
                     "StateMachineType": "STANDARD",
                     "RoleArn": {"Fn::GetAtt": [format!("{p}StateMachineRole"), "Arn"]},
-                    "DefinitionString": definition_string(p, action, &normalized, provider_arn, &topic_arn),
+                    "DefinitionString": definition_string(p, action, &normalized, provider_arn, &topic_arn, action == Action::Share && announces),
                     "Tags": tags,
                 }
             }),
@@ -163,6 +164,12 @@ pub fn generate(
         }
     }
 
+    if policy.spec.is_event_driven() {
+        out.extend(super::events::event_resources(
+            policy,
+            normalized.get("PolicyId").unwrap_or(&Value::Null),
+        ));
+    }
     if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
         out.push((format!("{p}RpoAlarm"), alarm));
     }
@@ -255,7 +262,7 @@ fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value
     }))
 }
 
-fn service_trust(service: &str) -> Value {
+pub(super) fn service_trust(service: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -327,6 +334,15 @@ fn state_machine_role(
             "Condition": {"StringEquals": {metrics::NAMESPACE_CONDITION_KEY: metrics::NAMESPACE}},
         }),
     ];
+    if policy.spec.shares() && policy.spec.is_event_driven() {
+        statements.push(json!({
+            "Sid": "AnnounceSharesOnTheDefaultBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": super::events::own_default_bus(),
+            "Condition": {"StringEquals": {events::SOURCE_CONDITION_KEY: events::SOURCE}},
+        }));
+    }
     if !matches!(policy.notification, Notification::Topic(_)) {
         statements.push(json!({
             "Sid": "UseTheTopicKey",

@@ -48,6 +48,8 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("DestinationAccounts", Applies::Only(Role::Source)),
     ("ShareSnapshots", Applies::Only(Role::Source)),
     ("TaggedInstance", Applies::Only(Role::Source)),
+    ("DestinationEventBusArn", Applies::Only(Role::Source)),
+    ("SourceAccounts", Applies::Only(Role::Destination)),
     ("DestinationRegion", Applies::Only(Role::Destination)),
     ("SnapshotPattern", Applies::Only(Role::Destination)),
     ("CopySchedule", Applies::Only(Role::Destination)),

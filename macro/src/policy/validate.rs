@@ -176,12 +176,14 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         share_schedule: None,
         destination_accounts: None,
         tagged_instance: None,
+        destination_event_bus_arns: None,
         destination_region: None,
         copy_schedule: None,
         cross_account_copy: None,
         kms_key_source: None,
         kms_key_destination: None,
         copy_retention_days: None,
+        source_accounts: None,
         retention_days,
         retention_hours,
         delete_old_snapshots,
@@ -445,7 +447,82 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
         );
     }
     spec.destination_accounts = Some(unique);
+    spec.destination_event_bus_arns = read_event_buses(r, spec, accounts_intrinsic.is_some());
     accounts_intrinsic
+}
+
+/// DestinationEventBusArn: one ARN or a list, each in a destination account.
+fn read_event_buses(
+    r: &mut Reader,
+    spec: &PolicySpec<Text>,
+    accounts_deferred: bool,
+) -> Option<Vec<Text>> {
+    let items = match r.list("DestinationEventBusArn")? {
+        Ok(items) => items,
+        // One intrinsic (such as a `Fn::Sub` of the DR region and account) is one ARN.
+        Err(intrinsic) => vec![intrinsic],
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("DestinationEventBusArn[{i}]");
+        match r.resolver.resolve(item) {
+            crate::value::Resolved::Deferred(v) => out.push(Text::Intrinsic(v)),
+            crate::value::Resolved::Value(Value::String(arn)) => {
+                if !crate::spec::is_event_bus_arn(&arn) {
+                    r.diag.error(
+                        &path,
+                        format!("must be an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME), got {arn:?}"),
+                    );
+                } else if !accounts_deferred
+                    && let Some(account) = crate::spec::event_bus_account(&arn)
+                    && !spec.accounts().iter().any(|a| a.literal() == Some(account))
+                {
+                    r.diag.error(
+                        &path,
+                        format!("is in account {account}, which is not one of DestinationAccounts: the DR account's bus receives the announcement"),
+                    );
+                }
+                out.push(Text::Literal(arn));
+            }
+            crate::value::Resolved::Value(other) => r.diag.error(
+                &path,
+                format!(
+                    "must be an event bus ARN, got {}",
+                    crate::value::describe(&other)
+                ),
+            ),
+        }
+    }
+    Some(out)
+}
+
+/// SourceAccounts: the accounts a destination policy copies from and takes events from.
+fn read_source_accounts(r: &mut Reader) -> Option<Vec<Text>> {
+    let items = match r.list("SourceAccounts")? {
+        Ok(items) => items,
+        Err(_) => {
+            r.diag.error(
+                "SourceAccounts",
+                "must list the account IDs themselves (each may be a Ref), not one intrinsic for the whole list",
+            );
+            return None;
+        }
+    };
+    let mut out: Vec<Text> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(account) = r.account(&format!("SourceAccounts[{i}]"), item)
+            && !out.contains(&account)
+        {
+            out.push(account);
+        }
+    }
+    if items.is_empty() {
+        r.diag.error(
+            "SourceAccounts",
+            "is empty: name the production account(s) whose snapshots this policy copies, or leave the property out",
+        );
+    }
+    Some(out)
 }
 
 /// BackupIntervalMinutes or BackupInterval (hours), never both; neither: the cadence that
@@ -538,6 +615,13 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         r.diag.error(
             "CrossAccountCopy",
             "is false and DestinationRegion is the source region: this policy has nothing to copy (copy across accounts, or to another region)",
+        );
+    }
+    policy.source_accounts = read_source_accounts(r);
+    if policy.source_accounts.is_none() && policy.is_event_driven() && cross_account_copy {
+        r.diag.warn(
+            "SourceAccounts",
+            "is not given, so no source account may announce shared snapshots on this account's event bus: copies start from CopySchedule only (name the production accounts to start them at once)",
         );
     }
     policy.destination_region = Some(region);

@@ -63,6 +63,29 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`.
+pub fn is_event_bus_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_word, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let name = resource.strip_prefix("event-bus/").unwrap_or_default();
+    arn_word == "arn"
+        && partition.starts_with("aws")
+        && service == "events"
+        && is_region(region)
+        && is_account_id(account)
+        && (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+}
+
+/// The account of an event bus ARN.
+pub fn event_bus_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4)
+}
+
 /// 1 to 128 letters, digits or `- _ . / : @ + =` (valid in a tag value).
 pub fn is_policy_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
@@ -141,15 +164,25 @@ impl PolicySpec<String> {
         if let Some((field, _)) = other.iter().find(|(_, given)| *given) {
             fail(field, format!("does not apply to Role {}", role.as_str()))?;
         }
-        if role == Role::Source {
-            for (field, given) in [
+        let optional_other: &[FieldGiven] = match role {
+            Role::Source => &[
                 ("KmsKeySource", self.kms_key_source.is_some()),
                 ("KmsKeyDestination", self.kms_key_destination.is_some()),
-            ] {
-                if given {
-                    fail(field, "does not apply to Role Source")?;
-                }
-            }
+                ("SourceAccounts", self.source_accounts.is_some()),
+            ],
+            Role::Destination => &[
+                (
+                    "DestinationEventBusArn",
+                    self.destination_event_bus_arns.is_some(),
+                ),
+                (
+                    "BackupIntervalMinutes",
+                    self.backup_interval_minutes.is_some(),
+                ),
+            ],
+        };
+        if let Some((field, _)) = optional_other.iter().find(|(_, given)| *given) {
+            fail(field, format!("does not apply to Role {}", role.as_str()))?;
         }
         match role {
             Role::Source => self.check_source(),
@@ -265,6 +298,17 @@ impl PolicySpec<String> {
                 ),
             );
         }
+        if let Some(bad) = self
+            .destination_event_bus_arns
+            .iter()
+            .flatten()
+            .find(|arn| !is_event_bus_arn(arn))
+        {
+            return fail(
+                "DestinationEventBusArn",
+                format!("must be event bus ARNs, got {bad:?}"),
+            );
+        }
         if self.shares() && accounts.is_empty() {
             return fail(
                 "DestinationAccounts",
@@ -283,6 +327,16 @@ impl PolicySpec<String> {
         )?;
         if self.delete_old_snapshots && copy_retention > self.retention_days.unwrap_or_default() {
             return fail("RetentionDays", "must be >= CopyRetentionDays");
+        }
+        if let Some(bad) = self
+            .source_account_list()
+            .iter()
+            .find(|a| !is_account_id(a))
+        {
+            return fail(
+                "SourceAccounts",
+                format!("must hold 12-digit account IDs, got {bad:?}"),
+            );
         }
         if let Some(region) = &self.destination_region
             && !is_region(region)

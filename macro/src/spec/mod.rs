@@ -5,7 +5,10 @@
 
 mod check;
 mod lenient;
-pub use check::{SpecError, is_account_id, is_db_identifier, is_policy_id, is_region};
+pub use check::{
+    SpecError, event_bus_account, is_account_id, is_db_identifier, is_event_bus_arn, is_policy_id,
+    is_region,
+};
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -182,6 +185,14 @@ pub struct PolicySpec<S> {
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tagged_instance: Option<bool>,
+    /// Where the source announces shared snapshots (default: each destination account's
+    /// default bus in this region).
+    #[serde(
+        rename = "DestinationEventBusArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_event_bus_arns: Option<Vec<S>>,
 
     // Destination role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +209,9 @@ pub struct PolicySpec<S> {
     #[serde(default, deserialize_with = "lenient::opt_whole")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_retention_days: Option<u64>,
+    /// The accounts whose snapshots are copied and whose events start the copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_accounts: Option<Vec<S>>,
 
     // Both roles. Exactly one of RetentionDays and RetentionHours.
     #[serde(default, deserialize_with = "lenient::opt_whole")]
@@ -308,6 +322,10 @@ impl<S> PolicySpec<S> {
     pub fn accounts(&self) -> &[S] {
         self.destination_accounts.as_deref().unwrap_or_default()
     }
+    /// Destination: the accounts snapshots are copied from (empty: any that shares).
+    pub fn source_account_list(&self) -> &[S] {
+        self.source_accounts.as_deref().unwrap_or_default()
+    }
 
     /// The schedules in effect, as (action, schedule) pairs, in a fixed order.
     pub fn actions(&self) -> Vec<(Action, &Schedule)> {
@@ -343,16 +361,20 @@ impl PolicySpec<Text> {
                 Some(Text::Intrinsic(_)) => Err(name),
             }
         }
-        let accounts = match &self.destination_accounts {
-            None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|a| {
-                        one(&Some(a.clone()), "DestinationAccounts").map(Option::unwrap_or_default)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
+        fn many(
+            list: &Option<Vec<Text>>,
+            name: &'static str,
+        ) -> Result<Option<Vec<String>>, &'static str> {
+            match list {
+                None => Ok(None),
+                Some(items) => items
+                    .iter()
+                    .map(|a| one(&Some(a.clone()), name).map(Option::unwrap_or_default))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+            }
+        }
+        let accounts = many(&self.destination_accounts, "DestinationAccounts")?;
         Ok(PolicySpec {
             role: self.role,
             policy_id: one(&self.policy_id, "PolicyId")?,
@@ -367,12 +389,17 @@ impl PolicySpec<Text> {
             share_schedule: self.share_schedule.clone(),
             destination_accounts: accounts,
             tagged_instance: self.tagged_instance,
+            destination_event_bus_arns: many(
+                &self.destination_event_bus_arns,
+                "DestinationEventBusArn",
+            )?,
             destination_region: one(&self.destination_region, "DestinationRegion")?,
             copy_schedule: self.copy_schedule.clone(),
             cross_account_copy: self.cross_account_copy,
             kms_key_source: one(&self.kms_key_source, "KmsKeySource")?,
             kms_key_destination: one(&self.kms_key_destination, "KmsKeyDestination")?,
             copy_retention_days: self.copy_retention_days,
+            source_accounts: many(&self.source_accounts, "SourceAccounts")?,
             retention_days: self.retention_days,
             retention_hours: self.retention_hours,
             delete_old_snapshots: self.delete_old_snapshots,

@@ -82,8 +82,17 @@ pub(super) fn plan_copy(
             .cmp(&a.recovery_point())
             .then(a.arn.cmp(&b.arn))
     });
+    let known_accounts = policy.spec.source_account_list();
     for source in candidates {
         let subject = source.arn.as_str();
+        let owner = source.arn.split(':').nth(4).unwrap_or_default();
+        if !known_accounts.is_empty() && !known_accounts.iter().any(|a| a == owner) {
+            plan.skip(
+                subject,
+                format!("shared by account {owner}, which is not one of SourceAccounts"),
+            );
+            continue;
+        }
         let Some(point) = source.recovery_point() else {
             plan.wait(
                 subject,
