@@ -12,12 +12,19 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      Invoke API per account (`cargo lambda watch`), so the real binaries run.
   6. CloudFormation answers from custom resources recorded on the stack they name (SUCCESS and
      FAILED), and state machines created by CloudFormation where the executing API finds them.
-  7. A settable clock for RDS creation times (`SnapshotCreateTime`), for compressed-time demos.
+  7. A settable clock for RDS creation times (`SnapshotCreateTime`), pending states and every
+     response's `Date` header (the provider reads AWS's clock from it), for compressed-time demos.
+  8. Step Functions SDK integrations (aws-sdk:cloudwatch:putMetricData, events:putEvents) act
+     in the execution's account (moto uses its default account).
+  9. EventBridge (eventbridge.py): RDS snapshot events, delivery to Step Functions targets,
+     bus-to-bus delivery checked against bus policies, AWS::Events::EventBusPolicy.
 
-Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "pending_prefixes":
-{"slow-": N}, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT": "http://127.0.0.1:PORT"},
-"clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots whose
-identifier starts with a prefix use its pending time. Listens on 127.0.0.1 only.
+Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "copy_pending_seconds": N,
+"pending_prefixes": {"slow-": N}, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
+"http://127.0.0.1:PORT"}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots
+whose identifier starts with a prefix use its pending time (seconds of the emulated clock).
+POST /_rsp/tick emits the RDS events due; POST /_rsp/wait returns once no execution runs;
+GET /_rsp/events lists delivered, refused and emitted events. Listens on 127.0.0.1 only.
 
 Usage: python launcher.py PORT [PARENT_PID]   (exits when PARENT_PID is gone)
 """
@@ -35,8 +42,8 @@ from moto.rds import models as rds
 from moto.rds import exceptions as rds_errors
 
 _lock = threading.RLock()
-_settings = {"pending_seconds": 0.0, "pending_prefixes": {}, "clock": None, "clock_set_at": None,
-             "lambda_endpoints": {}}
+_settings = {"pending_seconds": 0.0, "copy_pending_seconds": None, "pending_prefixes": {},
+             "clock": None, "clock_set_at": None, "lambda_endpoints": {}}
 _real_utcnow = rds.utcnow
 
 
@@ -57,7 +64,7 @@ rds.utcnow = _now  # creation times of RDS resources follow the emulated clock
 
 def _status_get(self):
     until = self.__dict__.get("_rsp_pending_until")
-    if until is not None and time.monotonic() < until:
+    if until is not None and _now() < until:
         return self.__dict__.get("_rsp_pending_status", "creating")
     return self.__dict__.get("_rsp_status", "available")
 
@@ -78,11 +85,23 @@ for _cls in (rds.DBSnapshot, rds.DBClusterSnapshot):
                 if name.startswith(prefix):
                     pending = seconds
         if getattr(self, "snapshot_type", "manual") == "manual" and pending > 0:
-            self.__dict__["_rsp_pending_until"] = time.monotonic() + pending
+            self.__dict__["_rsp_pending_until"] = _now() + datetime.timedelta(seconds=pending)
             self.__dict__["_rsp_pending_status"] = "creating"
 
     _cls.__init__ = _init
     _cls.status = property(_status_get, _status_set)
+
+
+def _copying(snapshot, cross_region):
+    """A new copy: `copying` for copy_pending_seconds (else pending_seconds), then its event."""
+    import eventbridge
+    eventbridge.mark_copy(snapshot, cross_region)
+    with _lock:
+        seconds = _settings["copy_pending_seconds"]
+    if seconds is not None:
+        snapshot.__dict__["_rsp_pending_until"] = _now() + datetime.timedelta(seconds=seconds)
+    if "_rsp_pending_until" in snapshot.__dict__:
+        snapshot.__dict__["_rsp_pending_status"] = "copying"
 
 
 def _require_available(snapshot, kind):
@@ -159,8 +178,7 @@ def _copy(self, source, target, kind, kms_key_id, tags, copy_tags):
     else:
         copied = rds.DBSnapshot(self, source.database, target, tags=tags, kms_key_id=kms_key_id,
                                 original_created_at=source.original_snapshot_create_time)
-    if "_rsp_pending_until" in copied.__dict__:
-        copied.__dict__["_rsp_pending_status"] = "copying"
+    _copying(copied, source.arn.split(":")[3] != self.region_name)
     store[target] = copied
     return copied
 
@@ -176,8 +194,7 @@ def _copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_id
         _require_available(self.get_db_snapshot(source_db_snapshot_identifier), "instance")
         result = _original_copy_instance(self, source_db_snapshot_identifier, target_db_snapshot_identifier,
                                          kms_key_id=kms_key_id, tags=tags, copy_tags=copy_tags, **kwargs)
-        if "_rsp_pending_until" in result.__dict__:
-            result.__dict__["_rsp_pending_status"] = "copying"
+        _copying(result, False)
         return result
     return _copy(self, source, target_db_snapshot_identifier, "instance", kms_key_id, tags, copy_tags)
 
@@ -190,8 +207,7 @@ def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, targe
         result = _original_copy_cluster(self, source_db_cluster_snapshot_identifier,
                                         target_db_cluster_snapshot_identifier, kms_key_id=kms_key_id,
                                         copy_tags=copy_tags, tags=tags, **kwargs)
-        if "_rsp_pending_until" in result.__dict__:
-            result.__dict__["_rsp_pending_status"] = "copying"
+        _copying(result, False)
         return result
     return _copy(self, source, target_db_cluster_snapshot_identifier, "cluster", kms_key_id, tags, copy_tags)
 
@@ -358,6 +374,58 @@ def _boto_client_for(*args, **kwargs):
 sfn_boto_client.boto_client_for = _boto_client_for
 lambda_eval_utils.boto_client_for = _boto_client_for
 
+# SDK and EventBridge integrations (PutMetricData, PutEvents) call moto as its default account
+# too: make them act in the account of the execution that runs them.
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_aws_sdk as sfn_aws_sdk,
+    state_task_service_events as sfn_events,
+)
+
+_task_account = threading.local()
+
+for _module, _cls_name in ((sfn_aws_sdk, "StateTaskServiceAwsSdk"), (sfn_events, "StateTaskServiceEvents")):
+    _cls = getattr(_module, _cls_name)
+    _original_eval = _cls._eval_service_task
+
+    def _eval_in_account(self, env, resource_runtime_part, *args, _original_eval=_original_eval, **kwargs):
+        _task_account.value = resource_runtime_part.account
+        try:
+            return _original_eval(self, env, resource_runtime_part, *args, **kwargs)
+        finally:
+            _task_account.value = None
+
+    _cls._eval_service_task = _eval_in_account
+    _module.boto_client_for = lambda *a, **k: _client_in_task_account(*a, **k)
+
+
+def _client_in_task_account(*args, **kwargs):
+    client = _original_boto_client_for(*args, **kwargs)
+    account = getattr(_task_account, "value", None)
+
+    def act_in_account(request, **_):
+        if account:
+            request.headers["x-moto-account-id"] = account
+
+    client.meta.events.register("before-send", act_in_account)
+    return client
+
+
+# Executions started through the API are tracked too, so /_rsp/wait sees them.
+import eventbridge  # noqa: E402  (patches moto's EventBridge on import)
+from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
+
+eventbridge.set_clock(lambda: _now())
+_original_parser_start = sfn_parser_models.StepFunctionsParserBackend.start_execution
+
+
+def _tracked_start(self, state_machine_arn, *args, **kwargs):
+    execution = _original_parser_start(self, state_machine_arn, *args, **kwargs)
+    eventbridge.track_execution(self.account_id, self.region_name, execution.execution_arn)
+    return execution
+
+
+sfn_parser_models.StepFunctionsParserBackend.start_execution = _tracked_start
+
 # Custom-resource ResponseURLs point at this server on 127.0.0.1 (moto's default is a Docker host).
 from moto import settings as moto_settings  # noqa: E402
 
@@ -373,9 +441,12 @@ class _ConfigMiddleware:
         self.app = app
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "").endswith("/cfnresponse"):
+        path = environ.get("PATH_INFO", "")
+        if path.endswith("/cfnresponse"):
             return _custom_resource_answer(environ, start_response)
-        if environ.get("PATH_INFO") != "/_rsp/config":
+        if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events"):
+            return _events_endpoint(path, start_response)
+        if path != "/_rsp/config":
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -383,6 +454,9 @@ class _ConfigMiddleware:
             with _lock:
                 if "pending_seconds" in body:
                     _settings["pending_seconds"] = float(body["pending_seconds"])
+                if "copy_pending_seconds" in body:
+                    value = body["copy_pending_seconds"]
+                    _settings["copy_pending_seconds"] = None if value is None else float(value)
                 if "lambda_endpoints" in body:
                     _settings["lambda_endpoints"].update(body["lambda_endpoints"])
                 if "snapshot_limit" in body:
@@ -403,6 +477,35 @@ class _ConfigMiddleware:
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+def _date_time_string(self, timestamp=None):
+    """The Date header of every response follows the emulated clock (the provider reads AWS's
+    clock from it)."""
+    import email.utils
+    with _lock:
+        emulated = _settings["clock"] is not None
+    if timestamp is not None or not emulated:
+        return _original_date_time_string(self, timestamp)
+    return email.utils.format_datetime(_now().replace(tzinfo=datetime.timezone.utc), usegmt=True)
+
+
+from werkzeug import serving as _werkzeug_serving  # noqa: E402
+
+_original_date_time_string = _werkzeug_serving.WSGIRequestHandler.date_time_string
+_werkzeug_serving.WSGIRequestHandler.date_time_string = _date_time_string
+
+
+def _events_endpoint(path, start_response):
+    if path == "/_rsp/tick":
+        reply = {"emitted": eventbridge.announce_rds_events()}
+    elif path == "/_rsp/wait":
+        reply = {"running": eventbridge.wait_for_executions()}
+    else:
+        reply = eventbridge.log()
+    payload = json.dumps(reply).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 def _custom_resource_answer(environ, start_response):
