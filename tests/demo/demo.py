@@ -5,10 +5,15 @@ runtime API (`cargo lambda watch`, one per account), expands the example templat
 macro Lambda, deploys them into the emulator's CloudFormation (the policy resources' deploy-time
 checks run in the provider), then runs a compressed clock: every generated schedule fires when
 its expression says (read from the expanded templates), starting its state machine, whose Task
-reaches the provider. At the end, a report per database. Exit 0 only if every database has a
-current DR copy and retention held. Everything started is stopped on exit, failure or Ctrl-C.
+reaches the provider; the emulator emits the RDS snapshot events, so the event-driven chain runs
+too. The clock advances minute by minute; snapshots take 4 simulated minutes, copies 9.
+At the end, a report per database with its worst DR recovery-point age against RpoMinutes
+(`RPO met` / `RPO missed`), the delivery lags and the generated RPO alarm evaluated on the
+published metrics; then a short scenario stalls the copies and shows the alarm becoming true.
+Exit 0 only if every database met its RPO, retention held and the stalled copy raised the
+alarm. Everything started is stopped on exit, failure or Ctrl-C.
 
-Usage: python demo.py [--hours H] [--workdir DIR]
+Usage: python demo.py [--hours H] [--stall-hours H] [--stall-from H] [--workdir DIR]
 """
 
 import argparse
@@ -203,8 +208,8 @@ def schedules(template, resources):
     """(logical id of the rule, expression, state machine ARN) for each generated schedule."""
     out = []
     for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Events::Rule":
-            continue
+        if resource.get("Type") != "AWS::Events::Rule" or "ScheduleExpression" not in resource["Properties"]:
+            continue  # event rules are the emulator's to deliver
         target = resource["Properties"]["Targets"][0]["Arn"]["Ref"]
         out.append((logical_id, resource["Properties"]["ScheduleExpression"], resources[target]))
     return out
@@ -217,21 +222,134 @@ def firings(expression, start, end):
     return [dt.datetime.fromisoformat(line.replace("Z", "+00:00")) for line in result.stdout.split()]
 
 
-def run_execution(sfn, arn, when, name):
-    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
-             "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": {}}
-    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(event))["executionArn"]
-    for _ in range(3000):
-        result = sfn.describe_execution(executionArn=execution)
-        if result["status"] != "RUNNING":
-            return result
-        time.sleep(0.05)
-    return {"status": "TIMED_OUT"}
+def tag(snapshot, key):
+    return next((t["Value"] for t in snapshot.get("TagList", []) if t["Key"] == key), None)
+
+
+def parse_time(text):
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Observer:
+    """Watches the DR account every simulated minute: the newest available copy per database
+    (its recovery point, from the tag the provider writes), the worst age over the run, and
+    each copy's delivery lag (recovery point -> first seen available)."""
+
+    def __init__(self, dr, databases):
+        self.rds = dr.client("rds", DR_REGION)
+        self.databases = databases
+        self.worst, self.first_copy, self.seen, self.lags = {}, {}, set(), defaultdict(list)
+        self.ages = defaultdict(list)
+
+    def copies(self):
+        out = []
+        for page in self.rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+            out += page["DBSnapshots"]
+        for page in self.rds.get_paginator("describe_db_cluster_snapshots").paginate(SnapshotType="manual"):
+            out += [dict(s, DBSnapshotIdentifier=s["DBClusterSnapshotIdentifier"]) for s in page["DBClusterSnapshots"]]
+        return out
+
+    def observe(self, now):
+        newest = {}
+        for copy in self.copies():
+            point, db = tag(copy, "rds-snapshot-policy:recovery-point"), tag(copy, "rds-snapshot-policy:database")
+            if copy.get("Status") != "available" or not point or db not in self.databases:
+                continue
+            point = parse_time(point)
+            if copy["DBSnapshotIdentifier"] not in self.seen:
+                self.seen.add(copy["DBSnapshotIdentifier"])
+                self.lags[db].append((now - point).total_seconds() / 60)
+            newest[db] = max(newest.get(db, point), point)
+        for db, point in newest.items():
+            self.first_copy.setdefault(db, now)
+            age = (now - point).total_seconds() / 60
+            self.ages[db].append(age)
+            self.worst[db] = max(self.worst.get(db, 0), age)
+        return newest
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0
+
+
+def simulate(endpoint, stacks, start, end, observer, say_steps=True):
+    """Runs every schedule firing and every event between `start` and `end`, minute by minute.
+    Returns (executions started by the schedules, failed executions)."""
+    timeline = defaultdict(list)
+    for name, account, template, resources in stacks:
+        for rule, expression, machine in schedules(template, resources):
+            for when in firings(expression, start, end):
+                timeline[when.replace(second=0, microsecond=0)].append((rule, machine, account))
+    started, minute = [], start
+    while minute < end:
+        post(f"{endpoint}/_rsp/config", {"clock": minute.isoformat()})
+        post(f"{endpoint}/_rsp/tick", {})
+        event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                 "time": minute.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": {}}
+        for rule, machine, account in timeline.get(minute, []):
+            sfn = account.client("stepfunctions")
+            arn = sfn.start_execution(stateMachineArn=machine, name=f"{rule}-{minute:%Y%m%d%H%M}",
+                                      input=json.dumps(event))["executionArn"]
+            started.append((account, arn))
+        post(f"{endpoint}/_rsp/wait", {})
+        post(f"{endpoint}/_rsp/tick", {})  # copies/snapshots that became available just now
+        post(f"{endpoint}/_rsp/wait", {})
+        observer.observe(minute)
+        minute += dt.timedelta(minutes=1)
+    return started
+
+
+def execution_results(stacks):
+    """Every execution of every generated state machine: (status, output or error)."""
+    results = []
+    for name, account, template, resources in stacks:
+        sfn = account.client("stepfunctions")
+        for logical_id, resource in template["Resources"].items():
+            if resource.get("Type") != "AWS::StepFunctions::StateMachine":
+                continue
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=resources[logical_id]):
+                for e in page["executions"]:
+                    d = sfn.describe_execution(executionArn=e["executionArn"])
+                    results.append((logical_id, e["name"], d))
+    return results
+
+
+def rpo_alarm(template):
+    """The generated RPO alarm of the DR stack's policy: (alarm properties, policy ID)."""
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and logical_id.endswith("RpoAlarm"):
+            return resource["Properties"]
+    raise SystemExit("demo: the DR expansion has no RPO alarm")
+
+
+def evaluate_alarm(cloudwatch, alarm, policy_id, start, end):
+    """Evaluates the alarm as CloudWatch does, period by period, on the emitted datapoints:
+    [(period start, value or None, breaching)] (missing data is breaching)."""
+    period = alarm["Period"]
+    stats = cloudwatch.get_metric_statistics(
+        Namespace=alarm["Namespace"], MetricName=alarm["MetricName"],
+        Dimensions=[{"Name": "Policy", "Value": policy_id}], StartTime=start, EndTime=end,
+        Period=period, Statistics=[alarm["Statistic"]])["Datapoints"]
+    by_start = {p["Timestamp"].replace(tzinfo=dt.timezone.utc): p[alarm["Statistic"]] for p in stats}
+    out, t = [], start
+    while t + dt.timedelta(seconds=period) <= end:
+        value = next((v for ts, v in by_start.items() if t <= ts < t + dt.timedelta(seconds=period)), None)
+        breaching = value is None if alarm["TreatMissingData"] == "breaching" else False
+        if value is not None:
+            breaching = value > alarm["Threshold"]
+        out.append((t, value, breaching))
+        t += dt.timedelta(seconds=period)
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=28, help="simulated hours (default 28)")
+    parser.add_argument("--stall-hours", type=float, default=2,
+                        help="length of the stall scenario after the run, in simulated hours (default 2; 0: none)")
+    parser.add_argument("--stall-from", type=float, default=None,
+                        help="stall the DR copies from this simulated hour of the main run: the RPO must then be missed")
     parser.add_argument("--workdir", default=os.path.join(ROOT, ".demo"))
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
@@ -284,96 +402,116 @@ def main():
     stacks = []
     examples = os.path.join(ROOT, "templates/examples")
     for name, account, lambdas, path, params in (
-        ("orders", prod, prod_lambdas, "source.yaml", {"DatabaseName": "orders", "DrAccountId": DR}),
-        ("billing", prod, prod_lambdas, "source.yaml", {"DatabaseName": "billing", "DrAccountId": DR}),
-        ("ledger", prod, prod_lambdas, os.path.join(ROOT, "tests/demo/ledger-policy.yaml"), {"DrAccountId": DR}),
-        ("dr-copies", dr, dr_lambdas, "destination.yaml", {"ProductionRegion": PROD_REGION}),
+        ("dr-copies", dr, dr_lambdas, "destination.yaml", {"ProductionRegion": PROD_REGION, "ProductionAccountId": PROD}),
+        ("orders", prod, prod_lambdas, "source.yaml", {"DatabaseName": "orders", "DrAccountId": DR, "DrRegion": DR_REGION}),
+        ("billing", prod, prod_lambdas, "source.yaml", {"DatabaseName": "billing", "DrAccountId": DR, "DrRegion": DR_REGION}),
+        ("ledger", prod, prod_lambdas, os.path.join(ROOT, "tests/demo/ledger-policy.yaml"), {"DrAccountId": DR, "DrRegion": DR_REGION}),
     ):
         template, resources = deploy(account, lambdas, name, os.path.join(examples, path), params)
         stacks.append((name, account, template, resources))
+    dr_template, dr_resources = stacks[0][2], stacks[0][3]
+    policy = next(r for r in dr_template["Resources"].values() if r["Type"] == "AWS::CloudFormation::CustomResource"
+                  or r["Type"].startswith("Custom::"))["Properties"]
+    rpo_minutes = int(policy.get("RpoMinutes", 60))
+    dr_policy_id = f"dr-copies-{next(k for k, r in dr_template['Resources'].items() if r['Type'].startswith('Custom::'))}"
 
+    # Snapshots take 4 simulated minutes to create, copies 9 (inside the formula's estimates).
+    post(f"{endpoint}/_rsp/config", {"pending_seconds": 240, "copy_pending_seconds": 540})
+    databases = ("orders", "billing", "ledger")
+    observer = Observer(dr, databases)
     end = START + dt.timedelta(hours=args.hours)
-    timeline = []
-    for name, account, template, resources in stacks:
-        for rule, expression, machine in schedules(template, resources):
-            for when in firings(expression, START, end):
-                timeline.append((when, rule, machine, account))
-    timeline.sort(key=lambda item: (item[0], item[1]))
-    say(f"simulating {args.hours:g} hours from {START:%Y-%m-%d %H:%M} UTC: {len(timeline)} scheduled executions")
-
-    counts = defaultdict(lambda: defaultdict(int))
-    worst_age = {}
-    latest_points = {}
-    failures = []
+    say(f"simulating {args.hours:g} hours from {START:%Y-%m-%d %H:%M} UTC, minute by minute: schedules, "
+        f"RDS events and the event-driven chain (snapshots take 4 minutes, copies 9)")
     begun = time.time()
-    by_time = defaultdict(list)
-    for item in timeline:
-        by_time[item[0]].append(item)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for n, when in enumerate(sorted(by_time)):
-            post(f"{endpoint}/_rsp/config", {"clock": when.isoformat()})
-            batch = by_time[when]
-            results = list(pool.map(lambda it: (it, run_execution(
-                it[3].client("stepfunctions"), it[2], it[0], f"{it[1]}-{it[0]:%Y%m%d%H%M}")), batch))
-            for (when_, rule, _machine, _account), result in results:
-                if result["status"] != "SUCCEEDED":
-                    failures.append(f"{when_:%H:%M} {rule}: {result['status']} {result.get('error')} {result.get('cause')}")
-                    continue
-                summary = json.loads(result.get("output") or "{}")
-                words = []
-                for step in summary.get("done", []):
-                    db = step.get("database") or step["subject"].rsplit(":", 1)[-1].rsplit("-", 5)[0]
-                    counts[db][step["operation"]] += 1
-                    words.append(f"{step['operation']} {step.get('snapshotId') or step.get('targetId') or step['subject']}")
-                for db, point in summary.get("recoveryPoints", {}).items():
-                    latest_points[db] = point
-                if words:
-                    say(f"{when_:%d %H:%M} {rule}: " + "; ".join(words))
-            for db, point in latest_points.items():
-                taken = dt.datetime.fromisoformat(point["taken"].replace("Z", "+00:00"))
-                age = (when - taken).total_seconds() / 60
-                worst_age[db] = max(worst_age.get(db, 0), age)
-    say(f"ran {len(timeline)} executions in {time.time() - begun:.0f} s")
+    if args.stall_from is not None:
+        stall_at = START + dt.timedelta(hours=args.stall_from)
+        simulate(endpoint, stacks, START, stall_at, observer)
+        post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
+        say(f"stalling the DR copies from {stall_at:%d %H:%M}")
+        simulate(endpoint, stacks, stall_at, end, observer)
+    else:
+        simulate(endpoint, stacks, START, end, observer)
+    results = execution_results(stacks)
+    say(f"ran {len(results)} executions (scheduled and event-driven) in {time.time() - begun:.0f} s")
 
-    ok = not failures
-    for failure in failures[:10]:
-        say(f"FAILED {failure}")
-    rds_dr = dr.client("rds", DR_REGION)
-    copies = rds_dr.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
-    copies += [dict(s, DBInstanceIdentifier=s["DBClusterIdentifier"]) for s in
-               rds_dr.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]]
+    ok = True
+    counts, triggered = defaultdict(lambda: defaultdict(int)), defaultdict(int)
+    for logical_id, name, d in results:
+        if d["status"] != "SUCCEEDED":
+            ok = False
+            say(f"FAILED {name}: {d['status']} {d.get('error')} {d.get('cause')}")
+            continue
+        triggered["event" if name.startswith("event-") else "schedule"] += 1
+        for step in json.loads(d.get("output") or "{}").get("done", []):
+            db = step.get("database") or step["subject"].rsplit(":", 1)[-1].rsplit("-", 5)[0]
+            counts[db][step["operation"]] += 1
+    say(f"executions started by schedules: {triggered['schedule']}, by events: {triggered['event']}")
+
+    copies = observer.copies()
     rds_prod = prod.client("rds", PROD_REGION)
     source = rds_prod.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     source += rds_prod.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     print()
-    print(f"{'database':<10} {'taken':>6} {'shared':>7} {'copied':>7} {'deleted':>8} {'DR copies':>10} {'newest DR copy':>22} {'worst age':>10}")
-    print(f"{'':<10} {'':>6} {'':>7} {'':>7} {'':>8} {'':>10} {'(recovery point)':>22} {'(max over run)':>10}")
-    for db in ("orders", "billing", "ledger"):
+    print(f"{'database':<9} {'taken':>6} {'shared':>7} {'copied':>7} {'deleted':>8} {'DR copies':>10} "
+          f"{'worst DR age':>13} {'delivery lag p50/max':>21}  verdict")
+    for db in databases:
         c = counts[db]
-        mine = [s for s in copies if s["DBSnapshotIdentifier" if "DBSnapshotIdentifier" in s else "DBClusterSnapshotIdentifier"].startswith(db + "-")]
-        # The newest available copy, by the recovery point the provider records on each copy.
-        taken = sorted(t["Value"] for s in mine if s.get("Status") == "available"
-                       for t in s.get("TagList", []) if t["Key"] == "rds-snapshot-policy:recovery-point")
-        point = {"taken": taken[-1]} if taken else latest_points.get(db)
-        age_now = None
-        if point:
-            age_now = (end - dt.datetime.fromisoformat(point["taken"].replace("Z", "+00:00"))).total_seconds() / 60
-        print(f"{db:<10} {c['create']:>6} {c['share']:>7} {c['copy']:>7} {c['delete']:>8} {len(mine):>10} "
-              f"{(point or {}).get('taken', '-'):>22} {worst_age.get(db, 0):>8.0f} m")
-        if not point or age_now is None or age_now > 120:
+        mine = [s for s in copies if tag(s, "rds-snapshot-policy:database") == db]
+        lags = observer.lags[db]
+        worst = observer.worst.get(db)
+        met = worst is not None and worst <= rpo_minutes
+        verdict = f"RPO met ({rpo_minutes} min)" if met else f"RPO missed ({rpo_minutes} min)"
+        lag_text = f"{percentile(lags, 50):.0f} / {max(lags):.0f} min" if lags else "-"
+        worst_text = f"{worst:.0f} min" if worst is not None else "no copy"
+        print(f"{db:<9} {c['create']:>6} {c['share']:>7} {c['copy']:>7} {c['delete']:>8} {len(mine):>10} "
+              f"{worst_text:>13} {lag_text:>21}  {verdict}")
+        if not met:
             ok = False
-            say(f"{db}: no current DR copy (newest: {point})")
+    print()
+    say("worst DR age: the oldest the newest DR copy got, measured every simulated minute from the "
+        "first copy on; delivery lag: recovery point -> copy available in the DR account")
+
     # Retention held: source snapshots within RetentionDays (1 day) plus the newest; none lost.
     oldest_allowed = end - dt.timedelta(days=1, hours=1)
     stale = [s for s in source if s.get("SnapshotCreateTime") and
              s["SnapshotCreateTime"].replace(tzinfo=dt.timezone.utc) < oldest_allowed - dt.timedelta(hours=2)]
-    print()
-    say(f"source snapshots kept: {len(source)}; DR copies kept: {len(copies)}; RpoMinutes 60 "
-        f"(the worst age includes the share and copy waits)")
+    say(f"source snapshots kept: {len(source)}; DR copies kept: {len(copies)}")
     if stale:
         ok = False
         say(f"retention did not hold: {len(stale)} source snapshots older than RetentionDays")
-    say("OK: every database has a current DR copy and retention held" if ok else "FAILED")
+
+    # The RPO alarm, evaluated on what the provider published (PutMetricData in the DR account).
+    alarm = rpo_alarm(dr_template)
+    cloudwatch = dr.client("cloudwatch", DR_REGION)
+    first = min(observer.first_copy.values(), default=end)
+    settled = first + dt.timedelta(seconds=alarm["Period"])
+    periods = evaluate_alarm(cloudwatch, alarm, dr_policy_id, settled, end)
+    breaching = [p for p in periods if p[2]]
+    if args.stall_from is None:
+        say(f"RPO alarm ({alarm['Statistic']} {alarm['MetricName']} > {alarm['Threshold']:g}, "
+            f"{alarm['Period'] // 60}-minute periods, missing data breaching): {len(periods)} periods since the "
+            f"first copy, {len(breaching)} breaching" + ("" if not breaching else f", first at {breaching[0][0]:%d %H:%M}"))
+        if breaching or not periods:
+            ok = False
+
+    if args.stall_hours > 0 and args.stall_from is None:
+        stall_end = end + dt.timedelta(hours=args.stall_hours)
+        post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
+        say(f"stall scenario: copies never finish from {end:%d %H:%M} for {args.stall_hours:g} hours")
+        simulate(endpoint, stacks, end, stall_end, observer)
+        after = evaluate_alarm(cloudwatch, alarm, dr_policy_id, settled, stall_end)
+        fired = next((p for p in after if p[2] and p[0] >= end), None)
+        if fired:
+            value = "no data" if fired[1] is None else f"oldest recovery point {fired[1]:.0f} min"
+            say(f"stall scenario: the RPO alarm's condition became true for the period from "
+                f"{fired[0]:%d %H:%M} ({value} > {alarm['Threshold']:g})")
+        else:
+            ok = False
+            say("stall scenario: the RPO alarm never became true although the copies stalled")
+    elif args.stall_from is not None:
+        say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
+    say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
+        "and a stalled copy raised the alarm" if ok else "FAILED")
     return 0 if ok else 1
 
 
