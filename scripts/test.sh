@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the pinned tools the tests use, runs every test, then the
-# end-to-end demo on the emulator with a shorter clock (27.5 simulated hours: one retention cycle).
+# end-to-end demo on the emulator with a shorter clock (6 simulated hours and a 1-hour stall:
+# the RPO verdict, the alarm, and the hourly retention of the demo's RetentionHours policy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=$(date +%s)
@@ -17,5 +18,5 @@ cargo test --workspace --lib --bins --tests "$@" -- --include-ignored
 stage "cargo test" "$t"
 t=$(date +%s)
 echo "test: end-to-end pipeline on the emulator"
-AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/demo.py --hours 27.5 --workdir target/demo-test
+AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/demo.py --hours 6 --stall-hours 1 --workdir target/demo-test
 stage "end-to-end demo" "$t"

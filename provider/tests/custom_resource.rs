@@ -75,7 +75,7 @@ async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
         "arn:aws:sns:eu-west-1:111111111111:topic"
     );
     assert_eq!(body["Data"]["Databases"], "cr1-orders");
-    assert_eq!(body["Data"]["WorstCaseRpoMinutes"], "75");
+    assert_eq!(body["Data"]["WorstCaseRpoMinutes"], "56");
     let id = body["PhysicalResourceId"].as_str().unwrap().to_string();
 
     let mut changed = props.clone();
@@ -223,7 +223,7 @@ async fn missing_databases_and_quota_fail() {
         full["Reason"]
             .as_str()
             .unwrap()
-            .contains("keeps up to 25 manual snapshots"),
+            .contains("keeps up to 49 manual snapshots"),
         "{full}"
     );
 }

@@ -72,7 +72,7 @@ async fn lambdas_answer_through_the_runtime_api() {
     let summary = watch
         .invoke(
             "rds-snapshot-policy-provider",
-            &json!({"version": 2, "action": "take", "policy": policy}),
+            &json!({"version": 3, "action": "take", "policy": policy}),
         )
         .await;
     assert_eq!(summary["action"], "take", "{summary}");
@@ -91,7 +91,7 @@ async fn lambdas_answer_through_the_runtime_api() {
         invalid["errorMessage"]
             .as_str()
             .unwrap()
-            .contains("missing field `RetentionDays`"),
+            .contains("missing field `DeleteOldSnapshots`"),
         "{invalid}"
     );
     let unknown = watch

@@ -13,6 +13,9 @@ published metrics; then a short scenario stalls the copies and shows the alarm b
 Exit 0 only if every database met its RPO, retention held and the stalled copy raised the
 alarm. Everything started is stopped on exit, failure or Ctrl-C.
 
+The 8 simulated hours by default take about 3 minutes (2 cores); `--hours 28` shows the daily
+retention of the 1-day policies too (about 10 minutes).
+
 Usage: python demo.py [--hours H] [--stall-hours H] [--stall-from H] [--workdir DIR]
 """
 
@@ -345,7 +348,7 @@ def evaluate_alarm(cloudwatch, alarm, policy_id, start, end):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hours", type=float, default=28, help="simulated hours (default 28)")
+    parser.add_argument("--hours", type=float, default=8, help="simulated hours (default 8)")
     parser.add_argument("--stall-hours", type=float, default=2,
                         help="length of the stall scenario after the run, in simulated hours (default 2; 0: none)")
     parser.add_argument("--stall-from", type=float, default=None,
@@ -471,14 +474,26 @@ def main():
     say("worst DR age: the oldest the newest DR copy got, measured every simulated minute from the "
         "first copy on; delivery lag: recovery point -> copy available in the DR account")
 
-    # Retention held: source snapshots within RetentionDays (1 day) plus the newest; none lost.
-    oldest_allowed = end - dt.timedelta(days=1, hours=1)
-    stale = [s for s in source if s.get("SnapshotCreateTime") and
-             s["SnapshotCreateTime"].replace(tzinfo=dt.timezone.utc) < oldest_allowed - dt.timedelta(hours=2)]
+    # Retention held: no source snapshot older than its policy's retention plus one delete
+    # period (orders, billing: RetentionDays 1, daily; ledger: RetentionHours 2, hourly).
+    retention = {"orders": (dt.timedelta(days=1), dt.timedelta(days=1)),
+                 "billing": (dt.timedelta(days=1), dt.timedelta(days=1)),
+                 "ledger": (dt.timedelta(hours=2), dt.timedelta(hours=1))}
+    stale = []
+    for snapshot in source:
+        db = tag(snapshot, "rds-snapshot-policy:database")
+        created = snapshot.get("SnapshotCreateTime")
+        if db in retention and created:
+            keep, period = retention[db]
+            if created.replace(tzinfo=dt.timezone.utc) < end - keep - period - dt.timedelta(minutes=10):
+                stale.append(snapshot)
     say(f"source snapshots kept: {len(source)}; DR copies kept: {len(copies)}")
     if stale:
         ok = False
-        say(f"retention did not hold: {len(stale)} source snapshots older than RetentionDays")
+        say(f"retention did not hold: {len(stale)} source snapshots older than their retention")
+    if args.hours >= 4 and counts["ledger"]["delete"] == 0:
+        ok = False
+        say("retention did not act: ledger (RetentionHours 2) had nothing deleted")
 
     # The RPO alarm, evaluated on what the provider published (PutMetricData in the DR account).
     alarm = rpo_alarm(dr_template)

@@ -62,9 +62,15 @@ rds.utcnow = _now  # creation times of RDS resources follow the emulated clock
 
 # --- pending states -------------------------------------------------------------------------
 
+def _pending(until, real_until):
+    """Pending until the emulated clock reaches `until`, or the same time passed in real time
+    (tests that share the emulator set the clock independently; it may move backwards)."""
+    return until is not None and _now() < until and (real_until is None or time.monotonic() < real_until)
+
+
 def _status_get(self):
     until = self.__dict__.get("_rsp_pending_until")
-    if until is not None and _now() < until:
+    if _pending(until, self.__dict__.get("_rsp_pending_real_until")):
         return self.__dict__.get("_rsp_pending_status", "creating")
     return self.__dict__.get("_rsp_status", "available")
 
@@ -86,6 +92,7 @@ for _cls in (rds.DBSnapshot, rds.DBClusterSnapshot):
                     pending = seconds
         if getattr(self, "snapshot_type", "manual") == "manual" and pending > 0:
             self.__dict__["_rsp_pending_until"] = _now() + datetime.timedelta(seconds=pending)
+            self.__dict__["_rsp_pending_real_until"] = time.monotonic() + pending
             self.__dict__["_rsp_pending_status"] = "creating"
 
     _cls.__init__ = _init
@@ -100,6 +107,7 @@ def _copying(snapshot, cross_region):
         seconds = _settings["copy_pending_seconds"]
     if seconds is not None:
         snapshot.__dict__["_rsp_pending_until"] = _now() + datetime.timedelta(seconds=seconds)
+        snapshot.__dict__["_rsp_pending_real_until"] = time.monotonic() + seconds
     if "_rsp_pending_until" in snapshot.__dict__:
         snapshot.__dict__["_rsp_pending_status"] = "copying"
 
