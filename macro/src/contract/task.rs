@@ -90,6 +90,13 @@ impl KindName {
             KindName::Cluster => "DB cluster",
         }
     }
+
+    pub fn noun_plural(self) -> &'static str {
+        match self {
+            KindName::Instance => "DB instances",
+            KindName::Cluster => "DB clusters",
+        }
+    }
 }
 
 /// One AWS write a plan asks for.

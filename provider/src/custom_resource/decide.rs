@@ -2,7 +2,7 @@
 //! run (for example AccessDenied on GetKeyPolicy) is a warning, not a failure.
 
 use super::key_policy::KeyPolicy;
-use crate::inventory::Database;
+use crate::inventory::{Database, Kind};
 use crate::plan::covered_databases;
 use crate::policy::{RuntimePolicy, Selector};
 
@@ -110,7 +110,37 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
         }
     }
     decide_quota(policy, targets.len(), region, &facts.quota, &mut report);
+    decide_copy_throughput(policy, &targets, &mut report);
     report
+}
+
+/// Copies an hour the DR region can make for one kind: AWS's in-flight limit, each copy
+/// holding its slot for ExpectedCopyMinutes.
+pub fn copies_per_hour(policy: &RuntimePolicy, kind: Kind) -> i64 {
+    let minutes = policy.spec.expected_copy().num_minutes().max(1);
+    crate::plan::copy::copy_limit(kind) as i64 * 60 / minutes
+}
+
+/// Warns when the policy's databases make more snapshots an hour than the DR region can copy:
+/// the copies then fall further behind with every snapshot and the RPO is missed.
+fn decide_copy_throughput(policy: &RuntimePolicy, targets: &[&Database], report: &mut CheckReport) {
+    if !policy.spec.shares() {
+        return;
+    }
+    let interval = policy.backup_interval().num_minutes().max(1);
+    for kind in [Kind::Instance, Kind::Cluster] {
+        let count = targets.iter().filter(|d| d.kind == kind).count() as i64;
+        let made = count * 60 / interval;
+        let capacity = copies_per_hour(policy, kind);
+        if count > 0 && made > capacity {
+            report.warnings.push(format!(
+                "{count} {} make {made} snapshots an hour ({interval}-minute interval), but a DR region copies at most {capacity} an hour ({} in flight, {} minutes each by ExpectedCopyMinutes): the copies fall behind and RpoMinutes is missed. Spread the databases over DR regions or policies with longer intervals",
+                kind.noun_plural(),
+                crate::plan::copy::copy_limit(kind),
+                policy.spec.expected_copy().num_minutes()
+            ));
+        }
+    }
 }
 
 fn decide_shareable(
@@ -238,7 +268,6 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::inventory::Kind;
 
     fn source() -> RuntimePolicy {
         RuntimePolicy::from_properties(
@@ -316,6 +345,48 @@ mod tests {
             &facts(vec![db("orders", Some("k1"))], keys, (0, 100)),
         );
         assert!(report.failures[0].contains("does not let account 222222222222 use"));
+    }
+
+    #[test]
+    fn more_snapshots_an_hour_than_the_dr_region_can_copy_is_a_warning() {
+        // 30-minute cadence, 10-minute copies: 120 instance copies an hour, so 60 databases fit.
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| db(&format!("orders-{i:03}"), None))
+                .collect()
+        };
+        let fits = decide_source(
+            &source_half_hourly(),
+            &facts(many(60), vec![], (0, 100_000)),
+        );
+        assert!(
+            !fits.warnings.iter().any(|w| w.contains("fall behind")),
+            "{:?}",
+            fits.warnings
+        );
+        let behind = decide_source(
+            &source_half_hourly(),
+            &facts(many(61), vec![], (0, 100_000)),
+        );
+        assert!(
+            behind
+                .warnings
+                .iter()
+                .any(|w| w.contains("61 DB instances make 122 snapshots an hour")
+                    && w.contains("at most 120 an hour")),
+            "{:?}",
+            behind.warnings
+        );
+    }
+
+    fn source_half_hourly() -> RuntimePolicy {
+        RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                    "DestinationAccount": "222222222222"}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap()
     }
 
     #[test]

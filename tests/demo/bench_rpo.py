@@ -1,0 +1,166 @@
+"""RPO benchmark on the emulator (not a test, not in CI): `make bench-rpo`.
+
+The DR side is real: the destination example stack (expanded by the macro Lambda, deployed in the
+emulator's CloudFormation, its copy state machine running the real provider through cargo lambda
+watch, event-driven). The source side is played by this script at the default cadence: every 30
+simulated minutes a snapshot of each of N databases (available 4 minutes later), shared and
+announced on the DR bus as the source policy would. Copies take 9 simulated minutes. Reported per
+N: the DR delivery lag (recovery point -> copy available) p50 / p95 / max, the worst age of the
+newest DR copy, and the provider's AWS calls per copy run.
+
+Usage: python bench_rpo.py [--databases 10,50,200] [--hours 2] [--no-events]
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo  # noqa: E402  (the demo's environment: emulator, accounts, deploy, observer)
+
+DR, PROD = demo.DR, demo.PROD
+
+
+def destination_template(event_driven):
+    with open(os.path.join(demo.ROOT, "templates/examples/destination.yaml")) as f:
+        text = f.read()
+    return text.replace("      RetentionDays: 7\n", f"      RetentionDays: 7\n      EventDriven: {str(event_driven).lower()}\n")
+
+
+def scenario(n, hours, event_driven, workdir, backlog=0):
+    """`backlog`: instead of the cadence, that many snapshots (20 per database) shared at once;
+    runs until all are copied (at most `hours`) and reports the time to clear them."""
+    demo.CHILDREN.clear()
+    port = demo.free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    demo.start([sys.executable, os.path.join(demo.ROOT, "tests/emulator/launcher.py"), str(port), str(os.getpid())],
+               open(os.path.join(workdir, f"emulator-{n}.log"), "w"))
+    demo.wait_port(port, 60, "the emulator")
+    demo.post(f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True},
+                                              "lambda": {"use_docker": False}})
+    prod, dr = demo.Account(endpoint, PROD, demo.PROD_REGION), demo.Account(endpoint, DR, demo.DR_REGION)
+    dr_lambdas = demo.start_lambdas(dr, workdir)
+    demo.post(f"{endpoint}/_rsp/config", {"lambda_endpoints": {DR: dr_lambdas}, "clock": demo.START.isoformat(),
+                                          "snapshot_limit": 100000})
+    path = os.path.join(workdir, "destination.yaml")
+    with open(path, "w") as f:
+        f.write(destination_template(event_driven))
+    package = os.path.join(workdir, "bootstrap.zip")
+    import zipfile
+    with zipfile.ZipFile(package, "w") as z:
+        z.writestr("bootstrap", "run locally\n")
+    s3 = dr.client("s3")
+    bucket = f"rsp-bench-{DR}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": dr.region})
+    for key in ("macro.zip", "provider.zip"):
+        s3.upload_file(package, bucket, f"rsp/{key}")
+    demo.deploy(dr, None, "install", os.path.join(demo.ROOT, "templates/install.yaml"),
+                {"ArtifactBucket": bucket, "MacroArtifactKey": "rsp/macro.zip", "ProviderArtifactKey": "rsp/provider.zip"})
+    template, resources = demo.deploy(dr, dr_lambdas, "dr-copies", path,
+                                      {"ProductionRegion": demo.PROD_REGION, "ProductionAccountId": PROD})
+    stacks = [("dr-copies", dr, template, resources)]
+
+    # The source account: N databases, a forwarding rule to the DR bus, sharing by this script.
+    rds = prod.client("rds")
+    per_db = 20
+    if backlog:
+        n = -(-backlog // per_db)
+    names = [f"b{i:03d}" for i in range(n)]
+    for name in names:
+        rds.create_db_instance(DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t4g.micro",
+                               MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20)
+    events = prod.client("events")
+    events.put_rule(Name="forward", EventPattern=json.dumps({"source": ["rds-snapshot-policy"]}))
+    events.put_targets(Rule="forward", Targets=[{
+        "Id": "dr", "Arn": f"arn:aws:events:{demo.DR_REGION}:{DR}:event-bus/default",
+        "RoleArn": f"arn:aws:iam::{PROD}:role/forward"}])
+    if backlog:
+        made = 0
+        for name in names:
+            for k in range(per_db):
+                if made < backlog:
+                    rds.create_db_snapshot(DBSnapshotIdentifier=f"{name}-backlog-{k:02d}", DBInstanceIdentifier=name)
+                    made += 1
+    demo.post(f"{endpoint}/_rsp/config", {"pending_seconds": 240, "copy_pending_seconds": 540})
+    cleared = None
+
+    observer = demo.Observer(dr, set(names))
+    shared, copy_runs = set(), []
+    end = demo.START + dt.timedelta(hours=hours)
+    minute = demo.START
+    begun = time.time()
+    while minute < end:
+        demo.post(f"{endpoint}/_rsp/config", {"clock": minute.isoformat()})
+        if minute.minute % 30 == 0 and not backlog:
+            for name in names:
+                rds.create_db_snapshot(DBSnapshotIdentifier=f"{name}-{minute:%Y-%m-%d-%H-%M}", DBInstanceIdentifier=name)
+        fresh = []
+        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+            fresh += [s["DBSnapshotIdentifier"] for s in page["DBSnapshots"]
+                      if s["Status"] == "available" and s["DBSnapshotIdentifier"] not in shared]
+        for snapshot in fresh:
+            rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=snapshot, AttributeName="restore",
+                                             ValuesToAdd=[DR])
+            shared.add(snapshot)
+        if fresh and event_driven:
+            events.put_events(Entries=[{"Source": "rds-snapshot-policy", "DetailType": "RDS Snapshot Policy Snapshots Shared",
+                                        "Detail": json.dumps({"policy": "bench", "shared": len(fresh)})}])
+        demo.simulate(endpoint, stacks, minute, minute + dt.timedelta(minutes=1), observer)
+        minute += dt.timedelta(minutes=1)
+        if backlog and len(observer.seen) >= backlog:
+            cleared = minute - demo.START
+            break
+    wall = time.time() - begun
+    for _, name, d in demo.execution_results(stacks):
+        if d["status"] == "SUCCEEDED":
+            summary = json.loads(d.get("output") or "{}")
+            if summary.get("action") == "copy":
+                copy_runs.append((summary.get("awsCalls", 0), len(summary.get("done", []))))
+    lags = [lag for db in names for lag in observer.lags[db]]
+    worst = max(observer.worst.values(), default=None)
+    idle = [calls for calls, done in copy_runs if done == 0]
+    busy = [(calls, done) for calls, done in copy_runs if done]
+    demo.stop_children()
+    return {
+        "databases": n, "events": event_driven, "copies": len(lags),
+        "p50": demo.percentile(lags, 50), "p95": demo.percentile(lags, 95), "max": max(lags, default=0),
+        "worst_age": worst, "runs": len(copy_runs),
+        "idle_calls": max(idle, default=0),
+        "calls_per_copy": max(((c - max(idle, default=0)) / d for c, d in busy), default=0),
+        "wall_seconds": wall, "cleared": cleared,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--databases", default="10,50,200")
+    parser.add_argument("--hours", type=float, default=2)
+    parser.add_argument("--no-events", action="store_true", help="EventDriven: false (sweeps only)")
+    parser.add_argument("--backlog", type=int, default=0,
+                        help="instead: this many shared snapshots at once; the time to copy them all")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="rsp-bench-")
+    if args.backlog:
+        r = scenario(0, args.hours, not args.no_events, workdir, backlog=args.backlog)
+        cleared = "not cleared" if r["cleared"] is None else f"{r['cleared'].total_seconds() / 3600:.1f} h"
+        print("| backlog | chain | cleared in (simulated) | copy runs | wall |")
+        print("|---|---|---|---|---|")
+        print(f"| {args.backlog} | {'events + sweeps' if r['events'] else 'sweeps only'} | {cleared} | "
+              f"{r['runs']} | {r['wall_seconds']:.0f} s |")
+        return
+    print("| databases | chain | copies | DR lag p50 | p95 | max | worst DR age | copy runs | calls of an idle run | extra calls per copy | wall |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n in [int(x) for x in args.databases.split(",")]:
+        r = scenario(n, args.hours, not args.no_events, workdir)
+        worst = "-" if r["worst_age"] is None else f"{r['worst_age']:.0f} min"
+        print(f"| {n} | {'events + sweeps' if r['events'] else 'sweeps only'} | {r['copies']} | {r['p50']:.0f} min | "
+              f"{r['p95']:.0f} min | {r['max']:.0f} min | {worst} | {r['runs']} | {r['idle_calls']} | "
+              f"{r['calls_per_copy']:.1f} | {r['wall_seconds']:.0f} s |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
