@@ -79,47 +79,22 @@ pub fn definition_string(
                 "Choices": [{"Variable": "$.announcements[0]", "IsPresent": true, "Next": "Announce"}],
                 "Default": "HasMetrics",
             },
-            "Announce": {
-                "Type": "Task",
-                "Resource": events::PUT_EVENTS,
-                "Parameters": {"Entries.$": "$.announcements"},
-                "ResultPath": null,
-                "Retry": [{
-                    "ErrorEquals": [states::ALL_ERRORS],
-                    "IntervalSeconds": 5,
-                    "MaxAttempts": 3,
-                    "BackoffRate": 2.0,
-                }],
-                "Catch": [
-                    {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
-                ],
-                "Next": "HasMetrics",
-            },
+            "Announce": integration_task(
+                events::PUT_EVENTS,
+                json!({"Entries.$": "$.announcements"}),
+                "HasMetrics",
+            ),
             "HasMetrics": {
                 "Type": "Choice",
                 "Comment": "The provider measured recovery points: publish their ages for the RPO alarm.",
                 "Choices": [{"Variable": "$.metricData[0]", "IsPresent": true, "Next": "PublishMetrics"}],
                 "Default": "Done",
             },
-            "PublishMetrics": {
-                "Type": "Task",
-                "Resource": states::PUT_METRIC_DATA,
-                "Parameters": {
-                    "Namespace": metrics::NAMESPACE,
-                    "MetricData.$": "$.metricData",
-                },
-                "ResultPath": null,
-                "Retry": [{
-                    "ErrorEquals": [states::ALL_ERRORS],
-                    "IntervalSeconds": 5,
-                    "MaxAttempts": 3,
-                    "BackoffRate": 2.0,
-                }],
-                "Catch": [
-                    {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
-                ],
-                "Next": "Done",
-            },
+            "PublishMetrics": integration_task(
+                states::PUT_METRIC_DATA,
+                json!({"Namespace": metrics::NAMESPACE, "MetricData.$": "$.metricData"}),
+                "Done",
+            ),
             "Done": {"Type": "Succeed"},
             "Notify": {
                 "Type": "Task",
@@ -146,6 +121,27 @@ pub fn definition_string(
         states.remove("Announce");
     }
     splicer.join(&definition)
+}
+
+/// A Task calling an AWS API directly (no provider): a few quick retries, then the failure
+/// is notified like the provider's.
+fn integration_task(resource: &str, parameters: Value, next: &str) -> Value {
+    json!({
+        "Type": "Task",
+        "Resource": resource,
+        "Parameters": parameters,
+        "ResultPath": null,
+        "Retry": [{
+            "ErrorEquals": [states::ALL_ERRORS],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 3,
+            "BackoffRate": 2.0,
+        }],
+        "Catch": [
+            {"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}
+        ],
+        "Next": next,
+    })
 }
 
 /// Replaces intrinsics with unique marker strings, then turns the serialized JSON back into
