@@ -158,7 +158,7 @@ def start_lambdas(account, workdir):
     env = dict(os.environ)
     env["PATH"] = os.path.join(ROOT, ".tools/lambda/bin") + os.pathsep + env.get("PATH", "")
     env["AWS_EC2_METADATA_DISABLED"] = "true"
-    args = ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
+    args = ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
     for key, value in account.env().items():
         args += ["--env-var", f"{key}={value}"]
     log = open(os.path.join(workdir, f"lambdas-{account.account}.log"), "w")

@@ -497,6 +497,7 @@ impl LambdaWatch {
             .args([
                 "lambda",
                 "watch",
+                "--ignore-changes",
                 "--invoke-address",
                 "127.0.0.1",
                 "--invoke-port",
