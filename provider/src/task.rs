@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::aws::{Aws, apply, list_inventory};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, tags};
-use crate::plan::{Action, Operation, Plan, plan};
+use crate::plan::{Action, Operation, Plan, Step, plan};
 use crate::policy::RuntimePolicy;
 
 pub use rds_snapshot_policy_macro::contract::{
@@ -96,6 +96,40 @@ fn recovery_points(
         .collect()
 }
 
+/// `DeliveryLagMinutes` per database for each copy this run saw delivered.
+pub fn delivery_lag_metric_data(
+    policy_id: &str,
+    done: &[Step],
+    measured_at: DateTime<Utc>,
+) -> Vec<MetricDatum> {
+    done.iter()
+        .filter_map(|step| match &step.operation {
+            Operation::MarkDelivered {
+                database,
+                lag_minutes,
+                ..
+            } => Some(MetricDatum {
+                metric_name: metrics::DELIVERY_LAG,
+                dimensions: vec![
+                    MetricDimension {
+                        name: metrics::DIMENSION_POLICY,
+                        value: policy_id.to_string(),
+                    },
+                    MetricDimension {
+                        name: metrics::DIMENSION_DATABASE,
+                        value: database.clone(),
+                    },
+                ],
+                timestamp: measured_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                value: *lag_minutes as f64,
+                unit: "None",
+            }),
+            _ => None,
+        })
+        .take(MAX_METRIC_DATA / 2)
+        .collect()
+}
+
 /// `RecoveryPointAgeMinutes` per database and, for the policy's alarm, their maximum.
 pub fn recovery_point_metric_data(
     policy_id: &str,
@@ -120,18 +154,23 @@ pub fn recovery_point_metric_data(
     let mut by_age: Vec<(&String, &RecoveryPoint)> = points.iter().collect();
     by_age.sort_by_key(|(db, p)| (std::cmp::Reverse(p.age_minutes), *db));
     let mut out = vec![datum(vec![policy()], oldest)];
-    out.extend(by_age.into_iter().take(MAX_METRIC_DATA - 1).map(|(db, p)| {
-        datum(
-            vec![
-                policy(),
-                MetricDimension {
-                    name: metrics::DIMENSION_DATABASE,
-                    value: db.clone(),
-                },
-            ],
-            p.age_minutes,
-        )
-    }));
+    out.extend(
+        by_age
+            .into_iter()
+            .take(MAX_METRIC_DATA / 2 - 1)
+            .map(|(db, p)| {
+                datum(
+                    vec![
+                        policy(),
+                        MetricDimension {
+                            name: metrics::DIMENSION_DATABASE,
+                            value: db.clone(),
+                        },
+                    ],
+                    p.age_minutes,
+                )
+            }),
+    );
     out
 }
 
@@ -216,6 +255,11 @@ pub async fn run_action(
         summary.failed = applied.failed;
     }
     summary.announcements = announcements(policy, &summary);
+    summary.metric_data.extend(delivery_lag_metric_data(
+        &policy.id,
+        &summary.done,
+        measured_at,
+    ));
     summary.aws_calls = aws.calls() - calls_before;
     let mut problems: Vec<ProviderError> = plan.errors.clone();
     problems.extend(

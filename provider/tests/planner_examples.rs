@@ -214,6 +214,11 @@ fn render(plan: &Plan) -> Expected {
                 format!("copy {source_arn} to {target_id} under {kms_key_id}")
             }
             Operation::Delete { snapshot_id, .. } => format!("delete {snapshot_id}"),
+            Operation::MarkDelivered {
+                snapshot_id,
+                lag_minutes,
+                ..
+            } => format!("delivered {snapshot_id} after {lag_minutes} minutes"),
         })
         .collect();
     let notes = |notes: &[provider::plan::Note]| {

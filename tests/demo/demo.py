@@ -509,6 +509,18 @@ def main():
         if breaching or not periods:
             ok = False
 
+    # The delivery lags the provider published (DeliveryLagMinutes, one datum per copy).
+    published = []
+    for db in databases:
+        points = cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"], MetricName="DeliveryLagMinutes",
+            Dimensions=[{"Name": "Policy", "Value": dr_policy_id}, {"Name": "Database", "Value": db}],
+            StartTime=START, EndTime=end, Period=3600, Statistics=["Maximum", "SampleCount"])["Datapoints"]
+        count = sum(int(p["SampleCount"]) for p in points)
+        worst = max((p["Maximum"] for p in points), default=0)
+        published.append(f"{db} {count} copies, max {worst:.0f} min")
+    say("published DeliveryLagMinutes: " + "; ".join(published))
+
     if args.stall_hours > 0 and args.stall_from is None:
         stall_end = end + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})

@@ -204,6 +204,8 @@ pub mod tags {
     pub const SOURCE_ARN: &str = "rds-snapshot-policy:source-arn";
     /// On a copy: when the source snapshot was taken (RFC 3339), the recovery point.
     pub const RECOVERY_POINT: &str = "rds-snapshot-policy:recovery-point";
+    /// On a copy: when a copy run first saw it available (RFC 3339), for the delivery lag.
+    pub const DELIVERED: &str = "rds-snapshot-policy:delivered";
     /// On a source snapshot: a digest of the accounts it has been shared with.
     pub const SHARED_WITH: &str = "rds-snapshot-policy:shared-with";
     /// On a database: opt in when TaggedInstance is true (the seed's tag).
@@ -218,6 +220,8 @@ pub mod metrics {
     /// Age of the newest available recovery point per database, in minutes (DR copies for a
     /// destination policy, snapshots for a source policy), by AWS's clock.
     pub const RECOVERY_POINT_AGE: &str = "RecoveryPointAgeMinutes";
+    /// Per DR copy: its recovery point → first seen available, in minutes.
+    pub const DELIVERY_LAG: &str = "DeliveryLagMinutes";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
     pub const NAMESPACE_CONDITION_KEY: &str = "cloudwatch:namespace";
     pub const DIMENSION_POLICY: &str = "Policy";

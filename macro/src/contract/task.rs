@@ -128,6 +128,16 @@ pub enum Operation {
     },
     #[serde(rename_all = "camelCase")]
     Delete { snapshot_id: String, kind: KindName },
+    /// Records on a new DR copy when it was first seen available (its delivery).
+    #[serde(rename_all = "camelCase")]
+    MarkDelivered {
+        snapshot_id: String,
+        snapshot_arn: String,
+        database: String,
+        /// RFC 3339.
+        delivered: String,
+        lag_minutes: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

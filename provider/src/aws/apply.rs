@@ -143,6 +143,21 @@ async fn apply_step(
                 format!("{target_id} already exists (copied by a concurrent run)"),
             )
         }
+        Operation::MarkDelivered {
+            snapshot_id,
+            snapshot_arn,
+            delivered,
+            ..
+        } => {
+            aws.rds(&policy.destination_region)
+                .add_tags_to_resource()
+                .resource_name(snapshot_arn)
+                .tags(Tag::builder().key(tags::DELIVERED).value(delivered).build())
+                .send()
+                .await
+                .map_err(|e| classify(e, &format!("recording the delivery of {snapshot_id}")))?;
+            Ok(Outcome::Done)
+        }
         Operation::Delete { snapshot_id, kind } => {
             let region = match policy.role() {
                 Role::Source => &policy.source_region,

@@ -121,6 +121,14 @@ pub fn copies_per_hour(policy: &RuntimePolicy, kind: Kind) -> i64 {
     crate::plan::copy::copy_limit(kind) as i64 * 60 / minutes
 }
 
+/// How much longer the last copy of a round waits: the policy's databases snapshot together,
+/// and only `copy_limit` copies run at once, each for ExpectedCopyMinutes.
+pub fn copy_queue_minutes(policy: &RuntimePolicy, kind: Kind, databases: usize) -> i64 {
+    let limit = crate::plan::copy::copy_limit(kind);
+    let rounds = databases.div_ceil(limit).max(1) as i64;
+    (rounds - 1) * policy.spec.expected_copy().num_minutes()
+}
+
 /// Warns when the policy's databases make more snapshots an hour than the DR region can copy:
 /// the copies then fall further behind with every snapshot and the RPO is missed.
 fn decide_copy_throughput(policy: &RuntimePolicy, targets: &[&Database], report: &mut CheckReport) {
@@ -132,6 +140,20 @@ fn decide_copy_throughput(policy: &RuntimePolicy, targets: &[&Database], report:
         let count = targets.iter().filter(|d| d.kind == kind).count() as i64;
         let made = count * 60 / interval;
         let capacity = copies_per_hour(policy, kind);
+        let queued = copy_queue_minutes(policy, kind, count as usize);
+        if let Some(worst) = policy.worst_case()
+            && queued > 0
+            && made <= capacity
+            && worst.minutes() + queued > worst.rpo_minutes
+        {
+            report.warnings.push(format!(
+                "{count} {} snapshot at the same time, and a DR region copies at most {} at once: the last copy of a round waits {queued} minutes more, so the worst case is {} minutes, more than RpoMinutes ({}). Spread the databases over policies with other BackupSchedule minutes, or over DR regions",
+                kind.noun_plural(),
+                crate::plan::copy::copy_limit(kind),
+                worst.minutes() + queued,
+                worst.rpo_minutes
+            ));
+        }
         if count > 0 && made > capacity {
             report.warnings.push(format!(
                 "{count} {} make {made} snapshots an hour ({interval}-minute interval), but a DR region copies at most {capacity} an hour ({} in flight, {} minutes each by ExpectedCopyMinutes): the copies fall behind and RpoMinutes is missed. Spread the databases over DR regions or policies with longer intervals",

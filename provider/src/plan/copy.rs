@@ -29,6 +29,48 @@ pub(crate) fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
     }
 }
 
+/// Copies started this long ago at most are marked when first seen available; older ones (from
+/// before this release) are left alone rather than reported with a made-up lag.
+const DELIVERY_WINDOW_HOURS: i64 = 6;
+
+/// This policy's copies that became available since the last run: tag them with `now` (the
+/// event's time when a copy-finished event started the run, else the sweep's), whose distance
+/// from the recovery point is the delivery lag.
+fn mark_delivered(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) {
+    for copy in inventory.snapshots.iter().filter(|s| {
+        s.is_available()
+            && s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+            && s.tag(tags::DELIVERED).is_none()
+            && s.created
+                .is_some_and(|c| now - c <= chrono::Duration::hours(DELIVERY_WINDOW_HOURS))
+    }) {
+        let Some(point) = copy.recovery_point() else {
+            continue;
+        };
+        let lag = (now - point).num_minutes().max(0);
+        plan.step(
+            &copy.id,
+            Operation::MarkDelivered {
+                snapshot_id: copy.id.clone(),
+                snapshot_arn: copy.arn.clone(),
+                database: copy.database_key().to_string(),
+                delivered: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+                lag_minutes: lag,
+            },
+            format!(
+                "available; delivered {} after its recovery point",
+                age(now - point)
+            ),
+        );
+    }
+}
+
 pub(super) fn plan_copy(
     plan: &mut Plan,
     policy: &RuntimePolicy,
@@ -82,6 +124,7 @@ pub(super) fn plan_copy(
             .cmp(&a.recovery_point())
             .then(a.arn.cmp(&b.arn))
     });
+    mark_delivered(plan, policy, inventory, now);
     let known_accounts = policy.spec.source_account_list();
     for source in candidates {
         let subject = source.arn.as_str();
