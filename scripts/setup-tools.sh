@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's pinned Python tools into project-local virtualenvs under .tools/.
 # Idempotent: a venv whose pinned requirement is already satisfied is left alone.
-# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre]   (default: all)
+# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre] [iam]   (default: lint checkov moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -13,6 +13,7 @@ declare -A PINS=(
   [moto]="moto[server]==5.2.5 boto3==1.43.11"
   [lambda]="cargo-lambda==1.9.2 ziglang==0.15.1 cargo-zigbuild==0.20.1"
   [sceptre]="sceptre==4.7.0"
+  [iam]="parliament==1.6.4"
 )
 
 install_one() {

@@ -275,8 +275,14 @@ fn the_provider_refuses_what_the_expansion_never_writes() {
         ),
         ("at action", Box::new(|v| v["action"] = json!("explode"))),
         (
-            "task input version 4 is not supported",
-            Box::new(|v| v["version"] = json!(4)),
+            "task input version 5 is not supported",
+            Box::new(|v| v["version"] = json!(5)),
+        ),
+        (
+            "at origin.account: unknown field `account`",
+            Box::new(|v| {
+                v["origin"] = json!({"stack": "arn", "stateMachine": "M", "account": "1"})
+            }),
         ),
         (
             "policy.BackupIntervalMinutes: conflicts with BackupInterval",

@@ -12,6 +12,7 @@ use crate::aws::Aws;
 use crate::custom_resource::{answer_with, handle, is_custom_resource_event};
 use crate::policy::RuntimePolicy;
 use crate::task::handle_task;
+use crate::trust::Trust;
 
 fn diagnostic(name: ErrorName, message: impl Into<String>) -> Diagnostic {
     Diagnostic {
@@ -37,22 +38,25 @@ fn time_left(deadline_ms: u64) -> Duration {
 pub async fn handle_event(
     aws: Aws,
     region: String,
+    trust: Trust,
     payload: Value,
     deadline_ms: u64,
     on_policy: impl FnOnce(&RuntimePolicy) + Send + 'static,
 ) -> Result<Value, Diagnostic> {
     if is_custom_resource_event(&payload) {
+        let allow_local = trust.allow_local_response_url;
         let response = answer_with(
             &payload,
             time_left(deadline_ms),
-            move |request| async move { handle(&aws, &region, &request).await },
+            allow_local,
+            move |request| async move { handle(&aws, &region, &trust, &request).await },
         )
         .await;
         return serde_json::to_value(&response)
             .map_err(|e| diagnostic(ErrorName::InternalError, e.to_string()));
     }
     let task = tokio::spawn(async move {
-        let summary = handle_task(&aws, &region, &payload, on_policy)
+        let summary = handle_task(&aws, &region, &trust, &payload, on_policy)
             .await
             .map_err(|e| diagnostic(e.kind, e.message))?;
         serde_json::to_value(&summary)

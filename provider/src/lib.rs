@@ -10,3 +10,4 @@ pub mod lambda;
 pub mod plan;
 pub mod policy;
 pub mod task;
+pub mod trust;

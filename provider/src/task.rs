@@ -8,11 +8,12 @@ use rds_snapshot_policy_macro::Role;
 use rds_snapshot_policy_macro::contract::{events, metrics};
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, apply, list_inventory};
+use crate::aws::{Aws, apply, list_inventory, verify_deployed};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, tags};
 use crate::plan::{Action, Operation, Plan, Step, plan};
 use crate::policy::RuntimePolicy;
+use crate::trust::Trust;
 
 pub use rds_snapshot_policy_macro::contract::{
     EventEntry, MetricDatum, MetricDimension, RecoveryPoint, Summary, TaskInput,
@@ -289,21 +290,29 @@ pub async fn run_action(
     Err((ProviderError::new(kind, message), Some(summary)))
 }
 
-/// A Step Functions task, end to end: the checked task input, the policy bound to `region`, the
-/// run, and the metrics. `on_policy` sees the policy before the run (the Lambda applies its
-/// log level). Errors carry their contract name.
+/// A Step Functions task, end to end: the checked task input, the trust chain (a running
+/// execution of a deployed state machine sending exactly this input), the allow-lists, the
+/// bound on `now`, then the run and its metrics. `on_policy` sees the policy before the run
+/// (the Lambda applies its log level). Errors carry their contract name; a refused task
+/// makes no RDS call.
 pub async fn handle_task(
     aws: &Aws,
     region: &str,
+    trust: &Trust,
     payload: &Value,
     on_policy: impl FnOnce(&RuntimePolicy),
 ) -> Result<Summary, ProviderError> {
     let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
         .map_err(|e| ProviderError::new(e.name(), e.0))?;
+    if trust.verify_deployment {
+        verify_deployed(aws, region, payload, &input).await?;
+    }
     let execution = input.execution.clone().unwrap_or_default();
-    let policy = RuntimePolicy::bind(input.policy, region)?;
+    let mut policy = RuntimePolicy::bind(input.policy, region)?;
     on_policy(&policy);
+    trust.confine(&mut policy)?;
     let now = parse_now(input.now.as_deref())?;
+    trust.check_now(now, aws.now())?;
     let span = tracing::info_span!("task", policy = %policy.id, action = %input.action, %execution);
     let _enter = span.enter();
     match run_action(aws, input.action, &policy, now, input.dry_run).await {

@@ -7,16 +7,30 @@ use std::time::Duration;
 
 use provider::aws::Aws;
 use provider::custom_resource::{Response, answer_with, fit_body, handle};
+use provider::trust::Trust;
 use serde_json::{Map, Value, json};
 use support::*;
 
+/// The operator's trust (no allow-lists), answering the local response server.
+fn local_operator() -> Trust {
+    Trust {
+        allow_local_response_url: true,
+        ..Trust::operator()
+    }
+}
+
 async fn answer(aws: &Aws, event: Value) -> Value {
+    answer_trusting(aws, event, local_operator()).await
+}
+
+async fn answer_trusting(aws: &Aws, event: Value, trust: Trust) -> Value {
     let (aws, region) = (aws.clone(), aws.region().unwrap());
-    let server_url = event["ResponseURL"].as_str().unwrap().to_string();
-    let _ = server_url;
-    let response = answer_with(&event, Duration::from_secs(120), move |r| async move {
-        handle(&aws, &region, &r).await
-    })
+    let response = answer_with(
+        &event,
+        Duration::from_secs(120),
+        true,
+        move |r| async move { handle(&aws, &region, &trust, &r).await },
+    )
     .await;
     serde_json::to_value(response).unwrap()
 }
@@ -159,6 +173,42 @@ async fn key_policy_must_let_every_destination_account_in() {
         "{reason}"
     );
     assert!(!reason.contains("account 222222222222"), "{reason}");
+}
+
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn accounts_outside_the_allow_list_fail_the_deploy() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR, "333333333333"]).await;
+    create_instance(&src, SOURCE_REGION, "cr7-orders", Some(&key), &[]).await;
+    let server = ResponseServer::start(0).await;
+    let props = source_properties(
+        json!({"DBInstanceIdentifier": "cr7-orders", "DestinationAccounts": [DR, "333333333333"]}),
+    );
+    let trust = Trust {
+        allowed_destination_accounts: Some(vec![DR.to_string()]),
+        ..local_operator()
+    };
+    let body = answer_trusting(
+        &src,
+        cr_event("Create", &server.url, props.clone(), None),
+        trust.clone(),
+    )
+    .await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("shares with account 333333333333, which is not in the install stack's AllowedDestinationAccounts (222222222222)"),
+        "{reason}"
+    );
+    let allowed = Trust {
+        allowed_destination_accounts: Some(vec![DR.to_string(), "333333333333".to_string()]),
+        ..trust
+    };
+    let body = answer_trusting(&src, cr_event("Create", &server.url, props, None), allowed).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
 }
 
 #[tokio::test]
@@ -368,6 +418,7 @@ async fn malformed_events_panics_deadlines_and_failed_puts_are_answered() {
     let malformed = answer_with(
         &json!({"ResponseURL": server.url}),
         Duration::from_secs(60),
+        true,
         work,
     )
     .await;
@@ -381,7 +432,7 @@ async fn malformed_events_panics_deadlines_and_failed_puts_are_answered() {
 
     let server = ResponseServer::start(0).await;
     let event = cr_event("Create", &server.url, json!({}), None);
-    let panicked = answer_with(&event, Duration::from_secs(60), |_r| async move {
+    let panicked = answer_with(&event, Duration::from_secs(60), true, |_r| async move {
         if true {
             panic!("boom")
         }
@@ -400,7 +451,7 @@ async fn malformed_events_panics_deadlines_and_failed_puts_are_answered() {
     assert!(panicked.reason.contains("internal error"));
 
     let started = std::time::Instant::now();
-    let late = answer_with(&event, Duration::from_secs(2), |r| async move {
+    let late = answer_with(&event, Duration::from_secs(2), true, |r| async move {
         tokio::time::sleep(Duration::from_secs(60)).await;
         r.response(true, "too late".into(), "id".into(), Map::new())
     })
@@ -418,6 +469,22 @@ async fn malformed_events_panics_deadlines_and_failed_puts_are_answered() {
             .iter()
             .all(|b| b["Status"] == "FAILED" && b["RequestId"] == "req-Create")
     );
+}
+
+#[tokio::test]
+async fn answers_go_only_to_allowed_urls() {
+    let server = ResponseServer::start(0).await;
+    let event = cr_event("Create", &server.url, json!({}), None);
+    let work = |r: provider::custom_resource::Request| async move {
+        r.response(true, "ok".into(), "id".into(), Map::new())
+    };
+    // Without RSP_ALLOW_LOCAL_RESPONSE_URL an http URL on 127.0.0.1 is never answered.
+    let refused = answer_with(&event, Duration::from_secs(60), false, work).await;
+    assert_eq!(refused.status, "SUCCESS");
+    assert!(server.responses().is_empty(), "no PUT to a non-S3 URL");
+    let answered = answer_with(&event, Duration::from_secs(60), true, work).await;
+    assert_eq!(answered.status, "SUCCESS");
+    assert_eq!(server.responses().len(), 1);
 }
 
 #[test]

@@ -35,6 +35,8 @@ async fn lambdas_answer_through_the_runtime_api() {
             "AWS_SESSION_TOKEN",
             creds.session_token().unwrap_or_default().to_string(),
         ),
+        ("RSP_ALLOWED_DESTINATION_ACCOUNTS", DR.to_string()),
+        ("RSP_ALLOW_LOCAL_RESPONSE_URL", "1".to_string()),
     ]);
 
     // The macro: success, failure with every error, and garbage.
@@ -64,21 +66,46 @@ async fn lambdas_answer_through_the_runtime_api() {
         .await;
     assert_eq!(garbage["status"], "failure");
 
-    // The provider: a take task, its summary, and an error name Step Functions can match.
-    // The task input carries the normalized policy, as the expansion writes it.
+    // The provider runs only tasks of running executions of deployed state machines: a task
+    // sent straight to it is refused and changes nothing (the demo runs the deployed path).
     let policy = normalized(
         &json!({"Role": "Source", "PolicyId": "lr", "DBInstanceIdentifier": "lr-orders", "DestinationAccounts": [DR]}),
     );
-    let summary = watch
+    let direct = watch
         .invoke(
             "rds-snapshot-policy-provider",
             &json!({"version": 3, "action": "take", "policy": policy}),
         )
         .await;
-    assert_eq!(summary["action"], "take", "{summary}");
-    assert_eq!(summary["done"][0]["operation"], "create");
-    assert!(summary["awsCalls"].as_u64().unwrap() >= 2);
-    assert_eq!(snapshots(&src, SOURCE_REGION, "lr-").await.len(), 1);
+    assert_eq!(direct["errorType"], "NotDeployed", "{direct}");
+    assert!(
+        direct["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("names no Step Functions execution"),
+        "{direct}"
+    );
+    let forged = watch
+        .invoke(
+            "rds-snapshot-policy-provider",
+            &json!({"version": 4, "action": "delete", "policy": policy,
+                "now": "9999-12-31T00:00:00Z",
+                "execution": format!("arn:aws:states:{SOURCE_REGION}:{SOURCE}:execution:lr-delete:forged"),
+                "origin": {"stack": format!("arn:aws:cloudformation:{SOURCE_REGION}:{SOURCE}:stack/app/1"), "stateMachine": "PDeleteStateMachine"}}),
+        )
+        .await;
+    assert_eq!(forged["errorType"], "NotDeployed", "{forged}");
+    assert!(
+        forged["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{forged}"
+    );
+    assert!(
+        snapshots(&src, SOURCE_REGION, "lr-").await.is_empty(),
+        "a refused task writes nothing"
+    );
     let invalid = watch
         .invoke(
             "rds-snapshot-policy-provider",

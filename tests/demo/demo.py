@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections import defaultdict
@@ -146,11 +147,16 @@ class Account:
                             aws_session_token=self.creds["SessionToken"])
 
     def env(self):
+        # The install stack's allow-lists (production shares only with DR, DR copies only from
+        # production); answers to the emulator's http ResponseURL are allowed for the demo only.
+        allow = ({"RSP_ALLOWED_DESTINATION_ACCOUNTS": DR} if self.account == PROD
+                 else {"RSP_ALLOWED_SOURCE_ACCOUNTS": PROD})
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region,
                 "AWS_ACCESS_KEY_ID": self.creds["AccessKeyId"],
                 "AWS_SECRET_ACCESS_KEY": self.creds["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": self.creds["SessionToken"],
-                "AWS_EC2_METADATA_DISABLED": "true"}
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "RSP_ALLOW_LOCAL_RESPONSE_URL": "1", **allow}
 
 
 def start_lambdas(account, workdir):
@@ -168,7 +174,11 @@ def start_lambdas(account, workdir):
 
 
 def invoke(endpoint, function, payload):
-    return post(f"{endpoint}/2015-03-31/functions/{function}/invocations", payload)
+    """The function's answer; a function error (HTTP 500 from the runtime API) is its error body."""
+    try:
+        return post(f"{endpoint}/2015-03-31/functions/{function}/invocations", payload)
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read() or b"null")
 
 
 def deploy(account, lambdas, name, template_path, parameters):
@@ -346,6 +356,55 @@ def evaluate_alarm(cloudwatch, alarm, policy_id, start, end):
     return out
 
 
+def machine_of(stack, suffix):
+    _, account, template, resources = stack
+    logical_id = next(k for k, r in template["Resources"].items()
+                      if r["Type"] == "AWS::StepFunctions::StateMachine" and k.endswith(suffix))
+    return logical_id, resources[logical_id]
+
+
+def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
+    """What a principal allowed only to invoke the provider, or to start a state machine, can
+    do: a forged share (an outside account, a real policy, stack and execution) sent straight
+    to the provider, and a delete started with a far-future time. Returns (ok, text)."""
+    name, prod, template, resources = stacks[1]
+    share_id, share_arn = machine_of(stacks[1], "ShareStateMachine")
+    definition = json.loads(prod.client("stepfunctions").describe_state_machine(
+        stateMachineArn=share_arn)["definition"])
+    task = next(st for st in definition["States"].values() if st.get("Type") == "Task" and "policy" in st.get("Parameters", {}))
+    forged = {k: v for k, v in task["Parameters"].items() if not k.endswith(".$")}
+    forged["policy"] = dict(forged["policy"], DestinationAccounts=["999999999999"])
+    executions = prod.client("stepfunctions").list_executions(stateMachineArn=share_arn)["executions"]
+    forged["execution"] = executions[0]["executionArn"] if executions else f"{share_arn}:forged"
+    forged["now"] = "2026-06-01T00:00:00Z"
+    answer = invoke(prod_lambdas, "rds-snapshot-policy-provider", forged)
+    rds = prod.client("rds", PROD_REGION)
+    outside = []
+    for snapshot in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+        attributes = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
+        for attribute in attributes["DBSnapshotAttributesResult"]["DBSnapshotAttributes"]:
+            if attribute["AttributeName"] == "restore" and "999999999999" in attribute.get("AttributeValues", []):
+                outside.append(snapshot["DBSnapshotIdentifier"])
+    share_refused = answer.get("errorType") == "NotDeployed" and not outside
+
+    _, _, dr_template, dr_resources = stacks[0]
+    _, delete_arn = machine_of(stacks[0], "DeleteStateMachine")
+    before = len(Observer(dr, ()).copies())
+    sfn = dr.client("stepfunctions", DR_REGION)
+    arn = sfn.start_execution(stateMachineArn=delete_arn, name="far-future-delete",
+                              input=json.dumps({"time": "9999-12-31T00:00:00Z"}))["executionArn"]
+    post(f"{endpoint}/_rsp/wait", {})
+    execution = sfn.describe_execution(executionArn=arn)
+    history = sfn.get_execution_history(executionArn=arn)["events"]
+    causes = json.dumps(history, default=str)
+    after = len(Observer(dr, ()).copies())
+    delete_refused = execution["status"] == "FAILED" and "after AWS's clock" in causes and after == before
+    text = (f"forged share to 999999999999 sent to the provider: {answer.get('errorType')} "
+            f"({len(outside)} snapshots shared outside); delete started with time 9999-12-31: "
+            f"{execution['status']}, DR copies {before} -> {after}")
+    return share_refused and delete_refused, text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=8, help="simulated hours (default 8)")
@@ -386,7 +445,8 @@ def main():
             s3.upload_file(package, bucket, f"rds-snapshot-policy/{key}")
         deploy(account, None, "rds-snapshot-policy-install", os.path.join(ROOT, "templates/install.yaml"),
                {"ArtifactBucket": bucket, "MacroArtifactKey": "rds-snapshot-policy/macro.zip",
-                "ProviderArtifactKey": "rds-snapshot-policy/provider.zip"})
+                "ProviderArtifactKey": "rds-snapshot-policy/provider.zip",
+                **({"AllowedDestinationAccounts": DR} if account is prod else {"AllowedSourceAccounts": PROD})})
 
     # The Aurora cluster (the emulator's CloudFormation has no AWS::RDS::DBCluster).
     kms = prod.client("kms")
@@ -521,6 +581,10 @@ def main():
         published.append(f"{db} {count} copies, max {worst:.0f} min")
     say("published DeliveryLagMinutes: " + "; ".join(published))
 
+    refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
+    say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
+    ok = ok and refused
+
     if args.stall_hours > 0 and args.stall_from is None:
         stall_end = end + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
@@ -538,7 +602,7 @@ def main():
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
-        "and a stalled copy raised the alarm" if ok else "FAILED")
+        "forged tasks were refused, and a stalled copy raised the alarm" if ok else "FAILED")
     return 0 if ok else 1
 
 

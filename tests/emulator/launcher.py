@@ -434,6 +434,22 @@ def _tracked_start(self, state_machine_arn, *args, **kwargs):
 
 sfn_parser_models.StepFunctionsParserBackend.start_execution = _tracked_start
 
+# DescribeStackResource (the provider's trust check) stops at the first resource type moto
+# skips (alarms, schedules: None in the stack's resource map); skip those as AWS never has them.
+from moto.cloudformation import models as cfn_models  # noqa: E402
+
+
+def _describe_stack_resource(self, stack_name, logical_resource_id):
+    stack = self.get_stack(stack_name)
+    for stack_resource in stack.stack_resources:
+        if stack_resource is not None and getattr(stack_resource, "logical_resource_id", None) == logical_resource_id:
+            return stack, stack_resource
+    raise cfn_models.ValidationError(
+        stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}")
+
+
+cfn_models.CloudFormationBackend.describe_stack_resource = _describe_stack_resource
+
 # Custom-resource ResponseURLs point at this server on 127.0.0.1 (moto's default is a Docker host).
 from moto import settings as moto_settings  # noqa: E402
 

@@ -181,6 +181,22 @@ class Launcher(unittest.TestCase):
         policy = json.loads(self.client("events", B).describe_event_bus()["Policy"])
         self.assertEqual([s["Sid"] for s in policy["Statement"]], ["from-a"])
 
+    def test_describe_stack_resource_skips_types_moto_does_not_model(self):
+        template = {"Resources": {
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "MetricName": "m", "Namespace": "n", "Statistic": "Maximum", "Period": 60,
+                "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold"}},
+            "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "RoleArn": ROLE.format(A),
+                "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})}}}}
+        cfn = self.client("cloudformation", A)
+        stack = cfn.create_stack(StackName="trust-check", TemplateBody=json.dumps(template))["StackId"]
+        detail = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Machine")["StackResourceDetail"]
+        self.assertEqual(detail["ResourceType"], "AWS::StepFunctions::StateMachine")
+        self.assertTrue(detail["PhysicalResourceId"].startswith(f"arn:aws:states:{REGION}:{A}:stateMachine:"))
+        with self.assertRaises(cfn.exceptions.ClientError):
+            cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Nothing")
+
 
 if __name__ == "__main__":
     unittest.main()

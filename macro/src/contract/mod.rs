@@ -5,8 +5,8 @@
 mod task;
 
 pub use task::{
-    EventEntry, Failure, KindName, MetricDatum, MetricDimension, Note, Operation, RecoveryPoint,
-    Step, Summary, TaskInput, TaskInputError, parse_task_input,
+    EventEntry, Failure, KindName, MetricDatum, MetricDimension, Note, Operation, Origin,
+    RecoveryPoint, Step, Summary, TaskInput, TaskInputError, parse_task_input,
 };
 
 use std::fmt;
@@ -15,7 +15,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The version of the task input the expansion writes (`"version"` in the Task's Parameters).
-pub const CONTRACT_VERSION: u32 = 3;
+/// Version 4 added `origin` (the stack and state machine the task belongs to).
+pub const CONTRACT_VERSION: u32 = 4;
 /// The oldest task input the provider still accepts: release 0.1 wrote no version (1).
 pub const OLDEST_ACCEPTED_VERSION: u32 = 1;
 
@@ -94,12 +95,17 @@ pub enum ErrorName {
     DatabaseNotFound,
     SnapshotNameTaken,
     AwsError,
+    /// The task does not come from a running execution of a state machine a deployed stack
+    /// declares with exactly this input: nothing is done.
+    NotDeployed,
+    /// The policy shares with or copies from an account outside the install stack's allow-list.
+    AccountNotAllowed,
     /// A panic or an unexpected fault inside the provider.
     InternalError,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 14] = [
+    pub const ALL: [ErrorName; 16] = [
         ErrorName::SnapshotPending,
         ErrorName::DatabaseNotAvailable,
         ErrorName::Throttled,
@@ -113,6 +119,8 @@ impl ErrorName {
         ErrorName::DatabaseNotFound,
         ErrorName::SnapshotNameTaken,
         ErrorName::AwsError,
+        ErrorName::NotDeployed,
+        ErrorName::AccountNotAllowed,
         ErrorName::InternalError,
     ];
 
@@ -131,6 +139,8 @@ impl ErrorName {
             ErrorName::DatabaseNotFound => "DatabaseNotFound",
             ErrorName::SnapshotNameTaken => "SnapshotNameTaken",
             ErrorName::AwsError => "AwsError",
+            ErrorName::NotDeployed => "NotDeployed",
+            ErrorName::AccountNotAllowed => "AccountNotAllowed",
             ErrorName::InternalError => "InternalError",
         }
     }
@@ -206,8 +216,27 @@ pub mod tags {
     pub const RECOVERY_POINT: &str = "rds-snapshot-policy:recovery-point";
     /// On a copy: when a copy run first saw it available (RFC 3339), for the delivery lag.
     pub const DELIVERED: &str = "rds-snapshot-policy:delivered";
-    /// On a source snapshot: a digest of the accounts it has been shared with.
+    /// On a source snapshot: the accounts the tool shared it with (space-separated IDs, at most
+    /// `SHARED_WITH_PER_TAG` per tag; more go to `SHARED_WITH_2`). Release 0.1 wrote a digest.
     pub const SHARED_WITH: &str = "rds-snapshot-policy:shared-with";
+    pub const SHARED_WITH_2: &str = "rds-snapshot-policy:shared-with-2";
+    /// 10 IDs and their separators fit RDS's 256-character tag values.
+    pub const SHARED_WITH_PER_TAG: usize = 10;
+    /// Every tag key the provider writes: the provider role's `aws:TagKeys` allow only these.
+    pub const WRITTEN: [&str; 9] = [
+        CREATED_BY,
+        COPIED_BY,
+        POLICY,
+        DATABASE,
+        SOURCE_ARN,
+        RECOVERY_POINT,
+        DELIVERED,
+        SHARED_WITH,
+        SHARED_WITH_2,
+    ];
+    /// The keys written on a snapshot that already carries the marker (after sharing, after
+    /// delivery): never the marker itself.
+    pub const WRITTEN_LATER: [&str; 3] = [SHARED_WITH, SHARED_WITH_2, DELIVERED];
     /// On a database: opt in when TaggedInstance is true (the seed's tag).
     pub const OPT_IN: &str = "CopyDBSnapshot";
     /// The value of `CopyDBSnapshot` that opts a database in (any case).
@@ -258,6 +287,18 @@ pub mod events {
     /// IAM condition keys of events:PutEvents.
     pub const SOURCE_CONDITION_KEY: &str = "events:source";
     pub const DETAIL_TYPE_CONDITION_KEY: &str = "events:detail-type";
+}
+
+/// The provider Lambda's environment, set by the install stack.
+pub mod provider_env {
+    /// Production: the only accounts any policy may share with (comma-separated 12-digit IDs;
+    /// unset or empty: none, nothing is shared cross-account).
+    pub const ALLOWED_DESTINATION_ACCOUNTS: &str = "RSP_ALLOWED_DESTINATION_ACCOUNTS";
+    /// DR: the only accounts any policy may copy from (same format; unset or empty: none).
+    pub const ALLOWED_SOURCE_ACCOUNTS: &str = "RSP_ALLOWED_SOURCE_ACCOUNTS";
+    /// `1`: custom-resource answers may go to http on 127.0.0.1 (local tests only; the
+    /// install stack never sets it).
+    pub const ALLOW_LOCAL_RESPONSE_URL: &str = "RSP_ALLOW_LOCAL_RESPONSE_URL";
 }
 
 /// Metadata keys the macro writes on the policy resource.

@@ -22,9 +22,23 @@ pub struct TaskInput {
     pub now: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
-    /// The Step Functions execution, for the logs.
+    /// The Step Functions execution: the provider checks it is running and that its state
+    /// machine sends exactly this input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<String>,
+    /// Version 4: the stack that declares the state machine (its ARN) and the state machine's
+    /// logical ID in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a task comes from: the provider asks CloudFormation whether `stack` declares
+/// `state_machine` as the execution's state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Origin {
+    pub stack: String,
+    pub state_machine: String,
 }
 
 fn first_version() -> u32 {

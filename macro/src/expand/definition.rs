@@ -11,11 +11,13 @@ use crate::value::is_intrinsic;
 const TASK_TIMEOUT_SECONDS: u64 = 900;
 const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
 
-/// Builds the definition for `action` as a `DefinitionString` value.
-/// `announces`: after the task, put the provider's announcements on the DR buses (an
+/// Builds the definition for `action` as a `DefinitionString` value. `machine` is the state
+/// machine's logical ID: with the stack's ID it is the task's `origin`, which the provider
+/// checks against CloudFormation. `announces`: after the task, put the provider's announcements on the DR buses (an
 /// event-driven source policy's share).
 pub fn definition_string(
     logical_id: &str,
+    machine: &str,
     action: Action,
     policy: &Map<String, Value>,
     provider_arn: &Value,
@@ -26,6 +28,7 @@ pub fn definition_string(
     let policy = splicer.replace_in(Value::Object(policy.clone()), true);
     let provider = splicer.replace_in(provider_arn.clone(), false);
     let topic = splicer.replace_in(topic_arn.clone(), false);
+    let stack = splicer.replace_in(json!({"Ref": "AWS::StackId"}), false);
     let state = action.title().to_string();
     let definition = json!({
         "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
@@ -52,6 +55,7 @@ pub fn definition_string(
                     "policy": policy,
                     "execution.$": "$$.Execution.Id",
                     "now.$": "$.time",
+                    "origin": {"stack": stack, "stateMachine": machine},
                 },
                 "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
                 "Retry": [
@@ -244,6 +248,7 @@ mod tests {
         policy.insert("DestinationAccounts".into(), json!({"Ref": "Accounts"}));
         let def = definition_string(
             "P",
+            "PTakeStateMachine",
             Action::Take,
             &policy,
             &json!({"Fn::Sub": "arn:aws:lambda:x"}),
@@ -253,6 +258,8 @@ mod tests {
         let text = evaluate(&def, &|v| {
             if v.get("Ref") == Some(&json!("OrdersDb")) {
                 "orders".into()
+            } else if v.get("Ref") == Some(&json!("AWS::StackId")) {
+                "arn:aws:cloudformation:eu-west-1:111111111111:stack/app/1".into()
             } else {
                 "arn:x".into()
             }
@@ -265,5 +272,9 @@ mod tests {
             json!(["111111111111", "333333333333"])
         );
         assert_eq!(parsed["States"]["Take"]["Resource"], "arn:x");
+        assert_eq!(
+            params["origin"],
+            json!({"stack": "arn:aws:cloudformation:eu-west-1:111111111111:stack/app/1", "stateMachine": "PTakeStateMachine"})
+        );
     }
 }

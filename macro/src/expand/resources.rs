@@ -112,7 +112,7 @@ pub fn generate(
                 "Properties": {
                     "StateMachineType": "STANDARD",
                     "RoleArn": {"Fn::GetAtt": [format!("{p}StateMachineRole"), "Arn"]},
-                    "DefinitionString": definition_string(p, action, &normalized, provider_arn, &topic_arn, action == Action::Share && announces),
+                    "DefinitionString": definition_string(p, &machine, action, &normalized, provider_arn, &topic_arn, action == Action::Share && announces),
                     "Tags": tags,
                 }
             }),

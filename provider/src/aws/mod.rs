@@ -2,10 +2,12 @@
 //! inventory listing and the application of a plan.
 
 pub mod apply;
+mod deployed;
 mod list;
 mod snapshot_api;
 
 pub use apply::apply;
+pub use deployed::verify_deployed;
 pub(crate) use list::list_databases;
 pub use list::list_inventory;
 
@@ -126,6 +128,14 @@ impl Aws {
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
         client!(aws_sdk_kms, self, region)
+    }
+
+    pub fn sfn(&self, region: &str) -> aws_sdk_sfn::Client {
+        client!(aws_sdk_sfn, self, region)
+    }
+
+    pub fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        client!(aws_sdk_cloudformation, self, region)
     }
 
     /// Now by AWS's clock (the last response's `Date`, plus the time since), or by this

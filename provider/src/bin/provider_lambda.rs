@@ -3,6 +3,7 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use provider::aws::Aws;
 use provider::lambda::handle_event;
+use provider::trust::Trust;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, reload};
@@ -21,9 +22,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .without_time(),
         )
         .init();
+    let trust = match Trust::from_env(|name| std::env::var(name).ok()) {
+        Ok(trust) => trust,
+        Err(e) => {
+            // Refuse every event rather than run with a guessed allow-list.
+            tracing::error!(error = %e, "the provider's environment is invalid");
+            return Err(e.into());
+        }
+    };
     let aws = Aws::from_env().await;
     let region = aws.region().unwrap_or_else(|| "us-east-1".to_string());
-    let (aws, region, filter_handle) = (&aws, region.as_str(), &filter_handle);
+    let (aws, region, trust, filter_handle) = (&aws, region.as_str(), &trust, &filter_handle);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let filter = filter_handle.clone();
         let set_level = move |policy: &provider::policy::RuntimePolicy| {
@@ -32,6 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         handle_event(
             aws.clone(),
             region.to_string(),
+            trust.clone(),
             event.payload,
             event.context.deadline,
             set_level,

@@ -13,7 +13,7 @@ pub use decide::{
 };
 pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
-pub use respond::{Response, fit_body, put_response};
+pub use respond::{Response, check_response_url, fit_body, public_reason, put_response};
 
 use rds_snapshot_policy_macro::contract::custom_resource as events;
 use rds_snapshot_policy_macro::contract::generated_properties;
@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;
 use crate::policy::{RuntimePolicy, Selector};
+use crate::trust::Trust;
 
 /// True if `event` is a CloudFormation custom-resource request (and not a task input).
 pub fn is_custom_resource_event(event: &Value) -> bool {
@@ -119,7 +120,7 @@ fn policy_properties(properties: &Value) -> Value {
 }
 
 /// Decides the answer to `request` (without sending it).
-pub async fn handle(aws: &Aws, region: &str, request: &Request) -> Response {
+pub async fn handle(aws: &Aws, region: &str, trust: &Trust, request: &Request) -> Response {
     match request.request_type.as_str() {
         events::DELETE => request.response(
             true,
@@ -127,7 +128,7 @@ pub async fn handle(aws: &Aws, region: &str, request: &Request) -> Response {
             request.fallback_physical_id(),
             Map::new(),
         ),
-        events::CREATE | events::UPDATE => create_or_update(aws, region, request).await,
+        events::CREATE | events::UPDATE => create_or_update(aws, region, trust, request).await,
         other => request.response(
             false,
             format!("unknown RequestType {other:?}: expected Create, Update or Delete"),
@@ -137,14 +138,17 @@ pub async fn handle(aws: &Aws, region: &str, request: &Request) -> Response {
     }
 }
 
-async fn create_or_update(aws: &Aws, region: &str, request: &Request) -> Response {
+async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Request) -> Response {
     let properties = policy_properties(&request.properties);
-    let policy = match RuntimePolicy::from_properties(&properties, region, None) {
+    let mut policy = match RuntimePolicy::from_properties(&properties, region, None) {
         Ok(p) => p,
         Err(e) => {
             return request.response(false, e.message, request.fallback_physical_id(), Map::new());
         }
     };
+    if let Err(e) = trust.confine(&mut policy) {
+        return request.response(false, e.message, request.fallback_physical_id(), Map::new());
+    }
     let strict = policy.spec.strict_checks;
     let report = run_checks(aws, &policy).await;
     let mut data = generated_attributes(&request.properties);
@@ -217,7 +221,12 @@ pub fn answer_margin(time_left: std::time::Duration) -> std::time::Duration {
 /// Runs `work` for the event and answers CloudFormation whatever happens: a malformed event,
 /// a panic, or running out of time (`time_left` before the Lambda deadline) all become FAILED.
 /// Returns the response sent (or that would have been sent without a ResponseURL).
-pub async fn answer_with<F, Fut>(event: &Value, time_left: std::time::Duration, work: F) -> Response
+pub async fn answer_with<F, Fut>(
+    event: &Value,
+    time_left: std::time::Duration,
+    allow_local_response_url: bool,
+    work: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: std::future::Future<Output = Response> + Send + 'static,
@@ -249,12 +258,17 @@ where
         }
     };
     tracing::info!(status = %response.status, physical_resource_id = %response.physical_resource_id, reason = %response.reason, "custom resource answer");
+    let mut response = response;
+    response.reason = public_reason(&response.reason);
     match &request.response_url {
-        Some(url) => {
-            if let Err(e) = put_response(url, &fit_body(&response)).await {
-                tracing::error!(error = %e, "CloudFormation was not answered");
+        Some(url) => match check_response_url(url, allow_local_response_url) {
+            Ok(()) => {
+                if let Err(e) = put_response(url, &fit_body(&response)).await {
+                    tracing::error!(error = %e, "CloudFormation was not answered");
+                }
             }
-        }
+            Err(e) => tracing::error!(error = %e, "CloudFormation was not answered"),
+        },
         None => tracing::error!("the event has no ResponseURL: CloudFormation cannot be answered"),
     }
     response

@@ -1,0 +1,324 @@
+//! What the provider Lambda trusts, and the checks that need no AWS call: the install stack's
+//! account allow-lists, the bound on the task's `now`, and whether a task input is exactly
+//! what a state machine definition sends. The CLI trusts its operator (local policy files,
+//! the operator's own credentials); the Lambda trusts only deployed state machines.
+
+use chrono::{DateTime, Duration, Utc};
+use rds_snapshot_policy_macro::contract::provider_env;
+use serde_json::Value;
+
+use crate::error::{ErrorKind, ProviderError};
+use crate::policy::RuntimePolicy;
+use rds_snapshot_policy_macro::Role;
+
+/// How far ahead of AWS's clock a task's `now` may be (Step Functions stamps it from the
+/// schedule or the execution start, so it is never ahead by more than clock skew).
+pub const MAX_NOW_AHEAD_MINUTES: i64 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trust {
+    /// `None`: any account (the CLI). `Some`: only these (the Lambda; empty = none).
+    pub allowed_destination_accounts: Option<Vec<String>>,
+    pub allowed_source_accounts: Option<Vec<String>>,
+    /// Check the task against the running execution, its state machine and its stack.
+    pub verify_deployment: bool,
+    /// Custom-resource answers may go to http on 127.0.0.1 (local tests only).
+    pub allow_local_response_url: bool,
+}
+
+impl Trust {
+    /// The CLI: the operator's own policy files and credentials; no allow-lists.
+    pub fn operator() -> Self {
+        Trust {
+            allowed_destination_accounts: None,
+            allowed_source_accounts: None,
+            verify_deployment: false,
+            allow_local_response_url: false,
+        }
+    }
+
+    /// The Lambda, from its environment (`lookup` reads one variable). A malformed list is an
+    /// error naming the variable, so the provider refuses every task rather than guess.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let list = |name: &str| -> Result<Vec<String>, String> {
+            let text = lookup(name).unwrap_or_default();
+            let mut accounts = Vec::new();
+            for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if item.len() != 12 || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!(
+                        "{name} holds {item:?}, which is not a 12-digit account ID"
+                    ));
+                }
+                accounts.push(item.to_string());
+            }
+            Ok(accounts)
+        };
+        Ok(Trust {
+            allowed_destination_accounts: Some(list(provider_env::ALLOWED_DESTINATION_ACCOUNTS)?),
+            allowed_source_accounts: Some(list(provider_env::ALLOWED_SOURCE_ACCOUNTS)?),
+            verify_deployment: true,
+            allow_local_response_url: lookup(provider_env::ALLOW_LOCAL_RESPONSE_URL).as_deref()
+                == Some("1"),
+        })
+    }
+
+    /// Refuses a policy that shares with, or copies from, an account outside the allow-lists.
+    /// A cross-account DR policy without `SourceAccounts` (expanded before it was required)
+    /// is narrowed to the allow-list, so it still copies only from known accounts.
+    pub fn confine(&self, policy: &mut RuntimePolicy) -> Result<(), ProviderError> {
+        let refuse = |what: String, parameter: &str, allowed: &[String]| {
+            ProviderError::new(
+                ErrorKind::AccountNotAllowed,
+                format!(
+                    "policy {} {what}, which is not in the install stack's {parameter} ({}): nothing was done",
+                    policy.id,
+                    if allowed.is_empty() {
+                        "empty".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            )
+        };
+        if let Some(allowed) = &self.allowed_destination_accounts
+            && policy.spec.shares()
+            && let Some(account) = policy.accounts().iter().find(|a| !allowed.contains(a))
+        {
+            return Err(refuse(
+                format!("shares with account {account}"),
+                "AllowedDestinationAccounts",
+                allowed,
+            ));
+        }
+        if let Some(allowed) = &self.allowed_source_accounts
+            && policy.role() == Role::Destination
+            && policy.spec.copies_across_accounts()
+        {
+            let listed = policy.spec.source_account_list();
+            if listed.is_empty() {
+                if allowed.is_empty() {
+                    return Err(refuse(
+                        "copies from any account that shares (no SourceAccounts)".to_string(),
+                        "AllowedSourceAccounts",
+                        allowed,
+                    ));
+                }
+                policy.spec.source_accounts = Some(allowed.clone());
+            } else if let Some(account) = listed.iter().find(|a| !allowed.contains(a)) {
+                return Err(refuse(
+                    format!("copies from account {account}"),
+                    "AllowedSourceAccounts",
+                    allowed,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The run's `now` may not be later than AWS's clock allows: a far-future `now` would
+    /// expire every snapshot at once.
+    pub fn check_now(
+        &self,
+        now: DateTime<Utc>,
+        aws_now: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
+        if now > aws_now + Duration::minutes(MAX_NOW_AHEAD_MINUTES) {
+            return Err(ProviderError::new(
+                ErrorKind::InputInvalid,
+                format!(
+                    "the task's now ({}) is more than {MAX_NOW_AHEAD_MINUTES} minutes after AWS's clock ({}): refused, nothing was done",
+                    now.to_rfc3339(),
+                    aws_now.to_rfc3339()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `payload` is exactly what one Task state of `definition` sends: every literal
+/// parameter equal, every `key.$` parameter present as `key` (its value comes from the
+/// execution), and no other key.
+pub fn matches_definition(definition: &Value, payload: &Value) -> bool {
+    let (Some(states), Some(payload)) = (
+        definition.get("States").and_then(Value::as_object),
+        payload.as_object(),
+    ) else {
+        return false;
+    };
+    states.values().any(|state| {
+        let Some(parameters) = state
+            .get("Parameters")
+            .and_then(Value::as_object)
+            .filter(|_| state.get("Type").and_then(Value::as_str) == Some("Task"))
+        else {
+            return false;
+        };
+        let literal_ok = parameters
+            .iter()
+            .filter(|(k, _)| !k.ends_with(".$"))
+            .all(|(k, v)| payload.get(k) == Some(v));
+        let keys_ok = payload
+            .keys()
+            .all(|k| parameters.contains_key(k) || parameters.contains_key(&format!("{k}.$")));
+        literal_ok && keys_ok
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    fn source_policy(accounts: &str) -> RuntimePolicy {
+        RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "orders", "DBInstanceIdentifier": "orders",
+                "DestinationAccounts": accounts.split(',').collect::<Vec<_>>()}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_lambda_allows_nothing_cross_account_unless_listed() {
+        let trust = Trust::from_env(env(&[])).unwrap();
+        let err = trust
+            .confine(&mut source_policy("222222222222"))
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::AccountNotAllowed);
+        assert!(err.message.contains("222222222222"), "{}", err.message);
+        assert!(err.message.contains("AllowedDestinationAccounts (empty)"));
+
+        let trust = Trust::from_env(env(&[(
+            provider_env::ALLOWED_DESTINATION_ACCOUNTS,
+            " 222222222222, 333333333333 ",
+        )]))
+        .unwrap();
+        assert!(
+            trust
+                .confine(&mut source_policy("222222222222,333333333333"))
+                .is_ok()
+        );
+        let err = trust
+            .confine(&mut source_policy("222222222222,444444444444"))
+            .unwrap_err();
+        assert!(err.message.contains("444444444444"), "{}", err.message);
+        assert!(
+            Trust::operator()
+                .confine(&mut source_policy("444444444444"))
+                .is_ok()
+        );
+    }
+
+    fn destination_policy(sources: Option<&str>) -> RuntimePolicy {
+        let mut properties = json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^orders-",
+            "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
+            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+        if let Some(sources) = sources {
+            properties["SourceAccounts"] = json!(sources.split(',').collect::<Vec<_>>());
+        }
+        RuntimePolicy::from_properties(&properties, "eu-central-1", None).unwrap()
+    }
+
+    #[test]
+    fn the_dr_account_copies_only_from_allowed_accounts() {
+        let trust = Trust::from_env(env(&[(
+            provider_env::ALLOWED_SOURCE_ACCOUNTS,
+            "111111111111",
+        )]))
+        .unwrap();
+        let mut listed = destination_policy(Some("111111111111"));
+        assert!(trust.confine(&mut listed).is_ok());
+        let err = trust
+            .confine(&mut destination_policy(Some("111111111111,999999999999")))
+            .unwrap_err();
+        assert!(
+            err.message.contains("copies from account 999999999999"),
+            "{}",
+            err.message
+        );
+        // An older expansion without SourceAccounts is narrowed to the allow-list.
+        let mut unlisted = destination_policy(None);
+        trust.confine(&mut unlisted).unwrap();
+        assert_eq!(unlisted.spec.source_account_list(), ["111111111111"]);
+        let err = Trust::from_env(env(&[]))
+            .unwrap()
+            .confine(&mut destination_policy(None))
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::AccountNotAllowed);
+        assert!(
+            err.message.contains("AllowedSourceAccounts (empty)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_malformed_allow_list_names_the_variable() {
+        let err =
+            Trust::from_env(env(&[(provider_env::ALLOWED_SOURCE_ACCOUNTS, "12345")])).unwrap_err();
+        assert!(err.contains("RSP_ALLOWED_SOURCE_ACCOUNTS"), "{err}");
+        let trust = Trust::from_env(env(&[(provider_env::ALLOW_LOCAL_RESPONSE_URL, "1")])).unwrap();
+        assert!(trust.allow_local_response_url && trust.verify_deployment);
+        assert!(!Trust::from_env(env(&[])).unwrap().allow_local_response_url);
+    }
+
+    #[test]
+    fn now_may_not_run_ahead_of_aws() {
+        let aws = DateTime::parse_from_rfc3339("2026-12-03T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let trust = Trust::operator();
+        assert!(trust.check_now(aws + Duration::minutes(4), aws).is_ok());
+        assert!(trust.check_now(aws - Duration::days(30), aws).is_ok());
+        let err = trust
+            .check_now(aws + Duration::days(3000), aws)
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InputInvalid);
+        assert!(err.message.contains("after AWS's clock"), "{}", err.message);
+    }
+
+    #[test]
+    fn only_the_exact_task_parameters_match() {
+        let definition = json!({"States": {
+            "When": {"Type": "Choice"},
+            "Share": {"Type": "Task", "Parameters": {
+                "version": 4, "action": "share",
+                "policy": {"PolicyId": "orders", "DestinationAccounts": ["222222222222"]},
+                "execution.$": "$$.Execution.Id", "now.$": "$.time",
+                "origin": {"stack": "arn:s", "stateMachine": "OShareStateMachine"}}},
+            "Notify": {"Type": "Task", "Parameters": {"TopicArn": "arn:t", "Message.$": "$.x"}}
+        }});
+        let sent = json!({"version": 4, "action": "share",
+            "policy": {"PolicyId": "orders", "DestinationAccounts": ["222222222222"]},
+            "execution": "arn:e", "now": "2026-12-03T08:00:00Z",
+            "origin": {"stack": "arn:s", "stateMachine": "OShareStateMachine"}});
+        assert!(matches_definition(&definition, &sent));
+        let mut forged = sent.clone();
+        forged["policy"]["DestinationAccounts"] = json!(["999999999999"]);
+        assert!(!matches_definition(&definition, &forged));
+        let mut extra = sent.clone();
+        extra["dryRun"] = json!(false);
+        assert!(!matches_definition(&definition, &extra));
+        let mut missing = sent.clone();
+        missing.as_object_mut().unwrap().remove("origin");
+        assert!(!matches_definition(&definition, &missing));
+        // A Task whose Parameters are all paths cannot be used to pass anything.
+        assert!(!matches_definition(&definition, &json!({"Message": "x"})));
+        assert!(!matches_definition(&json!({}), &sent));
+    }
+}
