@@ -144,6 +144,7 @@ fn destination() -> impl Strategy<Value = Value> {
                     "DestinationRegion": region, "KeepLatest": rest.0,
                     "DeleteOldSnapshots": rest.1, "SourceRegionOverride": "eu-west-1",
                     "NotificationTopicArn": "arn:aws:sns:eu-central-1:222222222222:alerts",
+                    "SourceAccounts": ["111111111111"],
                 });
                 // A copy to another region needs the DR region's key; one that stays needs the
                 // source region's.

@@ -84,7 +84,7 @@ fn main() {
     let source = RuntimePolicy::from_properties(&json!({"Role": "Source", "PolicyId": "bench",
         "InstanceNamePattern": ".*", "DestinationAccounts": ["222222222222"], "RetentionDays": 7, "KeepLatest": 2}),
         "eu-west-1", None).unwrap();
-    let dr = RuntimePolicy::from_properties(&json!({"Role": "Destination", "PolicyId": "bench",
+    let dr = RuntimePolicy::from_properties(&json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "bench",
         "SnapshotPattern": ".*", "DestinationRegion": "eu-central-1", "RetentionDays": 7,
         "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
         "eu-west-1", None).unwrap();

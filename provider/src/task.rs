@@ -393,7 +393,7 @@ mod tests {
 
     fn destination() -> RuntimePolicy {
         RuntimePolicy::from_properties(
-            &serde_json::json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^(orders|billing)-",
+            &serde_json::json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "dr", "SnapshotPattern": "^(orders|billing)-",
                 "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
                 "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
             "eu-central-1",

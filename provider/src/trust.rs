@@ -228,10 +228,18 @@ mod tests {
         let mut properties = json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^orders-",
             "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
             "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
-        if let Some(sources) = sources {
-            properties["SourceAccounts"] = json!(sources.split(',').collect::<Vec<_>>());
+        properties["SourceAccounts"] = json!(
+            sources
+                .unwrap_or("111111111111")
+                .split(',')
+                .collect::<Vec<_>>()
+        );
+        let mut policy = RuntimePolicy::from_properties(&properties, "eu-central-1", None).unwrap();
+        if sources.is_none() {
+            // A task input written before SourceAccounts was required.
+            policy.spec.source_accounts = None;
         }
-        RuntimePolicy::from_properties(&properties, "eu-central-1", None).unwrap()
+        policy
     }
 
     #[test]

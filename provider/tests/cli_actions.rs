@@ -52,7 +52,7 @@ async fn run_take_share_copy_then_plan_delete() {
     std::fs::write(&source, format!("Role: Source\nPolicyId: cli-src\nDBInstanceIdentifier: cli-orders\nDestinationAccount: \"{DR}\"\n")).unwrap();
     let copies = dir.join("copies.json");
     std::fs::write(&copies, serde_json::json!({"Type": "Custom::RdsSnapshotPolicy", "Properties": {
-        "Role": "Destination", "PolicyId": "cli-dr", "SnapshotPattern": "^cli-", "SourceRegionOverride": SOURCE_REGION,
+        "Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "cli-dr", "SnapshotPattern": "^cli-", "SourceRegionOverride": SOURCE_REGION,
         "KmsKeyDestination": dr_key, "RetentionDays": 3, "CopyRetentionDays": 1}}).to_string()).unwrap();
     let (source, copies) = (source.display().to_string(), copies.display().to_string());
 

@@ -72,7 +72,7 @@ fn a_four_hour_interval_fails_the_check_and_says_by_how_much() {
 
 #[test]
 fn a_destination_policy_counts_its_copy_schedule() {
-    let policy = "Role: Destination\nSnapshotPattern: '^orders-'\nSourceRegionOverride: eu-west-1\nDestinationRegion: eu-central-1\nKmsKeyDestination: arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab\nCopySchedule: rate(1 hour)\n";
+    let policy = "Role: Destination\nSnapshotPattern: '^orders-'\nSourceRegionOverride: eu-west-1\nDestinationRegion: eu-central-1\nKmsKeyDestination: arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab\nCopySchedule: rate(1 hour)\nSourceAccounts: ['111111111111']\n";
     let out = rpo(policy, &["--region", "eu-central-1"]);
     assert!(
         out.status.success(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use provider::inventory::{Database, Inventory, Kind, Snapshot};
+use provider::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use provider::plan::{Action, Operation, plan};
 use provider::policy::RuntimePolicy;
 use serde::Deserialize;
@@ -89,10 +89,26 @@ fn source_snapshots_of_the_previous_release_are_recognised() {
             .reason
             .contains("newest snapshot orders-2026-11-24-07-00")
     );
-    // share: the shared-with digest of 222222222222 is recognised.
+    // share: the shared-with digest of 222222222222 is recognised: nothing is shared again,
+    // the accounts are recorded as IDs (so removing one later revokes it).
     let share = plan(Action::Share, &policy, &inventory, now());
-    assert!(share.steps.is_empty(), "{:?}", share.steps);
-    assert_eq!(share.skipped.len(), 2);
+    assert_eq!(share.steps.len(), 2, "{:?}", share.steps);
+    for step in &share.steps {
+        let Operation::Share {
+            accounts,
+            revoke,
+            record,
+            ..
+        } = &step.operation
+        else {
+            panic!("{step:?}")
+        };
+        assert!(accounts.is_empty() && revoke.is_empty(), "{step:?}");
+        assert_eq!(
+            record,
+            &[(tags::SHARED_WITH.to_string(), "222222222222".to_string())]
+        );
+    }
     // delete: the 2-day-old one goes, the newest stays.
     let delete = plan(Action::Delete, &policy, &inventory, now());
     let deleted: Vec<&str> = delete.steps.iter().map(|s| s.subject.as_str()).collect();
@@ -103,7 +119,7 @@ fn source_snapshots_of_the_previous_release_are_recognised() {
 fn dr_copies_of_the_previous_release_are_recognised() {
     let f = fixture();
     let policy = RuntimePolicy::from_properties(
-        &json!({"Role": "Destination", "PolicyId": "stack-OrdersCopies", "SnapshotPattern": "^orders-",
+        &json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "stack-OrdersCopies", "SnapshotPattern": "^orders-",
                 "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
                 "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
         "eu-central-1",

@@ -343,7 +343,7 @@ async fn destination_key_must_exist_and_be_enabled() {
     let key = create_key(&dr, DR_REGION).await;
     let server = ResponseServer::start(0).await;
     let props = |k: &str| {
-        json!({"Role": "Destination", "PolicyId": "dr-copies", "SnapshotPattern": ".*",
+        json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "dr-copies", "SnapshotPattern": ".*",
         "DestinationRegion": DR_REGION, "SourceRegionOverride": SOURCE_REGION, "KmsKeyDestination": k})
     };
     let ok = answer(&dr, cr_event("Create", &server.url, props(&key), None)).await;

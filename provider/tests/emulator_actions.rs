@@ -28,7 +28,7 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
     let source = source_policy(
         json!({"PolicyId": "c1-src", "InstanceNamePattern": "^c1-", "RetentionDays": 1}),
     );
-    let dr_policy = json!({"Role": "Destination", "PolicyId": "c1-dr", "SnapshotPattern": "^c1-",
+    let dr_policy = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "c1-dr", "SnapshotPattern": "^c1-",
         "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
         "RetentionDays": 2, "CopyRetentionDays": 1});
 
@@ -167,7 +167,7 @@ async fn pending_snapshots_are_waited_for_not_duplicated() {
     create_instance(&src, SOURCE_REGION, "p2-orders", Some(&key), &[]).await;
     em.configure(json!({"pending_prefixes": {"p2-": 2}})).await;
     let source = source_policy(json!({"PolicyId": "p2-src", "DBInstanceIdentifier": "p2-orders"}));
-    let dr_policy = json!({"Role": "Destination", "PolicyId": "p2-dr", "DBInstanceIdentifier": "p2-orders",
+    let dr_policy = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p2-dr", "DBInstanceIdentifier": "p2-orders",
         "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key});
     clock(em, t0()).await;
     assert_eq!(run(&src, "take", &source, t0()).await.done.len(), 1);
@@ -352,7 +352,7 @@ async fn cross_region_cluster_copies_respect_the_in_flight_limit() {
     assert_eq!(run(&src, "take", &source, t0()).await.done.len(), 7);
     assert_eq!(run(&src, "share", &source, t0()).await.done.len(), 7);
     em.configure(json!({"pending_prefixes": {"l7-": 2}})).await;
-    let dr_policy = json!({"Role": "Destination", "PolicyId": "l7-dr", "SnapshotPattern": "^l7-",
+    let dr_policy = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "l7-dr", "SnapshotPattern": "^l7-",
         "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key});
     let first = run(&dr, "copy", &dr_policy, t0()).await;
     assert_eq!(first.done.len(), 5, "AWS allows 5 cluster copies in flight");

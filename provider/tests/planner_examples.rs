@@ -186,6 +186,16 @@ fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
     }
 }
 
+/// Every tag a plan writes is one of the contract's keys (the only ones IAM lets it write).
+fn written(tags: &[(String, String)]) {
+    for (key, _) in tags {
+        assert!(
+            tags::WRITTEN.contains(&key.as_str()),
+            "tag {key} is not in the contract's tags::WRITTEN"
+        );
+    }
+}
+
 fn render(plan: &Plan) -> Expected {
     let steps = plan
         .steps
@@ -194,23 +204,42 @@ fn render(plan: &Plan) -> Expected {
             Operation::Create {
                 database,
                 snapshot_id,
+                tags,
                 ..
             } => {
+                written(tags);
                 format!("create {snapshot_id} of {database}")
             }
             Operation::Share {
                 snapshot_id,
                 accounts,
+                revoke,
+                record,
                 ..
             } => {
-                format!("share {snapshot_id} with {}", accounts.join(","))
+                assert!(
+                    record.iter().all(|(_, v)| v.len() <= 256),
+                    "tag values fit RDS: {record:?}"
+                );
+                written(record);
+                match (accounts.is_empty(), revoke.is_empty()) {
+                    (_, true) => format!("share {snapshot_id} with {}", accounts.join(",")),
+                    (true, false) => format!("unshare {snapshot_id} from {}", revoke.join(",")),
+                    (false, false) => format!(
+                        "share {snapshot_id} with {}, unshare from {}",
+                        accounts.join(","),
+                        revoke.join(",")
+                    ),
+                }
             }
             Operation::Copy {
                 source_arn,
                 target_id,
                 kms_key_id,
+                tags,
                 ..
             } => {
+                written(tags);
                 format!("copy {source_arn} to {target_id} under {kms_key_id}")
             }
             Operation::Delete { snapshot_id, .. } => format!("delete {snapshot_id}"),

@@ -29,7 +29,7 @@ fn source_policy(retention: u64, keep: u64) -> RuntimePolicy {
 
 fn destination_policy(retention: u64, keep: u64) -> RuntimePolicy {
     RuntimePolicy::from_properties(
-        &json!({"Role": "Destination", "PolicyId": OURS, "SnapshotPattern": ".*",
+        &json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": OURS, "SnapshotPattern": ".*",
                 "DestinationRegion": "eu-central-1", "RetentionDays": retention, "KeepLatest": keep,
                 "CopyRetentionDays": 1,
                 "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
@@ -175,18 +175,47 @@ proptest! {
         }
     }
 
-    /// share only ever names the policy's own accounts, and only this policy's snapshots.
+    /// share only ever names the policy's own accounts, and only this policy's snapshots; it
+    /// revokes only accounts the tool recorded and the policy no longer names, never `all`.
     #[test]
-    fn share_names_only_the_policys_accounts(specs in prop::collection::vec(spec(), 0..40)) {
+    fn share_names_only_the_policys_accounts(
+        specs in prop::collection::vec(spec(), 0..40),
+        records in prop::collection::vec(prop::sample::select(vec![
+            None, Some("222222222222"), Some("222222222222 444444444444"), Some("444444444444 all"),
+            Some("3a2390359c9a06c7"), Some("-"), Some("555555555555"),
+        ]), 40),
+    ) {
         let policy = source_policy(1, 1);
-        let snapshots = build(&specs, base_time());
+        let mut snapshots = build(&specs, base_time());
+        for (s, record) in snapshots.iter_mut().zip(&records) {
+            if let Some(r) = record {
+                s.tags.insert(tags::SHARED_WITH.to_string(), r.to_string());
+            }
+        }
         let inventory = Inventory { snapshots: snapshots.clone(), ..Inventory::default() };
+        let mut wanted = policy.accounts().to_vec();
+        wanted.sort();
+        wanted.dedup();
         for step in plan(Action::Share, &policy, &inventory, base_time()).steps {
-            let Operation::Share { accounts, snapshot_id, .. } = step.operation else { panic!("not a share") };
-            prop_assert_eq!(&accounts, &policy.accounts());
+            let Operation::Share { accounts, snapshot_id, revoke, record, .. } = step.operation else { panic!("not a share") };
+            prop_assert!(accounts.iter().all(|a| wanted.contains(a)), "shared with {:?}", accounts);
             let s = snapshots.iter().find(|s| s.id == snapshot_id).unwrap();
             prop_assert_eq!(s.tag(tags::POLICY), Some(OURS));
             prop_assert_eq!(s.status.as_str(), "available");
+            let recorded: Vec<&str> = s.tag(tags::SHARED_WITH).unwrap_or_default().split(' ').collect();
+            // Release 0.1's digest of exactly these accounts also says they are shared.
+            let digest = provider::plan::accounts_digest(&wanted);
+            for w in &wanted {
+                prop_assert!(accounts.contains(w) || recorded.contains(&w.as_str()) || recorded == [digest.as_str()],
+                    "{} neither shared nor recorded", w);
+            }
+            for r in &revoke {
+                prop_assert!(r.len() == 12 && r.bytes().all(|b| b.is_ascii_digit()), "revoked {}", r);
+                prop_assert!(recorded.contains(&r.as_str()), "revoked {} the tool never recorded", r);
+                prop_assert!(!wanted.contains(r), "revoked a policy account {}", r);
+            }
+            let recorded_after: Vec<String> = record.iter().flat_map(|(_, v)| v.split(' ').map(str::to_string)).filter(|v| v != "-").collect();
+            prop_assert_eq!(recorded_after, wanted.clone());
         }
     }
 

@@ -135,7 +135,12 @@ for _name, _kind, _getter, _param in (
         identifier = kwargs[_param] if _param in kwargs else args[0]
         if kwargs.get("values_to_add"):
             _require_available(getattr(self, _getter)(identifier), _kind)
-        return _original(self, *args, **kwargs)
+        result = _original(self, *args, **kwargs)
+        # AWS keeps each account once in an attribute; moto appends duplicates.
+        snapshot = getattr(self, _getter)(identifier)
+        for name, values in snapshot.attributes.items():
+            snapshot.attributes[name] = list(dict.fromkeys(values))
+        return snapshot.attributes if isinstance(result, dict) else result
 
     setattr(rds.RDSBackend, _name, _modify)
 

@@ -124,13 +124,18 @@ pub enum Operation {
         snapshot_id: String,
         tags: Vec<(String, String)>,
     },
+    /// Makes the accounts a snapshot is shared with the policy's: adds `accounts` (those not
+    /// yet recorded), removes `revoke` (accounts the tool shared with earlier that the policy
+    /// no longer names), then records the policy's accounts in the `shared-with` tags.
     #[serde(rename_all = "camelCase")]
     Share {
         snapshot_id: String,
         snapshot_arn: String,
         kind: KindName,
         accounts: Vec<String>,
-        digest: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        revoke: Vec<String>,
+        record: Vec<(String, String)>,
     },
     #[serde(rename_all = "camelCase")]
     Copy {

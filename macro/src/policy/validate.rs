@@ -618,10 +618,10 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         );
     }
     policy.source_accounts = read_source_accounts(r);
-    if policy.source_accounts.is_none() && policy.is_event_driven() && cross_account_copy {
-        r.diag.warn(
+    if policy.source_accounts.is_none() && cross_account_copy && !r.has("SourceAccounts") {
+        r.diag.error(
             "SourceAccounts",
-            "is not given, so no source account may announce shared snapshots on this account's event bus: copies start from CopySchedule only (name the production accounts to start them at once)",
+            "is required when copying across accounts (CrossAccountCopy is true): name the production accounts (12-digit IDs, at most 20) whose shared snapshots this policy copies; snapshots shared by any other account are never copied",
         );
     }
     policy.destination_region = Some(region);

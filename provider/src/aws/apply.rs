@@ -1,12 +1,11 @@
 //! Applies a plan with one AWS call per operation (two for a share: the attribute and its tag).
 
-use aws_sdk_rds::types::Tag;
 use serde::Serialize;
 
 use rds_snapshot_policy_macro::spec::Role;
 
+use super::Aws;
 use super::snapshot_api::{SnapshotApi, WriteResult};
-use super::{Aws, classify};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::tags;
 use crate::plan::{Note, Operation, Plan, Step};
@@ -99,24 +98,27 @@ async fn apply_step(
             snapshot_arn,
             kind,
             accounts,
-            digest,
+            revoke,
+            record,
         } => {
             let api = SnapshotApi {
                 rds: aws.rds(&policy.source_region),
                 kind: *kind,
             };
-            let context = format!(
+            let mut context = format!(
                 "sharing snapshot {snapshot_id} with {}",
                 accounts.join(", ")
             );
-            api.share(snapshot_id, accounts, &context).await?;
-            api.rds
-                .add_tags_to_resource()
-                .resource_name(snapshot_arn)
-                .tags(Tag::builder().key(tags::SHARED_WITH).value(digest).build())
-                .send()
-                .await
-                .map_err(|e| classify(e, &format!("tagging shared snapshot {snapshot_id}")))?;
+            if !revoke.is_empty() {
+                context.push_str(&format!(" and revoking {}", revoke.join(", ")));
+            }
+            api.share(snapshot_id, accounts, revoke, &context).await?;
+            api.tag(
+                snapshot_arn,
+                record,
+                &format!("recording the shares of {snapshot_id}"),
+            )
+            .await?;
             Ok(Outcome::Done)
         }
         Operation::Copy {
@@ -149,13 +151,16 @@ async fn apply_step(
             delivered,
             ..
         } => {
-            aws.rds(&policy.destination_region)
-                .add_tags_to_resource()
-                .resource_name(snapshot_arn)
-                .tags(Tag::builder().key(tags::DELIVERED).value(delivered).build())
-                .send()
-                .await
-                .map_err(|e| classify(e, &format!("recording the delivery of {snapshot_id}")))?;
+            SnapshotApi {
+                rds: aws.rds(&policy.destination_region),
+                kind: crate::inventory::Kind::Instance,
+            }
+            .tag(
+                snapshot_arn,
+                &[(tags::DELIVERED.to_string(), delivered.clone())],
+                &format!("recording the delivery of {snapshot_id}"),
+            )
+            .await?;
             Ok(Outcome::Done)
         }
         Operation::Delete { snapshot_id, kind } => {

@@ -228,11 +228,10 @@ async fn key_managers(
     policy: &RuntimePolicy,
     snapshots: &[Snapshot],
 ) -> BTreeMap<String, KeyManager> {
-    let digest = crate::plan::accounts_digest(policy.accounts());
     let keys: BTreeSet<&str> = snapshots
         .iter()
         .filter(|s| s.encrypted && s.tag(tags::POLICY) == Some(policy.id.as_str()))
-        .filter(|s| s.tag(tags::SHARED_WITH) != Some(digest.as_str()))
+        .filter(|s| crate::plan::share::needs_share(policy, s))
         .filter_map(|s| s.kms_key_id.as_deref())
         .collect();
     let kms = aws.kms(&policy.source_region);

@@ -6,8 +6,8 @@ use aws_sdk_rds::types::Tag;
 
 use super::list::{filter, from_cluster_snapshot, from_instance_snapshot};
 use super::{classify, error_code};
-use crate::error::ProviderError;
-use crate::inventory::{Kind, Snapshot};
+use crate::error::{ErrorKind, ProviderError};
+use crate::inventory::{Kind, Snapshot, tags};
 
 /// `Err(None)` marks "already done" (by a concurrent run); `Err(Some(e))` a real failure.
 pub(crate) type WriteResult = Result<(), Option<ProviderError>>;
@@ -34,11 +34,22 @@ pub(crate) struct SnapshotApi {
     pub kind: Kind,
 }
 
-fn rds_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
+/// The tags of a write. Only the contract's keys (`tags::WRITTEN`, the only ones the provider
+/// role's IAM allows) are ever sent: any other key is a bug, refused before calling AWS.
+fn rds_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, ProviderError> {
+    if let Some((key, _)) = pairs
+        .iter()
+        .find(|(k, _)| !tags::WRITTEN.contains(&k.as_str()))
+    {
+        return Err(ProviderError::new(
+            ErrorKind::InternalError,
+            format!("refusing to write tag {key:?}, which is not one of the contract's tag keys"),
+        ));
+    }
+    Ok(pairs
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+        .collect())
 }
 
 /// An SDK result as a write's outcome: `Err(None)` when the error code is `done_code` (with
@@ -87,7 +98,7 @@ impl SnapshotApi {
         tags: &[(String, String)],
         context: &str,
     ) -> WriteResult {
-        let (done, tags) = (self.already_exists(), Some(rds_tags(tags)));
+        let (done, tags) = (self.already_exists(), Some(rds_tags(tags).map_err(Some)?));
         on_kind!(
             self,
             self.rds
@@ -102,14 +113,19 @@ impl SnapshotApi {
         )
     }
 
-    /// Adds `accounts` to the snapshot's `restore` attribute.
+    /// Adds `accounts` to the snapshot's `restore` attribute and removes `revoke`, in one call.
     pub async fn share(
         &self,
         snapshot_id: &str,
         accounts: &[String],
+        revoke: &[String],
         context: &str,
     ) -> Result<(), ProviderError> {
-        let accounts = Some(accounts.to_vec());
+        if accounts.is_empty() && revoke.is_empty() {
+            return Ok(());
+        }
+        let accounts = (!accounts.is_empty()).then(|| accounts.to_vec());
+        let revoke = (!revoke.is_empty()).then(|| revoke.to_vec());
         on_kind!(
             self,
             self.rds
@@ -121,11 +137,29 @@ impl SnapshotApi {
             |call| call
                 .attribute_name("restore")
                 .set_values_to_add(accounts)
+                .set_values_to_remove(revoke)
                 .send()
                 .await
                 .map(drop)
                 .map_err(|e| classify(e, context))
         )
+    }
+
+    /// Adds or overwrites `tags` on the snapshot `arn` (either kind).
+    pub async fn tag(
+        &self,
+        arn: &str,
+        tags: &[(String, String)],
+        context: &str,
+    ) -> Result<(), ProviderError> {
+        self.rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(rds_tags(tags)?))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify(e, context))
     }
 
     pub async fn copy(
@@ -136,7 +170,7 @@ impl SnapshotApi {
         tags: &[(String, String)],
         context: &str,
     ) -> WriteResult {
-        let (done, tags) = (self.already_exists(), Some(rds_tags(tags)));
+        let (done, tags) = (self.already_exists(), Some(rds_tags(tags).map_err(Some)?));
         on_kind!(
             self,
             self.rds

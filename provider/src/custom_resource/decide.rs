@@ -457,7 +457,7 @@ mod tests {
     #[test]
     fn destination_keys_and_quota() {
         let policy = RuntimePolicy::from_properties(
-            &json!({"Role": "Destination", "PolicyId": "p", "SnapshotPattern": ".*",
+            &json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p", "SnapshotPattern": ".*",
                     "DestinationRegion": "eu-central-1",
                     "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
             "eu-west-1",

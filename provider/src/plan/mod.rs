@@ -3,7 +3,7 @@
 
 pub(crate) mod copy;
 mod delete;
-mod share;
+pub mod share;
 mod take;
 
 pub use take::{Covered, covered_databases};

@@ -1,16 +1,91 @@
-//! share: this policy's available snapshots not yet shared with every destination account.
+//! share: this policy's available snapshots are shared with exactly the policy's accounts.
+//! The accounts the tool shared with are recorded in the `shared-with` tags, so an account
+//! removed from the policy is revoked on the next run; accounts someone else added are never
+//! touched, and `all` is never shared or revoked.
 
 use super::{Operation, Plan, accounts_digest};
 use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Inventory, KeyManager, tags};
+use crate::inventory::{Inventory, KeyManager, Snapshot, tags};
 use crate::policy::RuntimePolicy;
+
+/// No more accounts: the value of the second tag when the first holds them all.
+const NONE: &str = "-";
+
+/// What a snapshot's tags say it was shared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Never,
+    /// The account IDs the tool shared with, sorted.
+    Accounts(Vec<String>),
+    /// Release 0.1's digest: which accounts it stood for cannot be told.
+    Digest,
+}
+
+fn is_account(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads the `shared-with` tags.
+pub fn recorded(snapshot: &Snapshot) -> Recorded {
+    let Some(first) = snapshot.tag(tags::SHARED_WITH) else {
+        return Recorded::Never;
+    };
+    let mut accounts = Vec::new();
+    for value in [Some(first), snapshot.tag(tags::SHARED_WITH_2)]
+        .into_iter()
+        .flatten()
+    {
+        if value == NONE {
+            continue;
+        }
+        let ids: Vec<&str> = value.split(' ').collect();
+        if !ids.iter().all(|id| is_account(id)) {
+            return Recorded::Digest;
+        }
+        accounts.extend(ids.into_iter().map(str::to_string));
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    Recorded::Accounts(accounts)
+}
+
+/// The policy's accounts, sorted and without duplicates.
+fn wanted(policy: &RuntimePolicy) -> Vec<String> {
+    let mut accounts: Vec<String> = policy.accounts().to_vec();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
+}
+
+/// The `shared-with` tags for `accounts` (at most `SHARED_WITH_PER_TAG` per tag, each value
+/// within RDS's 256 characters). The second tag is written when needed or when it exists.
+pub fn record_tags(accounts: &[String], had_second: bool) -> Vec<(String, String)> {
+    let (first, rest) = accounts.split_at(accounts.len().min(tags::SHARED_WITH_PER_TAG));
+    let value = |ids: &[String]| {
+        if ids.is_empty() {
+            NONE.to_string()
+        } else {
+            ids.join(" ")
+        }
+    };
+    let mut out = vec![(tags::SHARED_WITH.to_string(), value(first))];
+    if !rest.is_empty() || had_second {
+        out.push((tags::SHARED_WITH_2.to_string(), value(rest)));
+    }
+    out
+}
+
+/// Whether the snapshot's shares differ from the policy's accounts.
+pub fn needs_share(policy: &RuntimePolicy, snapshot: &Snapshot) -> bool {
+    recorded(snapshot) != Recorded::Accounts(wanted(policy))
+}
 
 pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory) {
     if !policy.spec.shares() || policy.accounts().is_empty() {
         plan.skip(&policy.id, "ShareSnapshots is false: nothing is shared");
         return;
     }
-    let digest = accounts_digest(policy.accounts());
+    let accounts = wanted(policy);
     let own = inventory.snapshots.iter().filter(|s| {
         s.snapshot_type == "manual"
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
@@ -18,7 +93,8 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
     });
     for snapshot in own {
         let subject = snapshot.id.as_str();
-        if snapshot.tag(tags::SHARED_WITH) == Some(digest.as_str()) {
+        let before = recorded(snapshot);
+        if !needs_share(policy, snapshot) {
             plan.skip(subject, "already shared with every destination account");
         } else if snapshot.is_failed() {
             plan.skip(subject, format!("snapshot is {}", snapshot.status));
@@ -38,16 +114,52 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 ),
             ));
         } else {
+            let (add, revoke): (Vec<String>, Vec<String>) = match &before {
+                Recorded::Accounts(had) => (
+                    accounts
+                        .iter()
+                        .filter(|a| !had.contains(a))
+                        .cloned()
+                        .collect(),
+                    had.iter()
+                        .filter(|a| !accounts.contains(a))
+                        .cloned()
+                        .collect(),
+                ),
+                // Release 0.1's digest of exactly today's accounts: they are shared already.
+                Recorded::Digest
+                    if snapshot.tag(tags::SHARED_WITH)
+                        == Some(accounts_digest(&accounts).as_str()) =>
+                {
+                    (Vec::new(), Vec::new())
+                }
+                Recorded::Never | Recorded::Digest => (accounts.clone(), Vec::new()),
+            };
+            let mut reason = if add.is_empty() {
+                format!("shared with {}", accounts.join(", "))
+            } else {
+                format!("share with {}", add.join(", "))
+            };
+            if !revoke.is_empty() {
+                reason.push_str(&format!(
+                    "; revoke {} (no longer in DestinationAccounts)",
+                    revoke.join(", ")
+                ));
+            }
+            if before == Recorded::Digest {
+                reason.push_str("; recorded by release 0.1 as a digest: now recorded as account IDs (an account shared with before that the digest does not stand for cannot be told, so none is revoked)");
+            }
             plan.step(
                 subject,
                 Operation::Share {
                     snapshot_id: snapshot.id.clone(),
                     snapshot_arn: snapshot.arn.clone(),
                     kind: snapshot.kind,
-                    accounts: policy.accounts().to_vec(),
-                    digest: digest.clone(),
+                    accounts: add,
+                    revoke,
+                    record: record_tags(&accounts, snapshot.tag(tags::SHARED_WITH_2).is_some()),
                 },
-                format!("share with {}", policy.accounts().join(", ")),
+                reason,
             );
         }
     }

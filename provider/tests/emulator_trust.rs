@@ -1,0 +1,128 @@
+//! Compromise, against the emulator: an account removed from a policy loses access on the next
+//! share run (only what the tool shared), and the DR account copies only from SourceAccounts.
+
+mod support;
+
+use chrono::{DateTime, TimeZone, Utc};
+use provider::inventory::tags;
+use serde_json::json;
+use support::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 6, 10, 0, 0).unwrap()
+}
+
+fn sorted(accounts: &[String]) -> Vec<String> {
+    let mut out = accounts.to_vec();
+    out.sort();
+    out
+}
+
+const REMOVED: &str = "333333333333";
+const SOMEONE_ELSES: &str = "555555555555";
+const STRANGER: &str = "999999999999";
+
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn removed_accounts_lose_access_and_strangers_are_never_copied() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    create_instance(&src, SOURCE_REGION, "r1-orders", Some(&key), &[]).await;
+    clock(em, t0()).await;
+    let both = source_policy(
+        json!({"PolicyId": "r1", "DBInstanceIdentifier": "r1-orders",
+        "DestinationAccounts": [DR, REMOVED]}),
+    );
+    run(&src, "take", &both, t0()).await;
+    run(&src, "share", &both, t0()).await;
+    let snapshot = &snapshots(&src, SOURCE_REGION, "r1-").await[0];
+    assert_eq!(sorted(&snapshot.shared_with), [DR, REMOVED]);
+    assert_eq!(
+        snapshot.tags.get(tags::SHARED_WITH).map(String::as_str),
+        Some("222222222222 333333333333"),
+        "the accounts are recorded, not a digest"
+    );
+    // Someone else shares it too: not the tool's share, never revoked by it.
+    src.rds(SOURCE_REGION)
+        .modify_db_snapshot_attribute()
+        .db_snapshot_identifier(&snapshot.id)
+        .attribute_name("restore")
+        .values_to_add(SOMEONE_ELSES)
+        .send()
+        .await
+        .unwrap();
+
+    let only_dr = source_policy(
+        json!({"PolicyId": "r1", "DBInstanceIdentifier": "r1-orders", "DestinationAccounts": [DR]}),
+    );
+    let revoked = run(&src, "share", &only_dr, t0()).await;
+    assert_eq!(revoked.done.len(), 1, "{revoked:?}");
+    assert!(
+        revoked.done[0].reason.contains("revoke 333333333333"),
+        "{}",
+        revoked.done[0].reason
+    );
+    let snapshot = &snapshots(&src, SOURCE_REGION, "r1-").await[0];
+    assert_eq!(sorted(&snapshot.shared_with), [DR, SOMEONE_ELSES]);
+    assert_eq!(
+        snapshot.tags.get(tags::SHARED_WITH).map(String::as_str),
+        Some(DR)
+    );
+    assert!(
+        run(&src, "share", &only_dr, t0()).await.done.is_empty(),
+        "settled"
+    );
+
+    // A stranger shares a snapshot named like production with the DR account.
+    let stranger = em.aws(STRANGER, SOURCE_REGION).await;
+    let stranger_key = create_key(&stranger, SOURCE_REGION).await;
+    create_instance(
+        &stranger,
+        SOURCE_REGION,
+        "r1-orders",
+        Some(&stranger_key),
+        &[],
+    )
+    .await;
+    stranger
+        .rds(SOURCE_REGION)
+        .create_db_snapshot()
+        .db_instance_identifier("r1-orders")
+        .db_snapshot_identifier("r1-orders-2026-04-06-09-59")
+        .send()
+        .await
+        .unwrap();
+    stranger
+        .rds(SOURCE_REGION)
+        .modify_db_snapshot_attribute()
+        .db_snapshot_identifier("r1-orders-2026-04-06-09-59")
+        .attribute_name("restore")
+        .values_to_add(DR)
+        .send()
+        .await
+        .unwrap();
+    let dr = em.aws(DR, DR_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    let dr_policy = json!({"Role": "Destination", "PolicyId": "r1-dr", "SnapshotPattern": "^r1-",
+        "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
+        "SourceAccounts": [SOURCE]});
+    let copied = run(&dr, "copy", &dr_policy, t0()).await;
+    let sources: Vec<&str> = copied
+        .done
+        .iter()
+        .filter_map(|s| match &s.operation {
+            provider::plan::Operation::Copy { source_arn, .. } => Some(source_arn.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources.len(), 1, "{copied:?}");
+    assert!(sources[0].contains(&format!(":{SOURCE}:")), "{sources:?}");
+    assert!(
+        copied.skipped.iter().any(|n| n.subject.contains(STRANGER)
+            && n.reason.contains("not one of SourceAccounts")),
+        "the stranger's share is reported: {:?}",
+        copied.skipped
+    );
+}
