@@ -175,6 +175,47 @@ pub fn recovery_point_metric_data(
     out
 }
 
+/// DR: accounts outside SourceAccounts sharing snapshots this policy would otherwise copy.
+fn unexpected_sharers(policy: &RuntimePolicy, inventory: &Inventory) -> BTreeMap<String, usize> {
+    let known = policy.spec.source_account_list();
+    let mut out = BTreeMap::new();
+    if policy.role() != Role::Destination || known.is_empty() {
+        return out;
+    }
+    for s in inventory
+        .sources
+        .iter()
+        .filter(|s| crate::plan::copy::selected(policy, s))
+    {
+        let owner = s.arn.split(':').nth(4).unwrap_or_default();
+        if !known.iter().any(|a| a == owner) {
+            *out.entry(owner.to_string()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// The `UnexpectedSharedSnapshots` datum of a cross-account DR run (0 included, so the alarm
+/// returns to OK).
+fn unexpected_shares_metric(
+    policy: &RuntimePolicy,
+    sharers: &BTreeMap<String, usize>,
+    measured_at: DateTime<Utc>,
+) -> Option<MetricDatum> {
+    (policy.role() == Role::Destination && policy.spec.copies_across_accounts()).then(|| {
+        MetricDatum {
+            metric_name: metrics::UNEXPECTED_SHARES,
+            dimensions: vec![MetricDimension {
+                name: metrics::DIMENSION_POLICY,
+                value: policy.id.clone(),
+            }],
+            timestamp: measured_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            value: sharers.values().sum::<usize>() as f64,
+            unit: "None",
+        }
+    })
+}
+
 /// After a run that shared something (event-driven source policies): the announcement for
 /// this account's default bus, from where the policy's forwarding rule sends it to each DR
 /// account's bus, so the DR account copies at once instead of at its next sweep.
@@ -230,7 +271,18 @@ pub async fn run_action(
         .map_err(|e| (e, None))?;
     let measured_at = aws.now();
     let recovery_points = recovery_points(policy, &inventory, measured_at);
-    let metric_data = recovery_point_metric_data(&policy.id, &recovery_points, measured_at);
+    let mut metric_data = recovery_point_metric_data(&policy.id, &recovery_points, measured_at);
+    let unexpected = if action == Action::Copy {
+        unexpected_sharers(policy, &inventory)
+    } else {
+        BTreeMap::new()
+    };
+    if action == Action::Copy {
+        metric_data.extend(unexpected_shares_metric(policy, &unexpected, measured_at));
+        for (account, count) in &unexpected {
+            tracing::warn!(policy = %policy.id, %account, count, "snapshots shared by an account outside SourceAccounts: never copied");
+        }
+    }
     let mut summary = Summary {
         action,
         policy: policy.id.clone(),
@@ -244,6 +296,7 @@ pub async fn run_action(
         measured_at: Some(measured_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
         recovery_points,
         metric_data,
+        unexpected_sharers: unexpected,
         announcements: Vec::new(),
     };
     if dry_run {

@@ -119,6 +119,18 @@ async fn removed_accounts_lose_access_and_strangers_are_never_copied() {
         .collect();
     assert_eq!(sources.len(), 1, "{copied:?}");
     assert!(sources[0].contains(&format!(":{SOURCE}:")), "{sources:?}");
+    assert_eq!(
+        copied.unexpected_sharers.get(STRANGER),
+        Some(&1),
+        "{:?}",
+        copied.unexpected_sharers
+    );
+    let datum = copied
+        .metric_data
+        .iter()
+        .find(|d| d.metric_name == "UnexpectedSharedSnapshots")
+        .expect("the unexpected-shares metric, for its alarm");
+    assert_eq!(datum.value, 1.0);
     assert!(
         copied.skipped.iter().any(|n| n.subject.contains(STRANGER)
             && n.reason.contains("not one of SourceAccounts")),

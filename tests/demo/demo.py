@@ -198,7 +198,7 @@ def deploy(account, lambdas, name, template_path, parameters):
     cfn = account.client("cloudformation")
     cfn.create_stack(StackName=name, TemplateBody=json.dumps(template),
                      Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
     deadline = time.time() + 180
     while time.time() < deadline:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
@@ -399,10 +399,36 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     causes = json.dumps(history, default=str)
     after = len(Observer(dr, ()).copies())
     delete_refused = execution["status"] == "FAILED" and "after AWS's clock" in causes and after == before
+
+    # A stranger shares a snapshot named like production with the DR account: never copied,
+    # and the copy run publishes UnexpectedSharedSnapshots (its alarm notifies).
+    stranger = Account(endpoint, "999999999999", PROD_REGION)
+    srds = stranger.client("rds")
+    skey = stranger.client("kms").create_key(Description="stranger")["KeyMetadata"]["Arn"]
+    srds.create_db_instance(DBInstanceIdentifier="orders", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                            AllocatedStorage=20, MasterUsername="x_admin", MasterUserPassword="not-a-real-password",
+                            StorageEncrypted=True, KmsKeyId=skey)
+    srds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-pushed-by-a-stranger")
+    clock = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"])
+    post(f"{endpoint}/_rsp/config", {"clock": (clock + dt.timedelta(minutes=5)).isoformat()})
+    post(f"{endpoint}/_rsp/tick", {})
+    post(f"{endpoint}/_rsp/wait", {})
+    srds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-pushed-by-a-stranger",
+                                      AttributeName="restore", ValuesToAdd=[DR])
+    _, copy_arn = machine_of(stacks[0], "CopyStateMachine")
+    arn = sfn.start_execution(stateMachineArn=copy_arn, name="after-a-stranger-shared", input=json.dumps(
+        {"time": (clock + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}))["executionArn"]
+    post(f"{endpoint}/_rsp/wait", {})
+    copy_run = sfn.describe_execution(executionArn=arn)
+    output = json.loads(copy_run.get("output") or "{}")
+    sharers = output.get("unexpectedSharers", {})
+    pushed = [c for c in Observer(dr, ()).copies() if "stranger" in c["DBSnapshotIdentifier"]]
+    stranger_refused = copy_run["status"] == "SUCCEEDED" and sharers.get("999999999999") == 1 and not pushed
     text = (f"forged share to 999999999999 sent to the provider: {answer.get('errorType')} "
             f"({len(outside)} snapshots shared outside); delete started with time 9999-12-31: "
-            f"{execution['status']}, DR copies {before} -> {after}")
-    return share_refused and delete_refused, text
+            f"{execution['status']}, DR copies {before} -> {after}; a stranger's shared snapshot: "
+            f"{len(pushed)} copied, reported sharers {sharers}")
+    return share_refused and delete_refused and stranger_refused, text
 
 
 def main():

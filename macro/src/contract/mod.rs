@@ -251,6 +251,9 @@ pub mod metrics {
     pub const RECOVERY_POINT_AGE: &str = "RecoveryPointAgeMinutes";
     /// Per DR copy: its recovery point → first seen available, in minutes.
     pub const DELIVERY_LAG: &str = "DeliveryLagMinutes";
+    /// DR, per copy run: snapshots matching the policy shared by accounts outside
+    /// SourceAccounts (never copied); the generated alarm notifies on the first sighting.
+    pub const UNEXPECTED_SHARES: &str = "UnexpectedSharedSnapshots";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
     pub const NAMESPACE_CONDITION_KEY: &str = "cloudwatch:namespace";
     pub const DIMENSION_POLICY: &str = "Policy";
@@ -299,6 +302,29 @@ pub mod provider_env {
     /// `1`: custom-resource answers may go to http on 127.0.0.1 (local tests only; the
     /// install stack never sets it).
     pub const ALLOW_LOCAL_RESPONSE_URL: &str = "RSP_ALLOW_LOCAL_RESPONSE_URL";
+}
+
+/// The tamper rules: CloudTrail API calls (through EventBridge) that change or remove the
+/// tool's snapshots, copies or keys by any principal other than the provider's role.
+pub mod tamper {
+    pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+    pub const RDS_EVENT_SOURCE: &str = "rds.amazonaws.com";
+    pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
+    pub const KMS_SOURCE: &str = "aws.kms";
+    /// Deleting, unsharing/sharing and (un)tagging snapshots: whoever does it but the provider.
+    pub const RDS_EVENTS: [&str; 6] = [
+        "DeleteDBSnapshot",
+        "DeleteDBClusterSnapshot",
+        "ModifyDBSnapshotAttribute",
+        "ModifyDBClusterSnapshotAttribute",
+        "RemoveTagsFromResource",
+        "AddTagsToResource",
+    ];
+    /// The cheapest ways to make every copy unrecoverable.
+    pub const KMS_EVENTS: [&str; 3] = ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"];
+    /// The provider's role is `<prefix><region>` (the install stack names it so the rules and
+    /// the `guard` SCP can exempt exactly it).
+    pub const PROVIDER_ROLE_PREFIX: &str = "rds-snapshot-policy-provider-";
 }
 
 /// Metadata keys the macro writes on the policy resource.

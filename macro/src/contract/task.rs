@@ -246,6 +246,10 @@ pub struct Summary {
     /// What the state machine publishes to CloudWatch (namespace `metrics::NAMESPACE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub metric_data: Vec<MetricDatum>,
+    /// DR: accounts outside SourceAccounts that share snapshots matching the policy (never
+    /// copied), with how many.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unexpected_sharers: BTreeMap<String, usize>,
     /// Source, after sharing: what the state machine puts on this account's default bus (the
     /// policy's forwarding rule sends it on to the DR accounts).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -2,6 +2,7 @@
 
 mod definition;
 mod events;
+pub mod guard;
 mod resources;
 
 use serde_json::{Map, Value, json};

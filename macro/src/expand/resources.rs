@@ -173,6 +173,11 @@ pub fn generate(
     if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
         out.push((format!("{p}RpoAlarm"), alarm));
     }
+    out.extend(super::guard::guard_resources(
+        policy,
+        normalized.get("PolicyId").unwrap_or(&Value::Null),
+        &topic_arn,
+    ));
 
     let mut properties = Map::new();
     properties.insert(
@@ -293,9 +298,9 @@ fn notification_key(p: &str) -> Value {
                         "Resource": "*",
                     },
                     {
-                        "Sid": "AlarmsPublishToEncryptedTopic",
+                        "Sid": "AlarmsAndTamperRulesPublishToEncryptedTopic",
                         "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
                         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                         "Resource": "*",
                         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
