@@ -152,3 +152,194 @@ pub(super) fn guard_resources(
     }
     out
 }
+
+/// SCPs are at most 5,120 characters.
+pub const SCP_MAX_CHARS: usize = 5120;
+
+/// A service control policy for the policy's accounts: nobody but the provider's role (and
+/// the `exempt` role ARNs, such as the deploy role) may delete, unshare, share or retag this
+/// policy's snapshots, put the tool's marker on any snapshot, change or disable the keys
+/// (`keys`: the DR keys of a destination policy plus any given), or change the provider's
+/// role and function.
+pub fn service_control_policy(
+    spec: &crate::spec::PolicySpec<String>,
+    keys: &[String],
+    exempt: &[String],
+) -> Value {
+    use crate::contract::{DEFAULT_PROVIDER_FUNCTION, tags};
+    let mut principals = vec![json!(format!(
+        "arn:*:iam::*:role/{}*",
+        tamper::PROVIDER_ROLE_PREFIX
+    ))];
+    principals.extend(exempt.iter().map(|e| json!(e)));
+    let not_exempt = json!({"ArnNotLike": {"aws:PrincipalArn": principals}});
+    let snapshots = json!([
+        "arn:*:rds:*:*:snapshot:*",
+        "arn:*:rds:*:*:cluster-snapshot:*"
+    ]);
+    let mut protected = not_exempt.clone();
+    protected["StringEquals"] = json!({
+        format!("aws:ResourceTag/{}", tags::POLICY): spec.policy_id.clone().unwrap_or_default()
+    });
+    let mut forged = not_exempt.clone();
+    forged["ForAnyValue:StringEquals"] =
+        json!({"aws:TagKeys": [tags::CREATED_BY, tags::COPIED_BY, tags::POLICY]});
+    let mut statements = vec![
+        json!({
+            "Sid": "ProtectThePolicysSnapshots",
+            "Effect": "Deny",
+            "Action": tamper::RDS_EVENTS.iter().map(|e| format!("rds:{e}")).collect::<Vec<_>>(),
+            "Resource": snapshots,
+            "Condition": protected,
+        }),
+        json!({
+            "Sid": "NobodyElsePutsTheToolsTags",
+            "Effect": "Deny",
+            "Action": ["rds:AddTagsToResource", "rds:RemoveTagsFromResource"],
+            "Resource": "*",
+            "Condition": forged,
+        }),
+    ];
+    let mut all_keys: Vec<String> = [&spec.kms_key_destination, &spec.kms_key_source]
+        .into_iter()
+        .flatten()
+        .filter(|_| spec.role == Role::Destination)
+        .cloned()
+        .collect();
+    all_keys.extend(keys.iter().cloned());
+    all_keys.sort();
+    all_keys.dedup();
+    if !all_keys.is_empty() {
+        statements.push(json!({
+            "Sid": "KeepTheKeysUsable",
+            "Effect": "Deny",
+            "Action": tamper::KMS_EVENTS.iter().map(|e| format!("kms:{e}")).collect::<Vec<_>>(),
+            "Resource": all_keys,
+            "Condition": not_exempt,
+        }));
+    }
+    statements.push(json!({
+        "Sid": "LeaveTheProviderAlone",
+        "Effect": "Deny",
+        "Action": [
+            "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+            "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:DeleteRole",
+            "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+            "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction",
+            "lambda:AddPermission", "lambda:PublishVersion", "lambda:CreateAlias", "lambda:UpdateAlias",
+        ],
+        "Resource": [
+            format!("arn:*:iam::*:role/{}*", tamper::PROVIDER_ROLE_PREFIX),
+            format!("arn:*:lambda:*:*:function:{DEFAULT_PROVIDER_FUNCTION}"),
+            format!("arn:*:lambda:*:*:function:{DEFAULT_PROVIDER_FUNCTION}:*"),
+        ],
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": exempt}},
+    }));
+    if exempt.is_empty()
+        && let Some(last) = statements.last_mut()
+    {
+        // Without an exempt role nobody may change the provider, not even its own deployment.
+        last.as_object_mut().map(|m| m.remove("Condition"));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::PolicySpec;
+
+    fn spec(role: &str, extra: Value) -> PolicySpec<String> {
+        let mut properties = json!({"Role": role, "PolicyId": "orders", "DBInstanceIdentifier": "orders",
+            "DestinationAccounts": ["333333333333"]});
+        if role == "Destination" {
+            properties = json!({"Role": role, "PolicyId": "dr", "SnapshotPattern": "^orders-",
+                "SourceAccounts": ["111111111111"], "DestinationRegion": "eu-central-1",
+                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+        }
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let resolver = crate::value::Resolver {
+            region: Some("eu-central-1".into()),
+            account_id: Some("222222222222".into()),
+            ..Default::default()
+        };
+        crate::parse_policy("P", &properties, &resolver)
+            .unwrap()
+            .spec
+            .resolve()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_scp_exempts_only_the_provider_and_the_named_roles() {
+        let deploy = "arn:aws:iam::222222222222:role/deploy".to_string();
+        let scp = service_control_policy(&spec("Destination", json!({})), &[], &[deploy.clone()]);
+        let text = scp.to_string();
+        assert!(text.len() <= SCP_MAX_CHARS, "{}", text.len());
+        let statements = scp["Statement"].as_array().unwrap();
+        assert!(statements.iter().all(|s| s["Effect"] == "Deny"));
+        let sids: Vec<&str> = statements
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sids,
+            [
+                "ProtectThePolicysSnapshots",
+                "NobodyElsePutsTheToolsTags",
+                "KeepTheKeysUsable",
+                "LeaveTheProviderAlone"
+            ]
+        );
+        assert_eq!(
+            statements[0]["Condition"]["StringEquals"]["aws:ResourceTag/rds-snapshot-policy:policy"],
+            "dr"
+        );
+        assert_eq!(
+            statements[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            json!(["arn:*:iam::*:role/rds-snapshot-policy-provider-*", deploy])
+        );
+        assert!(
+            statements[2]["Resource"][0]
+                .as_str()
+                .unwrap()
+                .contains(":key/1234abcd")
+        );
+        // The provider itself may not change its own role.
+        assert_eq!(
+            statements[3]["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            json!([deploy])
+        );
+    }
+
+    #[test]
+    fn a_source_policy_protects_given_keys_and_without_exemptions_locks_the_provider() {
+        let none = service_control_policy(&spec("Source", json!({})), &[], &[]);
+        let sids: Vec<&str> = none["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert!(
+            !sids.contains(&"KeepTheKeysUsable"),
+            "a source policy names no key"
+        );
+        assert!(
+            none["Statement"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .get("Condition")
+                .is_none()
+        );
+        let key = "arn:aws:kms:eu-west-1:111111111111:key/abcd".to_string();
+        let keyed =
+            service_control_policy(&spec("Source", json!({})), std::slice::from_ref(&key), &[]);
+        assert!(keyed.to_string().contains(&key));
+    }
+}

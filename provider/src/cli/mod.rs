@@ -2,6 +2,7 @@
 
 mod action_cmd;
 mod expand_cmd;
+mod guard_cmd;
 mod rpo_cmd;
 mod schedule_cmd;
 
@@ -32,6 +33,9 @@ pub enum Command {
     Schedule(schedule_cmd::ScheduleArgs),
     /// Print a policy's worst-case recovery-point age at the DR copy, term by term.
     Rpo(rpo_cmd::RpoArgs),
+    /// Print a service control policy (JSON) that lets only the provider's role delete, unshare
+    /// or retag the policy's snapshots, change its keys, or change the provider.
+    Guard(guard_cmd::GuardArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -43,6 +47,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Run(args) => action_cmd::run(&args).await,
         Command::Schedule(args) => schedule_cmd::run(&args),
         Command::Rpo(args) => rpo_cmd::run(&args),
+        Command::Guard(args) => guard_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
