@@ -276,7 +276,11 @@ mod tests {
     #[test]
     fn the_scp_exempts_only_the_provider_and_the_named_roles() {
         let deploy = "arn:aws:iam::222222222222:role/deploy".to_string();
-        let scp = service_control_policy(&spec("Destination", json!({})), &[], &[deploy.clone()]);
+        let scp = service_control_policy(
+            &spec("Destination", json!({})),
+            &[],
+            std::slice::from_ref(&deploy),
+        );
         let text = scp.to_string();
         assert!(text.len() <= SCP_MAX_CHARS, "{}", text.len());
         let statements = scp["Statement"].as_array().unwrap();
