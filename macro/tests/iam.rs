@@ -119,6 +119,26 @@ fn the_provider_role_cannot_bend_the_tag_guard() {
                 .all(|a| !a.contains('*') || a.starts_with("kms:")),
             "{sid}: no wildcard actions outside KMS's documented families"
         );
+        let drill_names = s["Resource"].to_string().contains(":db:rsp-drill-*");
+        if drill_names {
+            // The restore drill: creates and deletes only rsp-drill-* resources with its tag.
+            let tagged_on_create = condition(s, "Null", &format!("aws:RequestTag/{}", tags::DRILL))
+                == Some(&json!("false"));
+            let tagged = condition(s, "StringLike", &format!("aws:ResourceTag/{}", tags::DRILL))
+                == Some(&json!("?*"));
+            assert!(
+                tagged_on_create || tagged,
+                "{sid}: drill resources only with the drill tag"
+            );
+            if tagged_on_create {
+                assert_eq!(
+                    tag_keys(s),
+                    Some(set(&[tags::DRILL, tags::POLICY, tags::DATABASE])),
+                    "{sid}"
+                );
+            }
+            continue;
+        }
         if acts
             .iter()
             .any(|a| RDS_TAGGING_WRITES.contains(&a.as_str()))
@@ -156,10 +176,11 @@ fn the_provider_role_cannot_bend_the_tag_guard() {
                 assert!(acts == ["rds:AddTagsToResource"], "{sid}");
             }
         }
-        if acts
-            .iter()
-            .any(|a| a.starts_with("rds:Delete") || a.starts_with("rds:Modify"))
-        {
+        if acts.iter().any(|a| {
+            a == "rds:DeleteDBSnapshot"
+                || a == "rds:DeleteDBClusterSnapshot"
+                || a.starts_with("rds:Modify")
+        }) {
             let marked = [tags::CREATED_BY, tags::COPIED_BY].iter().any(|m| {
                 condition(s, "StringEquals", &format!("aws:ResourceTag/{m}")) == Some(&marker_value)
             });

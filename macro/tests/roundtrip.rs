@@ -63,6 +63,9 @@ fn task_inputs(template: &Value) -> Vec<(String, Value)> {
                 .filter(|(k, _)| !k.ends_with(".$"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            if let Some(drill) = input.get_mut("drill").and_then(Value::as_object_mut) {
+                drill.retain(|k, _| !k.ends_with(".$"));
+            }
             input.insert("now".into(), json!("2026-11-24T07:00:00Z"));
             input.insert(
                 "execution".into(),
@@ -174,7 +177,9 @@ fn round_trip(properties: &Value, account: &str) {
     let template = json!({"Resources": {"P": {"Type": "Custom::RdsSnapshotPolicy", "Properties": properties}}});
     let expansion = expand(&template, &context_for(account)).expect("expands");
     let inputs = task_inputs(&expansion.template);
-    assert_eq!(inputs.len(), model.actions().len());
+    let mut machines: Vec<&String> = inputs.iter().map(|(m, _)| m).collect();
+    machines.dedup();
+    assert_eq!(machines.len(), model.actions().len());
     for (machine, input) in inputs {
         let task = parse_task_input(&input).unwrap_or_else(|e| panic!("{machine}: {e}"));
         assert_eq!(task.version, CONTRACT_VERSION);
@@ -276,8 +281,8 @@ fn the_provider_refuses_what_the_expansion_never_writes() {
         ),
         ("at action", Box::new(|v| v["action"] = json!("explode"))),
         (
-            "task input version 5 is not supported",
-            Box::new(|v| v["version"] = json!(5)),
+            "task input version 6 is not supported",
+            Box::new(|v| v["version"] = json!(6)),
         ),
         (
             "at origin.account: unknown field `account`",

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod cli;
 pub mod custom_resource;
+pub mod drill;
 pub mod error;
 pub mod inventory;
 pub mod lambda;

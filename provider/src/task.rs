@@ -297,6 +297,7 @@ pub async fn run_action(
         recovery_points,
         metric_data,
         unexpected_sharers: unexpected,
+        drill: None,
         announcements: Vec::new(),
     };
     if dry_run {
@@ -364,10 +365,20 @@ pub async fn handle_task(
     let mut policy = RuntimePolicy::bind(input.policy, region)?;
     on_policy(&policy);
     trust.confine(&mut policy)?;
-    let now = parse_now(input.now.as_deref())?;
-    trust.check_now(now, aws.now())?;
     let span = tracing::info_span!("task", policy = %policy.id, action = %input.action, %execution);
     let _enter = span.enter();
+    if input.action == Action::Drill {
+        // The drill keeps time by AWS's clock alone; it ignores `now`.
+        let Some(step) = &input.drill else {
+            return Err(ProviderError::new(
+                ErrorKind::InputInvalid,
+                "a drill task names no drill step",
+            ));
+        };
+        return crate::drill::run_drill_step(aws, &policy, step, None).await;
+    }
+    let now = parse_now(input.now.as_deref())?;
+    trust.check_now(now, aws.now())?;
     match run_action(aws, input.action, &policy, now, input.dry_run).await {
         Ok(summary) => {
             tracing::info!(

@@ -138,31 +138,38 @@ impl Trust {
 
 /// Whether `payload` is exactly what one Task state of `definition` sends: every literal
 /// parameter equal, every `key.$` parameter present as `key` (its value comes from the
-/// execution), and no other key.
+/// execution), and no other key; nested objects by the same rule.
 pub fn matches_definition(definition: &Value, payload: &Value) -> bool {
-    let (Some(states), Some(payload)) = (
-        definition.get("States").and_then(Value::as_object),
-        payload.as_object(),
-    ) else {
+    let Some(states) = definition.get("States").and_then(Value::as_object) else {
         return false;
     };
-    states.values().any(|state| {
-        let Some(parameters) = state
-            .get("Parameters")
-            .and_then(Value::as_object)
-            .filter(|_| state.get("Type").and_then(Value::as_str) == Some("Task"))
-        else {
-            return false;
-        };
-        let literal_ok = parameters
-            .iter()
-            .filter(|(k, _)| !k.ends_with(".$"))
-            .all(|(k, v)| payload.get(k) == Some(v));
-        let keys_ok = payload
-            .keys()
-            .all(|k| parameters.contains_key(k) || parameters.contains_key(&format!("{k}.$")));
-        literal_ok && keys_ok
-    })
+    payload.is_object()
+        && states.values().any(|state| {
+            state.get("Type").and_then(Value::as_str) == Some("Task")
+                && state
+                    .get("Parameters")
+                    .is_some_and(|p| p.is_object() && matches_parameters(p, payload))
+        })
+}
+
+fn matches_parameters(parameters: &Value, payload: &Value) -> bool {
+    match (parameters, payload) {
+        (Value::Object(params), Value::Object(sent)) => {
+            let literal_ok = params
+                .iter()
+                .filter(|(k, _)| !k.ends_with(".$"))
+                .all(|(k, v)| sent.get(k).is_some_and(|s| matches_parameters(v, s)));
+            let paths_ok = params
+                .keys()
+                .filter_map(|k| k.strip_suffix(".$"))
+                .all(|k| sent.contains_key(k));
+            let keys_ok = sent
+                .keys()
+                .all(|k| params.contains_key(k) || params.contains_key(&format!("{k}.$")));
+            literal_ok && paths_ok && keys_ok
+        }
+        (literal, sent) => literal == sent,
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +334,25 @@ mod tests {
         assert!(!matches_definition(&definition, &missing));
         // A Task whose Parameters are all paths cannot be used to pass anything.
         assert!(!matches_definition(&definition, &json!({"Message": "x"})));
+        // Nested objects follow the same rule (the drill's steps).
+        let drill = json!({"States": {"Check": {"Type": "Task", "Parameters": {
+            "action": "drill", "drill": {"step": "check", "run.$": "$.drill.run"}}}}});
+        assert!(matches_definition(
+            &drill,
+            &json!({"action": "drill", "drill": {"step": "check", "run": {"restores": []}}})
+        ));
+        assert!(!matches_definition(
+            &drill,
+            &json!({"action": "drill", "drill": {"step": "finish", "run": {}}})
+        ));
+        assert!(!matches_definition(
+            &drill,
+            &json!({"action": "drill", "drill": {"step": "check"}})
+        ));
+        assert!(!matches_definition(
+            &drill,
+            &json!({"action": "drill", "drill": {"step": "check", "run": {}, "extra": 1}})
+        ));
         assert!(!matches_definition(&json!({}), &sent));
     }
 }

@@ -266,8 +266,10 @@ fn render(plan: &Plan) -> Expected {
 
 fn files() -> Vec<(Action, PathBuf)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/examples");
+    // The drill plans no snapshot writes: its rules are drill_properties.rs and its unit tests.
     Action::ALL
         .into_iter()
+        .filter(|a| *a != Action::Drill)
         .map(|a| (a, dir.join(format!("{}.yaml", a.name()))))
         .collect()
 }

@@ -223,8 +223,9 @@ def schedules(template, resources):
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Events::Rule" or "ScheduleExpression" not in resource["Properties"]:
             continue  # event rules are the emulator's to deliver
-        target = resource["Properties"]["Targets"][0]["Arn"]["Ref"]
-        out.append((logical_id, resource["Properties"]["ScheduleExpression"], resources[target]))
+        target = resource["Properties"]["Targets"][0]
+        out.append((logical_id, resource["Properties"]["ScheduleExpression"], resources[target["Arn"]["Ref"]],
+                    target.get("Input")))
     return out
 
 
@@ -291,19 +292,20 @@ def simulate(endpoint, stacks, start, end, observer, say_steps=True):
     Returns (executions started by the schedules, failed executions)."""
     timeline = defaultdict(list)
     for name, account, template, resources in stacks:
-        for rule, expression, machine in schedules(template, resources):
+        for rule, expression, machine, constant in schedules(template, resources):
             for when in firings(expression, start, end):
-                timeline[when.replace(second=0, microsecond=0)].append((rule, machine, account))
+                timeline[when.replace(second=0, microsecond=0)].append((rule, machine, account, constant))
     started, minute = [], start
     while minute < end:
         post(f"{endpoint}/_rsp/config", {"clock": minute.isoformat()})
         post(f"{endpoint}/_rsp/tick", {})
         event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
                  "time": minute.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": {}}
-        for rule, machine, account in timeline.get(minute, []):
+        for rule, machine, account, constant in timeline.get(minute, []):
             sfn = account.client("stepfunctions")
+            # A target's constant Input replaces the event, as EventBridge does.
             arn = sfn.start_execution(stateMachineArn=machine, name=f"{rule}-{minute:%Y%m%d%H%M}",
-                                      input=json.dumps(event))["executionArn"]
+                                      input=constant or json.dumps(event))["executionArn"]
             started.append((account, arn))
         post(f"{endpoint}/_rsp/wait", {})
         post(f"{endpoint}/_rsp/tick", {})  # copies/snapshots that became available just now
@@ -429,6 +431,43 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
             f"{execution['status']}, DR copies {before} -> {after}; a stranger's shared snapshot: "
             f"{len(pushed)} copied, reported sharers {sharers}")
     return share_refused and delete_refused and stranger_refused, text
+
+
+def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
+    """The DR stack's restore drill: restores the newest copy of each database (restores take
+    `restore_minutes` simulated minutes), checks them, records the times, deletes everything it
+    created. Returns (ok, rows of (database, minutes, verdict), leftovers, rto)."""
+    _, _, template, _ = stacks[0]
+    policy = next(r for r in template["Resources"].values() if r["Type"].startswith("Custom::"))["Properties"]
+    rto = int(policy.get("RtoMinutes", 180))
+    _, machine = machine_of(stacks[0], "DrillStateMachine")
+    post(f"{endpoint}/_rsp/config", {"restore_pending_seconds": restore_minutes * 60})
+    clock = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"])
+    sfn = dr.client("stepfunctions", DR_REGION)
+    arn = sfn.start_execution(stateMachineArn=machine, name="restore-drill",
+                              input=json.dumps({"waitSeconds": 1}))["executionArn"]
+    for _ in range(600):
+        execution = sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            break
+        clock += dt.timedelta(minutes=1)
+        post(f"{endpoint}/_rsp/config", {"clock": clock.isoformat()})
+        time.sleep(0.2)
+    post(f"{endpoint}/_rsp/config", {"restore_pending_seconds": 0})
+    output = json.loads(execution.get("output") or "{}")
+    restores = output.get("drill", {}).get("run", {}).get("restores", [])
+    rows = [(r["database"], r.get("minutes"), "RTO met" if r.get("minutes") is not None and r["minutes"] <= rto
+             else "RTO missed") for r in restores]
+    rds = dr.client("rds", DR_REGION)
+    leftovers = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
+                 if d["DBInstanceIdentifier"].startswith("rsp-drill-")]
+    leftovers += [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
+                  if c["DBClusterIdentifier"].startswith("rsp-drill-")]
+    ok = (execution["status"] == "SUCCEEDED" and len(rows) == 3 and all(v == "RTO met" for _, _, v in rows)
+          and not leftovers)
+    if execution["status"] != "SUCCEEDED":
+        say(f"restore drill: {execution['status']} {execution.get('error')} {execution.get('cause')}")
+    return ok, rows, leftovers, rto
 
 
 def main():
@@ -611,6 +650,16 @@ def main():
     say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
     ok = ok and refused
 
+    drilled, rows, leftovers, rto = drill_scenario(endpoint, stacks, dr)
+    print()
+    print(f"{'database':<9} {'restore':>8}  verdict (RtoMinutes {rto}, restore drill of the newest DR copy)")
+    for database, minutes, verdict in rows:
+        print(f"{database:<9} {('-' if minutes is None else f'{minutes} min'):>8}  {verdict}")
+    print()
+    say(f"restore drill: {len(rows)} databases restored in the DR account and deleted again; "
+        f"drill resources left: {leftovers or 'none'}")
+    ok = ok and drilled
+
     if args.stall_hours > 0 and args.stall_from is None:
         stall_end = end + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
@@ -628,7 +677,8 @@ def main():
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
-        "forged tasks were refused, and a stalled copy raised the alarm" if ok else "FAILED")
+        "forged tasks were refused, every database restored within RtoMinutes, and a stalled copy raised the alarm"
+        if ok else "FAILED")
     return 0 if ok else 1
 
 

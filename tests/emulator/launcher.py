@@ -20,7 +20,7 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      bus-to-bus delivery checked against bus policies, AWS::Events::EventBusPolicy.
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "copy_pending_seconds": N,
-"pending_prefixes": {"slow-": N}, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
+"pending_prefixes": {"slow-": N}, "restore_pending_seconds": N, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
 "http://127.0.0.1:PORT"}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots
 whose identifier starts with a prefix use its pending time (seconds of the emulated clock).
 POST /_rsp/tick emits the RDS events due; POST /_rsp/wait returns once no execution runs;
@@ -143,6 +143,80 @@ for _name, _kind, _getter, _param in (
         return snapshot.attributes if isinstance(result, dict) else result
 
     setattr(rds.RDSBackend, _name, _modify)
+
+
+# --- restores take time ----------------------------------------------------------------------
+# An instance restored from a snapshot (or created in a restored cluster) is `creating` for
+# restore_pending_seconds of the emulated clock (moto makes it available at once).
+
+_settings["restore_pending_seconds"] = 0.0
+_restoring = {}  # (account, region, instance id) -> (emulated until, real until)
+_restored_clusters = set()  # (account, region, cluster id)
+
+
+def _mark_restoring(backend, identifier):
+    with _lock:
+        seconds = _settings["restore_pending_seconds"]
+    if seconds > 0:
+        _restoring[(backend.account_id, backend.region_name, identifier)] = (
+            _now() + datetime.timedelta(seconds=seconds), time.monotonic() + seconds)
+
+
+_original_restore_instance = rds.RDSBackend.restore_db_instance_from_db_snapshot
+
+
+def _restore_instance(self, from_snapshot_id, overrides):
+    database = _original_restore_instance(self, from_snapshot_id, overrides)
+    # moto copies the original database's fields, creation time included.
+    database.created = database.instance_create_time = _now()
+    _mark_restoring(self, overrides["db_instance_identifier"])
+    return database
+
+
+rds.RDSBackend.restore_db_instance_from_db_snapshot = _restore_instance
+
+_original_restore_cluster = rds.RDSBackend.restore_db_cluster_from_snapshot
+
+
+def _restore_cluster(self, from_snapshot_id, overrides):
+    cluster = _original_restore_cluster(self, from_snapshot_id, overrides)
+    cluster.created = cluster.cluster_create_time = _now()
+    _restored_clusters.add((self.account_id, self.region_name, overrides.get("db_cluster_identifier")))
+    return cluster
+
+
+rds.RDSBackend.restore_db_cluster_from_snapshot = _restore_cluster
+
+_original_create_instance = rds.RDSBackend.create_db_instance
+
+
+def _create_instance(self, db_kwargs):
+    database = _original_create_instance(self, db_kwargs)
+    if (self.account_id, self.region_name, db_kwargs.get("db_cluster_identifier")) in _restored_clusters:
+        _mark_restoring(self, db_kwargs.get("db_instance_identifier"))
+    return database
+
+
+rds.RDSBackend.create_db_instance = _create_instance
+
+_original_describe_instances = rds.RDSBackend.describe_db_instances
+
+
+def _describe_instances(self, *args, **kwargs):
+    databases = _original_describe_instances(self, *args, **kwargs)
+    for database in databases:
+        key = (self.account_id, self.region_name, database.db_instance_identifier)
+        if key in _restoring:
+            until, real_until = _restoring[key]
+            if _pending(until, real_until):
+                database.status = "creating"
+            else:
+                database.status = "available"
+                del _restoring[key]
+    return databases
+
+
+rds.RDSBackend.describe_db_instances = _describe_instances
 
 
 # --- copies from shared snapshots -----------------------------------------------------------
@@ -490,6 +564,8 @@ class _ConfigMiddleware:
                     _settings["lambda_endpoints"].update(body["lambda_endpoints"])
                 if "snapshot_limit" in body:
                     os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(int(body["snapshot_limit"]))
+                if "restore_pending_seconds" in body:
+                    _settings["restore_pending_seconds"] = float(body["restore_pending_seconds"])
                 if "pending_prefixes" in body:
                     _settings["pending_prefixes"].update({k: float(v) for k, v in body["pending_prefixes"].items()})
                 if "clock" in body:

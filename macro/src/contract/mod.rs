@@ -5,8 +5,9 @@
 mod task;
 
 pub use task::{
-    EventEntry, Failure, KindName, MetricDatum, MetricDimension, Note, Operation, Origin,
-    RecoveryPoint, Step, Summary, TaskInput, TaskInputError, parse_task_input,
+    DrillInput, DrillRestore, DrillRun, DrillStep, EventEntry, Failure, KindName, MetricDatum,
+    MetricDimension, Note, Operation, Origin, RecoveryPoint, Step, Summary, TaskInput,
+    TaskInputError, parse_task_input,
 };
 
 use std::fmt;
@@ -15,8 +16,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The version of the task input the expansion writes (`"version"` in the Task's Parameters).
-/// Version 4 added `origin` (the stack and state machine the task belongs to).
-pub const CONTRACT_VERSION: u32 = 4;
+/// Version 4 added `origin` (the stack and state machine the task belongs to); version 5 the
+/// restore drill (`action: drill`, `drill`, and the drill properties of the policy).
+pub const CONTRACT_VERSION: u32 = 5;
 /// The oldest task input the provider still accepts: release 0.1 wrote no version (1).
 pub const OLDEST_ACCEPTED_VERSION: u32 = 1;
 
@@ -35,10 +37,18 @@ pub enum Action {
     Share,
     Copy,
     Delete,
+    /// The restore drill (destination): one step per task, see `DrillStep`.
+    Drill,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [Action::Take, Action::Share, Action::Copy, Action::Delete];
+    pub const ALL: [Action; 5] = [
+        Action::Take,
+        Action::Share,
+        Action::Copy,
+        Action::Delete,
+        Action::Drill,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +56,7 @@ impl Action {
             Action::Share => "share",
             Action::Copy => "copy",
             Action::Delete => "delete",
+            Action::Drill => "drill",
         }
     }
 
@@ -56,6 +67,7 @@ impl Action {
             Action::Share => "Share",
             Action::Copy => "Copy",
             Action::Delete => "Delete",
+            Action::Drill => "Drill",
         }
     }
 }
@@ -66,7 +78,9 @@ impl FromStr for Action {
         Action::ALL
             .into_iter()
             .find(|a| a.name() == s)
-            .ok_or_else(|| format!("unknown action {s:?}: expected take, share, copy or delete"))
+            .ok_or_else(|| {
+                format!("unknown action {s:?}: expected take, share, copy, delete or drill")
+            })
     }
 }
 
@@ -220,10 +234,14 @@ pub mod tags {
     /// `SHARED_WITH_PER_TAG` per tag; more go to `SHARED_WITH_2`). Release 0.1 wrote a digest.
     pub const SHARED_WITH: &str = "rds-snapshot-policy:shared-with";
     pub const SHARED_WITH_2: &str = "rds-snapshot-policy:shared-with-2";
+    /// On a drill instance or cluster: the PolicyId whose drill created it.
+    pub const DRILL: &str = "rds-snapshot-policy:drill";
+    /// On a DR copy: its last drill (`<RFC 3339> <minutes> min`).
+    pub const DRILLED: &str = "rds-snapshot-policy:drilled";
     /// 10 IDs and their separators fit RDS's 256-character tag values.
     pub const SHARED_WITH_PER_TAG: usize = 10;
     /// Every tag key the provider writes: the provider role's `aws:TagKeys` allow only these.
-    pub const WRITTEN: [&str; 9] = [
+    pub const WRITTEN: [&str; 11] = [
         CREATED_BY,
         COPIED_BY,
         POLICY,
@@ -233,10 +251,12 @@ pub mod tags {
         DELIVERED,
         SHARED_WITH,
         SHARED_WITH_2,
+        DRILL,
+        DRILLED,
     ];
     /// The keys written on a snapshot that already carries the marker (after sharing, after
     /// delivery): never the marker itself.
-    pub const WRITTEN_LATER: [&str; 3] = [SHARED_WITH, SHARED_WITH_2, DELIVERED];
+    pub const WRITTEN_LATER: [&str; 4] = [SHARED_WITH, SHARED_WITH_2, DELIVERED, DRILLED];
     /// On a database: opt in when TaggedInstance is true (the seed's tag).
     pub const OPT_IN: &str = "CopyDBSnapshot";
     /// The value of `CopyDBSnapshot` that opts a database in (any case).
@@ -254,6 +274,8 @@ pub mod metrics {
     /// DR, per copy run: snapshots matching the policy shared by accounts outside
     /// SourceAccounts (never copied); the generated alarm notifies on the first sighting.
     pub const UNEXPECTED_SHARES: &str = "UnexpectedSharedSnapshots";
+    /// Per database and drill: restore requested → available (→ validated), in minutes.
+    pub const RESTORE_MINUTES: &str = "RestoreMinutes";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
     pub const NAMESPACE_CONDITION_KEY: &str = "cloudwatch:namespace";
     pub const DIMENSION_POLICY: &str = "Policy";

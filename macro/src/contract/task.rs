@@ -30,6 +30,68 @@ pub struct TaskInput {
     /// logical ID in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Version 5, `action: drill`: which step, and the run so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillInput>,
+}
+
+/// The steps of a restore drill, one Task each in the drill state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillStep {
+    /// Restore the newest DR copy of each database into a temporary instance or cluster.
+    Start,
+    /// How far the restores are (the state machine waits between checks).
+    Check,
+    /// Record the timings, tag the copies, delete what the drill created.
+    Finish,
+    /// After a failure: delete what the drill created.
+    Cleanup,
+    /// Scheduled: delete drill instances and clusters older than RtoMinutes plus a margin.
+    Sweep,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DrillInput {
+    pub step: DrillStep,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<DrillRun>,
+}
+
+/// A drill in progress: what was restored from which copy, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DrillRun {
+    /// RFC 3339, by AWS's clock.
+    pub started: String,
+    pub restores: Vec<DrillRestore>,
+    /// Every restore is available.
+    #[serde(default)]
+    pub ready: bool,
+    /// RtoMinutes passed before every restore was available.
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DrillRestore {
+    pub database: String,
+    pub kind: KindName,
+    /// The DR copy restored.
+    pub snapshot: String,
+    pub snapshot_arn: String,
+    /// The drill instance (or cluster) identifier.
+    pub identifier: String,
+    /// RFC 3339.
+    pub requested: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<i64>,
 }
 
 /// Where a task comes from: the provider asks CloudFormation whether `stack` declares
@@ -250,6 +312,9 @@ pub struct Summary {
     /// copied), with how many.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unexpected_sharers: BTreeMap<String, usize>,
+    /// `action: drill`: the run after this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillRun>,
     /// Source, after sharing: what the state machine puts on this account's default bus (the
     /// policy's forwarding rule sends it on to the DR accounts).
     #[serde(skip_serializing_if = "Vec::is_empty")]

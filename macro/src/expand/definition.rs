@@ -24,6 +24,15 @@ pub fn definition_string(
     topic_arn: &Value,
     announces: bool,
 ) -> Value {
+    if action == Action::Drill {
+        return super::drill::drill_definition(
+            logical_id,
+            machine,
+            policy,
+            provider_arn,
+            topic_arn,
+        );
+    }
     let mut splicer = Splicer::default();
     let policy = splicer.replace_in(Value::Object(policy.clone()), true);
     let provider = splicer.replace_in(provider_arn.clone(), false);
@@ -129,7 +138,7 @@ pub fn definition_string(
 
 /// A Task calling an AWS API directly (no provider): a few quick retries, then the failure
 /// is notified like the provider's.
-fn integration_task(resource: &str, parameters: Value, next: &str) -> Value {
+pub(super) fn integration_task(resource: &str, parameters: Value, next: &str) -> Value {
     json!({
         "Type": "Task",
         "Resource": resource,
@@ -151,7 +160,7 @@ fn integration_task(resource: &str, parameters: Value, next: &str) -> Value {
 /// Replaces intrinsics with unique marker strings, then turns the serialized JSON back into
 /// `Fn::Join` parts with the intrinsics in place.
 #[derive(Default)]
-struct Splicer {
+pub(super) struct Splicer {
     intrinsics: Vec<(Value, bool)>,
 }
 
@@ -164,7 +173,7 @@ impl Splicer {
     }
 
     /// `top` is true for the policy map, whose `DestinationAccounts` is a list.
-    fn replace_in(&mut self, value: Value, top: bool) -> Value {
+    pub(super) fn replace_in(&mut self, value: Value, top: bool) -> Value {
         match value {
             v if is_intrinsic(&v) => self.marker(v, false),
             Value::Object(map) => Value::Object(
@@ -189,7 +198,7 @@ impl Splicer {
         }
     }
 
-    fn join(&self, definition: &Value) -> Value {
+    pub(super) fn join(&self, definition: &Value) -> Value {
         let text = definition.to_string();
         if self.intrinsics.is_empty() {
             return Value::String(text);

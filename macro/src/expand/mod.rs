@@ -1,6 +1,7 @@
 //! `expand(template, context)`: every `Custom::RdsSnapshotPolicy` becomes its pipeline.
 
 mod definition;
+mod drill;
 mod events;
 pub mod guard;
 mod resources;

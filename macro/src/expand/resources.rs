@@ -173,6 +173,11 @@ pub fn generate(
     if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
         out.push((format!("{p}RpoAlarm"), alarm));
     }
+    out.extend(super::drill::drill_resources(
+        policy,
+        normalized.get("PolicyId").unwrap_or(&Value::Null),
+        &topic_arn,
+    ));
     out.extend(super::guard::guard_resources(
         policy,
         normalized.get("PolicyId").unwrap_or(&Value::Null),
@@ -346,6 +351,17 @@ fn state_machine_role(
             "Action": "events:PutEvents",
             "Resource": super::events::own_default_bus(),
             "Condition": {"StringEquals": {events::SOURCE_CONDITION_KEY: events::SOURCE}},
+        }));
+    }
+    if let (true, Some(function)) = (
+        policy.spec.drills(),
+        &policy.spec.drill_validation_function_arn,
+    ) {
+        statements.push(json!({
+            "Sid": "InvokeTheDrillValidationFunction",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": function.to_value(),
         }));
     }
     if !matches!(policy.notification, Notification::Topic(_)) {

@@ -57,6 +57,16 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("KmsKeySource", Applies::Only(Role::Destination)),
     ("KmsKeyDestination", Applies::Only(Role::Destination)),
     ("CopyRetentionDays", Applies::Only(Role::Destination)),
+    ("RestoreDrill", Applies::Only(Role::Destination)),
+    ("RestoreDrillSchedule", Applies::Only(Role::Destination)),
+    ("RtoMinutes", Applies::Only(Role::Destination)),
+    ("DrillDBInstanceClass", Applies::Only(Role::Destination)),
+    ("DrillDBSubnetGroupName", Applies::Only(Role::Destination)),
+    ("DrillVpcSecurityGroupIds", Applies::Only(Role::Destination)),
+    (
+        "DrillValidationFunctionArn",
+        Applies::Only(Role::Destination),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]

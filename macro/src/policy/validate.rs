@@ -184,6 +184,13 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         kms_key_destination: None,
         copy_retention_days: None,
         source_accounts: None,
+        restore_drill: None,
+        restore_drill_schedule: None,
+        rto_minutes: None,
+        drill_db_instance_class: None,
+        drill_db_subnet_group_name: None,
+        drill_vpc_security_group_ids: None,
+        drill_validation_function_arn: None,
         retention_days,
         retention_hours,
         delete_old_snapshots,
@@ -624,8 +631,103 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
             "is required when copying across accounts (CrossAccountCopy is true): name the production accounts (12-digit IDs, at most 20) whose shared snapshots this policy copies; snapshots shared by any other account are never copied",
         );
     }
+    read_drill(r, policy);
     policy.destination_region = Some(region);
     policy.kms_key_source = kms_key_source;
     policy.kms_key_destination = kms_key_destination;
     policy.copy_retention_days = Some(copy_retention_days);
+}
+
+/// The restore drill's properties (destination only; on by default).
+fn read_drill(r: &mut Reader, policy: &mut PolicySpec<Text>) {
+    let drill = r.boolean("RestoreDrill", true);
+    policy.restore_drill = Some(drill);
+    if !drill {
+        for name in [
+            "RestoreDrillSchedule",
+            "RtoMinutes",
+            "DrillDBInstanceClass",
+            "DrillDBSubnetGroupName",
+            "DrillVpcSecurityGroupIds",
+            "DrillValidationFunctionArn",
+        ] {
+            if r.has(name) {
+                r.diag.warn(name, "is ignored: RestoreDrill is false");
+            }
+        }
+        return;
+    }
+    policy.restore_drill_schedule =
+        Some(r.schedule("RestoreDrillSchedule", defaults::RESTORE_DRILL_SCHEDULE));
+    let (min, max) = bounds::RTO_MINUTES;
+    policy.rto_minutes = Some(r.whole("RtoMinutes", defaults::RTO_MINUTES, min, max));
+    if let Some(class) = r.string("DrillDBInstanceClass") {
+        let ok = class.starts_with("db.")
+            && class.split('.').count() == 3
+            && class.split('.').all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if !ok {
+            r.diag.error(
+                "DrillDBInstanceClass",
+                format!("must be a DB instance class such as db.t4g.micro, got {class:?}"),
+            );
+        }
+        policy.drill_db_instance_class = Some(class);
+    }
+    if let Some(group) = r.text("DrillDBSubnetGroupName") {
+        if let Some(name) = group.literal()
+            && (name.is_empty() || name.len() > 255)
+        {
+            r.diag
+                .error("DrillDBSubnetGroupName", "must be 1 to 255 characters");
+        }
+        policy.drill_db_subnet_group_name = Some(group);
+    }
+    if let Some(items) = r.list("DrillVpcSecurityGroupIds") {
+        match items {
+            Ok(items) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(id) if is_security_group(id) => out.push(Text::Literal(id.clone())),
+                        v if crate::value::is_intrinsic(v) => out.push(Text::Intrinsic(v.clone())),
+                        other => r.diag.error(
+                            &format!("DrillVpcSecurityGroupIds[{i}]"),
+                            format!("must be a security group ID such as sg-0123456789abcdef0, got {other}"),
+                        ),
+                    }
+                }
+                policy.drill_vpc_security_group_ids = Some(out);
+            }
+            Err(_) => r.diag.error(
+                "DrillVpcSecurityGroupIds",
+                "must list the security group IDs themselves (each may be a Ref)",
+            ),
+        }
+    }
+    if let Some(function) = r.text("DrillValidationFunctionArn") {
+        if let Some(arn) = function.literal() {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() < 7
+                || parts[0] != "arn"
+                || parts[2] != "lambda"
+                || parts[5] != "function"
+            {
+                r.diag.error(
+                    "DrillValidationFunctionArn",
+                    format!("must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>), got {arn:?}"),
+                );
+            }
+        }
+        policy.drill_validation_function_arn = Some(function);
+    }
+}
+
+fn is_security_group(id: &str) -> bool {
+    id.strip_prefix("sg-").is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }

@@ -169,6 +169,16 @@ impl PolicySpec<String> {
                 ("KmsKeySource", self.kms_key_source.is_some()),
                 ("KmsKeyDestination", self.kms_key_destination.is_some()),
                 ("SourceAccounts", self.source_accounts.is_some()),
+                ("RestoreDrill", self.restore_drill.is_some()),
+                (
+                    "RestoreDrillSchedule",
+                    self.restore_drill_schedule.is_some(),
+                ),
+                ("RtoMinutes", self.rto_minutes.is_some()),
+                (
+                    "DrillDBInstanceClass",
+                    self.drill_db_instance_class.is_some(),
+                ),
             ],
             Role::Destination => &[
                 (
@@ -327,6 +337,9 @@ impl PolicySpec<String> {
         )?;
         if self.delete_old_snapshots && copy_retention > self.retention_days.unwrap_or_default() {
             return fail("RetentionDays", "must be >= CopyRetentionDays");
+        }
+        if let Some(rto) = self.rto_minutes {
+            in_bounds("RtoMinutes", rto, bounds::RTO_MINUTES)?;
         }
         if let Some(bad) = self
             .source_account_list()

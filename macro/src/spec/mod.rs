@@ -40,6 +40,14 @@ pub mod defaults {
     pub const COPY_RETENTION_DAYS: u64 = 2;
     pub const KEEP_LATEST: u64 = 1;
     pub const RPO_MINUTES: u64 = 60;
+    /// The restore drill: weekly, Sunday 04:00 UTC, after the nightly deletes.
+    pub const RESTORE_DRILL_SCHEDULE: &str = "cron(0 4 ? * SUN *)";
+    pub const RTO_MINUTES: u64 = 180;
+    /// The smallest classes that restore every engine the tool copies (Aurora needs medium).
+    pub const DRILL_INSTANCE_CLASS: &str = "db.t4g.micro";
+    pub const DRILL_AURORA_INSTANCE_CLASS: &str = "db.t4g.medium";
+    /// How long a drill instance may outlive RtoMinutes before the sweeper deletes it.
+    pub const DRILL_SWEEP_MARGIN_MINUTES: u64 = 60;
     /// AWS allows a manual snapshot to be shared with at most 20 accounts.
     pub const MAX_DESTINATION_ACCOUNTS: usize = 20;
 }
@@ -54,6 +62,7 @@ pub mod bounds {
     pub const RETENTION_HOURS: (u64, u64) = (1, 23);
     pub const EXPECTED_MINUTES: (u64, u64) = (1, 1440);
     pub const COPY_RETENTION_DAYS: (u64, u64) = (1, 36_500);
+    pub const RTO_MINUTES: (u64, u64) = (15, 1440);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -212,6 +221,31 @@ pub struct PolicySpec<S> {
     /// The accounts whose snapshots are copied and whose events start the copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_accounts: Option<Vec<S>>,
+    /// The restore drill (contract version 5; absent in older task inputs: no drill).
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_drill_schedule: Option<Schedule>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rto_minutes: Option<u64>,
+    #[serde(
+        rename = "DrillDBInstanceClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub drill_db_instance_class: Option<String>,
+    #[serde(
+        rename = "DrillDBSubnetGroupName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub drill_db_subnet_group_name: Option<S>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_vpc_security_group_ids: Option<Vec<S>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_validation_function_arn: Option<S>,
 
     // Both roles. Exactly one of RetentionDays and RetentionHours.
     #[serde(default, deserialize_with = "lenient::opt_whole")]
@@ -313,6 +347,13 @@ impl<S> PolicySpec<S> {
     }
 
     /// Destination: copies come from other accounts (false: this account's own snapshots).
+    /// Destination: the restore drill runs (false in task inputs from before it existed).
+    pub fn drills(&self) -> bool {
+        self.role == Role::Destination && self.restore_drill == Some(true)
+    }
+    pub fn rto(&self) -> u64 {
+        self.rto_minutes.unwrap_or(defaults::RTO_MINUTES)
+    }
     pub fn copies_across_accounts(&self) -> bool {
         self.cross_account_copy != Some(false)
     }
@@ -341,6 +382,9 @@ impl<S> PolicySpec<S> {
         }
         if self.delete_old_snapshots {
             out.push((Action::Delete, &self.delete_schedule));
+        }
+        if let (true, Some(s)) = (self.drills(), &self.restore_drill_schedule) {
+            out.push((Action::Drill, s));
         }
         out
     }
@@ -400,6 +444,22 @@ impl PolicySpec<Text> {
             kms_key_destination: one(&self.kms_key_destination, "KmsKeyDestination")?,
             copy_retention_days: self.copy_retention_days,
             source_accounts: many(&self.source_accounts, "SourceAccounts")?,
+            restore_drill: self.restore_drill,
+            restore_drill_schedule: self.restore_drill_schedule.clone(),
+            rto_minutes: self.rto_minutes,
+            drill_db_instance_class: self.drill_db_instance_class.clone(),
+            drill_db_subnet_group_name: one(
+                &self.drill_db_subnet_group_name,
+                "DrillDBSubnetGroupName",
+            )?,
+            drill_vpc_security_group_ids: many(
+                &self.drill_vpc_security_group_ids,
+                "DrillVpcSecurityGroupIds",
+            )?,
+            drill_validation_function_arn: one(
+                &self.drill_validation_function_arn,
+                "DrillValidationFunctionArn",
+            )?,
             retention_days: self.retention_days,
             retention_hours: self.retention_hours,
             delete_old_snapshots: self.delete_old_snapshots,

@@ -14,11 +14,11 @@ use crate::inventory::{Database, Inventory, KeyManager, Kind, Snapshot, tags};
 use crate::plan::Action;
 use crate::policy::{RuntimePolicy, Selector};
 
-fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<DateTime<Utc>> {
+pub(super) fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
-fn tag_map(list: &[Tag]) -> BTreeMap<String, String> {
+pub(super) fn tag_map(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
         .filter_map(|t| {
             Some((
@@ -272,7 +272,7 @@ pub async fn list_inventory(
                 inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
             }
         }
-        (Role::Destination, Action::Copy | Action::Delete) => {
+        (Role::Destination, Action::Copy | Action::Delete | Action::Drill) => {
             if action == Action::Copy {
                 let listing = if policy.spec.copies_across_accounts() {
                     Listing::Shared

@@ -3,6 +3,7 @@
 
 pub mod apply;
 mod deployed;
+pub mod drill_api;
 mod list;
 mod snapshot_api;
 
@@ -151,6 +152,22 @@ impl Aws {
     pub fn calls(&self) -> usize {
         self.calls.0.load(Ordering::Relaxed)
     }
+}
+
+/// Adds `tags` (contract keys only) to the snapshot `arn` in `region`.
+pub async fn tag_snapshot(
+    aws: &Aws,
+    region: &str,
+    kind: crate::inventory::Kind,
+    arn: &str,
+    tags: &[(String, String)],
+) -> Result<(), ProviderError> {
+    snapshot_api::SnapshotApi {
+        rds: aws.rds(region),
+        kind,
+    }
+    .tag(arn, tags, &format!("tagging {arn}"))
+    .await
 }
 
 /// The error code of an SDK error, if the service sent one.

@@ -1,6 +1,7 @@
 //! The command line: a thin shell over `expand` and the planner/executor.
 
 mod action_cmd;
+mod drill_cmd;
 mod expand_cmd;
 mod guard_cmd;
 mod rpo_cmd;
@@ -36,6 +37,11 @@ pub enum Command {
     /// Print a service control policy (JSON) that lets only the provider's role delete, unshare
     /// or retag the policy's snapshots, change its keys, or change the provider.
     Guard(guard_cmd::GuardArgs),
+    /// Run a restore drill of a DR policy now: restore the newest copy of each database, time
+    /// it against RtoMinutes, delete what it created.
+    Drill(drill_cmd::DrillArgs),
+    /// Fail over: restore a DR copy into a new instance (or cluster) and leave it running.
+    Restore(drill_cmd::RestoreArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -48,6 +54,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Schedule(args) => schedule_cmd::run(&args),
         Command::Rpo(args) => rpo_cmd::run(&args),
         Command::Guard(args) => guard_cmd::run(&args),
+        Command::Drill(args) => drill_cmd::drill(&args).await,
+        Command::Restore(args) => drill_cmd::restore(&args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 pub(crate) mod copy;
 mod delete;
+pub mod drill;
 pub mod share;
 mod take;
 
@@ -77,6 +78,10 @@ pub fn plan(
         Action::Share => share::plan_share(&mut plan, policy, inventory),
         Action::Copy => copy::plan_copy(&mut plan, policy, inventory, now),
         Action::Delete => delete::plan_delete(&mut plan, policy, inventory, now),
+        Action::Drill => plan.skip(
+            &policy.id,
+            "the drill is not a plan of snapshot writes: run it with `rds-snapshot-policy drill`",
+        ),
     }
     plan
 }

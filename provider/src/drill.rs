@@ -1,0 +1,269 @@
+//! The restore drill, one step at a time (the drill state machine calls each; the CLI's
+//! `drill` runs them in a loop): start the restores, check them, finish (timings, tags,
+//! metrics, delete), clean up after a failure, sweep leftovers.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rds_snapshot_policy_macro::contract::{
+    DrillInput, DrillRestore, DrillRun, DrillStep, KindName, MetricDatum, MetricDimension, Summary,
+    metrics,
+};
+
+use crate::aws::drill_api::DrillApi;
+use crate::aws::{Aws, list_inventory};
+use crate::error::{ErrorKind, ProviderError};
+use crate::inventory::{Kind, tags};
+use crate::plan::Action;
+use crate::plan::drill::{DrillResource, drill_identifier, drill_prefix, drill_targets, sweep};
+use crate::policy::RuntimePolicy;
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn kind_of(name: KindName) -> Kind {
+    match name {
+        KindName::Instance => Kind::Instance,
+        KindName::Cluster => Kind::Cluster,
+    }
+}
+
+fn empty_summary(policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
+    Summary {
+        action: Action::Drill,
+        policy: policy.id.clone(),
+        now: rfc3339(now),
+        dry_run: false,
+        done: Vec::new(),
+        skipped: Vec::new(),
+        pending: Vec::new(),
+        failed: Vec::new(),
+        aws_calls: 0,
+        measured_at: Some(rfc3339(now)),
+        recovery_points: Default::default(),
+        metric_data: Vec::new(),
+        unexpected_sharers: Default::default(),
+        drill: None,
+        announcements: Vec::new(),
+    }
+}
+
+/// Runs one drill step for `policy` (`only`: one database). Errors carry their contract name.
+pub async fn run_drill_step(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    input: &DrillInput,
+    only: Option<&str>,
+) -> Result<Summary, ProviderError> {
+    if !policy.spec.drills() && input.step != DrillStep::Sweep {
+        return Err(ProviderError::new(
+            ErrorKind::PolicyInvalid,
+            format!(
+                "policy {} has RestoreDrill false (or is not a DR policy)",
+                policy.id
+            ),
+        ));
+    }
+    let calls_before = aws.calls();
+    let api = DrillApi::new(aws, &policy.destination_region);
+    let now = aws.now();
+    let mut summary = empty_summary(policy, now);
+    let run = match (input.step, &input.run) {
+        (DrillStep::Start, _) => Some(start(aws, &api, policy, only).await?),
+        (DrillStep::Check, Some(run)) => Some(check(aws, &api, policy, run.clone()).await?),
+        (DrillStep::Finish, Some(run)) => {
+            let run = finish(aws, &api, policy, run.clone()).await?;
+            summary.metric_data = restore_metrics(policy, &run, aws.now());
+            Some(run)
+        }
+        (DrillStep::Cleanup, run) => {
+            let names: Option<Vec<String>> = run
+                .as_ref()
+                .map(|r| r.restores.iter().map(|x| x.identifier.clone()).collect());
+            cleanup(&api, policy, names.as_deref()).await?;
+            run.clone()
+        }
+        (DrillStep::Sweep, _) => {
+            let resources = api.list(&drill_prefix(&policy.id)).await?;
+            // AWS's clock as of the listing, not of an earlier call.
+            let old: Vec<&DrillResource> = sweep(policy, &resources, aws.now());
+            for id in api.delete(&policy.id, &old).await? {
+                tracing::warn!(policy = %policy.id, identifier = %id, "swept a drill resource left behind");
+            }
+            None
+        }
+        (step, None) => {
+            return Err(ProviderError::new(
+                ErrorKind::InputInvalid,
+                format!("drill step {step:?} needs the run from the previous step"),
+            ));
+        }
+    };
+    summary.drill = run;
+    summary.aws_calls = aws.calls() - calls_before;
+    Ok(summary)
+}
+
+async fn start(
+    aws: &Aws,
+    api: &DrillApi,
+    policy: &RuntimePolicy,
+    only: Option<&str>,
+) -> Result<DrillRun, ProviderError> {
+    let inventory = list_inventory(aws, Action::Drill, policy).await?;
+    let targets = drill_targets(policy, &inventory, only);
+    if targets.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::DatabaseNotFound,
+            format!(
+                "policy {} has no available DR copy{} in {} to restore: nothing was created",
+                policy.id,
+                only.map(|d| format!(" of {d}")).unwrap_or_default(),
+                policy.destination_region
+            ),
+        ));
+    }
+    let started = aws.now();
+    let mut restores = Vec::new();
+    for copy in targets {
+        let identifier = drill_identifier(&policy.id, copy.database_key());
+        api.restore(policy, copy, &identifier).await?;
+        tracing::info!(policy = %policy.id, database = copy.database_key(), snapshot = %copy.id, %identifier, "drill restore requested");
+        restores.push(DrillRestore {
+            database: copy.database_key().to_string(),
+            kind: match copy.kind {
+                Kind::Instance => KindName::Instance,
+                Kind::Cluster => KindName::Cluster,
+            },
+            snapshot: copy.id.clone(),
+            snapshot_arn: copy.arn.clone(),
+            identifier,
+            requested: rfc3339(aws.now()),
+            available: None,
+            endpoint: None,
+            minutes: None,
+        });
+    }
+    Ok(DrillRun {
+        started: rfc3339(started),
+        restores,
+        ready: false,
+        timed_out: false,
+    })
+}
+
+async fn check(
+    aws: &Aws,
+    api: &DrillApi,
+    policy: &RuntimePolicy,
+    mut run: DrillRun,
+) -> Result<DrillRun, ProviderError> {
+    for restore in run.restores.iter_mut().filter(|r| r.available.is_none()) {
+        let status = api
+            .status(&restore.identifier, kind_of(restore.kind))
+            .await?;
+        if status.available {
+            let now = aws.now();
+            restore.available = Some(rfc3339(now));
+            restore.endpoint = status.endpoint;
+            restore.minutes = parse(&restore.requested).map(|r| (now - r).num_minutes());
+        }
+    }
+    run.ready = run.restores.iter().all(|r| r.available.is_some());
+    let started = parse(&run.started).unwrap_or_else(|| aws.now());
+    run.timed_out = !run.ready && (aws.now() - started).num_minutes() > policy.spec.rto() as i64;
+    Ok(run)
+}
+
+async fn finish(
+    aws: &Aws,
+    api: &DrillApi,
+    policy: &RuntimePolicy,
+    run: DrillRun,
+) -> Result<DrillRun, ProviderError> {
+    for restore in &run.restores {
+        let minutes = restore.minutes.unwrap_or(-1);
+        let value = format!("{} {minutes} min", run.started);
+        if let Err(e) = crate::aws::tag_snapshot(
+            aws,
+            &policy.destination_region,
+            kind_of(restore.kind),
+            &restore.snapshot_arn,
+            &[(tags::DRILLED.to_string(), value)],
+        )
+        .await
+        {
+            tracing::warn!(policy = %policy.id, snapshot = %restore.snapshot, error = %e, "could not record the drill on the copy");
+        }
+    }
+    let names: Vec<String> = run.restores.iter().map(|r| r.identifier.clone()).collect();
+    cleanup(api, policy, Some(&names)).await?;
+    Ok(run)
+}
+
+/// Deletes this policy's drill resources (`names`: only those and their cluster members).
+async fn cleanup(
+    api: &DrillApi,
+    policy: &RuntimePolicy,
+    names: Option<&[String]>,
+) -> Result<(), ProviderError> {
+    let resources = api.list(&drill_prefix(&policy.id)).await?;
+    let chosen: Vec<&DrillResource> = resources
+        .iter()
+        .filter(|r| {
+            names.is_none_or(|n| {
+                n.iter()
+                    .any(|x| *x == r.identifier || r.cluster.as_deref() == Some(x.as_str()))
+            })
+        })
+        .collect();
+    for id in api.delete(&policy.id, &chosen).await? {
+        tracing::info!(policy = %policy.id, identifier = %id, "drill resource deleted");
+    }
+    Ok(())
+}
+
+/// `RestoreMinutes` per database, and the policy's maximum (what the RTO alarm watches).
+pub fn restore_metrics(
+    policy: &RuntimePolicy,
+    run: &DrillRun,
+    at: DateTime<Utc>,
+) -> Vec<MetricDatum> {
+    let timestamp = rfc3339(at);
+    let mut out = Vec::new();
+    let max = run.restores.iter().filter_map(|r| r.minutes).max();
+    let datum = |dimensions: Vec<MetricDimension>, value: i64| MetricDatum {
+        metric_name: metrics::RESTORE_MINUTES,
+        dimensions,
+        timestamp: timestamp.clone(),
+        value: value as f64,
+        unit: "None",
+    };
+    let policy_dimension = || MetricDimension {
+        name: metrics::DIMENSION_POLICY,
+        value: policy.id.clone(),
+    };
+    if let Some(max) = max {
+        out.push(datum(vec![policy_dimension()], max));
+    }
+    for r in &run.restores {
+        if let Some(m) = r.minutes {
+            out.push(datum(
+                vec![
+                    policy_dimension(),
+                    MetricDimension {
+                        name: metrics::DIMENSION_DATABASE,
+                        value: r.database.clone(),
+                    },
+                ],
+                m,
+            ));
+        }
+    }
+    out
+}

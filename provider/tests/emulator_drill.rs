@@ -1,0 +1,190 @@
+//! The restore drill against the emulator: an instance and an Aurora cluster restored from
+//! their DR copies, timed, and deleted; cleanup after a failure mid-drill; the sweeper; and
+//! the safety rule (nothing without the drill's tag and name is ever deleted).
+
+mod support;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use provider::drill::run_drill_step;
+use provider::inventory::tags;
+use provider::plan::drill::drill_prefix;
+use provider::policy::RuntimePolicy;
+use rds_snapshot_policy_macro::contract::{DrillInput, DrillRun, DrillStep};
+use serde_json::json;
+use support::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 3, 4, 0, 0).unwrap()
+}
+
+async fn step(
+    aws: &provider::aws::Aws,
+    policy: &RuntimePolicy,
+    step: DrillStep,
+    run: Option<DrillRun>,
+) -> DrillRun {
+    run_drill_step(aws, policy, &DrillInput { step, run }, None)
+        .await
+        .unwrap_or_else(|e| panic!("{step:?}: {e}"))
+        .drill
+        .unwrap_or_else(|| DrillRun {
+            started: String::new(),
+            restores: Vec::new(),
+            ready: false,
+            timed_out: false,
+        })
+}
+
+/// DB instances and clusters in the DR region whose identifier starts with `prefix`.
+async fn leftovers(aws: &provider::aws::Aws, prefix: &str) -> Vec<String> {
+    let rds = aws.rds(DR_REGION);
+    let mut out: Vec<String> = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .iter()
+        .filter_map(|d| d.db_instance_identifier().map(str::to_string))
+        .chain(
+            rds.describe_db_clusters()
+                .send()
+                .await
+                .unwrap()
+                .db_clusters()
+                .iter()
+                .filter_map(|c| c.db_cluster_identifier().map(str::to_string)),
+        )
+        .filter(|id| id.starts_with(prefix))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn drills_restore_time_and_delete_only_their_own() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    create_instance(&src, SOURCE_REGION, "dr1-orders", Some(&key), &[]).await;
+    create_cluster(&src, SOURCE_REGION, "dr1-ledger", &key).await;
+    clock(em, t0()).await;
+    let source = source_policy(json!({"PolicyId": "dr1-src", "InstanceNamePattern": "^dr1-"}));
+    run(&src, "take", &source, t0()).await;
+    run(&src, "share", &source, t0()).await;
+    let dr_properties = json!({"Role": "Destination", "PolicyId": "dr1-dr", "SnapshotPattern": "^dr1-",
+        "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
+        "SourceAccounts": [SOURCE], "RtoMinutes": 30});
+    let copied = run(&dr, "copy", &dr_properties, t0()).await;
+    assert_eq!(copied.done.len(), 2, "{copied:?}");
+    let policy = RuntimePolicy::from_properties(&dr_properties, DR_REGION, None).unwrap();
+    let prefix = drill_prefix("dr1-dr");
+
+    // Not the drill's: the right name without the tag, and the tag without the name.
+    create_instance(
+        &dr,
+        DR_REGION,
+        &format!("{prefix}impostor"),
+        Some(&dr_key),
+        &[],
+    )
+    .await;
+    create_instance(
+        &dr,
+        DR_REGION,
+        "dr1-app",
+        Some(&dr_key),
+        &[(tags::DRILL, "dr1-dr")],
+    )
+    .await;
+
+    em.configure(json!({"restore_pending_seconds": 180})).await;
+    let started = step(&dr, &policy, DrillStep::Start, None).await;
+    let databases: Vec<&str> = started
+        .restores
+        .iter()
+        .map(|r| r.database.as_str())
+        .collect();
+    assert_eq!(databases, ["dr1-ledger", "dr1-orders"]);
+    let checked = step(&dr, &policy, DrillStep::Check, Some(started)).await;
+    assert!(!checked.ready && !checked.timed_out, "{checked:?}");
+    clock(em, t0() + Duration::minutes(4)).await;
+    let ready = step(&dr, &policy, DrillStep::Check, Some(checked)).await;
+    assert!(ready.ready, "{ready:?}");
+    for r in &ready.restores {
+        let minutes = r.minutes.expect("timed");
+        assert!(
+            (3..=5).contains(&minutes),
+            "{} took {minutes} min",
+            r.database
+        );
+        assert!(r.endpoint.is_some(), "{r:?}");
+    }
+    let summary = run_drill_step(
+        &dr,
+        &policy,
+        &DrillInput {
+            step: DrillStep::Finish,
+            run: Some(ready),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let restore_minutes: Vec<f64> = summary
+        .metric_data
+        .iter()
+        .filter(|d| d.metric_name == "RestoreMinutes")
+        .map(|d| d.value)
+        .collect();
+    assert_eq!(
+        restore_minutes.len(),
+        3,
+        "the policy's maximum and one per database"
+    );
+    for copy in snapshots(&dr, DR_REGION, "dr1-").await {
+        assert!(
+            copy.tags
+                .get(tags::DRILLED)
+                .is_some_and(|v| v.ends_with(" min")),
+            "{} records its drill: {:?}",
+            copy.id,
+            copy.tags
+        );
+    }
+    assert_eq!(
+        leftovers(&dr, &prefix).await,
+        [format!("{prefix}impostor")],
+        "the drill deleted what it created and nothing else"
+    );
+
+    // A failure mid-drill: the Catch path's cleanup leaves nothing behind.
+    let again = step(&dr, &policy, DrillStep::Start, None).await;
+    assert_eq!(again.restores.len(), 2);
+    step(&dr, &policy, DrillStep::Cleanup, Some(again)).await;
+    assert_eq!(leftovers(&dr, &prefix).await, [format!("{prefix}impostor")]);
+
+    // A drill whose execution timed out (no cleanup ran): the sweeper removes it once it is
+    // older than RtoMinutes plus the margin, not before.
+    step(&dr, &policy, DrillStep::Start, None).await;
+    step(&dr, &policy, DrillStep::Sweep, None).await;
+    assert_eq!(leftovers(&dr, &prefix).await.len(), 4, "too young to sweep");
+    clock(em, t0() + Duration::minutes(4 + 30 + 61)).await;
+    step(&dr, &policy, DrillStep::Sweep, None).await;
+    assert_eq!(leftovers(&dr, &prefix).await, [format!("{prefix}impostor")]);
+    let kept = dr
+        .rds(DR_REGION)
+        .describe_db_instances()
+        .db_instance_identifier("dr1-app")
+        .send()
+        .await;
+    assert!(
+        kept.is_ok(),
+        "an instance carrying only the tag is never deleted"
+    );
+    em.configure(json!({"restore_pending_seconds": 0})).await;
+}
