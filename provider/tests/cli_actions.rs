@@ -147,4 +147,101 @@ async fn run_take_share_copy_then_plan_delete() {
         "{}",
         text(&bad)
     );
+
+    // The drill from the CLI: restores the newest copy, times it, deletes what it created.
+    let drill = cli(
+        em,
+        DR,
+        DR_REGION,
+        &[
+            "drill",
+            "--policy",
+            &copies,
+            "--wait-seconds",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(drill.status.success(), "{}", text(&drill));
+    let run: Value = serde_json::from_slice(&drill.stdout).expect("JSON run");
+    assert_eq!(run["restores"][0]["database"], "cli-orders", "{run}");
+    assert!(run["restores"][0]["minutes"].is_number(), "{run}");
+    let instances = dr
+        .rds(DR_REGION)
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        instances.db_instances().iter().all(|d| !d
+            .db_instance_identifier()
+            .unwrap_or_default()
+            .starts_with("rsp-drill-")),
+        "no drill instance left"
+    );
+    // A failover: restores for real and leaves the instance.
+    let failover = cli(
+        em,
+        DR,
+        DR_REGION,
+        &[
+            "restore",
+            "--policy",
+            &copies,
+            "--database",
+            "cli-orders",
+            "--target-id",
+            "cli-orders-failover",
+            "--wait-seconds",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(failover.status.success(), "{}", text(&failover));
+    let restored: Value = serde_json::from_slice(&failover.stdout).expect("JSON");
+    assert_eq!(
+        restored["snapshot"], "cli-orders-2026-05-04-14-00",
+        "{restored}"
+    );
+    let kept = dr
+        .rds(DR_REGION)
+        .describe_db_instances()
+        .db_instance_identifier("cli-orders-failover")
+        .send()
+        .await
+        .expect("the failover instance stays");
+    let tags: Vec<&str> = kept.db_instances()[0]
+        .tag_list()
+        .iter()
+        .filter_map(|t| t.key())
+        .collect();
+    assert!(
+        !tags.contains(&"rds-snapshot-policy:drill"),
+        "never swept: {tags:?}"
+    );
+    let early = cli(
+        em,
+        DR,
+        DR_REGION,
+        &[
+            "restore",
+            "--policy",
+            &copies,
+            "--database",
+            "cli-orders",
+            "--target-id",
+            "x-1",
+            "--point",
+            "2026-05-01T00:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(early.status.code(), Some(1));
+    assert!(
+        text(&early).contains("no available DR copy of cli-orders"),
+        "{}",
+        text(&early)
+    );
 }
