@@ -8,7 +8,10 @@ fn expanded(extra: Value) -> Value {
     let mut properties = json!({"Role": "Destination", "SnapshotPattern": "^orders-",
         "SourceAccounts": ["111111111111"], "DestinationRegion": "eu-central-1",
         "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
-    properties.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    properties
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
     let template = json!({"Resources": {"Copies": {"Type": "Custom::RdsSnapshotPolicy", "Properties": properties}}});
     let context = ExpandContext {
         region: Some("eu-central-1".into()),
@@ -37,21 +40,43 @@ fn definition(template: &Value) -> Value {
 fn the_default_dr_policy_drills_weekly_with_an_rto_alarm() {
     let t = expanded(json!({}));
     let resources = &t["Resources"];
-    assert_eq!(resources["CopiesDrillSchedule"]["Properties"]["ScheduleExpression"], "cron(0 4 ? * SUN *)");
-    assert_eq!(resources["CopiesDrillSweepSchedule"]["Properties"]["ScheduleExpression"], "rate(1 hour)");
-    assert_eq!(resources["CopiesDrillSweepSchedule"]["Properties"]["Targets"][0]["Input"], "{\"sweep\": true}");
-    assert_eq!(resources["CopiesRtoAlarm"]["Properties"]["MetricName"], "RestoreMinutes");
+    assert_eq!(
+        resources["CopiesDrillSchedule"]["Properties"]["ScheduleExpression"],
+        "cron(0 4 ? * SUN *)"
+    );
+    assert_eq!(
+        resources["CopiesDrillSweepSchedule"]["Properties"]["ScheduleExpression"],
+        "rate(1 hour)"
+    );
+    assert_eq!(
+        resources["CopiesDrillSweepSchedule"]["Properties"]["Targets"][0]["Input"],
+        "{\"sweep\": true}"
+    );
+    assert_eq!(
+        resources["CopiesRtoAlarm"]["Properties"]["MetricName"],
+        "RestoreMinutes"
+    );
     assert_eq!(resources["CopiesRtoAlarm"]["Properties"]["Threshold"], 180);
     let d = definition(&t);
-    assert_eq!(d["TimeoutSeconds"], (180 + 60) * 60, "longer than RtoMinutes plus cleanup");
+    assert_eq!(
+        d["TimeoutSeconds"],
+        (180 + 60) * 60,
+        "longer than RtoMinutes plus cleanup"
+    );
     assert_eq!(d["States"]["Wait"]["SecondsPath"], "$.waitSeconds");
     for (name, state) in d["States"].as_object().unwrap() {
         if state["Type"] == "Task" && state["Parameters"]["action"] == "drill" {
             let next = state["Catch"][0]["Next"].as_str().unwrap();
-            assert!(["HasRun", "Notify"].contains(&next), "{name} fails into the cleanup: {next}");
+            assert!(
+                ["HasRun", "Notify"].contains(&next),
+                "{name} fails into the cleanup: {next}"
+            );
         }
     }
-    assert!(d["States"]["Validate"].is_null(), "no validation function, no Validate state");
+    assert!(
+        d["States"]["Validate"].is_null(),
+        "no validation function, no Validate state"
+    );
 }
 
 #[test]
@@ -59,11 +84,20 @@ fn a_validation_function_is_called_and_may_fail_the_drill() {
     let function = "arn:aws:lambda:eu-central-1:222222222222:function:check-orders";
     let t = expanded(json!({"DrillValidationFunctionArn": function, "RtoMinutes": 90}));
     let d = definition(&t);
-    assert_eq!(d["States"]["Validate"]["Parameters"]["FunctionName"], function);
+    assert_eq!(
+        d["States"]["Validate"]["Parameters"]["FunctionName"],
+        function
+    );
     assert_eq!(d["States"]["NotValid"]["Next"], "HasRun");
-    assert_eq!(t["Resources"]["CopiesRtoAlarm"]["Properties"]["Threshold"], 90);
+    assert_eq!(
+        t["Resources"]["CopiesRtoAlarm"]["Properties"]["Threshold"],
+        90
+    );
     let role = t["Resources"]["CopiesStateMachineRole"].to_string();
-    assert!(role.contains(function), "the state machine may invoke the validation function");
+    assert!(
+        role.contains(function),
+        "the state machine may invoke the validation function"
+    );
 }
 
 #[test]
@@ -71,7 +105,9 @@ fn restore_drill_false_generates_no_drill() {
     let t = expanded(json!({"RestoreDrill": false}));
     let names: Vec<&String> = t["Resources"].as_object().unwrap().keys().collect();
     assert!(
-        names.iter().all(|n| !n.contains("Drill") && !n.contains("Rto")),
+        names
+            .iter()
+            .all(|n| !n.contains("Drill") && !n.contains("Rto")),
         "{names:?}"
     );
 }

@@ -348,6 +348,17 @@ async fn destination_key_must_exist_and_be_enabled() {
     };
     let ok = answer(&dr, cr_event("Create", &server.url, props(&key), None)).await;
     assert_eq!(ok["Status"], "SUCCESS", "{ok}");
+    let mut no_network = props(&key);
+    no_network["DrillDBSubnetGroupName"] = json!("app-dr-subnets");
+    let no_network = answer(&dr, cr_event("Create", &server.url, no_network, None)).await;
+    assert_eq!(no_network["Status"], "FAILED");
+    assert!(
+        no_network["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("DrillDBSubnetGroupName app-dr-subnets does not exist in eu-central-1"),
+        "{no_network}"
+    );
     let missing = key.replace(&key[key.len() - 12..], "000000000000");
     let gone = answer(&dr, cr_event("Create", &server.url, props(&missing), None)).await;
     assert_eq!(gone["Status"], "FAILED");

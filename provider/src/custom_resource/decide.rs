@@ -54,8 +54,22 @@ pub enum KeyState {
 pub struct DestinationFacts {
     /// (property, key, region, state)
     pub keys: Vec<(&'static str, String, String, KeyState)>,
+    /// The drill's network: `None` when the policy does not drill.
+    pub drill_network: Option<DrillNetwork>,
     pub region: String,
     pub quota: Result<Option<Quota>, String>,
+}
+
+/// Where drill instances would be created.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrillNetwork {
+    /// The named subnet group exists.
+    Found,
+    /// The named subnet group does not exist.
+    Missing(String),
+    /// No group named and no `default` DB subnet group in the region.
+    NoDefault,
+    Unknown(String),
 }
 
 /// The databases the source policy covers, from the listing.
@@ -271,6 +285,18 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
         }
     }
     let region = &facts.region;
+    match &facts.drill_network {
+        None | Some(DrillNetwork::Found) => {}
+        Some(DrillNetwork::Missing(name)) => report.failures.push(format!(
+            "DrillDBSubnetGroupName {name} does not exist in {region}: the restore drill could not create its instances"
+        )),
+        Some(DrillNetwork::NoDefault) => report.warnings.push(format!(
+            "DrillDBSubnetGroupName is not given and {region} has no default DB subnet group: unless the account has a default VPC, the restore drill fails before creating anything; name a subnet group (and DrillVpcSecurityGroupIds)"
+        )),
+        Some(DrillNetwork::Unknown(e)) => report.warnings.push(format!(
+            "could not check the restore drill's network in {region}: {e}"
+        )),
+    }
     match &facts.quota {
         Ok(Some((used, max))) if *max > 0 && used * 10 >= max * 9 => {
             report.warnings.push(format!("{used} of the {max} manual snapshots allowed in {region} are used: copies will fail when the quota is reached"));
@@ -481,6 +507,7 @@ mod tests {
             ],
             region: "eu-central-1".into(),
             quota: Ok(Some((90, 100))),
+            drill_network: None,
         };
         let report = decide_destination(&policy, &facts);
         assert_eq!(
@@ -491,5 +518,29 @@ mod tests {
         );
         assert_eq!(report.warnings.len(), 2);
         assert!(report.warnings[1].contains("90 of the 100 manual snapshots"));
+
+        let missing = DestinationFacts {
+            drill_network: Some(DrillNetwork::Missing("app-dr".into())),
+            ..facts.clone()
+        };
+        let report = decide_destination(&policy, &missing);
+        assert!(
+            report.failures.iter().any(|f| f.contains("DrillDBSubnetGroupName app-dr does not exist in eu-central-1")),
+            "{:?}",
+            report.failures
+        );
+        let unnamed = DestinationFacts {
+            drill_network: Some(DrillNetwork::NoDefault),
+            ..facts
+        };
+        let report = decide_destination(&policy, &unnamed);
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("no default DB subnet group")),
+            "{:?}",
+            report.warnings
+        );
     }
 }

@@ -145,9 +145,49 @@ async fn gather_destination(aws: &Aws, policy: &RuntimePolicy) -> DestinationFac
         keys.push((property, key, region, state));
     }
     let region = policy.destination_region.clone();
+    let drill_network = if policy.spec.drills() {
+        Some(
+            drill_network(
+                aws,
+                &region,
+                policy.spec.drill_db_subnet_group_name.as_deref(),
+            )
+            .await,
+        )
+    } else {
+        None
+    };
     DestinationFacts {
+        drill_network,
         keys,
         quota: quota(aws, &region).await,
         region,
+    }
+}
+
+/// Whether the drill has somewhere to create its instances.
+async fn drill_network(aws: &Aws, region: &str, named: Option<&str>) -> decide::DrillNetwork {
+    let group = named.unwrap_or("default");
+    match aws
+        .rds(region)
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(group)
+        .send()
+        .await
+    {
+        Ok(_) => decide::DrillNetwork::Found,
+        Err(e) => match crate::aws::error_code(&e).as_deref() {
+            Some("DBSubnetGroupNotFoundFault" | "DBSubnetGroupNotFound") => match named {
+                Some(name) => decide::DrillNetwork::Missing(name.to_string()),
+                None => decide::DrillNetwork::NoDefault,
+            },
+            _ => decide::DrillNetwork::Unknown(
+                aws_sdk_rds::error::DisplayErrorContext(&e)
+                    .to_string()
+                    .chars()
+                    .take(300)
+                    .collect(),
+            ),
+        },
     }
 }
