@@ -90,6 +90,15 @@ fn a_validation_function_is_called_and_may_fail_the_drill() {
     );
     assert_eq!(d["States"]["NotValid"]["Next"], "HasRun");
     assert_eq!(
+        d["States"]["Passed"]["Choices"][0]["Next"],
+        "FinishValidated"
+    );
+    assert_eq!(
+        d["States"]["FinishValidated"]["Parameters"]["drill"]["validated.$"],
+        "$$.State.EnteredTime",
+        "the validation's time reaches the provider"
+    );
+    assert_eq!(
         t["Resources"]["CopiesRtoAlarm"]["Properties"]["Threshold"],
         90
     );

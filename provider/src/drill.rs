@@ -77,7 +77,16 @@ pub async fn run_drill_step(
         (DrillStep::Start, _) => Some(start(aws, &api, policy, only).await?),
         (DrillStep::Check, Some(run)) => Some(check(aws, &api, policy, run.clone()).await?),
         (DrillStep::Finish, Some(run)) => {
-            let run = finish(aws, &api, policy, run.clone()).await?;
+            let mut run = run.clone();
+            if let Some(at) = input.validated.as_deref().and_then(parse) {
+                for r in &mut run.restores {
+                    r.validated = Some(rfc3339(at));
+                    r.minutes = parse(&r.requested)
+                        .map(|q| (at - q).num_minutes())
+                        .or(r.minutes);
+                }
+            }
+            let run = finish(aws, &api, policy, run).await?;
             summary.metric_data = restore_metrics(policy, &run, aws.now());
             Some(run)
         }
@@ -146,6 +155,7 @@ async fn start(
             requested: rfc3339(aws.now()),
             available: None,
             endpoint: None,
+            validated: None,
             minutes: None,
         });
     }

@@ -23,16 +23,25 @@ async fn step(
     step: DrillStep,
     run: Option<DrillRun>,
 ) -> DrillRun {
-    run_drill_step(aws, policy, &DrillInput { step, run }, None)
-        .await
-        .unwrap_or_else(|e| panic!("{step:?}: {e}"))
-        .drill
-        .unwrap_or_else(|| DrillRun {
-            started: String::new(),
-            restores: Vec::new(),
-            ready: false,
-            timed_out: false,
-        })
+    run_drill_step(
+        aws,
+        policy,
+        &DrillInput {
+            step,
+            run,
+            validated: None,
+        },
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{step:?}: {e}"))
+    .drill
+    .unwrap_or_else(|| DrillRun {
+        started: String::new(),
+        restores: Vec::new(),
+        ready: false,
+        timed_out: false,
+    })
 }
 
 /// DB instances and clusters in the DR region whose identifier starts with `prefix`.
@@ -130,6 +139,8 @@ async fn drills_restore_time_and_delete_only_their_own() {
         &DrillInput {
             step: DrillStep::Finish,
             run: Some(ready),
+            // A validation function passed them at 04:07: RestoreMinutes runs to then.
+            validated: Some((t0() + Duration::minutes(7)).to_rfc3339()),
         },
         None,
     )

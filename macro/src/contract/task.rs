@@ -57,6 +57,9 @@ pub struct DrillInput {
     pub step: DrillStep,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<DrillRun>,
+    /// Finish after a validation function passed: when it did (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated: Option<String>,
 }
 
 /// A drill in progress: what was restored from which copy, and when.
@@ -90,6 +93,11 @@ pub struct DrillRestore {
     pub available: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// When the validation function passed it (RFC 3339), if one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated: Option<String>,
+    /// Requested → available, or → validated when a validation function passed it: what
+    /// `RestoreMinutes` reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minutes: Option<i64>,
 }

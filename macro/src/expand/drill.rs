@@ -148,6 +148,11 @@ pub fn drill_definition(
             "Next": "Done",
         },
     });
+    let finish_validated = task(
+        json!({"step": "finish", "run.$": "$.drill.run", "validated.$": "$$.State.EnteredTime"}),
+        "PublishRestoreMinutes",
+        json!({"run.$": "$.drill", "metricData.$": "$.metricData"}),
+    );
     if let (Some(function), Some(map)) = (validator, states.as_object_mut()) {
         map.insert("Validate".into(), json!({
             "Type": "Task",
@@ -162,9 +167,10 @@ pub fn drill_definition(
         }));
         map.insert("Passed".into(), json!({
             "Type": "Choice",
-            "Choices": [{"Variable": "$.validation.passed", "BooleanEquals": true, "Next": "Finish"}],
+            "Choices": [{"Variable": "$.validation.passed", "BooleanEquals": true, "Next": "FinishValidated"}],
             "Default": "NotValid",
         }));
+        map.insert("FinishValidated".into(), finish_validated);
         map.insert("NotValid".into(), json!({
             "Type": "Pass",
             "Result": {"Error": "ValidationFailed", "Cause": "the validation function did not pass the restored databases"},

@@ -102,7 +102,11 @@ fn step_input(
     step: DrillStep,
     run: Option<rds_snapshot_policy_macro::contract::DrillRun>,
 ) -> DrillInput {
-    DrillInput { step, run }
+    DrillInput {
+        step,
+        run,
+        validated: None,
+    }
 }
 
 pub async fn drill(args: &DrillArgs) -> Result<(), String> {
