@@ -67,6 +67,30 @@ pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, V
             vec![],
         );
     }
+    if let Some(region) = request
+        .region
+        .as_deref()
+        .filter(|r| !crate::spec::is_region(r))
+    {
+        return (
+            failure(format!(
+                "{TRANSFORM_NAME}: the macro event's region {region:?} is not an AWS region"
+            )),
+            vec![],
+        );
+    }
+    if let Some(account) = request
+        .account_id
+        .as_deref()
+        .filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return (
+            failure(format!(
+                "{TRANSFORM_NAME}: the macro event's accountId {account:?} is not a 12-digit account ID"
+            )),
+            vec![],
+        );
+    }
     let context = ExpandContext {
         region: request.region,
         account_id: request.account_id,

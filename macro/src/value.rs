@@ -38,6 +38,61 @@ pub fn is_intrinsic(value: &Value) -> bool {
     }
 }
 
+/// The intrinsic functions CloudFormation knows (and `Condition`, `Ref`).
+pub const KNOWN_INTRINSICS: [&str; 17] = [
+    "Ref",
+    "Condition",
+    "Fn::Base64",
+    "Fn::Cidr",
+    "Fn::FindInMap",
+    "Fn::GetAtt",
+    "Fn::GetAZs",
+    "Fn::ImportValue",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::Sub",
+    "Fn::Transform",
+    "Fn::And",
+    "Fn::Equals",
+    "Fn::If",
+    "Fn::Not",
+];
+
+/// Finds one-key maps named like an intrinsic that CloudFormation does not know
+/// (`Fn::Bogus`, `Fn::Or` is known too), returning (path, name).
+pub fn find_unknown_intrinsics(value: &Value, path: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if map.len() == 1
+                && let Some(key) = map.keys().next()
+                && key.starts_with("Fn::")
+                && !KNOWN_INTRINSICS.contains(&key.as_str())
+                && !matches!(
+                    key.as_str(),
+                    "Fn::Or" | "Fn::Length" | "Fn::ToJsonString" | "Fn::ForEach"
+                )
+            {
+                found.push((path.to_string(), key.clone()));
+            }
+            for (key, inner) in map {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                find_unknown_intrinsics(inner, &at, found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                find_unknown_intrinsics(inner, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Finds `Fn::ImportValue` anywhere below `value`, returning the paths (macros cannot see it).
 pub fn find_import_values(value: &Value, path: &str, found: &mut Vec<String>) {
     match value {

@@ -30,6 +30,19 @@ pub fn parse_policy(
             return Err(diag.errors);
         }
     };
+    let mut unknown = Vec::new();
+    crate::value::find_unknown_intrinsics(properties, "", &mut unknown);
+    for (path, name) in unknown {
+        let property = path
+            .split(['.', '['])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        diag.error(
+            &property,
+            format!("{name} is not an intrinsic function CloudFormation knows"),
+        );
+    }
     let mut imports = Vec::new();
     find_import_values(properties, "", &mut imports);
     for path in imports {
