@@ -18,6 +18,9 @@ use crate::value::Text;
 
 /// CloudFormation's limits on a processed template.
 pub const MAX_RESOURCES: usize = 500;
+/// The fewest resources a policy expands into (itself, one state machine, its role, schedule,
+/// schedule role, two alarms, two tamper rules): the bound checked before expanding.
+pub const MIN_RESOURCES_PER_POLICY: usize = 9;
 pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 
@@ -69,6 +72,18 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
     let Some(resources) = resources.as_object() else {
         return Err(template_error("Resources must be an object of logical IDs"));
     };
+    // Refuse early what can only exceed CloudFormation's resource limit: expanding thousands
+    // of policies first would take memory without bound (the macro Lambda has 256 MB).
+    let policies = resources
+        .values()
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some(RESOURCE_TYPE))
+        .count();
+    let least = resources.len() - policies + policies * MIN_RESOURCES_PER_POLICY;
+    if least > MAX_RESOURCES {
+        return Err(template_error(&format!(
+            "the template has {policies} policies; each expands into at least {MIN_RESOURCES_PER_POLICY} resources, so the expansion would exceed CloudFormation's {MAX_RESOURCES}: split the policies over several stacks"
+        )));
+    }
     let resolver = resolver_for(root, context);
     let provider_arn = json!({"Fn::Sub": format!(
         "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}",
