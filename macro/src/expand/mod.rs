@@ -80,7 +80,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
         .count();
     let least = resources.len() - policies + policies * MIN_RESOURCES_PER_POLICY;
     if least > MAX_RESOURCES {
-        return Err(template_error(&format!(
+        return Err(template_error(format!(
             "the template has {policies} policies; each expands into at least {MIN_RESOURCES_PER_POLICY} resources, so the expansion would exceed CloudFormation's {MAX_RESOURCES}: split the policies over several stacks"
         )));
     }
