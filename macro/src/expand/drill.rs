@@ -57,6 +57,11 @@ pub fn drill_definition(
         })
     };
     let keep_run = json!({"run.$": "$.drill"});
+    // The sweep: the same provider Task, its result dropped, a failure notified.
+    let mut sweep = task(json!({"step": "sweep"}), "Done", json!({}));
+    sweep.as_object_mut().map(|m| m.remove("ResultSelector"));
+    sweep["ResultPath"] = Value::Null;
+    sweep["Catch"][0]["Next"] = json!("Notify");
     let ready_next = if validator.is_some() {
         "Validate"
     } else {
@@ -131,22 +136,7 @@ pub fn drill_definition(
             "Next": "Failed",
         },
         "Failed": {"Type": "Fail", "Error": states::POLICY_FAILED, "Cause": format!("The restore drill of {logical_id} failed; see the execution history and the notification.")},
-        "Sweep": {
-            "Type": "Task",
-            "Resource": provider,
-            "Parameters": {
-                "version": CONTRACT_VERSION,
-                "action": Action::Drill,
-                "policy": policy_value,
-                "execution.$": "$$.Execution.Id",
-                "origin": {"stack": stack, "stateMachine": machine},
-                "drill": {"step": "sweep"},
-            },
-            "ResultPath": null,
-            "Retry": [{"ErrorEquals": ErrorName::retryable(), "IntervalSeconds": 30, "MaxAttempts": 4, "BackoffRate": 2.0}],
-            "Catch": [{"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "Notify"}],
-            "Next": "Done",
-        },
+        "Sweep": sweep,
     });
     let finish_validated = task(
         json!({"step": "finish", "run.$": "$.drill.run", "validated.$": "$$.State.EnteredTime"}),

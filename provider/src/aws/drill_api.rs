@@ -42,15 +42,11 @@ pub struct Status {
     pub endpoint: Option<String>,
 }
 
+/// The tags of a drill resource: the failover tags plus the drill's own.
 fn drill_tags(policy: &RuntimePolicy, database: &str) -> Vec<Tag> {
-    [
-        (tags::DRILL, policy.id.as_str()),
-        (tags::POLICY, policy.id.as_str()),
-        (tags::DATABASE, database),
-    ]
-    .into_iter()
-    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-    .collect()
+    let mut out = failover_tags(policy, database);
+    out.insert(0, Tag::builder().key(tags::DRILL).value(&policy.id).build());
+    out
 }
 
 impl DrillApi {
