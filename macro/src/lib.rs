@@ -5,6 +5,7 @@ pub mod contract;
 pub mod error;
 pub mod expand;
 pub mod kms;
+pub mod lambda_input;
 pub mod macro_contract;
 pub mod policy;
 pub(crate) mod reader;

@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::contract::MAX_MACRO_EVENT_BYTES;
 use crate::error::join_errors;
 use crate::expand::{ExpandContext, TRANSFORM_NAME, expand};
+use crate::lambda_input::LambdaInput;
 
 /// The macro event. Every field is optional so a malformed event still gets an answer.
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +138,18 @@ pub fn answer(event: &Value, provider_function: &str) -> Value {
                 &request_id,
                 "internal error in the RdsSnapshotPolicy macro; please report it with the template",
             )
+        }
+    }
+}
+
+/// The macro Lambda's answer to an event as received: unreadable, oversized or too deeply
+/// nested events get a `failure` naming why, before any expansion.
+pub fn answer_input(input: &LambdaInput, provider_function: &str) -> Value {
+    match input.parse(MAX_MACRO_EVENT_BYTES) {
+        Ok(event) => answer(&event, provider_function),
+        Err(reason) => {
+            tracing::error!(error = %reason, "unreadable macro event");
+            failure(&Value::Null, &format!("{TRANSFORM_NAME}: {reason}"))
         }
     }
 }

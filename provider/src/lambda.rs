@@ -5,7 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::Diagnostic;
-use rds_snapshot_policy_macro::contract::ErrorName;
+use rds_snapshot_policy_macro::contract::{ErrorName, MAX_PROVIDER_EVENT_BYTES};
+use rds_snapshot_policy_macro::lambda_input::LambdaInput;
 use serde_json::Value;
 
 use crate::aws::Aws;
@@ -34,7 +35,26 @@ fn time_left(deadline_ms: u64) -> Duration {
     }
 }
 
-/// Answers one invocation. A panic inside the work is caught and answered `InternalError`.
+/// Answers one invocation as received: an event that is not JSON, larger than
+/// `MAX_PROVIDER_EVENT_BYTES` or nested too deeply is refused `InputInvalid` before any work.
+pub async fn handle_input(
+    aws: Aws,
+    region: String,
+    trust: Trust,
+    input: LambdaInput,
+    deadline_ms: u64,
+    on_policy: impl FnOnce(&RuntimePolicy) + Send + 'static,
+) -> Result<Value, Diagnostic> {
+    match input.parse(MAX_PROVIDER_EVENT_BYTES) {
+        Ok(payload) => handle_event(aws, region, trust, payload, deadline_ms, on_policy).await,
+        Err(reason) => {
+            tracing::error!(error = %reason, "unreadable event");
+            Err(diagnostic(ErrorName::InputInvalid, reason))
+        }
+    }
+}
+
+/// Answers one event. A panic inside the work is caught and answered `InternalError`.
 pub async fn handle_event(
     aws: Aws,
     region: String,

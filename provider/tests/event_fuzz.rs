@@ -1,16 +1,19 @@
 //! Structured fuzzing of the provider's event handling on stable Rust (proptest): arbitrary
 //! JSON, and valid task inputs and custom-resource events with one field replaced by arbitrary
-//! JSON. Every event is answered (a summary, a contract error name or a custom-resource
+//! JSON, arbitrary text, truncated task inputs. Every event, received as text as the Lambda
+//! runtime receives it, is answered (a summary, a contract error name or a custom-resource
 //! answer), never a panic. Nothing leaves 127.0.0.1 (a closed port stands in for AWS).
 //! Bounded: 64 cases per property (PROPTEST_CASES overrides).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod support;
+
 use proptest::prelude::*;
-use provider::aws::Aws;
 use provider::trust::Trust;
 use rds_snapshot_policy_macro::contract::ErrorName;
 use serde_json::{Value, json};
+use support::offline::{offline_aws, received};
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -77,7 +80,12 @@ fn mutate(mut base: Value, key: &str, nested: Option<&str>, value: Value) -> Val
     base
 }
 
+/// Answers `event` as the provider Lambda receives it: as text.
 fn answer(event: Value) -> Result<(), String> {
+    answer_text(&event.to_string())
+}
+
+fn answer_text(text: &str) -> Result<(), String> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -86,26 +94,17 @@ fn answer(event: Value) -> Result<(), String> {
             .unwrap()
     });
     runtime.block_on(async move {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url("http://127.0.0.1:9")
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_rds::config::Credentials::new(
-                "f", "f", None, None, "fuzz",
-            ))
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .load()
-            .await;
         let trust = Trust::from_env(|_| None).unwrap();
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64
             + 30_000;
-        match provider::lambda::handle_event(
-            Aws::from_config(config),
+        match provider::lambda::handle_input(
+            offline_aws().await,
             "eu-west-1".into(),
             trust,
-            event,
+            received(text),
             deadline,
             |_| {},
         )
@@ -135,6 +134,18 @@ proptest! {
     #[test]
     fn arbitrary_events_are_answered(event in arbitrary_json()) {
         prop_assert_eq!(answer(event), Ok(()));
+    }
+
+    #[test]
+    fn arbitrary_text_is_answered(text in "\\PC{0,200}") {
+        prop_assert_eq!(answer_text(&text), Ok(()));
+    }
+
+    #[test]
+    fn truncated_and_spliced_task_inputs_are_answered(cut in 0usize..2000, junk in "\\PC{0,8}") {
+        let text = task_input().to_string();
+        let cut = (0..=cut.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        prop_assert_eq!(answer_text(&format!("{}{junk}", &text[..cut])), Ok(()));
     }
 
     #[test]

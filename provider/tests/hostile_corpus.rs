@@ -3,6 +3,8 @@
 //! Lambda's event handling. Each case states its exit code or answer and a fragment of the
 //! message; none may panic. Nothing is sent anywhere but 127.0.0.1 (a closed port).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use provider::aws::Aws;
 use provider::trust::Trust;
 use serde_json::Value;
+use support::offline::{offline_aws, received};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -41,7 +44,20 @@ fn cli(dir: &Path, args: &[String]) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-async fn provider_event(aws: &Aws, event: &Value) -> (String, String) {
+/// A case's event as the runtime receives it: `raw` text as is, or `event` as JSON, with a
+/// `pad` field of that many characters when the case has one.
+fn event_text(case: &Value, event: &Value) -> String {
+    if let Some(raw) = case["raw"].as_str() {
+        return raw.to_string();
+    }
+    let mut event = event.clone();
+    if let (Some(pad), Some(object)) = (case["pad"].as_u64(), event.as_object_mut()) {
+        object.insert("pad".into(), Value::from("x".repeat(pad as usize)));
+    }
+    event.to_string()
+}
+
+async fn provider_event(aws: &Aws, text: &str) -> (String, String) {
     let trust = Trust::from_env(|name| match name {
         "RSP_ALLOWED_DESTINATION_ACCOUNTS" => Some("222222222222".to_string()),
         _ => None,
@@ -52,11 +68,11 @@ async fn provider_event(aws: &Aws, event: &Value) -> (String, String) {
         .unwrap()
         .as_millis() as u64
         + 60_000;
-    match provider::lambda::handle_event(
+    match provider::lambda::handle_input(
         aws.clone(),
         "eu-west-1".into(),
         trust,
-        event.clone(),
+        received(text),
         deadline,
         |_| {},
     )
@@ -98,16 +114,7 @@ async fn every_hostile_case_gets_its_answer() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("template.yaml"), VALID_TEMPLATE).unwrap();
     std::fs::write(dir.join("policy.yaml"), VALID_POLICY).unwrap();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url("http://127.0.0.1:9")
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_rds::config::Credentials::new(
-            "h", "h", None, None, "hostile",
-        ))
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .load()
-        .await;
-    let aws = Aws::from_config(config);
+    let aws = offline_aws().await;
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let name = case["name"].as_str().unwrap();
@@ -145,8 +152,8 @@ async fn every_hostile_case_gets_its_answer() {
                 (code.map(|c| c.to_string()).unwrap_or("signal".into()), text)
             }
             "macro-event" => {
-                let answer = rds_snapshot_policy_macro::macro_contract::answer(
-                    &case["event"],
+                let answer = rds_snapshot_policy_macro::macro_contract::answer_input(
+                    &received(&event_text(case, &case["event"])),
                     "rds-snapshot-policy-provider",
                 );
                 (
@@ -159,7 +166,7 @@ async fn every_hostile_case_gets_its_answer() {
                 if event.get("policy") == Some(&Value::String("NORMALIZED_POLICY".into())) {
                     event["policy"] = normalized_policy();
                 }
-                provider_event(&aws, &event).await
+                provider_event(&aws, &event_text(case, &event)).await
             }
             other => panic!("unknown kind {other}"),
         };

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rds_snapshot_policy_macro::contract::ErrorName;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -79,17 +80,14 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
                     }
                 } else {
                     let id = path.split('/').nth(4).unwrap_or_default().to_string();
-                    let kind = if path.ends_with("/error") {
-                        "error: "
+                    let answer = if path.ends_with("/error") {
+                        let error: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        format!("error: {} {}", error["errorType"], error["errorMessage"])
                     } else {
-                        "response: "
+                        format!("response: {}", String::from_utf8_lossy(&body))
                     };
-                    let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-                    state
-                        .lock()
-                        .unwrap()
-                        .answers
-                        .insert(id, format!("{kind}{text}"));
+                    let answer: String = answer.chars().take(300).collect();
+                    state.lock().unwrap().answers.insert(id, answer);
                     if write
                         .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
                         .await
@@ -142,7 +140,9 @@ fn peak_kb(pid: u32) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-async fn answers_within_256_mb(binary: &Path, name: &str) {
+/// Runs `binary` on the hostile events; `expected` pairs an event's index with a fragment of
+/// its answer.
+async fn answers_within_256_mb(binary: &Path, name: &str, expected: &[(usize, &str)]) {
     assert!(
         binary.exists(),
         "{} is not built (cargo build --bins)",
@@ -200,8 +200,20 @@ async fn answers_within_256_mb(binary: &Path, name: &str) {
         "{name} answered only {answers:?}"
     );
     assert!(peak < LIMIT_KB, "{name} peaked at {peak} kB, over 256 MB");
+    let names: Vec<String> = ErrorName::ALL
+        .iter()
+        .map(|n| format!("error: \"{}\" ", n.name()))
+        .collect();
     for (id, answer) in &answers {
         assert!(!answer.contains("panicked"), "{name} {id}: {answer}");
+        assert!(
+            answer.starts_with("response: ") || names.iter().any(|n| answer.starts_with(n)),
+            "{name} {id} is not answered with a contract error name: {answer}"
+        );
+    }
+    for (id, fragment) in expected {
+        let answer = &answers[&format!("req-{id}")];
+        assert!(answer.contains(fragment), "{name} req-{id}: {answer}");
     }
     eprintln!(
         "{name}: {} hostile events answered, peak RSS {} MB",
@@ -223,6 +235,14 @@ async fn the_provider_answers_hostile_events_within_256_mb() {
     answers_within_256_mb(
         Path::new(env!("CARGO_BIN_EXE_rds-snapshot-policy-provider")),
         "rds-snapshot-policy-provider",
+        &[
+            (
+                1,
+                r#"error: "InputInvalid" "the event is nested more than 128 levels deep""#,
+            ),
+            (3, r#"error: "InputInvalid" "the event is not JSON"#),
+            (4, "InputInvalid"),
+        ],
     )
     .await;
 }
@@ -233,6 +253,12 @@ async fn the_macro_answers_hostile_events_within_256_mb() {
     answers_within_256_mb(
         &workspace_bin("rds-snapshot-policy-macro"),
         "rds-snapshot-policy-macro",
+        &[
+            (0, "more than the 4194304 bytes this function reads"),
+            (1, "the event is nested more than 128 levels deep"),
+            (3, "RdsSnapshotPolicy: the event is not JSON"),
+            (7, "BackupSchedule"),
+        ],
     )
     .await;
 }

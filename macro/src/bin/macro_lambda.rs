@@ -1,12 +1,13 @@
 //! The CloudFormation macro Lambda (`Transform: RdsSnapshotPolicy`): logging and the runtime
-//! around `macro_contract::answer`.
+//! around `macro_contract::answer_input`.
 //!
 //! Environment: `PROVIDER_FUNCTION_NAME` (default `rds-snapshot-policy-provider`), the provider
 //! Lambda the expanded resources invoke; set by the install stack.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use rds_snapshot_policy_macro::contract::DEFAULT_PROVIDER_FUNCTION;
-use rds_snapshot_policy_macro::macro_contract::answer;
+use rds_snapshot_policy_macro::lambda_input::LambdaInput;
+use rds_snapshot_policy_macro::macro_contract::answer_input;
 use serde_json::Value;
 
 #[tokio::main]
@@ -25,8 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| DEFAULT_PROVIDER_FUNCTION.to_string());
     let provider = provider.as_str();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, lambda_runtime::Error>(answer(&event.payload, provider))
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<LambdaInput>| async move {
+            Ok::<Value, lambda_runtime::Error>(answer_input(&event.payload, provider))
+        },
+    ))
     .await
 }

@@ -29,6 +29,16 @@ pub const RESOURCE_TYPE: &str = "Custom::RdsSnapshotPolicy";
 /// The provider's function name the install stack creates.
 pub const DEFAULT_PROVIDER_FUNCTION: &str = "rds-snapshot-policy-provider";
 
+/// The largest provider event read: a Step Functions task input holds at most 256 KiB and a
+/// custom-resource event the resource's properties (templates hold at most 1 MB). Larger
+/// events are refused `InputInvalid` before a JSON tree is built.
+pub const MAX_PROVIDER_EVENT_BYTES: usize = 1024 * 1024;
+/// The largest macro event read: the fragment of a template (at most 1 MB as a template, more
+/// as JSON) and its parameter values; Lambda's synchronous payload limit is 6 MB.
+pub const MAX_MACRO_EVENT_BYTES: usize = 4 * 1024 * 1024;
+/// The deepest nesting of a Lambda event read (serde_json's recursion limit).
+pub const MAX_EVENT_DEPTH: usize = 128;
+
 /// What a state machine asks the provider to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

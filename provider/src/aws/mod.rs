@@ -14,10 +14,11 @@ pub use list::list_inventory;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_rds::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
@@ -26,6 +27,25 @@ use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use chrono::{DateTime, Utc};
 
 use crate::error::{ErrorKind, ProviderError};
+
+/// Attempts per AWS call (the SDK's standard retry strategy: throttling, 5xx, timeouts and
+/// connection errors are retried with backoff).
+pub const MAX_ATTEMPTS: u32 = 5;
+/// How long one attempt of an AWS call may take: an endpoint that accepts the request and never
+/// answers is cut off and retried, so no run waits for the Lambda's timeout.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting to an endpoint may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SDK timeouts with `attempt` per attempt and all attempts of one call within
+/// `MAX_ATTEMPTS` times that.
+pub fn timeouts(attempt: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(attempt))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * MAX_ATTEMPTS)
+        .build()
+}
 
 /// Counts every HTTP attempt the SDK makes (retries included).
 #[derive(Debug, Clone, Default)]
@@ -101,10 +121,12 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the environment.
+    /// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the environment, with
+    /// `MAX_ATTEMPTS` attempts per call and the `timeouts` of `ATTEMPT_TIMEOUT`.
     pub async fn from_env() -> Self {
         let config = aws_config::from_env()
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(timeouts(ATTEMPT_TIMEOUT))
             .load()
             .await;
         Self::from_config(config)
@@ -269,6 +291,20 @@ mod tests {
         }
         let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
         SdkError::service_error(DescribeDBSnapshotsError::generic(meta.build()), raw)
+    }
+
+    #[tokio::test]
+    async fn no_call_from_the_lambda_waits_without_a_limit() {
+        let aws = Aws::from_env().await;
+        let timeouts = aws.config.timeout_config().expect("timeouts are set");
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(
+            timeouts.operation_timeout(),
+            Some(ATTEMPT_TIMEOUT * MAX_ATTEMPTS)
+        );
+        let retries = aws.config.retry_config().expect("retries are set");
+        assert_eq!(retries.max_attempts(), MAX_ATTEMPTS);
     }
 
     #[test]

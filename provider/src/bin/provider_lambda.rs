@@ -1,9 +1,10 @@
-//! The provider Lambda: logging and the runtime around `provider::lambda::handle_event`.
+//! The provider Lambda: logging and the runtime around `provider::lambda::handle_input`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use provider::aws::Aws;
-use provider::lambda::handle_event;
+use provider::lambda::handle_input;
 use provider::trust::Trust;
+use rds_snapshot_policy_macro::lambda_input::LambdaInput;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, reload};
@@ -33,12 +34,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = Aws::from_env().await;
     let region = aws.region().unwrap_or_else(|| "us-east-1".to_string());
     let (aws, region, trust, filter_handle) = (&aws, region.as_str(), &trust, &filter_handle);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaInput>| {
         let filter = filter_handle.clone();
         let set_level = move |policy: &provider::policy::RuntimePolicy| {
             let _ = filter.modify(|f| *f = EnvFilter::new(policy.log_level().filter()));
         };
-        handle_event(
+        handle_input(
             aws.clone(),
             region.to_string(),
             trust.clone(),

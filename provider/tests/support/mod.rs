@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod offline;
+pub mod proxy;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
