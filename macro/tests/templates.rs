@@ -20,6 +20,7 @@ fn install_pipeline_and_expanded_examples_pass_cfn_lint_and_checkov() {
     let mut files = vec![
         root().join("templates/install.yaml"),
         root().join("templates/pipeline.yaml"),
+        root().join("templates/code-bucket.yaml"),
     ];
     for (name, region, account) in [
         ("source", "eu-west-1", "111111111111"),
@@ -92,4 +93,111 @@ fn every_sceptre_stack_generates_offline() {
             "{stack}: {stdout}"
         );
     }
+}
+
+fn sceptre(args: &[&str]) -> std::process::Output {
+    let sceptre = root().join(".tools/sceptre/bin/sceptre");
+    assert!(
+        sceptre.exists(),
+        "sceptre is not installed: run scripts/setup-tools.sh sceptre (make test does)"
+    );
+    Command::new(&sceptre)
+        .current_dir(root().join("sceptre"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(args)
+        .output()
+        .expect("run sceptre")
+}
+
+#[test]
+#[ignore = "needs make test"]
+fn each_install_stack_reads_its_code_from_a_bucket_in_its_own_region() {
+    for vars in ["vars/example.yaml", "vars/pipeline.yaml"] {
+        let var_file: serde_json::Value = serde_yaml_ng::from_str(
+            &fs::read_to_string(root().join("sceptre").join(vars)).unwrap(),
+        )
+        .unwrap();
+        let mut buckets = Vec::new();
+        for stack in [
+            "prod/eu-west-1/install.yaml",
+            "dr/eu-central-1/install.yaml",
+        ] {
+            let out = sceptre(&["--var-file", vars, "dump", "config", stack]);
+            assert!(
+                out.status.success(),
+                "{vars} {stack}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let config: serde_json::Value =
+                serde_yaml_ng::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+            let region = config["region"].as_str().unwrap();
+            assert!(stack.contains(region), "{stack} deploys to {region}");
+            let expected = &var_file["code_buckets"][region];
+            assert!(
+                expected.is_string(),
+                "{vars} has no code bucket for {region}"
+            );
+            assert_eq!(
+                &config["parameters"]["ArtifactBucket"], expected,
+                "{vars} {stack}"
+            );
+            assert_eq!(&config["template_bucket_name"], expected, "{vars} {stack}");
+            buckets.push(expected.clone());
+        }
+        assert_ne!(buckets[0], buckets[1], "{vars}: one bucket for two regions");
+    }
+}
+
+#[test]
+#[ignore = "needs make test"]
+fn sceptre_without_a_var_file_says_which_to_pass() {
+    let out = sceptre(&["generate", "prod/eu-west-1/install.yaml"]);
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("no var file: run sceptre with --var-file vars/example.yaml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_pipeline_uploads_to_each_install_regions_code_bucket() {
+    let pipeline =
+        parse_template(&fs::read_to_string(root().join("templates/pipeline.yaml")).unwrap())
+            .unwrap();
+    let build =
+        &pipeline["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"];
+    let buckets = build
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["Name"] == "LAMBDA_BUCKETS")
+        .expect("LAMBDA_BUCKETS");
+    assert_eq!(
+        buckets["Value"]["Fn::Sub"],
+        "${ProdRegion}=${ProdCodeBucket} ${DrRegion}=${DrCodeBucket}"
+    );
+    let buildspec = fs::read_to_string(root().join("buildspec.yml")).unwrap();
+    assert!(
+        buildspec.contains("for pair in $LAMBDA_BUCKETS"),
+        "{buildspec}"
+    );
+    assert!(
+        buildspec.contains("--region \"${pair%%=*}\""),
+        "{buildspec}"
+    );
+    let sceptre_vars = &pipeline["Parameters"]["SceptreVars"]["Default"];
+    let file = root().join(format!(
+        "sceptre/vars/{}.yaml",
+        sceptre_vars.as_str().unwrap()
+    ));
+    assert!(
+        file.exists(),
+        "the pipeline's default var file {} is not shipped",
+        file.display()
+    );
 }
