@@ -43,6 +43,15 @@ fn install_pipeline_and_expanded_examples_pass_cfn_lint_and_checkov() {
         .unwrap();
         files.push(path);
     }
+    // The StackSets example as a service-managed StackSet gets it: expanded without an
+    // account or region, so one template serves every account.
+    let stackset = out.join("stackset-source-policy.json");
+    fs::write(
+        &stackset,
+        serde_json::to_string_pretty(&stackset_expansion()).unwrap(),
+    )
+    .unwrap();
+    files.push(stackset);
     let result = Command::new("bash")
         .arg(root().join("scripts/check-templates.sh"))
         .args(&files)
@@ -200,4 +209,38 @@ fn the_pipeline_uploads_to_each_install_regions_code_bucket() {
         "the pipeline's default var file {} is not shipped",
         file.display()
     );
+}
+
+fn stackset_expansion() -> serde_json::Value {
+    let text = fs::read_to_string(root().join("templates/stacksets/source-policy.yaml")).unwrap();
+    expand(&parse_template(&text).unwrap(), &ExpandContext::default())
+        .expect("the StackSets example expands")
+        .template
+}
+
+#[test]
+fn the_stacksets_example_expands_to_one_plain_template_for_every_account() {
+    let template = stackset_expansion();
+    assert!(
+        template.get("Transform").is_none(),
+        "service-managed StackSets refuse templates with macros"
+    );
+    let resources = template["Resources"].to_string();
+    let literal_account = regex::Regex::new(r"\b\d{12}\b").unwrap();
+    assert!(
+        !literal_account.is_match(&resources),
+        "an account ID is spelled in the resources: {:?}",
+        literal_account.find(&resources)
+    );
+    assert!(
+        resources.contains("AWS::AccountId") && resources.contains("AWS::Region"),
+        "the expansion names its account and region through pseudo parameters"
+    );
+    for parameter in ["DrAccountId", "DrRegion", "RetentionDays"] {
+        assert!(
+            template["Parameters"][parameter].is_object(),
+            "{parameter}: per-account parameters stay parameters"
+        );
+        assert!(resources.contains(parameter), "{parameter} is not used");
+    }
 }
