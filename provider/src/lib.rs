@@ -10,5 +10,6 @@ pub mod inventory;
 pub mod lambda;
 pub mod plan;
 pub mod policy;
+pub mod status;
 pub mod task;
 pub mod trust;

@@ -470,6 +470,39 @@ def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
     return ok, rows, leftovers, rto
 
 
+def status_scenario(prod, dr, databases, workdir):
+    """`rds-snapshot-policy status` across both accounts (one profile each, as an operator
+    would), in JSON, markdown and HTML. Returns (ok, the report)."""
+    config = os.path.join(workdir, "aws-config")
+    with open(config, "w") as f:
+        for name, account in (("rsp-demo-prod", prod), ("rsp-demo-dr", dr)):
+            f.write(f"[profile {name}]\nregion = {account.region}\nendpoint_url = {account.endpoint}\n"
+                    f"aws_access_key_id = {account.creds['AccessKeyId']}\n"
+                    f"aws_secret_access_key = {account.creds['SecretAccessKey']}\n"
+                    f"aws_session_token = {account.creds['SessionToken']}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    cli = os.path.join(ROOT, "target/debug/rds-snapshot-policy")
+    base = [cli, "status", "--source-profile", "rsp-demo-prod", "--dr-profile", "rsp-demo-dr", "--hours", "48"]
+    for fmt, name in (("markdown", "status.md"), ("html", "status.html")):
+        subprocess.run(base + ["--format", fmt, "--output", os.path.join(workdir, name)], env=env,
+                       check=False, capture_output=True)
+    done = subprocess.run(base + ["--json"], env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 3):
+        say(f"status failed ({done.returncode}): {done.stderr.strip()}")
+        return False, None
+    report = json.loads(done.stdout)
+    rows = {d["database"]: d for d in report["databases"]}
+    ok = report["verdict"] == "protected" and done.returncode == 0
+    for db in databases:
+        row = rows.get(db)
+        if not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"]:
+            ok = False
+            say(f"status: {db} is not reported protected: {json.dumps(row)[:300]}")
+    return ok, report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=8, help="simulated hours (default 8)")
@@ -646,6 +679,15 @@ def main():
         published.append(f"{db} {count} copies, max {worst:.0f} min")
     say("published DeliveryLagMinutes: " + "; ".join(published))
 
+    # Right after the run (the drill below moves the clock on without new snapshots).
+    reported, report = status_scenario(prod, dr, databases, args.workdir)
+    if report:
+        ages = ", ".join(f"{d['database']} {d['recoveryPointAgeMinutes']} min" for d in report["databases"])
+        say(f"status report (both accounts, {len(report['policies'])} policies discovered through "
+            f"CloudFormation): {report['verdict']}; newest DR copy ages: {ages}; "
+            f"evidence in {os.path.join(args.workdir, 'status.md')} and status.html")
+    ok = ok and reported
+
     refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
     say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
     ok = ok and refused
@@ -677,7 +719,8 @@ def main():
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
-        "forged tasks were refused, every database restored within RtoMinutes, and a stalled copy raised the alarm"
+        "forged tasks were refused, every database restored within RtoMinutes, `status` reported them protected, "
+        "and a stalled copy raised the alarm"
         if ok else "FAILED")
     return 0 if ok else 1
 

@@ -1,5 +1,6 @@
 //! `expand(template, context)`: every `Custom::RdsSnapshotPolicy` becomes its pipeline.
 
+mod dashboard;
 mod definition;
 mod drill;
 mod events;
@@ -19,8 +20,9 @@ use crate::value::Text;
 /// CloudFormation's limits on a processed template.
 pub const MAX_RESOURCES: usize = 500;
 /// The fewest resources a policy expands into (itself, one state machine, its role, schedule,
-/// schedule role, two alarms, two tamper rules): the bound checked before expanding.
-pub const MIN_RESOURCES_PER_POLICY: usize = 9;
+/// schedule role, two alarms, two tamper rules, the dashboard): the bound checked before
+/// expanding.
+pub const MIN_RESOURCES_PER_POLICY: usize = 10;
 pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 

@@ -183,6 +183,15 @@ pub fn generate(
         normalized.get("PolicyId").unwrap_or(&Value::Null),
         &topic_arn,
     ));
+    let machine_ids: Vec<(Action, String)> = actions
+        .iter()
+        .map(|&(action, _)| (action, format!("{p}{}StateMachine", action.title())))
+        .collect();
+    out.push(super::dashboard::dashboard(
+        policy,
+        normalized.get("PolicyId").unwrap_or(&Value::Null),
+        &machine_ids,
+    ));
 
     let mut properties = Map::new();
     properties.insert(

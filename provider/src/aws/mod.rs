@@ -124,12 +124,18 @@ impl Aws {
     /// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the environment, with
     /// `MAX_ATTEMPTS` attempts per call and the `timeouts` of `ATTEMPT_TIMEOUT`.
     pub async fn from_env() -> Self {
-        let config = aws_config::from_env()
+        Self::from_profile(None).await
+    }
+
+    /// As `from_env`, with the named profile of the shared config files when given.
+    pub async fn from_profile(profile: Option<&str>) -> Self {
+        let mut loader = aws_config::from_env()
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(timeouts(ATTEMPT_TIMEOUT))
-            .load()
-            .await;
-        Self::from_config(config)
+            .timeout_config(timeouts(ATTEMPT_TIMEOUT));
+        if let Some(profile) = profile {
+            loader = loader.profile_name(profile);
+        }
+        Self::from_config(loader.load().await)
     }
 
     pub fn from_config(config: SdkConfig) -> Self {
@@ -159,6 +165,10 @@ impl Aws {
 
     pub fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
         client!(aws_sdk_cloudformation, self, region)
+    }
+
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        client!(aws_sdk_cloudwatch, self, region)
     }
 
     /// Now by AWS's clock (the last response's `Date`, plus the time since), or by this

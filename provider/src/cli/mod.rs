@@ -6,6 +6,7 @@ mod expand_cmd;
 mod guard_cmd;
 mod rpo_cmd;
 mod schedule_cmd;
+mod status_cmd;
 
 use std::process::ExitCode;
 
@@ -42,10 +43,14 @@ pub enum Command {
     Drill(drill_cmd::DrillArgs),
     /// Fail over: restore a DR copy into a new instance (or cluster) and leave it running.
     Restore(drill_cmd::RestoreArgs),
+    /// Report whether the databases are protected now: per database the newest snapshot and
+    /// DR copy, its age against RpoMinutes, delivery lag, last drill, last failure; quotas.
+    /// Exit 3 when at risk.
+    Status(status_cmd::StatusArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
-/// usage error).
+/// usage error, 3 a `status` report at risk).
 pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Expand(args) => expand_cmd::run(&args),
@@ -56,6 +61,11 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Guard(args) => guard_cmd::run(&args),
         Command::Drill(args) => drill_cmd::drill(&args).await,
         Command::Restore(args) => drill_cmd::restore(&args).await,
+        Command::Status(args) => match status_cmd::run(&args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(status_cmd::AT_RISK_EXIT),
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,108 @@
+//! `rds-snapshot-policy status`: are the databases protected right now, with the evidence.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use rds_snapshot_policy_macro::spec::Role;
+
+use super::action_cmd::load_policy_file;
+use crate::aws::Aws;
+use crate::status::{Side, assemble, gather_side, html, markdown, text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Report on this policy only (a resource's Properties block) instead of discovering the
+    /// deployed ones through CloudFormation; its executions are then not read.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The PolicyId of `--policy` (default: the file's PolicyId).
+    #[arg(long, requires = "policy")]
+    pub policy_id: Option<String>,
+    /// The AWS profile of the source (production) account; without it and --dr-profile, the
+    /// standard AWS environment is the one account read.
+    #[arg(long, value_name = "PROFILE")]
+    pub source_profile: Option<String>,
+    /// The AWS profile of the DR account.
+    #[arg(long, value_name = "PROFILE")]
+    pub dr_profile: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Hours of published recovery-point ages to read for the timeline (1 to 744).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=744))]
+    pub hours: i64,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The exit code when the report says "at risk" (1 is an error, 2 a usage error).
+pub const AT_RISK_EXIT: u8 = 3;
+
+async fn side(profile: Option<&str>, hours: i64) -> Result<Side, String> {
+    let aws = Aws::from_profile(profile).await;
+    let region = aws.region().ok_or_else(|| match profile {
+        Some(p) => format!("profile {p} has no region: set `region` in it or AWS_REGION"),
+        None => "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
+            .to_string(),
+    })?;
+    Ok(Side { aws, region, hours })
+}
+
+/// Runs `status`; `Ok(true)` when the report is not "at risk".
+pub async fn run(args: &StatusArgs) -> Result<bool, String> {
+    let profiles: Vec<(Option<&str>, Option<Role>)> =
+        match (args.source_profile.as_deref(), args.dr_profile.as_deref()) {
+            (None, None) => vec![(None, None)],
+            (source, dr) => [(source, Role::Source), (dr, Role::Destination)]
+                .into_iter()
+                .filter(|(p, _)| p.is_some())
+                .map(|(p, role)| (p, Some(role)))
+                .collect(),
+        };
+    let mut facts = Vec::new();
+    let mut quotas = Vec::new();
+    let mut now = None;
+    for (profile, role) in profiles {
+        let side = side(profile, args.hours).await?;
+        let given = match &args.policy {
+            Some(file) => {
+                let policy = load_policy_file(file, args.policy_id.as_deref(), &side.region)?;
+                if role.is_some_and(|r| r != policy.role()) {
+                    continue;
+                }
+                Some(policy)
+            }
+            None => None,
+        };
+        let (found, quota) = gather_side(&side, given).await?;
+        facts.extend(found);
+        quotas.extend(quota);
+        now = Some(side.aws.now());
+    }
+    let report = assemble(&facts, quotas, now.unwrap_or_else(chrono::Utc::now));
+    let format = if args.json { Format::Json } else { args.format };
+    let rendered = match format {
+        Format::Text => text(&report),
+        Format::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n",
+        Format::Markdown => markdown(&report),
+        Format::Html => html(&report),
+    };
+    match &args.output {
+        Some(file) => std::fs::write(file, rendered)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
+        None => print!("{rendered}"),
+    }
+    Ok(report.verdict != "at risk")
+}

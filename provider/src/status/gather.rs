@@ -1,0 +1,376 @@
+//! Reads one account's side of the report: its policies (from CloudFormation and the state
+//! machines' definitions, or one given policy), their executions (Step Functions), their
+//! snapshots and covered databases (RDS), the published recovery-point ages (CloudWatch) and
+//! the snapshot quotas.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, Duration, Utc};
+use rds_snapshot_policy_macro::contract::{Action, RESOURCE_TYPE, metrics};
+use rds_snapshot_policy_macro::spec::{PolicySpec, Role};
+use serde_json::Value;
+
+use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
+use crate::aws::{Aws, classify, list_databases, list_inventory};
+use crate::policy::RuntimePolicy;
+
+/// CloudFormation's type for a custom resource created from a template that spells its type
+/// (what some tools report instead of `Custom::…`).
+const CUSTOM_RESOURCE_TYPE: &str = "AWS::CloudFormation::CustomResource";
+const STATE_MACHINE_TYPE: &str = "AWS::StepFunctions::StateMachine";
+/// Executions read per state machine (newest first).
+const EXECUTIONS_READ: i32 = 20;
+/// The period of the recovery-point age series.
+const AGE_PERIOD_SECONDS: i32 = 300;
+
+/// One account's credentials and region, and how far back to read metrics.
+pub struct Side {
+    pub aws: Aws,
+    pub region: String,
+    pub hours: i64,
+}
+
+fn smithy_time(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
+    aws_sdk_cloudwatch::primitives::DateTime::from_secs(t.timestamp())
+}
+
+fn chrono_time(t: &aws_sdk_cloudwatch::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+fn rfc3339(t: &aws_sdk_cloudwatch::primitives::DateTime) -> Option<String> {
+    chrono_time(t).map(super::rfc3339)
+}
+
+/// The account of an ARN (`arn:partition:service:region:account:…`).
+fn arn_account(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12)
+        .map(str::to_string)
+}
+
+/// The normalized policy a state machine's Task sends the provider.
+fn policy_of_definition(definition: &Value) -> Option<PolicySpec<String>> {
+    definition
+        .get("States")?
+        .as_object()?
+        .values()
+        .filter(|s| s.get("Type").and_then(Value::as_str) == Some("Task"))
+        .filter_map(|s| s.get("Parameters")?.get("policy"))
+        .find_map(|p| serde_json::from_value::<PolicySpec<String>>(p.clone()).ok())
+        .filter(|spec| spec.check().is_ok())
+}
+
+/// A deployed policy: its stack, and its state machines by action.
+struct Deployed {
+    stack: String,
+    machines: Vec<(Action, String)>,
+}
+
+async fn deployed_policies(aws: &Aws, region: &str) -> Result<Vec<Deployed>, String> {
+    let cfn = aws.cloudformation(region);
+    let mut stacks = Vec::new();
+    let mut pages = cfn.list_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify(e, "listing stacks").message)?;
+        for summary in page.stack_summaries() {
+            if summary.stack_status() != Some(&StackStatus::DeleteComplete)
+                && let Some(id) = summary.stack_id()
+            {
+                stacks.push(id.to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for stack in stacks {
+        let mut resources = Vec::new();
+        let mut pages = cfn
+            .list_stack_resources()
+            .stack_name(&stack)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| classify(e, &format!("listing the resources of {stack}")).message)?;
+            for r in page.stack_resource_summaries() {
+                resources.push((
+                    r.logical_resource_id().unwrap_or_default().to_string(),
+                    r.resource_type().unwrap_or_default().to_string(),
+                    r.physical_resource_id().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        for (logical, kind, _) in &resources {
+            if kind != RESOURCE_TYPE && kind != CUSTOM_RESOURCE_TYPE {
+                continue;
+            }
+            let machines: Vec<(Action, String)> = Action::ALL
+                .into_iter()
+                .filter_map(|action| {
+                    let id = format!("{logical}{}StateMachine", action.title());
+                    resources
+                        .iter()
+                        .find(|(l, k, p)| *l == id && k == STATE_MACHINE_TYPE && !p.is_empty())
+                        .map(|(_, _, arn)| (action, arn.clone()))
+                })
+                .collect();
+            if !machines.is_empty() {
+                found.push(Deployed {
+                    stack: stack.clone(),
+                    machines,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn machine_facts(aws: &Aws, region: &str, action: Action, arn: &str) -> MachineFacts {
+    let sfn = aws.sfn(region);
+    let mut facts = MachineFacts {
+        action: action.name().to_string(),
+        arn: arn.to_string(),
+        last_success: None,
+        last_failure: None,
+        running: 0,
+    };
+    let Ok(page) = sfn
+        .list_executions()
+        .state_machine_arn(arn)
+        .max_results(EXECUTIONS_READ)
+        .send()
+        .await
+    else {
+        return facts;
+    };
+    for execution in page.executions() {
+        let stopped = execution.stop_date().and_then(rfc3339);
+        match execution.status().as_str() {
+            "RUNNING" => facts.running += 1,
+            "SUCCEEDED" if facts.last_success.is_none() => facts.last_success = stopped,
+            "FAILED" | "TIMED_OUT" | "ABORTED" if facts.last_failure.is_none() => {
+                let detail = sfn
+                    .describe_execution()
+                    .execution_arn(execution.execution_arn())
+                    .send()
+                    .await
+                    .ok();
+                facts.last_failure = Some(FailureReport {
+                    at: stopped.unwrap_or_default(),
+                    execution: execution.execution_arn().to_string(),
+                    error: detail
+                        .as_ref()
+                        .and_then(|d| d.error().map(str::to_string))
+                        .or_else(|| Some(format!("States.{}", execution.status().as_str()))),
+                    cause: detail.and_then(|d| d.cause().map(str::to_string)),
+                });
+            }
+            _ => {}
+        }
+    }
+    facts
+}
+
+async fn policy_from_machine(aws: &Aws, region: &str, arn: &str) -> Result<RuntimePolicy, String> {
+    let machine = aws
+        .sfn(region)
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify(e, &format!("reading state machine {arn}")).message)?;
+    let definition: Value = serde_json::from_str(machine.definition())
+        .map_err(|e| format!("state machine {arn}: the definition is not JSON: {e}"))?;
+    let spec = policy_of_definition(&definition).ok_or_else(|| {
+        format!("state machine {arn}: no rds-snapshot-policy task in its definition")
+    })?;
+    RuntimePolicy::bind(spec, region).map_err(|e| format!("state machine {arn}: {}", e.message))
+}
+
+async fn ages(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    databases: &[String],
+    now: DateTime<Utc>,
+    hours: i64,
+) -> BTreeMap<String, Vec<(DateTime<Utc>, f64)>> {
+    let mut out = BTreeMap::new();
+    // GetMetricData takes at most 500 queries; a policy's databases fit in far fewer.
+    for (chunk_index, chunk) in databases.chunks(100).enumerate() {
+        let queries: Vec<MetricDataQuery> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, db)| {
+                let metric = Metric::builder()
+                    .namespace(metrics::NAMESPACE)
+                    .metric_name(metrics::RECOVERY_POINT_AGE)
+                    .dimensions(
+                        Dimension::builder()
+                            .name(metrics::DIMENSION_POLICY)
+                            .value(&policy.id)
+                            .build(),
+                    )
+                    .dimensions(
+                        Dimension::builder()
+                            .name(metrics::DIMENSION_DATABASE)
+                            .value(db)
+                            .build(),
+                    )
+                    .build();
+                MetricDataQuery::builder()
+                    .id(format!("m{}", chunk_index * 100 + i))
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(metric)
+                            .period(AGE_PERIOD_SECONDS)
+                            .stat("Maximum")
+                            .build(),
+                    )
+                    .build()
+            })
+            .collect();
+        let Ok(result) = aws
+            .cloudwatch(&policy.destination_region)
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time(smithy_time(now - Duration::hours(hours)))
+            .end_time(smithy_time(now))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for series in result.metric_data_results() {
+            let Some(index) = series
+                .id()
+                .and_then(|id| id.strip_prefix('m'))
+                .and_then(|i| i.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            let Some(db) = databases.get(index) else {
+                continue;
+            };
+            let mut points: Vec<(DateTime<Utc>, f64)> = series
+                .timestamps()
+                .iter()
+                .filter_map(chrono_time)
+                .zip(series.values().iter().copied())
+                .collect();
+            points.sort_by_key(|p| p.0);
+            out.insert(db.clone(), points);
+        }
+    }
+    out
+}
+
+async fn quotas(aws: &Aws, region: &str, account: &str) -> Vec<QuotaReport> {
+    let Ok(attributes) = aws.rds(region).describe_account_attributes().send().await else {
+        return Vec::new();
+    };
+    attributes
+        .account_quotas()
+        .iter()
+        .filter(|q| {
+            matches!(
+                q.account_quota_name(),
+                Some("ManualSnapshots" | "ManualClusterSnapshots")
+            )
+        })
+        .map(|q| QuotaReport {
+            account: account.to_string(),
+            region: region.to_string(),
+            quota: q.account_quota_name().unwrap_or_default().to_string(),
+            used: q.used().unwrap_or_default(),
+            max: q.max().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Reads one account: the policies deployed in `side.region` (or only `given`), with their
+/// executions, snapshots, covered databases and published ages.
+pub async fn gather_side(
+    side: &Side,
+    given: Option<RuntimePolicy>,
+) -> Result<(Vec<PolicyFacts>, Vec<QuotaReport>), String> {
+    let aws = &side.aws;
+    let region = side.region.as_str();
+    let mut found: Vec<(RuntimePolicy, Option<String>, Vec<MachineFacts>)> = Vec::new();
+    match given {
+        Some(policy) => found.push((policy, None, Vec::new())),
+        None => {
+            for deployed in deployed_policies(aws, region).await? {
+                let policy = policy_from_machine(aws, region, &deployed.machines[0].1).await?;
+                let mut machines = Vec::new();
+                for (action, arn) in &deployed.machines {
+                    machines.push(machine_facts(aws, region, *action, arn).await);
+                }
+                found.push((policy, Some(deployed.stack), machines));
+            }
+        }
+    }
+    let now = aws.now();
+    let mut facts = Vec::new();
+    let mut quota_regions = Vec::new();
+    for (policy, stack, machines) in found {
+        let inventory = list_inventory(aws, Action::Delete, &policy)
+            .await
+            .map_err(|e| e.message)?;
+        let snapshots: Vec<_> = inventory
+            .snapshots
+            .into_iter()
+            .filter(|s| s.tag(crate::inventory::tags::POLICY) == Some(policy.id.as_str()))
+            .collect();
+        let covered = if policy.role() == Role::Source {
+            list_databases(aws, &policy.source_region, &policy.selector)
+                .await
+                .map_err(|e| e.message)?
+                .into_iter()
+                .map(|d| d.cluster.unwrap_or(d.id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut names: Vec<String> = snapshots
+            .iter()
+            .map(|s| s.database_key().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        let ages = if policy.role() == Role::Destination {
+            ages(aws, &policy, &names, now, side.hours).await
+        } else {
+            BTreeMap::new()
+        };
+        let account = stack
+            .as_deref()
+            .and_then(arn_account)
+            .or_else(|| snapshots.iter().find_map(|s| arn_account(&s.arn)))
+            .unwrap_or_else(|| "unknown".to_string());
+        let working_region = match policy.role() {
+            Role::Source => policy.source_region.clone(),
+            Role::Destination => policy.destination_region.clone(),
+        };
+        if !quota_regions.contains(&(account.clone(), working_region.clone())) {
+            quota_regions.push((account.clone(), working_region));
+        }
+        facts.push(PolicyFacts {
+            policy,
+            account,
+            region: region.to_string(),
+            stack,
+            machines,
+            snapshots,
+            covered,
+            ages,
+        });
+    }
+    let mut quota_reports = Vec::new();
+    for (account, region) in quota_regions {
+        quota_reports.extend(quotas(aws, &region, &account).await);
+    }
+    Ok((facts, quota_reports))
+}

@@ -1,0 +1,349 @@
+//! "Are we protected right now?": the deployed policies of one or two accounts, their state
+//! machines' recent executions, their snapshots and copies, the recovery-point ages they
+//! published, joined per database into one report. `gather` reads AWS; `assemble` is pure;
+//! `render` prints text, markdown and HTML. The JSON field names are stable (`REPORT_VERSION`).
+
+mod gather;
+mod render;
+
+pub use gather::{Side, gather_side};
+pub use render::{html, markdown, text};
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rds_snapshot_policy_macro::contract::tags;
+use rds_snapshot_policy_macro::spec::Role;
+use serde::Serialize;
+
+use crate::inventory::{Kind, Snapshot};
+use crate::policy::{RuntimePolicy, Selector};
+
+/// The version of the report's JSON shape; raised when a field changes meaning or goes away.
+pub const REPORT_VERSION: u32 = 1;
+
+/// One policy as found in an account: its state machines' executions and its snapshots.
+#[derive(Debug, Clone)]
+pub struct PolicyFacts {
+    pub policy: RuntimePolicy,
+    pub account: String,
+    /// The region its stack (and state machines) are in.
+    pub region: String,
+    pub stack: Option<String>,
+    pub machines: Vec<MachineFacts>,
+    /// This policy's snapshots (source) or copies (DR).
+    pub snapshots: Vec<Snapshot>,
+    /// The databases a source policy covers now (whether or not they have a snapshot).
+    pub covered: Vec<String>,
+    /// Published `RecoveryPointAgeMinutes` per database (DR), oldest first.
+    pub ages: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineFacts {
+    pub action: String,
+    pub arn: String,
+    pub last_success: Option<String>,
+    pub last_failure: Option<FailureReport>,
+    pub running: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureReport {
+    /// When the execution stopped (RFC 3339).
+    pub at: String,
+    pub execution: String,
+    /// The error name (the contract's, or Step Functions' own such as `States.Timeout`).
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// A manual snapshot quota of one account and region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaReport {
+    pub account: String,
+    pub region: String,
+    /// The `DescribeAccountAttributes` quota name.
+    pub quota: String,
+    pub used: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub report_version: u32,
+    /// When the report was produced (RFC 3339, AWS's clock).
+    pub generated_at: String,
+    /// `protected` (every database with a DR policy meets its RPO and no policy is failing),
+    /// `at risk`, or `unknown` (no DR side was read).
+    pub verdict: String,
+    pub policies: Vec<PolicyReport>,
+    pub databases: Vec<DatabaseReport>,
+    pub quotas: Vec<QuotaReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    pub policy_id: String,
+    /// `Source` or `Destination`.
+    pub role: String,
+    pub account: String,
+    pub region: String,
+    pub stack: Option<String>,
+    pub rpo_minutes: u64,
+    /// `null` without a restore drill.
+    pub rto_minutes: Option<u64>,
+    pub state_machines: Vec<MachineFacts>,
+    /// A state machine whose newest stopped execution failed.
+    pub failing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotReport {
+    pub id: String,
+    pub kind: Kind,
+    pub status: String,
+    /// When its data was captured (RFC 3339).
+    pub recovery_point: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillReport {
+    pub at: String,
+    pub minutes: i64,
+    pub rto_minutes: Option<u64>,
+    pub met: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseReport {
+    pub database: String,
+    pub source_policy: Option<String>,
+    pub dr_policy: Option<String>,
+    /// The newest source snapshot of this database (any status).
+    pub newest_snapshot: Option<SnapshotReport>,
+    /// Whether the newest available source snapshot is shared with every destination account;
+    /// `null` without a source side.
+    pub shared: Option<bool>,
+    /// The newest available DR copy.
+    pub newest_copy: Option<SnapshotReport>,
+    /// Age of the newest copy's recovery point at `generatedAt`.
+    pub recovery_point_age_minutes: Option<i64>,
+    pub rpo_minutes: Option<u64>,
+    /// `null` without a DR side; `false` without any copy.
+    pub rpo_met: Option<bool>,
+    /// Recovery point to delivery (the copy's `delivered` tag) of the newest delivered copy.
+    pub delivery_lag_minutes: Option<i64>,
+    /// The newest copy's last drill (its `drilled` tag); `null` when never drilled.
+    pub last_drill: Option<DrillReport>,
+    /// The newest failure of a state machine of a policy covering this database.
+    pub last_failure: Option<FailureReport>,
+    /// Published recovery-point ages (time, minutes), oldest first, for the timeline.
+    pub age_history: Vec<(String, f64)>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn minutes_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to - from).num_minutes()
+}
+
+fn snapshot_report(s: &Snapshot) -> SnapshotReport {
+    SnapshotReport {
+        id: s.id.clone(),
+        kind: s.kind,
+        status: s.status.clone(),
+        recovery_point: s.recovery_point().map(rfc3339),
+    }
+}
+
+/// The newest (by recovery point) of `snapshots` of `database` passing `keep`.
+fn newest<'a>(
+    snapshots: &'a [Snapshot],
+    database: &str,
+    keep: impl Fn(&Snapshot) -> bool,
+) -> Option<&'a Snapshot> {
+    snapshots
+        .iter()
+        .filter(|s| s.database_key() == database && keep(s))
+        .max_by_key(|s| (s.recovery_point(), s.id.clone()))
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A `drilled` tag: `<RFC 3339> <minutes> min`.
+fn parse_drilled(value: &str) -> Option<(String, i64)> {
+    let mut parts = value.split_whitespace();
+    let at = parts.next()?;
+    let minutes = parts.next()?.parse().ok()?;
+    parse_time(at).map(|t| (rfc3339(t), minutes))
+}
+
+/// Whether DR policy `policy` copies snapshots of `database` (with these snapshot IDs).
+fn takes(policy: &RuntimePolicy, database: &str, snapshot_ids: &[&str]) -> bool {
+    match &policy.selector {
+        Selector::Pattern(re) => snapshot_ids.iter().any(|id| re.is_match(id)),
+        Selector::Instance(id) | Selector::Cluster(id) => id == database,
+    }
+}
+
+fn failing(machines: &[MachineFacts]) -> bool {
+    machines
+        .iter()
+        .any(|m| match (&m.last_failure, &m.last_success) {
+            (Some(f), Some(s)) => f.at > *s,
+            (Some(_), None) => true,
+            _ => false,
+        })
+}
+
+fn newest_failure(policies: &[&PolicyFacts]) -> Option<FailureReport> {
+    policies
+        .iter()
+        .flat_map(|p| p.machines.iter().filter_map(|m| m.last_failure.clone()))
+        .max_by(|a, b| a.at.cmp(&b.at))
+}
+
+fn policy_report(p: &PolicyFacts) -> PolicyReport {
+    let spec = &p.policy.spec;
+    PolicyReport {
+        policy_id: p.policy.id.clone(),
+        role: p.policy.role().as_str().to_string(),
+        account: p.account.clone(),
+        region: p.region.clone(),
+        stack: p.stack.clone(),
+        rpo_minutes: spec.rpo_minutes,
+        rto_minutes: (p.policy.role() == Role::Destination && spec.restore_drill.unwrap_or(true))
+            .then(|| spec.rto_minutes.unwrap_or(180)),
+        state_machines: p.machines.clone(),
+        failing: failing(&p.machines),
+    }
+}
+
+/// Joins the facts of both sides into the report, as of `now`.
+pub fn assemble(facts: &[PolicyFacts], quotas: Vec<QuotaReport>, now: DateTime<Utc>) -> Report {
+    let (sources, drs): (Vec<&PolicyFacts>, Vec<&PolicyFacts>) =
+        facts.iter().partition(|p| p.policy.role() == Role::Source);
+    let mut names: Vec<String> = facts
+        .iter()
+        .flat_map(|p| {
+            p.snapshots
+                .iter()
+                .map(|s| s.database_key().to_string())
+                .chain(p.covered.iter().cloned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut databases = Vec::new();
+    for name in names {
+        let has = |p: &&&PolicyFacts| {
+            p.covered.contains(&name) || p.snapshots.iter().any(|s| s.database_key() == name)
+        };
+        let source = sources.iter().find(has).copied();
+        // The DR policy holding its copies, else the one whose selector takes its snapshots.
+        let dr = drs.iter().find(has).copied().or_else(|| {
+            let ids: Vec<&str> = source
+                .map(|p| {
+                    p.snapshots
+                        .iter()
+                        .filter(|s| s.database_key() == name)
+                        .map(|s| s.id.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            drs.iter().find(|p| takes(&p.policy, &name, &ids)).copied()
+        });
+        let newest_snapshot = source.and_then(|p| newest(&p.snapshots, &name, |_| true));
+        let shared = source.map(|p| {
+            newest(&p.snapshots, &name, Snapshot::is_available).is_some_and(|s| {
+                let recorded: Vec<&str> = [tags::SHARED_WITH, tags::SHARED_WITH_2]
+                    .iter()
+                    .filter_map(|k| s.tag(k))
+                    .flat_map(str::split_whitespace)
+                    .collect();
+                p.policy
+                    .accounts()
+                    .iter()
+                    .all(|a| recorded.contains(&a.as_str()))
+            })
+        });
+        let copy = dr.and_then(|p| newest(&p.snapshots, &name, Snapshot::is_available));
+        let age = copy
+            .and_then(Snapshot::recovery_point)
+            .map(|t| minutes_between(t, now));
+        let rpo_minutes = dr.map(|p| p.policy.spec.rpo_minutes);
+        let rpo_met = rpo_minutes.map(|rpo| age.is_some_and(|a| a <= rpo as i64));
+        let delivery_lag_minutes = dr.and_then(|p| {
+            newest(&p.snapshots, &name, |s| s.tag(tags::DELIVERED).is_some()).and_then(|s| {
+                let delivered = s.tag(tags::DELIVERED).and_then(parse_time)?;
+                Some(minutes_between(s.recovery_point()?, delivered))
+            })
+        });
+        let rto_minutes = dr.and_then(|p| policy_report(p).rto_minutes);
+        let last_drill = copy
+            .and_then(|s| s.tag(tags::DRILLED))
+            .and_then(parse_drilled)
+            .map(|(at, minutes)| DrillReport {
+                at,
+                minutes,
+                rto_minutes,
+                met: rto_minutes.map(|rto| minutes <= rto as i64),
+            });
+        let covering: Vec<&PolicyFacts> = source.into_iter().chain(dr).collect();
+        let age_history = dr
+            .and_then(|p| p.ages.get(&name))
+            .map(|points| points.iter().map(|(t, v)| (rfc3339(*t), *v)).collect())
+            .unwrap_or_default();
+        databases.push(DatabaseReport {
+            source_policy: source.map(|p| p.policy.id.clone()),
+            dr_policy: dr.map(|p| p.policy.id.clone()),
+            newest_snapshot: newest_snapshot.map(snapshot_report),
+            shared,
+            newest_copy: copy.map(snapshot_report),
+            recovery_point_age_minutes: age,
+            rpo_minutes,
+            rpo_met,
+            delivery_lag_minutes,
+            last_drill,
+            last_failure: newest_failure(&covering),
+            age_history,
+            database: name,
+        });
+    }
+    let policies: Vec<PolicyReport> = facts.iter().map(policy_report).collect();
+    let verdict = if drs.is_empty() {
+        "unknown"
+    } else if databases.iter().all(|d| d.rpo_met != Some(false))
+        && policies.iter().all(|p| !p.failing)
+    {
+        "protected"
+    } else {
+        "at risk"
+    };
+    Report {
+        report_version: REPORT_VERSION,
+        generated_at: rfc3339(now),
+        verdict: verdict.to_string(),
+        policies,
+        databases,
+        quotas,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rds_snapshot_policy_macro::contract::ErrorName;
+use serde_json::json;
+
+use super::*;
+
+fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, hour, minute, 0).unwrap()
+}
+
+fn policy(properties: serde_json::Value) -> RuntimePolicy {
+    RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+}
+
+fn source() -> RuntimePolicy {
+    policy(
+        json!({"Role": "Source", "PolicyId": "orders", "DBInstanceIdentifier": "orders",
+        "DestinationAccounts": ["222222222222"]}),
+    )
+}
+
+fn dr() -> RuntimePolicy {
+    policy(
+        json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^orders",
+        "DestinationRegion": "eu-central-1", "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "SourceAccounts": ["111111111111"], "RpoMinutes": 60}),
+    )
+}
+
+fn snapshot(id: &str, taken: DateTime<Utc>, extra: &[(&str, &str)]) -> Snapshot {
+    let mut tags: BTreeMap<String, String> = [
+        (tags::DATABASE.to_string(), "orders".to_string()),
+        (tags::RECOVERY_POINT.to_string(), rfc3339(taken)),
+    ]
+    .into();
+    for (k, v) in extra {
+        tags.insert(k.to_string(), v.to_string());
+    }
+    Snapshot {
+        id: id.into(),
+        arn: format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{id}"),
+        kind: Kind::Instance,
+        database: "orders".into(),
+        status: "available".into(),
+        snapshot_type: "manual".into(),
+        created: Some(taken),
+        original_created: Some(taken),
+        tags,
+        kms_key_id: None,
+        encrypted: true,
+    }
+}
+
+fn facts(policy: RuntimePolicy, snapshots: Vec<Snapshot>) -> PolicyFacts {
+    PolicyFacts {
+        covered: if policy.role() == Role::Source {
+            vec!["orders".into()]
+        } else {
+            vec![]
+        },
+        policy,
+        account: "111111111111".into(),
+        region: "eu-west-1".into(),
+        stack: Some("arn:aws:cloudformation:eu-west-1:111111111111:stack/orders/1".into()),
+        machines: vec![],
+        snapshots,
+        ages: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn a_fresh_shared_copy_meets_the_rpo_and_a_stale_one_misses_it() {
+    let shared = [(tags::SHARED_WITH, "222222222222")];
+    let both = |copy_at| {
+        vec![
+            facts(source(), vec![snapshot("orders-1", at(10, 0), &shared)]),
+            facts(
+                dr(),
+                vec![snapshot(
+                    "orders-1-copy",
+                    copy_at,
+                    &[
+                        (tags::DELIVERED, "2026-06-01T10:20:00Z"),
+                        (tags::DRILLED, "2026-06-01T04:30:00Z 42 min"),
+                    ],
+                )],
+            ),
+        ]
+    };
+    let report = assemble(&both(at(10, 0)), vec![], at(10, 45));
+    assert_eq!(report.verdict, "protected");
+    let d = &report.databases[0];
+    assert_eq!(
+        (d.database.as_str(), d.shared, d.rpo_met),
+        ("orders", Some(true), Some(true))
+    );
+    assert_eq!(d.recovery_point_age_minutes, Some(45));
+    assert_eq!(d.delivery_lag_minutes, Some(20));
+    let drill = d.last_drill.as_ref().unwrap();
+    assert_eq!(
+        (drill.minutes, drill.rto_minutes, drill.met),
+        (42, Some(180), Some(true))
+    );
+    let stale = assemble(&both(at(8, 0)), vec![], at(10, 45));
+    assert_eq!(stale.verdict, "at risk");
+    assert_eq!(stale.databases[0].rpo_met, Some(false));
+    assert!(
+        text(&stale).contains("MISSED (165 of 60 min)"),
+        "{}",
+        text(&stale)
+    );
+}
+
+#[test]
+fn a_database_without_a_copy_or_a_share_is_at_risk() {
+    let report = assemble(
+        &[
+            facts(source(), vec![snapshot("orders-1", at(10, 0), &[])]),
+            facts(dr(), vec![]),
+        ],
+        vec![],
+        at(10, 30),
+    );
+    let d = &report.databases[0];
+    assert_eq!(
+        d.dr_policy.as_deref(),
+        Some("dr"),
+        "the pattern takes orders-1"
+    );
+    assert_eq!((d.shared, d.rpo_met), (Some(false), Some(false)));
+    assert_eq!(report.verdict, "at risk");
+    assert!(markdown(&report).contains("MISSED (no DR copy, RPO 60 min)"));
+}
+
+#[test]
+fn a_failing_state_machine_puts_the_report_at_risk_and_names_the_error() {
+    let mut source = facts(source(), vec![]);
+    source.machines = vec![MachineFacts {
+        action: "take".into(),
+        arn: "arn:aws:states:eu-west-1:111111111111:stateMachine:t".into(),
+        last_success: Some("2026-06-01T09:00:00Z".into()),
+        last_failure: Some(FailureReport {
+            at: "2026-06-01T10:00:00Z".into(),
+            execution: "arn:aws:states:eu-west-1:111111111111:execution:t:e".into(),
+            error: Some(ErrorName::AccessDenied.name().into()),
+            cause: Some("denied".into()),
+        }),
+        running: 0,
+    }];
+    let report = assemble(&[source, facts(dr(), vec![])], vec![], at(10, 30));
+    assert!(report.policies[0].failing);
+    assert_eq!(report.verdict, "at risk");
+    assert_eq!(
+        report.databases[0]
+            .last_failure
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref(),
+        Some(ErrorName::AccessDenied.name())
+    );
+    let only_source = assemble(&[facts(super::tests::source(), vec![])], vec![], at(10, 30));
+    assert_eq!(only_source.verdict, "unknown", "no DR side was read");
+}
+
+#[test]
+fn the_json_field_names_are_the_documented_ones() {
+    let report = assemble(
+        &[
+            facts(source(), vec![snapshot("orders-1", at(10, 0), &[])]),
+            facts(dr(), vec![]),
+        ],
+        vec![QuotaReport {
+            account: "111111111111".into(),
+            region: "eu-west-1".into(),
+            quota: "ManualSnapshots".into(),
+            used: 3,
+            max: 100,
+        }],
+        at(10, 30),
+    );
+    let value = serde_json::to_value(&report).unwrap();
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&value),
+        [
+            "reportVersion",
+            "generatedAt",
+            "verdict",
+            "policies",
+            "databases",
+            "quotas"
+        ]
+    );
+    assert_eq!(
+        keys(&value["databases"][0]),
+        [
+            "database",
+            "sourcePolicy",
+            "drPolicy",
+            "newestSnapshot",
+            "shared",
+            "newestCopy",
+            "recoveryPointAgeMinutes",
+            "rpoMinutes",
+            "rpoMet",
+            "deliveryLagMinutes",
+            "lastDrill",
+            "lastFailure",
+            "ageHistory"
+        ]
+    );
+    assert_eq!(
+        keys(&value["policies"][0]),
+        [
+            "policyId",
+            "role",
+            "account",
+            "region",
+            "stack",
+            "rpoMinutes",
+            "rtoMinutes",
+            "stateMachines",
+            "failing"
+        ]
+    );
+}
+
+#[test]
+fn hostile_names_cannot_escape_the_html_or_the_markdown() {
+    let mut snap = snapshot("orders-1", at(10, 0), &[]);
+    snap.tags.insert(
+        tags::DATABASE.into(),
+        "</script><img src=x onerror=alert(1)>|x".into(),
+    );
+    let report = assemble(&[facts(source(), vec![snap])], vec![], at(10, 30));
+    let page = html(&report);
+    assert!(!page.contains("<img"), "{page}");
+    assert_eq!(page.matches("</script>").count(), 2, "only the page's own");
+    assert!(markdown(&report).contains("\\|x"));
+}
