@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the project's pinned Python tools into project-local virtualenvs under .tools/.
-# Idempotent: a venv whose pinned requirement is already satisfied is left alone.
-# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre] [iam]   (default: lint checkov moto)
+# Installs the project's pinned tools into project-local directories under .tools/: Python
+# virtualenvs, npm packages (statelint) and one Debian package (chromium). Idempotent: a tool whose pins are already
+# installed is left alone.
+# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre] [iam] [statelint] [chromium]
+#        (default: lint checkov moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -10,19 +12,38 @@ PY="${PYTHON:-python3}"
 declare -A PINS=(
   [lint]="cfn-lint==1.51.0"
   [checkov]="checkov==3.3.30"
-  [moto]="moto[server]==5.2.5 boto3==1.43.11"
+  [moto]="moto[server]==5.2.5 boto3==1.43.11 cbor2==5.6.5"
   [lambda]="cargo-lambda==1.9.2 ziglang==0.15.1 cargo-zigbuild==0.20.1"
   [sceptre]="sceptre==4.7.0"
   [iam]="parliament==1.6.4"
+  [statelint]="npm:@wmfs/statelint@1.30.0"
+  # Debian's security archive keeps only the current build, so the package is not pinned to a
+  # version (the HTML report test needs any headless Chromium).
+  [chromium]="apt:chromium-headless-shell"
 )
 
 install_one() {
   local name="$1" venv="$TOOLS/$1" stamp="$TOOLS/$1/.pins"
+  if [[ "${PINS[$name]}" == apt:* ]]; then
+    local package="${PINS[$name]#apt:}" sudo=""
+    dpkg -s "$package" >/dev/null 2>&1 && return 0
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    echo "setup-tools: installing the Debian package $package" >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" \
+      || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package"; }
+    return 0
+  fi
   if [[ -f "$stamp" && "$(cat "$stamp")" == "${PINS[$name]}" ]]; then
     return 0
   fi
   echo "setup-tools: installing ${PINS[$name]} into .tools/$name" >&2
   rm -rf "$venv"
+  if [[ "${PINS[$name]}" == npm:* ]]; then
+    # shellcheck disable=SC2086
+    npm install --silent --no-audit --no-fund --prefix "$venv" ${PINS[$name]#npm:}
+    echo "${PINS[$name]}" > "$stamp"
+    return 0
+  fi
   "$PY" -m venv "$venv"
   # shellcheck disable=SC2086
   "$venv/bin/pip" install --quiet --disable-pip-version-check ${PINS[$name]}

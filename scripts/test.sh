@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=$(date +%s)
-scripts/setup-tools.sh lint checkov moto lambda sceptre iam
+scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint chromium
 echo "test: tool setup took $(( $(date +%s) - t )) s"
 # Tests that need the emulator, cargo-lambda or the linters are #[ignore = "needs make test"]
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).

@@ -497,7 +497,7 @@ def status_scenario(prod, dr, databases, workdir):
     ok = report["verdict"] == "protected" and done.returncode == 0
     for db in databases:
         row = rows.get(db)
-        if not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"]:
+        if not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"] or not row["ageHistory"]:
             ok = False
             say(f"status: {db} is not reported protected: {json.dumps(row)[:300]}")
     return ok, report

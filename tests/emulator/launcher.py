@@ -18,6 +18,8 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      in the execution's account (moto uses its default account).
   9. EventBridge (eventbridge.py): RDS snapshot events, delivery to Step Functions targets,
      bus-to-bus delivery checked against bus policies, AWS::Events::EventBusPolicy.
+ 10. CloudWatch GetMetricData over the Smithy RPC v2 CBOR protocol the current SDKs use
+     (cloudwatch_cbor.py).
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "copy_pending_seconds": N,
 "pending_prefixes": {"slow-": N}, "restore_pending_seconds": N, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
@@ -499,6 +501,7 @@ def _client_in_task_account(*args, **kwargs):
 
 # Executions started through the API are tracked too, so /_rsp/wait sees them.
 import eventbridge  # noqa: E402  (patches moto's EventBridge on import)
+import cloudwatch_cbor  # noqa: E402  (CloudWatch over CBOR)
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
 
 eventbridge.set_clock(lambda: _now())
@@ -545,6 +548,8 @@ class _ConfigMiddleware:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if cloudwatch_cbor.handles(environ):
+            return cloudwatch_cbor.answer(environ, start_response)
         if path.endswith("/cfnresponse"):
             return _custom_resource_answer(environ, start_response)
         if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events"):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import boto3
@@ -83,6 +84,33 @@ class Launcher(unittest.TestCase):
         self.post("/_rsp/wait", {})
         return [sfn.describe_execution(executionArn=e["executionArn"])
                 for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+
+    def test_get_metric_data_answers_over_cbor_in_the_callers_account(self):
+        import cbor2
+        cloudwatch = self.client("cloudwatch", B)
+        at = dt.datetime(2026, 6, 1, 0, 10, tzinfo=dt.timezone.utc)
+        dims = [{"Name": "Policy", "Value": "p"}, {"Name": "Database", "Value": "orders"}]
+        cloudwatch.put_metric_data(Namespace="RdsSnapshotPolicy", MetricData=[
+            {"MetricName": "RecoveryPointAgeMinutes", "Dimensions": dims, "Timestamp": at, "Value": 42.0}])
+        creds = cloudwatch._request_signer._credentials
+        body = cbor2.dumps({"StartTime": at - dt.timedelta(hours=1), "EndTime": at + dt.timedelta(hours=1),
+                            "MetricDataQueries": [{"Id": "m0", "MetricStat": {"Metric": {
+                                "Namespace": "RdsSnapshotPolicy", "MetricName": "RecoveryPointAgeMinutes",
+                                "Dimensions": dims}, "Period": 300, "Stat": "Maximum"}}]},
+                           datetime_as_timestamp=True)
+        request = urllib.request.Request(
+            self.endpoint + "/service/GraniteServiceVersion20100801/operation/GetMetricData", data=body,
+            method="POST", headers={
+                "Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                "Authorization": f"AWS4-HMAC-SHA256 Credential={creds.access_key}/20260601/{REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=x"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = cbor2.loads(response.read())
+        except urllib.error.HTTPError as error:
+            self.fail(f"{error}: {cbor2.loads(error.read())}")
+        series = answer["MetricDataResults"][0]
+        self.assertEqual((series["Id"], series["Values"]), ("m0", [42.0]))
+        self.assertEqual(len(series["Timestamps"]), 1)
 
     def test_the_date_header_follows_the_emulated_clock(self):
         _, headers = self.post("/_rsp/config", {})

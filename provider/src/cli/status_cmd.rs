@@ -7,7 +7,7 @@ use rds_snapshot_policy_macro::spec::Role;
 
 use super::action_cmd::load_policy_file;
 use crate::aws::Aws;
-use crate::status::{Side, assemble, gather_side, html, markdown, text};
+use crate::status::{Side, SideFacts, assemble, gather_side, html, markdown, text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -71,8 +71,7 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
                 .map(|(p, role)| (p, Some(role)))
                 .collect(),
         };
-    let mut facts = Vec::new();
-    let mut quotas = Vec::new();
+    let mut all = SideFacts::default();
     let mut now = None;
     for (profile, role) in profiles {
         let side = side(profile, args.hours).await?;
@@ -86,12 +85,21 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
             }
             None => None,
         };
-        let (found, quota) = gather_side(&side, given).await?;
-        facts.extend(found);
-        quotas.extend(quota);
+        let found = gather_side(&side, given).await?;
+        all.policies.extend(found.policies);
+        all.quotas.extend(found.quotas);
+        all.warnings.extend(found.warnings);
         now = Some(side.aws.now());
     }
-    let report = assemble(&facts, quotas, now.unwrap_or_else(chrono::Utc::now));
+    for warning in &all.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let report = assemble(
+        &all.policies,
+        all.quotas,
+        all.warnings,
+        now.unwrap_or_else(chrono::Utc::now),
+    );
     let format = if args.json { Format::Json } else { args.format };
     let rendered = match format {
         Format::Text => text(&report),

@@ -128,7 +128,13 @@ async fn deployed_policies(aws: &Aws, region: &str) -> Result<Vec<Deployed>, Str
     Ok(found)
 }
 
-async fn machine_facts(aws: &Aws, region: &str, action: Action, arn: &str) -> MachineFacts {
+async fn machine_facts(
+    aws: &Aws,
+    region: &str,
+    action: Action,
+    arn: &str,
+    warnings: &mut Vec<String>,
+) -> MachineFacts {
     let sfn = aws.sfn(region);
     let mut facts = MachineFacts {
         action: action.name().to_string(),
@@ -137,14 +143,18 @@ async fn machine_facts(aws: &Aws, region: &str, action: Action, arn: &str) -> Ma
         last_failure: None,
         running: 0,
     };
-    let Ok(page) = sfn
+    let page = match sfn
         .list_executions()
         .state_machine_arn(arn)
         .max_results(EXECUTIONS_READ)
         .send()
         .await
-    else {
-        return facts;
+    {
+        Ok(page) => page,
+        Err(e) => {
+            warnings.push(classify(e, &format!("listing the executions of {arn}")).message);
+            return facts;
+        }
     };
     for execution in page.executions() {
         let stopped = execution.stop_date().and_then(rfc3339);
@@ -196,6 +206,7 @@ async fn ages(
     databases: &[String],
     now: DateTime<Utc>,
     hours: i64,
+    warnings: &mut Vec<String>,
 ) -> BTreeMap<String, Vec<(DateTime<Utc>, f64)>> {
     let mut out = BTreeMap::new();
     // GetMetricData takes at most 500 queries; a policy's databases fit in far fewer.
@@ -232,7 +243,7 @@ async fn ages(
                     .build()
             })
             .collect();
-        let Ok(result) = aws
+        let result = match aws
             .cloudwatch(&policy.destination_region)
             .get_metric_data()
             .set_metric_data_queries(Some(queries))
@@ -240,8 +251,13 @@ async fn ages(
             .end_time(smithy_time(now))
             .send()
             .await
-        else {
-            continue;
+        {
+            Ok(result) => result,
+            Err(e) => {
+                let what = format!("reading the recovery-point ages of policy {}", policy.id);
+                warnings.push(classify(e, &what).message);
+                continue;
+            }
         };
         for series in result.metric_data_results() {
             let Some(index) = series
@@ -267,9 +283,19 @@ async fn ages(
     out
 }
 
-async fn quotas(aws: &Aws, region: &str, account: &str) -> Vec<QuotaReport> {
-    let Ok(attributes) = aws.rds(region).describe_account_attributes().send().await else {
-        return Vec::new();
+async fn quotas(
+    aws: &Aws,
+    region: &str,
+    account: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<QuotaReport> {
+    let attributes = match aws.rds(region).describe_account_attributes().send().await {
+        Ok(attributes) => attributes,
+        Err(e) => {
+            let what = format!("reading the snapshot quotas of {account} in {region}");
+            warnings.push(classify(e, &what).message);
+            return Vec::new();
+        }
     };
     attributes
         .account_quotas()
@@ -290,12 +316,19 @@ async fn quotas(aws: &Aws, region: &str, account: &str) -> Vec<QuotaReport> {
         .collect()
 }
 
+/// What one account holds, and what could not be read (the report says so).
+#[derive(Debug, Default)]
+pub struct SideFacts {
+    pub policies: Vec<PolicyFacts>,
+    pub quotas: Vec<QuotaReport>,
+    pub warnings: Vec<String>,
+}
+
 /// Reads one account: the policies deployed in `side.region` (or only `given`), with their
-/// executions, snapshots, covered databases and published ages.
-pub async fn gather_side(
-    side: &Side,
-    given: Option<RuntimePolicy>,
-) -> Result<(Vec<PolicyFacts>, Vec<QuotaReport>), String> {
+/// executions, snapshots, covered databases and published ages. Policies and snapshots that
+/// cannot be read are an error; executions, ages and quotas become warnings.
+pub async fn gather_side(side: &Side, given: Option<RuntimePolicy>) -> Result<SideFacts, String> {
+    let mut warnings = Vec::new();
     let aws = &side.aws;
     let region = side.region.as_str();
     let mut found: Vec<(RuntimePolicy, Option<String>, Vec<MachineFacts>)> = Vec::new();
@@ -306,7 +339,7 @@ pub async fn gather_side(
                 let policy = policy_from_machine(aws, region, &deployed.machines[0].1).await?;
                 let mut machines = Vec::new();
                 for (action, arn) in &deployed.machines {
-                    machines.push(machine_facts(aws, region, *action, arn).await);
+                    machines.push(machine_facts(aws, region, *action, arn, &mut warnings).await);
                 }
                 found.push((policy, Some(deployed.stack), machines));
             }
@@ -341,7 +374,7 @@ pub async fn gather_side(
         names.sort();
         names.dedup();
         let ages = if policy.role() == Role::Destination {
-            ages(aws, &policy, &names, now, side.hours).await
+            ages(aws, &policy, &names, now, side.hours, &mut warnings).await
         } else {
             BTreeMap::new()
         };
@@ -370,7 +403,11 @@ pub async fn gather_side(
     }
     let mut quota_reports = Vec::new();
     for (account, region) in quota_regions {
-        quota_reports.extend(quotas(aws, &region, &account).await);
+        quota_reports.extend(quotas(aws, &region, &account, &mut warnings).await);
     }
-    Ok((facts, quota_reports))
+    Ok(SideFacts {
+        policies: facts,
+        quotas: quota_reports,
+        warnings,
+    })
 }

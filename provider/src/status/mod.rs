@@ -6,7 +6,7 @@
 mod gather;
 mod render;
 
-pub use gather::{Side, gather_side};
+pub use gather::{Side, SideFacts, gather_side};
 pub use render::{html, markdown, text};
 
 use std::collections::BTreeMap;
@@ -84,6 +84,8 @@ pub struct Report {
     pub policies: Vec<PolicyReport>,
     pub databases: Vec<DatabaseReport>,
     pub quotas: Vec<QuotaReport>,
+    /// What could not be read (executions, ages, quotas), with the AWS error.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -235,7 +237,12 @@ fn policy_report(p: &PolicyFacts) -> PolicyReport {
 }
 
 /// Joins the facts of both sides into the report, as of `now`.
-pub fn assemble(facts: &[PolicyFacts], quotas: Vec<QuotaReport>, now: DateTime<Utc>) -> Report {
+pub fn assemble(
+    facts: &[PolicyFacts],
+    quotas: Vec<QuotaReport>,
+    warnings: Vec<String>,
+    now: DateTime<Utc>,
+) -> Report {
     let (sources, drs): (Vec<&PolicyFacts>, Vec<&PolicyFacts>) =
         facts.iter().partition(|p| p.policy.role() == Role::Source);
     let mut names: Vec<String> = facts
@@ -342,6 +349,7 @@ pub fn assemble(facts: &[PolicyFacts], quotas: Vec<QuotaReport>, now: DateTime<U
         policies,
         databases,
         quotas,
+        warnings,
     }
 }
 

@@ -130,6 +130,9 @@ pub fn text(report: &Report) -> String {
             q.quota, q.account, q.region, q.used, q.max
         );
     }
+    for w in &report.warnings {
+        let _ = writeln!(out, "not read: {w}");
+    }
     out
 }
 
@@ -184,6 +187,12 @@ pub fn markdown(report: &Report) -> String {
             "| {} | {} | {} | {} | {} |",
             q.account, q.region, q.quota, q.used, q.max
         );
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\n## Not read\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "- {}", md_cell(w));
+        }
     }
     out
 }

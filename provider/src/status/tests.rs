@@ -89,7 +89,7 @@ fn a_fresh_shared_copy_meets_the_rpo_and_a_stale_one_misses_it() {
             ),
         ]
     };
-    let report = assemble(&both(at(10, 0)), vec![], at(10, 45));
+    let report = assemble(&both(at(10, 0)), vec![], vec![], at(10, 45));
     assert_eq!(report.verdict, "protected");
     let d = &report.databases[0];
     assert_eq!(
@@ -103,7 +103,7 @@ fn a_fresh_shared_copy_meets_the_rpo_and_a_stale_one_misses_it() {
         (drill.minutes, drill.rto_minutes, drill.met),
         (42, Some(180), Some(true))
     );
-    let stale = assemble(&both(at(8, 0)), vec![], at(10, 45));
+    let stale = assemble(&both(at(8, 0)), vec![], vec![], at(10, 45));
     assert_eq!(stale.verdict, "at risk");
     assert_eq!(stale.databases[0].rpo_met, Some(false));
     assert!(
@@ -120,6 +120,7 @@ fn a_database_without_a_copy_or_a_share_is_at_risk() {
             facts(source(), vec![snapshot("orders-1", at(10, 0), &[])]),
             facts(dr(), vec![]),
         ],
+        vec![],
         vec![],
         at(10, 30),
     );
@@ -149,7 +150,7 @@ fn a_failing_state_machine_puts_the_report_at_risk_and_names_the_error() {
         }),
         running: 0,
     }];
-    let report = assemble(&[source, facts(dr(), vec![])], vec![], at(10, 30));
+    let report = assemble(&[source, facts(dr(), vec![])], vec![], vec![], at(10, 30));
     assert!(report.policies[0].failing);
     assert_eq!(report.verdict, "at risk");
     assert_eq!(
@@ -161,7 +162,12 @@ fn a_failing_state_machine_puts_the_report_at_risk_and_names_the_error() {
             .as_deref(),
         Some(ErrorName::AccessDenied.name())
     );
-    let only_source = assemble(&[facts(super::tests::source(), vec![])], vec![], at(10, 30));
+    let only_source = assemble(
+        &[facts(super::tests::source(), vec![])],
+        vec![],
+        vec![],
+        at(10, 30),
+    );
     assert_eq!(only_source.verdict, "unknown", "no DR side was read");
 }
 
@@ -179,6 +185,7 @@ fn the_json_field_names_are_the_documented_ones() {
             used: 3,
             max: 100,
         }],
+        vec![],
         at(10, 30),
     );
     let value = serde_json::to_value(&report).unwrap();
@@ -192,7 +199,8 @@ fn the_json_field_names_are_the_documented_ones() {
             "verdict",
             "policies",
             "databases",
-            "quotas"
+            "quotas",
+            "warnings"
         ]
     );
     assert_eq!(
@@ -236,9 +244,71 @@ fn hostile_names_cannot_escape_the_html_or_the_markdown() {
         tags::DATABASE.into(),
         "</script><img src=x onerror=alert(1)>|x".into(),
     );
-    let report = assemble(&[facts(source(), vec![snap])], vec![], at(10, 30));
+    let report = assemble(&[facts(source(), vec![snap])], vec![], vec![], at(10, 30));
     let page = html(&report);
     assert!(!page.contains("<img"), "{page}");
     assert_eq!(page.matches("</script>").count(), 2, "only the page's own");
     assert!(markdown(&report).contains("\\|x"));
+}
+
+/// The page as headless Chromium renders it (`--dump-dom`: the DOM after its script ran).
+fn rendered(page: &str) -> String {
+    let chromium = std::path::Path::new("/usr/bin/chromium-headless-shell");
+    assert!(
+        chromium.exists(),
+        "headless Chromium is not installed: run scripts/setup-tools.sh chromium (make test does)"
+    );
+    let dir = std::env::temp_dir().join(format!("rsp-status-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("status.html");
+    std::fs::write(&file, page).unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", file.display()))
+        .env("HOME", &dir)
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs make test"]
+fn the_html_report_draws_each_databases_age_against_its_rpo_in_a_browser() {
+    let mut dr_side = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
+    dr_side.ages.insert(
+        "orders".into(),
+        (0..12)
+            .map(|i| (at(9, i * 5), 20.0 + i as f64 * 5.0))
+            .collect(),
+    );
+    let mut billing = snapshot("billing-1-copy", at(10, 0), &[]);
+    billing.tags.insert(tags::DATABASE.into(), "billing".into());
+    dr_side.snapshots.push(billing);
+    let report = assemble(&[dr_side], vec![], vec![], at(10, 30));
+    let dom = rendered(&html(&report));
+    // orders has 12 published ages: a polyline of 12 points and the RPO line; billing has none.
+    let polyline = dom
+        .split("<polyline")
+        .nth(1)
+        .expect("the script drew no timeline");
+    let points = polyline
+        .split("points=\"")
+        .nth(1)
+        .and_then(|p| p.split('"').next())
+        .unwrap();
+    assert_eq!(points.split(' ').count(), 12, "{points}");
+    assert_eq!(dom.matches("class=\"rpo-line\"").count(), 1, "{dom}");
+    assert!(dom.contains("no published recovery-point ages"), "{dom}");
+    assert!(dom.contains("verdict-protected"), "{dom}");
 }
