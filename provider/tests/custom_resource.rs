@@ -273,7 +273,7 @@ async fn missing_databases_and_quota_fail() {
         full["Reason"]
             .as_str()
             .unwrap()
-            .contains("keeps up to 49 manual snapshots"),
+            .contains("keeps up to 49 manual DB instance snapshots"),
         "{full}"
     );
 }

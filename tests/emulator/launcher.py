@@ -7,7 +7,8 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
-  4. DescribeAccountAttributes with the ManualSnapshots quota (MOTO_RDS_SNAPSHOT_LIMIT).
+  4. DescribeAccountAttributes with the ManualSnapshots and ManualClusterSnapshots quotas
+     (MOTO_RDS_SNAPSHOT_LIMIT each).
   5. Lambda invocations (custom resources, Step Functions tasks) forwarded to a local Lambda
      Invoke API per account (`cargo lambda watch`), so the real binaries run.
   6. CloudFormation answers from custom resources recorded on the stack they name (SUCCESS and
@@ -338,17 +339,19 @@ kms.Key.create_from_cloudformation_json = classmethod(_key_from_cfn)
 
 
 # --- DescribeAccountAttributes -------------------------------------------------------------
-# Not in moto: the manual snapshot quota, as AWS reports it (Used counts both kinds).
+# Not in moto: the manual snapshot quotas, as AWS reports them: ManualSnapshots counts DB
+# instance snapshots, ManualClusterSnapshots DB cluster snapshots (both at MOTO_RDS_SNAPSHOT_LIMIT).
 from moto.core.responses import ActionResult  # noqa: E402
 from moto.rds import responses as rds_responses  # noqa: E402
 
 
 def _describe_account_attributes(self):
     backend = self.backend
-    used = sum(1 for s in backend.database_snapshots.values() if s.snapshot_type == "manual")
-    used += sum(1 for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual")
+    instances = sum(1 for s in backend.database_snapshots.values() if s.snapshot_type == "manual")
+    clusters = sum(1 for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual")
     return ActionResult({"AccountQuotas": [
-        {"AccountQuotaName": "ManualSnapshots", "Used": used, "Max": backend.SNAPSHOT_QUOTA},
+        {"AccountQuotaName": "ManualSnapshots", "Used": instances, "Max": backend.SNAPSHOT_QUOTA},
+        {"AccountQuotaName": "ManualClusterSnapshots", "Used": clusters, "Max": backend.SNAPSHOT_QUOTA},
     ]})
 
 

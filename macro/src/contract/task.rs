@@ -181,6 +181,14 @@ impl KindName {
             KindName::Cluster => "DB clusters",
         }
     }
+
+    /// The `DescribeAccountAttributes` quota of this kind's manual snapshots.
+    pub fn quota_name(self) -> &'static str {
+        match self {
+            KindName::Instance => "ManualSnapshots",
+            KindName::Cluster => "ManualClusterSnapshots",
+        }
+    }
 }
 
 /// One AWS write a plan asks for.

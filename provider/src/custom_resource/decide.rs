@@ -19,6 +19,22 @@ pub struct CheckReport {
 /// A manual snapshot quota: (used, max).
 pub type Quota = (i64, i64);
 
+/// A region's manual snapshot quotas per kind (`Kind::quota_name`); `None`: not reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quotas {
+    pub instance: Option<Quota>,
+    pub cluster: Option<Quota>,
+}
+
+impl Quotas {
+    pub fn of(&self, kind: Kind) -> Option<Quota> {
+        match kind {
+            Kind::Instance => self.instance,
+            Kind::Cluster => self.cluster,
+        }
+    }
+}
+
 /// What AWS said about one database's key (source, when sharing).
 #[derive(Debug, Clone)]
 pub struct KeyFacts {
@@ -36,7 +52,7 @@ pub struct SourceFacts {
     pub databases: Result<Vec<Database>, String>,
     /// Per covered, encrypted database id: its key facts.
     pub keys: Vec<(String, KeyFacts)>,
-    pub quota: Result<Option<Quota>, String>,
+    pub quota: Result<Quotas, String>,
 }
 
 /// One destination key as DescribeKey saw it.
@@ -57,7 +73,7 @@ pub struct DestinationFacts {
     /// The drill's network: `None` when the policy does not drill.
     pub drill_network: Option<DrillNetwork>,
     pub region: String,
-    pub quota: Result<Option<Quota>, String>,
+    pub quota: Result<Quotas, String>,
 }
 
 /// Where drill instances would be created.
@@ -123,7 +139,12 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
             decide_shareable(policy, db, facts, &mut report);
         }
     }
-    decide_quota(policy, targets.len(), region, &facts.quota, &mut report);
+    for kind in [Kind::Instance, Kind::Cluster] {
+        let databases = targets.iter().filter(|d| d.kind == kind).count();
+        if databases > 0 {
+            decide_quota(policy, kind, databases, region, &facts.quota, &mut report);
+        }
+    }
     decide_copy_throughput(policy, &targets, &mut report);
     report
 }
@@ -233,19 +254,22 @@ fn decide_shareable(
     }
 }
 
+/// The quota of `kind`'s manual snapshots against what `databases` of that kind keep.
 fn decide_quota(
     policy: &RuntimePolicy,
+    kind: Kind,
     databases: usize,
     region: &str,
-    quota: &Result<Option<Quota>, String>,
+    quota: &Result<Quotas, String>,
     report: &mut CheckReport,
 ) {
-    let (used, max) = match quota {
-        Ok(Some(q)) => *q,
+    let name = kind.quota_name();
+    let (used, max) = match quota.as_ref().map(|q| q.of(kind)) {
+        Ok(Some(q)) => q,
         Ok(None) => {
-            report.warnings.push(format!(
-                "the manual snapshot quota of {region} was not reported"
-            ));
+            report
+                .warnings
+                .push(format!("the {name} quota of {region} was not reported"));
             return;
         }
         Err(e) => {
@@ -258,7 +282,8 @@ fn decide_quota(
     let needed = snapshots_needed(policy, databases);
     if used + needed > max {
         report.failures.push(format!(
-            "this policy keeps up to {needed} manual snapshots ({databases} database(s) × ({retention} of retention / {interval}-minute interval + 1)), and {used} of the {max} allowed in {region} are used: raise the ManualSnapshots quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
+            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute interval + 1)), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
+            noun = kind.noun(),
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
             interval = policy.backup_interval().num_minutes(),
         ));
@@ -298,10 +323,15 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
         )),
     }
     match &facts.quota {
-        Ok(Some((used, max))) if *max > 0 && used * 10 >= max * 9 => {
-            report.warnings.push(format!("{used} of the {max} manual snapshots allowed in {region} are used: copies will fail when the quota is reached"));
+        Ok(quotas) => {
+            for kind in [Kind::Instance, Kind::Cluster] {
+                if let Some((used, max)) =
+                    quotas.of(kind).filter(|(u, m)| *m > 0 && u * 10 >= m * 9)
+                {
+                    report.warnings.push(format!("{used} of the {max} manual {} snapshots allowed in {region} are used ({}): copies will fail when the quota is reached", kind.noun(), kind.quota_name()));
+                }
+            }
         }
-        Ok(_) => {}
         Err(e) => report.warnings.push(format!(
             "could not read the manual snapshot quota in {region}: {e}"
         )),
@@ -345,7 +375,10 @@ mod tests {
             region: "eu-west-1".into(),
             databases: Ok(databases),
             keys,
-            quota: Ok(Some(quota)),
+            quota: Ok(Quotas {
+                instance: Some(quota),
+                cluster: Some(quota),
+            }),
         }
     }
 
@@ -476,8 +509,45 @@ mod tests {
             &source(),
             &facts(vec![db("orders", None)], vec![], (52, 100)),
         );
-        assert!(full.failures[0].contains("keeps up to 49 manual snapshots"));
+        assert!(full.failures[0].contains("keeps up to 49 manual DB instance snapshots"));
         assert!(ok.warnings[0].contains("not encrypted"));
+    }
+
+    #[test]
+    fn each_kind_is_checked_against_its_own_quota() {
+        let policy = RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                "DestinationAccount": "222222222222"}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap();
+        let mut cluster = db("orders-cluster", None);
+        cluster.kind = Kind::Cluster;
+        let with = |instance: Quota, clusters: Quota| SourceFacts {
+            quota: Ok(Quotas {
+                instance: Some(instance),
+                cluster: Some(clusters),
+            }),
+            ..facts(vec![db("orders", None), cluster.clone()], vec![], (0, 0))
+        };
+        // Instance snapshots full, cluster snapshots empty: only the instance fails.
+        let report = decide_source(&policy, &with((100, 100), (0, 100)));
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        assert!(report.failures[0].contains("raise the ManualSnapshots quota"));
+        let report = decide_source(&policy, &with((0, 100), (100, 100)));
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        assert!(
+            report.failures[0].contains("manual DB cluster snapshots")
+                && report.failures[0].contains("raise the ManualClusterSnapshots quota"),
+            "{:?}",
+            report.failures
+        );
+        assert!(
+            decide_source(&policy, &with((0, 100), (0, 100)))
+                .failures
+                .is_empty()
+        );
     }
 
     #[test]
@@ -506,7 +576,10 @@ mod tests {
                 ),
             ],
             region: "eu-central-1".into(),
-            quota: Ok(Some((90, 100))),
+            quota: Ok(Quotas {
+                instance: Some((90, 100)),
+                cluster: None,
+            }),
             drill_network: None,
         };
         let report = decide_destination(&policy, &facts);
@@ -517,7 +590,7 @@ mod tests {
             ]
         );
         assert_eq!(report.warnings.len(), 2);
-        assert!(report.warnings[1].contains("90 of the 100 manual snapshots"));
+        assert!(report.warnings[1].contains("90 of the 100 manual DB instance snapshots"));
 
         let missing = DestinationFacts {
             drill_network: Some(DrillNetwork::Missing("app-dr".into())),

@@ -4,9 +4,10 @@
 use aws_sdk_kms::types::{KeyManagerType, KeyState as KmsKeyState};
 use rds_snapshot_policy_macro::Role;
 
-use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quota, SourceFacts};
+use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quotas, SourceFacts};
 use super::key_policy::KeyPolicy;
 use crate::aws::{Aws, list_databases};
+use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
 
 fn kms_error<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> (Option<String>, String)
@@ -52,7 +53,7 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
         region: region.clone(),
         databases: Ok(Vec::new()),
         keys: Vec::new(),
-        quota: Ok(None),
+        quota: Ok(Quotas::default()),
     };
     let Ok(listed) = databases else {
         facts.databases = databases;
@@ -105,17 +106,23 @@ async fn key_facts(aws: &Aws, region: &str, key: &str) -> KeyFacts {
     facts
 }
 
-async fn quota(aws: &Aws, region: &str) -> Result<Option<Quota>, String> {
+async fn quota(aws: &Aws, region: &str) -> Result<Quotas, String> {
     let r = aws
         .rds(region)
         .describe_account_attributes()
         .send()
         .await
         .map_err(|e| crate::aws::classify(e, "DescribeAccountAttributes").to_string())?;
-    Ok(r.account_quotas()
-        .iter()
-        .find(|q| q.account_quota_name() == Some("ManualSnapshots"))
-        .map(|q| (q.used().unwrap_or(0), q.max().unwrap_or(0))))
+    let of = |kind: Kind| {
+        r.account_quotas()
+            .iter()
+            .find(|q| q.account_quota_name() == Some(kind.quota_name()))
+            .map(|q| (q.used().unwrap_or(0), q.max().unwrap_or(0)))
+    };
+    Ok(Quotas {
+        instance: of(Kind::Instance),
+        cluster: of(Kind::Cluster),
+    })
 }
 
 async fn gather_destination(aws: &Aws, policy: &RuntimePolicy) -> DestinationFacts {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
 use crate::aws::{Aws, classify, list_databases, list_inventory};
+use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
 
 /// CloudFormation's type for a custom resource created from a template that spells its type
@@ -301,10 +302,9 @@ async fn quotas(
         .account_quotas()
         .iter()
         .filter(|q| {
-            matches!(
-                q.account_quota_name(),
-                Some("ManualSnapshots" | "ManualClusterSnapshots")
-            )
+            [Kind::Instance, Kind::Cluster]
+                .iter()
+                .any(|k| q.account_quota_name() == Some(k.quota_name()))
         })
         .map(|q| QuotaReport {
             account: account.to_string(),
