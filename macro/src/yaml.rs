@@ -77,8 +77,57 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 }
 
 /// Renders a template as YAML (intrinsics in long form, which CloudFormation accepts).
+/// YAML text of `value`. Strings a YAML 1.1 reader (PyYAML, cfn-lint, sceptre) would take for
+/// a date, such as `2012-10-17`, are quoted: the YAML 1.2 emitter leaves them plain.
 pub fn to_yaml(value: &Value) -> Result<String, String> {
-    serde_yaml_ng::to_string(value).map_err(|e| format!("cannot render YAML: {e}"))
+    let text = serde_yaml_ng::to_string(value).map_err(|e| format!("cannot render YAML: {e}"))?;
+    Ok(quote_dates(&text))
+}
+
+/// Quotes plain scalars that look like YAML 1.1 timestamps, outside block scalars.
+fn quote_dates(text: &str) -> String {
+    let date =
+        regex::Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$").expect("valid regex");
+    let mut out = String::with_capacity(text.len() + 64);
+    // The indentation a block scalar's lines are deeper than, while inside one.
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let indent = body.len() - body.trim_start().len();
+        if let Some(parent) = block {
+            if body.trim().is_empty() || indent > parent {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let trimmed = body.trim_end();
+        if trimmed.ends_with('|')
+            || trimmed.ends_with("|-")
+            || trimmed.ends_with('>')
+            || trimmed.ends_with(">-")
+        {
+            block = Some(indent);
+        }
+        // The value part: after "key: " or "- ".
+        let split = body
+            .find(": ")
+            .map(|i| i + 2)
+            .or_else(|| body.trim_start().starts_with("- ").then_some(indent + 2));
+        match split {
+            Some(at) if date.is_match(&body[at..]) => {
+                out.push_str(&body[..at]);
+                out.push('\'');
+                out.push_str(&body[at..]);
+                out.push('\'');
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 fn to_json(yaml: Yaml) -> Result<Value, String> {
@@ -182,5 +231,29 @@ mod strict_tests {
         );
         let fine = parse_template(r#"{"A": [1, 2.5, "x", null, true, {"B": {}}]}"#).unwrap();
         assert_eq!(fine, json!({"A": [1, 2.5, "x", null, true, {"B": {}}]}));
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    #[test]
+    fn date_like_strings_are_quoted_and_read_back_as_strings() {
+        let value = json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Policy": {"Version": "2012-10-17", "List": ["2026-06-01T00:00:00Z", "x"]},
+            "Text": "line one\n2012-10-17 stays in the block\n",
+            "Plain": "not 2012-10-17",
+        });
+        let text = to_yaml(&value).unwrap();
+        assert!(
+            text.contains("AWSTemplateFormatVersion: '2010-09-09'"),
+            "{text}"
+        );
+        assert!(text.contains("Version: '2012-10-17'"), "{text}");
+        assert!(text.contains("- '2026-06-01T00:00:00Z'"), "{text}");
+        assert!(!text.contains("'2012-10-17 stays"), "{text}");
+        assert_eq!(parse_template(&text).unwrap(), value);
     }
 }

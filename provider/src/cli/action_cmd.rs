@@ -21,8 +21,11 @@ pub struct ActionArgs {
     /// Plan as of this time (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
     /// The PolicyId whose snapshots are considered this policy's (default: the file's
-    /// PolicyId, else the file name without extension).
+    /// PolicyId; one of the two is required).
     #[arg(long)]
     pub policy_id: Option<String>,
     /// Print JSON instead of text.
@@ -31,19 +34,73 @@ pub struct ActionArgs {
 }
 
 fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
-    load_policy_file(&args.policy, args.policy_id.as_deref(), region)
+    load_policy_file(
+        &args.policy,
+        args.policy_id.as_deref(),
+        args.resource.as_deref(),
+        region,
+    )
 }
 
-/// Reads a policy file (Properties, or the whole resource) into the provider's policy.
+/// The policy resources of a template, by logical ID.
+fn policy_resources(template: &Value) -> Vec<&str> {
+    let resource_type = Some(rds_snapshot_policy_macro::contract::RESOURCE_TYPE);
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .map(|r| {
+            r.iter()
+                .filter(|(_, v)| v.get("Type").and_then(Value::as_str) == resource_type)
+                .map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a policy file (Properties, the whole resource, or a template with `resource`) into
+/// the provider's policy. The PolicyId decides which snapshots are the policy's, so it is never
+/// guessed: the file's, or `policy_id`.
 pub(super) fn load_policy_file(
     file: &std::path::Path,
     policy_id: Option<&str>,
+    resource: Option<&str>,
     region: &str,
 ) -> Result<RuntimePolicy, String> {
     let path = file.display().to_string();
     let text =
         std::fs::read_to_string(file).map_err(|e| format!("cannot read policy {path}: {e}"))?;
     let mut value = parse_template(&text).map_err(|e| format!("{path}: {e}"))?;
+    if value.get("Resources").is_some() {
+        let policies = policy_resources(&value);
+        let chosen = match resource {
+            Some(name) if policies.contains(&name) => name.to_string(),
+            Some(name) => {
+                return Err(format!(
+                    "{path}: the template has no Custom::RdsSnapshotPolicy resource {name:?} (its policies: {})",
+                    if policies.is_empty() {
+                        "none".to_string()
+                    } else {
+                        policies.join(", ")
+                    }
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{path} is a template: pass a resource's Properties block or use --resource NAME (its policies: {})",
+                    if policies.is_empty() {
+                        "none".to_string()
+                    } else {
+                        policies.join(", ")
+                    }
+                ));
+            }
+        };
+        value = value["Resources"][&chosen].clone();
+    } else if let Some(name) = resource {
+        return Err(format!(
+            "{path}: --resource {name} needs a template; this file is a single policy"
+        ));
+    }
     if value.get("Type").and_then(Value::as_str)
         == Some(rds_snapshot_policy_macro::contract::RESOURCE_TYPE)
     {
@@ -52,8 +109,12 @@ pub(super) fn load_policy_file(
     if let (Some(id), Some(map)) = (policy_id, value.as_object_mut()) {
         map.insert("PolicyId".into(), Value::String(id.to_string()));
     }
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
-    RuntimePolicy::from_properties(&value, region, stem.as_deref())
+    if value.get("PolicyId").is_none() && value.is_object() {
+        return Err(format!(
+            "{path}: no PolicyId: add `PolicyId: <id>` to the policy or pass --policy-id ID. The PolicyId decides which snapshots are this policy's; a deployed policy without one has `<stack name>-<logical ID>`"
+        ));
+    }
+    RuntimePolicy::from_properties(&value, region, None)
         .map_err(|e| format!("{path}: {}", e.message))
 }
 

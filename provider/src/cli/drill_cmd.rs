@@ -23,9 +23,12 @@ pub struct DrillArgs {
     /// The DR policy: a resource's Properties block (JSON or YAML), or the whole resource.
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
-    /// The deployed policy's PolicyId (default: the file's, else the file name).
+    /// The deployed policy's PolicyId (default: the file's).
     #[arg(long)]
     pub policy_id: Option<String>,
+    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
     /// Drill only this database.
     #[arg(long, value_name = "DB")]
     pub database: Option<String>,
@@ -44,6 +47,9 @@ pub struct RestoreArgs {
     pub policy: PathBuf,
     #[arg(long)]
     pub policy_id: Option<String>,
+    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
     /// The database whose copy is restored.
     #[arg(long, value_name = "DB")]
     pub database: String,
@@ -83,12 +89,16 @@ fn parse_identifier(text: &str) -> Result<String, String> {
     }
 }
 
-async fn setup(file: &std::path::Path, id: Option<&str>) -> Result<(Aws, RuntimePolicy), String> {
+async fn setup(
+    file: &std::path::Path,
+    id: Option<&str>,
+    resource: Option<&str>,
+) -> Result<(Aws, RuntimePolicy), String> {
     let aws = Aws::from_env().await;
     let region = aws
         .region()
         .ok_or("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")?;
-    let policy = load_policy_file(file, id, &region)?;
+    let policy = load_policy_file(file, id, resource, &region)?;
     if policy.role() != rds_snapshot_policy_macro::Role::Destination {
         return Err(format!(
             "{}: drills and restores use a DR (Destination) policy",
@@ -110,7 +120,12 @@ fn step_input(
 }
 
 pub async fn drill(args: &DrillArgs) -> Result<(), String> {
-    let (aws, mut policy) = setup(&args.policy, args.policy_id.as_deref()).await?;
+    let (aws, mut policy) = setup(
+        &args.policy,
+        args.policy_id.as_deref(),
+        args.resource.as_deref(),
+    )
+    .await?;
     // A local drill runs even if the file turns the scheduled one off.
     policy.spec.restore_drill = Some(true);
     let began = Instant::now();
@@ -190,7 +205,12 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
 }
 
 pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
-    let (aws, policy) = setup(&args.policy, args.policy_id.as_deref()).await?;
+    let (aws, policy) = setup(
+        &args.policy,
+        args.policy_id.as_deref(),
+        args.resource.as_deref(),
+    )
+    .await?;
     let point: Option<DateTime<Utc>> = match args.point.as_str() {
         "latest" => None,
         t => Some(

@@ -13,6 +13,9 @@ pub struct GuardArgs {
     /// The policy: a resource's Properties block (JSON or YAML), or the whole resource.
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
+    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
     /// The deployed policy's PolicyId (the expansion's default is `<stack name>-<logical ID>`),
     /// when the file gives none.
     #[arg(long, value_name = "ID")]
@@ -43,17 +46,12 @@ pub fn run(args: &GuardArgs) -> Result<(), String> {
     for role in &args.exempt {
         check_arn(role, "iam", "--exempt-role")?;
     }
-    let policy = load_policy_file(&args.policy, args.policy_id.as_deref(), &args.region)?;
-    let stem = args
-        .policy
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned());
-    if args.policy_id.is_none() && policy.spec.policy_id == stem {
-        return Err(format!(
-            "{}: no PolicyId: the SCP protects snapshots by their policy tag, so give the deployed policy's PolicyId (--policy-id; by default the expansion uses <stack name>-<logical ID>)",
-            args.policy.display()
-        ));
-    }
+    let policy = load_policy_file(
+        &args.policy,
+        args.policy_id.as_deref(),
+        args.resource.as_deref(),
+        &args.region,
+    )?;
     let scp = service_control_policy(&policy.spec, &args.keys, &args.exempt);
     let text = serde_json::to_string_pretty(&scp).map_err(|e| e.to_string())?;
     let size = serde_json::to_string(&scp)

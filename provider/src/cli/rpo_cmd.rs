@@ -13,6 +13,9 @@ pub struct RpoArgs {
     /// The policy: a resource's Properties block (JSON or YAML), or the whole resource.
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
+    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
     /// The stack's region (only the default DestinationRegion depends on it, not the RPO).
     #[arg(long, default_value = "us-east-1", value_parser = super::expand_cmd::parse_region)]
     pub region: String,
@@ -25,7 +28,12 @@ pub struct RpoArgs {
 }
 
 pub fn run(args: &RpoArgs) -> Result<(), String> {
-    let policy = load_policy_file(&args.policy, Some("rpo"), &args.region)?;
+    let policy = load_policy_file(
+        &args.policy,
+        Some("rpo"),
+        args.resource.as_deref(),
+        &args.region,
+    )?;
     let Some(worst) = policy.worst_case() else {
         return Err(format!(
             "{}: a schedule of this policy fires less than twice in 35 days, so no recovery-point age can be promised",

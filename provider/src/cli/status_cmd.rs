@@ -19,11 +19,12 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Report on this policy only (a resource's Properties block) instead of discovering the
-    /// deployed ones through CloudFormation; its executions are then not read.
+    /// Report on these policies only (a resource's Properties block; repeatable) instead of
+    /// discovering the deployed ones through CloudFormation; executions are then not read.
+    /// With both profiles, each file goes to the account of its Role.
     #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// The PolicyId of `--policy` (default: the file's PolicyId).
+    pub policy: Vec<PathBuf>,
+    /// The PolicyId of a single `--policy` (default: the file's PolicyId).
     #[arg(long, requires = "policy")]
     pub policy_id: Option<String>,
     /// The AWS profile of the source (production) account; without it and --dr-profile, the
@@ -62,6 +63,9 @@ async fn side(profile: Option<&str>, hours: i64) -> Result<Side, String> {
 
 /// Runs `status`; `Ok(true)` when the report is not "at risk".
 pub async fn run(args: &StatusArgs) -> Result<bool, String> {
+    if args.policy_id.is_some() && args.policy.len() > 1 {
+        return Err("--policy-id names the PolicyId of a single --policy file".to_string());
+    }
     let profiles: Vec<(Option<&str>, Option<Role>)> =
         match (args.source_profile.as_deref(), args.dr_profile.as_deref()) {
             (None, None) => vec![(None, None)],
@@ -75,17 +79,17 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
     let mut now = None;
     for (profile, role) in profiles {
         let side = side(profile, args.hours).await?;
-        let given = match &args.policy {
-            Some(file) => {
-                let policy = load_policy_file(file, args.policy_id.as_deref(), &side.region)?;
-                if role.is_some_and(|r| r != policy.role()) {
-                    continue;
-                }
-                Some(policy)
+        let mut given = Vec::new();
+        for file in &args.policy {
+            let policy = load_policy_file(file, args.policy_id.as_deref(), None, &side.region)?;
+            if role.is_none_or(|r| r == policy.role()) {
+                given.push(policy);
             }
-            None => None,
-        };
-        let found = gather_side(&side, given).await?;
+        }
+        if !args.policy.is_empty() && given.is_empty() {
+            continue;
+        }
+        let found = gather_side(&side, (!given.is_empty()).then_some(given)).await?;
         all.policies.extend(found.policies);
         all.quotas.extend(found.quotas);
         all.warnings.extend(found.warnings);

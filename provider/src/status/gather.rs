@@ -324,16 +324,19 @@ pub struct SideFacts {
     pub warnings: Vec<String>,
 }
 
-/// Reads one account: the policies deployed in `side.region` (or only `given`), with their
+/// Reads one account: the policies deployed in `side.region` (or only those `given`), with their
 /// executions, snapshots, covered databases and published ages. Policies and snapshots that
 /// cannot be read are an error; executions, ages and quotas become warnings.
-pub async fn gather_side(side: &Side, given: Option<RuntimePolicy>) -> Result<SideFacts, String> {
+pub async fn gather_side(
+    side: &Side,
+    given: Option<Vec<RuntimePolicy>>,
+) -> Result<SideFacts, String> {
     let mut warnings = Vec::new();
     let aws = &side.aws;
     let region = side.region.as_str();
     let mut found: Vec<(RuntimePolicy, Option<String>, Vec<MachineFacts>)> = Vec::new();
     match given {
-        Some(policy) => found.push((policy, None, Vec::new())),
+        Some(policies) => found.extend(policies.into_iter().map(|p| (p, None, Vec::new()))),
         None => {
             for deployed in deployed_policies(aws, region).await? {
                 let policy = policy_from_machine(aws, region, &deployed.machines[0].1).await?;
