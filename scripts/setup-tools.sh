@@ -50,19 +50,35 @@ install_one() {
   echo "${PINS[$name]}" > "$stamp"
 }
 
+# Whether tool set $1 is already installed as pinned.
+installed() {
+  local name="$1"
+  if [[ "${PINS[$name]}" == apt:* ]]; then
+    dpkg -s "${PINS[$name]#apt:}" >/dev/null 2>&1
+  else
+    [[ -f "$TOOLS/$name/.pins" && "$(cat "$TOOLS/$name/.pins")" == "${PINS[$name]}" ]]
+  fi
+}
+
 mkdir -p "$TOOLS"
 wanted=("$@")
 [[ ${#wanted[@]} -eq 0 ]] && wanted=(lint checkov moto)
 pids=()
+started=$(date +%s)
 for name in "${wanted[@]}"; do
   [[ -n "${PINS[$name]:-}" ]] || { echo "setup-tools: unknown tool set '$name'" >&2; exit 2; }
+  installed "$name" && continue
+  # Progress shows at once on a fresh machine; the details go to the tool's log.
+  echo "setup-tools: installing $name (${PINS[$name]}), log in .tools/$name.log" >&2
   install_one "$name" > "$TOOLS/$name.log" 2>&1 &
   pids+=("$!:$name")
 done
 status=0
 for entry in "${pids[@]}"; do
   pid="${entry%%:*}"; name="${entry#*:}"
-  if ! wait "$pid"; then
+  if wait "$pid"; then
+    echo "setup-tools: $name ready after $(( $(date +%s) - started )) s" >&2
+  else
     echo "setup-tools: installing '$name' failed; log follows" >&2
     cat "$TOOLS/$name.log" >&2 || true
     status=1

@@ -6,7 +6,8 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      the caller, as AWS does).
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
-  3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do.
+  3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do; a key created
+     with the tag `rsp:key-id` gets that ID (for the shipped example policies).
   4. DescribeAccountAttributes with the ManualSnapshots and ManualClusterSnapshots quotas
      (MOTO_RDS_SNAPSHOT_LIMIT each).
   5. Lambda invocations (custom resources, Step Functions tasks) forwarded to a local Lambda
@@ -309,6 +310,7 @@ rds.RDSBackend.copy_db_cluster_snapshot = _copy_db_cluster_snapshot
 # --- AWS-managed keys ----------------------------------------------------------------------
 # moto creates `alias/aws/<service>` keys on first use but reports them as CUSTOMER keys; AWS
 # reports KeyManager AWS, which is what makes their snapshots unshareable.
+from moto.kms import exceptions as kms_errors  # noqa: E402
 from moto.kms import models as kms  # noqa: E402
 
 _original_describe_key = kms.KmsBackend.describe_key
@@ -336,6 +338,33 @@ def _key_from_cfn(cls, *args, **kwargs):
 
 
 kms.Key.create_from_cloudformation_json = classmethod(_key_from_cfn)
+
+# A key created with the tag `rsp:key-id` gets that ID (a UUID), so shipped example policies
+# can name the ARN of a key `make emulator` creates. AWS has no such tag; nothing else uses it.
+_wanted_key_id = threading.local()
+_original_generate_key_id = kms.generate_key_id
+_original_create_key = kms.KmsBackend.create_key
+
+
+def _generate_key_id(*args, **kwargs):
+    wanted = getattr(_wanted_key_id, "value", None)
+    _wanted_key_id.value = None
+    return wanted or _original_generate_key_id(*args, **kwargs)
+
+
+def _create_key(self, policy, key_usage, key_spec, description, tags, *args, **kwargs):
+    wanted = next((t.get("TagValue") for t in tags or [] if t.get("TagKey") == "rsp:key-id"), None)
+    if wanted and not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", wanted):
+        raise kms_errors.ValidationException(f"rsp:key-id {wanted!r} is not a key ID (a lowercase UUID)")
+    _wanted_key_id.value = wanted
+    try:
+        return _original_create_key(self, policy, key_usage, key_spec, description, tags, *args, **kwargs)
+    finally:
+        _wanted_key_id.value = None
+
+
+kms.generate_key_id = _generate_key_id
+kms.KmsBackend.create_key = _create_key
 
 
 # --- DescribeAccountAttributes -------------------------------------------------------------

@@ -48,6 +48,14 @@ pub struct StatusArgs {
     pub output: Option<PathBuf>,
 }
 
+/// The `Role` a policy file declares, if it can be read.
+fn file_role(file: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let value = rds_snapshot_policy_macro::yaml::parse_template(&text).ok()?;
+    let properties = value.get("Properties").unwrap_or(&value);
+    properties.get("Role")?.as_str().map(str::to_string)
+}
+
 /// The exit code when the report says "at risk" (1 is an error, 2 a usage error).
 pub const AT_RISK_EXIT: u8 = 3;
 
@@ -81,10 +89,19 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
         let side = side(profile, args.hours).await?;
         let mut given = Vec::new();
         for file in &args.policy {
-            let policy = load_policy_file(file, args.policy_id.as_deref(), None, &side.region)?;
-            if role.is_none_or(|r| r == policy.role()) {
-                given.push(policy);
+            // With both profiles, a file is read only by the side of its Role (a DR policy's
+            // defaults follow the DR account's region).
+            if let Some(side_role) = role
+                && file_role(file).is_some_and(|r| r != side_role.as_str())
+            {
+                continue;
             }
+            given.push(load_policy_file(
+                file,
+                args.policy_id.as_deref(),
+                None,
+                &side.region,
+            )?);
         }
         if !args.policy.is_empty() && given.is_empty() {
             continue;
