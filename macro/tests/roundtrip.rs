@@ -138,9 +138,10 @@ fn destination() -> impl Strategy<Value = Value> {
         prop_oneof![Just("eu-central-1"), Just("eu-west-1")],
         any::<bool>(),
         (1u64..10, any::<bool>()),
+        prop::option::of((1u64..=366, 1u64..=520, 1u64..=240, 1u64..=100)),
     )
         .prop_map(
-            |(target, (retention, copy), sched, delete, region, source_key, rest)| {
+            |(target, (retention, copy), sched, delete, region, source_key, rest, tiers)| {
                 let mut p = json!({
                     "Role": "Destination", "PolicyId": "prop-dr", "RetentionDays": retention,
                     "CopyRetentionDays": copy, "CopySchedule": sched, "DeleteSchedule": delete,
@@ -156,6 +157,12 @@ fn destination() -> impl Strategy<Value = Value> {
                 }
                 if source_key || region == "eu-west-1" {
                     p["KmsKeySource"] = json!(SOURCE_KEY);
+                }
+                if let Some((daily, weekly, monthly, yearly)) = tiers {
+                    p["KeepDaily"] = json!(daily);
+                    p["KeepWeekly"] = json!(weekly.to_string());
+                    p["KeepMonthly"] = json!(monthly);
+                    p["KeepYearly"] = json!(yearly);
                 }
                 p[target.0] = target.1;
                 p
@@ -281,8 +288,8 @@ fn the_provider_refuses_what_the_expansion_never_writes() {
         ),
         ("at action", Box::new(|v| v["action"] = json!("explode"))),
         (
-            "task input version 6 is not supported",
-            Box::new(|v| v["version"] = json!(6)),
+            "is not supported: this provider accepts 1 to",
+            Box::new(|v| v["version"] = json!(CONTRACT_VERSION + 1)),
         ),
         (
             "at origin.account: unknown field `account`",

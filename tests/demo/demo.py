@@ -613,8 +613,9 @@ def main():
     source = rds_prod.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     source += rds_prod.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     print()
+    source_stack = {db: name for name, account, _, _ in stacks if account is prod for db in databases if name == db}
     print(f"{'database':<9} {'taken':>6} {'shared':>7} {'copied':>7} {'deleted':>8} {'DR copies':>10} "
-          f"{'worst DR age':>13} {'delivery lag p50/max':>21}  verdict")
+          f"{'worst DR age':>13} {'delivery lag p50/max':>21}  verdict  (stacks)")
     for db in databases:
         c = counts[db]
         mine = [s for s in copies if tag(s, "rds-snapshot-policy:database") == db]
@@ -625,7 +626,7 @@ def main():
         lag_text = f"{percentile(lags, 50):.0f} / {max(lags):.0f} min" if lags else "-"
         worst_text = f"{worst:.0f} min" if worst is not None else "no copy"
         print(f"{db:<9} {c['create']:>6} {c['share']:>7} {c['copy']:>7} {c['delete']:>8} {len(mine):>10} "
-              f"{worst_text:>13} {lag_text:>21}  {verdict}")
+              f"{worst_text:>13} {lag_text:>21}  {verdict}  ({source_stack.get(db, '?')} -> {stacks[0][0]})")
         if not met:
             ok = False
     print()

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 /// The version of the task input the expansion writes (`"version"` in the Task's Parameters).
 /// Version 4 added `origin` (the stack and state machine the task belongs to); version 5 the
-/// restore drill (`action: drill`, `drill`, and the drill properties of the policy).
-pub const CONTRACT_VERSION: u32 = 5;
+/// restore drill (`action: drill`, `drill`, and the drill properties of the policy); version 6
+/// the retention tiers (`KeepDaily`, `KeepWeekly`, `KeepMonthly`, `KeepYearly`), which a
+/// provider that ignored them would delete.
+pub const CONTRACT_VERSION: u32 = 6;
 /// The oldest task input the provider still accepts: release 0.1 wrote no version (1).
 pub const OLDEST_ACCEPTED_VERSION: u32 = 1;
 

@@ -150,6 +150,12 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let delete_old_snapshots = r.boolean("DeleteOldSnapshots", true);
     let (min, max) = bounds::KEEP_LATEST;
     let keep_latest = r.whole("KeepLatest", defaults::KEEP_LATEST, min, max);
+    let mut tier =
+        |name: &str, (min, max): (u64, u64)| r.has(name).then(|| r.whole(name, min, min, max));
+    let keep_daily = tier("KeepDaily", bounds::KEEP_DAILY);
+    let keep_weekly = tier("KeepWeekly", bounds::KEEP_WEEKLY);
+    let keep_monthly = tier("KeepMonthly", bounds::KEEP_MONTHLY);
+    let keep_yearly = tier("KeepYearly", bounds::KEEP_YEARLY);
     let (min, max) = bounds::RPO_MINUTES;
     let rpo_minutes = r.whole("RpoMinutes", defaults::RPO_MINUTES, min, max);
     let log_level = read_log_level(r);
@@ -209,6 +215,10 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         delete_old_snapshots,
         delete_schedule,
         keep_latest,
+        keep_daily,
+        keep_weekly,
+        keep_monthly,
+        keep_yearly,
         rpo_minutes,
         log_level,
         source_region_override,

@@ -144,6 +144,16 @@ impl PolicySpec<String> {
             }
         }
         in_bounds("KeepLatest", self.keep_latest, bounds::KEEP_LATEST)?;
+        for (field, value, range) in [
+            ("KeepDaily", self.keep_daily, bounds::KEEP_DAILY),
+            ("KeepWeekly", self.keep_weekly, bounds::KEEP_WEEKLY),
+            ("KeepMonthly", self.keep_monthly, bounds::KEEP_MONTHLY),
+            ("KeepYearly", self.keep_yearly, bounds::KEEP_YEARLY),
+        ] {
+            if let Some(value) = value {
+                in_bounds(field, value, range)?;
+            }
+        }
         in_bounds("RpoMinutes", self.rpo_minutes, bounds::RPO_MINUTES)?;
         if let Some(region) = &self.source_region_override
             && !is_region(region)

@@ -63,6 +63,12 @@ pub mod bounds {
     pub const EXPECTED_MINUTES: (u64, u64) = (1, 1440);
     pub const COPY_RETENTION_DAYS: (u64, u64) = (1, 36_500);
     pub const RTO_MINUTES: (u64, u64) = (15, 1440);
+    /// The retention tiers: days (a year and a day), ISO weeks (ten years), months (20
+    /// years), years (a century).
+    pub const KEEP_DAILY: (u64, u64) = (1, 366);
+    pub const KEEP_WEEKLY: (u64, u64) = (1, 520);
+    pub const KEEP_MONTHLY: (u64, u64) = (1, 240);
+    pub const KEEP_YEARLY: (u64, u64) = (1, 100);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -259,6 +265,20 @@ pub struct PolicySpec<S> {
     pub delete_schedule: Schedule,
     #[serde(deserialize_with = "lenient::whole")]
     pub keep_latest: u64,
+    // Contract version 6: the retention tiers (for each of the last N days, ISO weeks, months,
+    // years with a snapshot, its newest is kept); absent: no tier.
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_monthly: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_yearly: Option<u64>,
     #[serde(deserialize_with = "lenient::whole")]
     pub rpo_minutes: u64,
     pub log_level: LogLevel,
@@ -465,6 +485,10 @@ impl PolicySpec<Text> {
             delete_old_snapshots: self.delete_old_snapshots,
             delete_schedule: self.delete_schedule.clone(),
             keep_latest: self.keep_latest,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+            keep_yearly: self.keep_yearly,
             rpo_minutes: self.rpo_minutes,
             log_level: self.log_level,
             source_region_override: self.source_region_override.clone(),

@@ -99,9 +99,26 @@ pub fn covered<'a>(policy: &RuntimePolicy, databases: &'a [Database]) -> Vec<&'a
 /// Manual snapshots a source policy keeps per database at most: one per interval over the
 /// retention, plus the one being taken.
 pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
+    snapshots_per_database(policy) * databases as i64
+}
+
+/// At most how many snapshots one database keeps at steady state: its retention window
+/// (retention / interval + 1, at least KeepLatest) plus one per tier bucket older than the
+/// window (KeepDaily + KeepWeekly + KeepMonthly + KeepYearly; overlaps make it fewer).
+pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
     let interval = policy.backup_interval().num_minutes().max(1);
-    let per_db = (policy.retention().num_minutes() / interval) + 1;
-    per_db.max(policy.keep_latest() as i64) * databases as i64
+    let window = (policy.retention().num_minutes() / interval) + 1;
+    let spec = &policy.spec;
+    let tiers: u64 = [
+        spec.keep_daily,
+        spec.keep_weekly,
+        spec.keep_monthly,
+        spec.keep_yearly,
+    ]
+    .iter()
+    .flatten()
+    .sum();
+    window.max(policy.keep_latest() as i64) + tiers as i64
 }
 
 pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport {
@@ -282,8 +299,16 @@ fn decide_quota(
     let needed = snapshots_needed(policy, databases);
     if used + needed > max {
         report.failures.push(format!(
-            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute interval + 1)), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
+            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute interval + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
             noun = kind.noun(),
+            tiers = {
+                let spec = &policy.spec;
+                let sum: u64 = [spec.keep_daily, spec.keep_weekly, spec.keep_monthly, spec.keep_yearly]
+                    .iter()
+                    .flatten()
+                    .sum();
+                if sum > 0 { format!(" + {sum} for the tiers") } else { String::new() }
+            },
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
             interval = policy.backup_interval().num_minutes(),
         ));
@@ -511,6 +536,27 @@ mod tests {
         );
         assert!(full.failures[0].contains("keeps up to 49 manual DB instance snapshots"));
         assert!(ok.warnings[0].contains("not encrypted"));
+    }
+
+    #[test]
+    fn the_tiers_add_one_snapshot_per_bucket_to_the_quota() {
+        let policy = RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "DBInstanceIdentifier": "orders",
+                "DestinationAccount": "222222222222", "RetentionHours": 12,
+                "KeepDaily": 7, "KeepWeekly": 4, "KeepMonthly": 12, "KeepYearly": 2}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap();
+        // 12 hours at 30 minutes: 25, plus 7 + 4 + 12 + 2.
+        assert_eq!(snapshots_per_database(&policy), 50);
+        let full = decide_source(&policy, &facts(vec![db("orders", None)], vec![], (51, 100)));
+        assert!(
+            full.failures[0].contains("+ 1 + 25 for the tiers")
+                || full.failures[0].contains("+ 25 for the tiers"),
+            "{:?}",
+            full.failures
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! delete: this policy's snapshots older than RetentionDays, except the newest KeepLatest
-//! available per database, anything not made by this policy, automated snapshots, and the
-//! source of a copy in progress.
+//! available per database, the newest of each of the last KeepDaily days, KeepWeekly ISO
+//! weeks, KeepMonthly months and KeepYearly years with a snapshot, anything not made by this
+//! policy, automated snapshots, and the source of a copy in progress.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use super::{Operation, Plan, age};
 use crate::inventory::{Inventory, Snapshot, tags};
@@ -38,28 +39,21 @@ pub(super) fn plan_delete(
         .filter(|s| !s.is_available() && !s.is_failed())
         .filter_map(|s| s.tag(tags::SOURCE_ARN))
         .collect();
-    let mut newest: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
+    let mut by_database: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
     for s in own
         .iter()
         .filter(|s| s.is_available() && s.recovery_point().is_some())
     {
-        newest
+        by_database
             .entry((s.database_key(), s.kind))
             .or_default()
             .push(s);
     }
-    let mut kept: BTreeSet<&str> = BTreeSet::new();
-    for list in newest.values_mut() {
-        list.sort_by(|a, b| {
-            b.recovery_point()
-                .cmp(&a.recovery_point())
-                .then(b.arn.cmp(&a.arn))
-        });
-        kept.extend(
-            list.iter()
-                .take(policy.keep_latest())
-                .map(|s| s.arn.as_str()),
-        );
+    let mut kept: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for list in by_database.values_mut() {
+        for (arn, reason) in keepers(policy, list) {
+            kept.entry(arn).or_default().push(reason);
+        }
     }
     for snapshot in own {
         let subject = snapshot.id.as_str();
@@ -75,14 +69,10 @@ pub(super) fn plan_delete(
                     snapshot.status
                 ),
             );
-        } else if kept.contains(snapshot.arn.as_str()) {
+        } else if let Some(reasons) = kept.get(snapshot.arn.as_str()) {
             plan.skip(
                 subject,
-                format!(
-                    "one of the newest {} available of {} (KeepLatest), kept whatever its age",
-                    policy.keep_latest(),
-                    snapshot.database_key()
-                ),
+                format!("{}, kept whatever its age", reasons.join("; also ")),
             );
         } else if now - point < policy.retention() {
             plan.skip(
@@ -110,4 +100,79 @@ pub(super) fn plan_delete(
             );
         }
     }
+}
+
+/// The bucket (day, ISO week, month, year) a recovery point falls in.
+type BucketOf = fn(DateTime<Utc>) -> String;
+/// A retention tier: its property, how many buckets it keeps, and its buckets.
+type Tier = (&'static str, u64, BucketOf);
+
+fn tiers(policy: &RuntimePolicy) -> Vec<Tier> {
+    let spec = &policy.spec;
+    let candidates: [(&'static str, Option<u64>, BucketOf); 4] = [
+        ("KeepDaily", spec.keep_daily, |t| {
+            t.format("%Y-%m-%d").to_string()
+        }),
+        ("KeepWeekly", spec.keep_weekly, |t| {
+            let week = t.iso_week();
+            format!("{}-W{:02}", week.year(), week.week())
+        }),
+        ("KeepMonthly", spec.keep_monthly, |t| {
+            t.format("%Y-%m").to_string()
+        }),
+        ("KeepYearly", spec.keep_yearly, |t| {
+            t.format("%Y").to_string()
+        }),
+    ];
+    candidates
+        .into_iter()
+        .filter_map(|(name, count, bucket)| count.map(|n| (name, n, bucket)))
+        .collect()
+}
+
+/// The snapshots of one database that a keep rule holds, with the rule: the newest
+/// `KeepLatest`, and for each tier the newest snapshot of each of its last N buckets (days, ISO
+/// weeks, months, years by recovery point, UTC) that has one. Sorts `list` newest first; the
+/// result does not depend on its order.
+fn keepers<'a>(policy: &RuntimePolicy, list: &mut [&'a Snapshot]) -> Vec<(&'a str, String)> {
+    list.sort_by(|a, b| {
+        b.recovery_point()
+            .cmp(&a.recovery_point())
+            .then(b.arn.cmp(&a.arn))
+    });
+    let mut out: Vec<(&'a str, String)> = list
+        .iter()
+        .take(policy.keep_latest())
+        .map(|s| {
+            (
+                s.arn.as_str(),
+                format!(
+                    "one of the newest {} available of {} (KeepLatest)",
+                    policy.keep_latest(),
+                    s.database_key()
+                ),
+            )
+        })
+        .collect();
+    for (name, count, bucket_of) in tiers(policy) {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for s in list.iter() {
+            let Some(point) = s.recovery_point() else {
+                continue;
+            };
+            let bucket = bucket_of(point);
+            if seen.contains(&bucket) {
+                continue;
+            }
+            if seen.len() as u64 >= count {
+                break;
+            }
+            out.push((
+                s.arn.as_str(),
+                format!("the newest of {bucket} ({name}: the last {count} with a snapshot)"),
+            ));
+            seen.insert(bucket);
+        }
+    }
+    out
 }
