@@ -167,7 +167,10 @@ async fn copy_retention_days_skips_older_shared_snapshots() {
         1,
         "only the snapshot newer than a day: {copied:?}"
     );
-    assert!(names[0].ends_with("crd-orders-2026-12-12-00-00"), "{names:?}");
+    assert!(
+        names[0].ends_with("crd-orders-2026-12-12-00-00"),
+        "{names:?}"
+    );
     assert!(
         copied
             .skipped
