@@ -23,6 +23,9 @@ fn taken(id: &str) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// A day, ISO week or month, as (year, number).
+type Bucket = fn(&DateTime<Utc>) -> (i32, u32);
+
 /// What the tiers keep of one database's snapshot times, computed here independently.
 fn expected_kept(times: &[DateTime<Utc>], now: DateTime<Utc>) -> BTreeSet<DateTime<Utc>> {
     let mut newest_first = times.to_vec();
@@ -33,7 +36,7 @@ fn expected_kept(times: &[DateTime<Utc>], now: DateTime<Utc>) -> BTreeSet<DateTi
         .filter(|t| now - *t < Duration::days(3))
         .collect();
     kept.insert(newest_first[0]);
-    let buckets: [(usize, fn(&DateTime<Utc>) -> (i32, u32)); 3] = [
+    let buckets: [(usize, Bucket); 3] = [
         (10, |t| (t.year(), t.ordinal())),
         (4, |t| (t.iso_week().year(), t.iso_week().week())),
         (2, |t| (t.year(), t.month())),
