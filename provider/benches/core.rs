@@ -39,6 +39,7 @@ fn inventory(snapshots: usize, databases: usize) -> Inventory {
             tags: BTreeMap::new(),
             cluster: None,
             encrypted: true,
+            engine: None,
             kms_key_id: None,
         })
         .collect();
@@ -68,6 +69,7 @@ fn inventory(snapshots: usize, databases: usize) -> Inventory {
                 tags: t,
                 kms_key_id: None,
                 encrypted: true,
+                engine: None,
             }
         })
         .collect::<Vec<_>>();

@@ -17,6 +17,20 @@ pub struct Database {
     pub cluster: Option<String>,
     pub encrypted: bool,
     pub kms_key_id: Option<String>,
+    /// `postgres`, `aurora-postgresql`, ...; `None` when not read.
+    pub engine: Option<String>,
+}
+
+impl Database {
+    /// A Multi-AZ DB cluster (not Aurora): AWS shares its snapshots but cannot copy them.
+    pub fn is_multi_az_cluster(&self) -> bool {
+        is_multi_az_cluster(self.kind, self.engine.as_deref())
+    }
+}
+
+/// A DB cluster whose engine is not Aurora's is a Multi-AZ DB cluster.
+fn is_multi_az_cluster(kind: Kind, engine: Option<&str>) -> bool {
+    kind == Kind::Cluster && engine.is_some_and(|e| !e.starts_with("aurora"))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +51,17 @@ pub struct Snapshot {
     pub tags: BTreeMap<String, String>,
     pub kms_key_id: Option<String>,
     pub encrypted: bool,
+    /// The engine of the database it was taken from; `None` when not read.
+    pub engine: Option<String>,
 }
 
 impl Snapshot {
+    /// A snapshot of a Multi-AZ DB cluster: AWS does not copy these (no cross-region or
+    /// cross-account copy), so a DR copy cannot be made.
+    pub fn is_multi_az_cluster(&self) -> bool {
+        is_multi_az_cluster(self.kind, self.engine.as_deref())
+    }
+
     pub fn is_available(&self) -> bool {
         self.status == "available"
     }

@@ -452,6 +452,7 @@ mod tests {
                 .collect(),
             kms_key_id: None,
             encrypted: true,
+            engine: None,
         }
     }
 

@@ -38,6 +38,7 @@ fn snapshots(list: &[Written], region: &str, account: &str) -> Vec<Snapshot> {
             tags: w.tags.clone(),
             kms_key_id: None,
             encrypted: false,
+            engine: None,
         })
         .collect()
 }
@@ -76,6 +77,7 @@ fn source_snapshots_of_the_previous_release_are_recognised() {
             cluster: None,
             encrypted: false,
             kms_key_id: None,
+            engine: None,
         }],
         snapshots: snapshots(&f.source, "eu-west-1", "111111111111"),
         ..Inventory::default()

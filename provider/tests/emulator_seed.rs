@@ -1,6 +1,7 @@
 //! Promises on the emulator that the other suites do not walk through end to end: tiered
-//! retention over 60 days of snapshots of an instance and a cluster, and the seed's
-//! `CopyRetentionDays`, `CrossAccountCopy: false` and `SourceRegionOverride` (source role).
+//! retention over 60 days of snapshots of an instance and a cluster; the seed's
+//! `CopyRetentionDays`, `CrossAccountCopy: false` and `SourceRegionOverride` (source role); a
+//! Multi-AZ DB cluster snapshotted but never shared or copied (AWS copies none of its snapshots).
 
 mod support;
 
@@ -248,4 +249,65 @@ async fn source_region_override_takes_the_other_regions_databases() {
     assert!(snapshots(&elsewhere, DR_REGION, "sro-").await.is_empty());
     let shared = run(&elsewhere, "share", &policy, now).await;
     assert_eq!(shared.done.len(), 1, "{shared:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs make test"]
+async fn a_multi_az_db_cluster_is_snapshotted_but_never_shared_or_copied() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    em.configure(json!({"pending_seconds": 0})).await;
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    src.rds(SOURCE_REGION)
+        .create_db_cluster()
+        .db_cluster_identifier("maz-reports")
+        .engine("postgres")
+        .db_cluster_instance_class("db.m5d.large")
+        .allocated_storage(100)
+        .iops(1000)
+        .storage_type("io1")
+        .master_username("reports_admin")
+        .master_user_password("not-a-real-password")
+        .storage_encrypted(true)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .expect("create the Multi-AZ DB cluster");
+    create_cluster(&src, SOURCE_REGION, "maz-ledger", &key).await;
+    let now = t0() + Duration::days(400);
+    clock(em, now).await;
+    let source = source_policy(json!({"PolicyId": "maz", "InstanceNamePattern": "^maz-"}));
+    let taken = run(&src, "take", &source, now).await;
+    assert_eq!(
+        taken.done.len(),
+        2,
+        "both clusters are snapshotted: {taken:?}"
+    );
+    let shared = run(&src, "share", &source, now).await;
+    let shared_ids: Vec<&str> = shared.done.iter().map(|s| s.subject.as_str()).collect();
+    assert_eq!(shared_ids.len(), 1, "{shared:?}");
+    assert!(shared_ids[0].starts_with("maz-ledger-"), "{shared_ids:?}");
+    assert!(
+        shared
+            .skipped
+            .iter()
+            .any(|n| n.subject.starts_with("maz-reports-")
+                && n.reason.contains("Multi-AZ DB cluster")),
+        "{:?}",
+        shared.skipped
+    );
+    for s in snapshots(&src, SOURCE_REGION, "maz-reports-").await {
+        assert!(s.shared_with.is_empty(), "{} was shared", s.id);
+    }
+    let dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "maz-dr",
+        "SnapshotPattern": "^maz-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
+        "KmsKeyDestination": dr_key});
+    let copied = run(&dr, "copy", &dr_policy, now).await;
+    assert_eq!(copied.done.len(), 1, "{copied:?}");
+    let copies = snapshots(&dr, DR_REGION, "maz-").await;
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].id.starts_with("maz-ledger-"), "{copies:?}");
 }

@@ -95,6 +95,9 @@ struct Snap {
     key: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     tags: BTreeMap<String, String>,
+    /// The database's engine (a cluster that is not Aurora is a Multi-AZ DB cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    engine: Option<String>,
 }
 
 fn instance() -> Kind {
@@ -139,6 +142,7 @@ fn snapshot(s: &Snap, policy: &RuntimePolicy, account_region: &str) -> Snapshot 
         tags,
         kms_key_id: s.key.clone(),
         encrypted: s.key.is_some(),
+        engine: s.engine.clone(),
     }
 }
 
@@ -158,6 +162,7 @@ fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
                 tags: d.tags.clone(),
                 cluster: d.cluster.clone(),
                 encrypted: true,
+                engine: None,
                 kms_key_id: None,
             })
             .collect(),

@@ -127,6 +127,7 @@ fn build(specs: &[Spec], now: DateTime<Utc>) -> Vec<Snapshot> {
                 tags: t,
                 kms_key_id: None,
                 encrypted: false,
+                engine: None,
             }
         })
         .collect()
@@ -227,6 +228,7 @@ proptest! {
         let databases: Vec<Database> = DATABASES.iter().map(|d| Database {
             id: d.to_string(), kind: Kind::Instance, status: "available".into(), tags: BTreeMap::new(), cluster: None,
             encrypted: true, kms_key_id: None,
+            engine: None,
         }).collect();
         let mut inventory = Inventory { databases, snapshots: build(&specs, base_time()), ..Inventory::default() };
         let first = plan(Action::Take, &policy, &inventory, now);
@@ -235,7 +237,7 @@ proptest! {
             inventory.snapshots.push(Snapshot {
                 id: snapshot_id.clone(), arn: format!("arn:{snapshot_id}"), kind: Kind::Instance,
                 database: database.clone(), status: "creating".into(), snapshot_type: "manual".into(),
-                created: None, original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: false,
+                created: None, original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: false, engine: None,
             });
         }
         let second = plan(Action::Take, &policy, &inventory, now + Duration::minutes(later));
@@ -259,7 +261,7 @@ proptest! {
             inventory.snapshots.push(Snapshot {
                 id: target_id.clone(), arn: format!("arn:copy:{target_id}"), kind: source.kind,
                 database: source.database.clone(), status: "copying".into(), snapshot_type: "manual".into(),
-                created: Some(now), original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: true,
+                created: Some(now), original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: true, engine: None,
             });
         }
         prop_assert!(per_kind.get("Instance").copied().unwrap_or(0) <= 20);

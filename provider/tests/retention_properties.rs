@@ -105,6 +105,7 @@ fn history(hours_ago: &[(usize, i64)], destination: bool) -> Vec<Snapshot> {
                 tags,
                 kms_key_id: None,
                 encrypted: true,
+                engine: None,
             }
         })
         .collect()

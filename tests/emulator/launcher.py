@@ -4,6 +4,7 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   1. CopyDBSnapshot / CopyDBClusterSnapshot from a snapshot shared by another account or region
      (resolved in the ARN's own account and region, if the caller owns it or it is shared with
      the caller, as AWS does).
+     Copies of Multi-AZ DB cluster snapshots are refused, as AWS does.
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do; a key created
@@ -252,7 +253,16 @@ def _foreign_source(backend, identifier, kind):
     return snapshot
 
 
+def _refuse_multi_az_cluster(snapshot):
+    """AWS: "Copying a snapshot of a Multi-AZ DB cluster" is not supported."""
+    if not str(getattr(snapshot, "engine", "aurora")).startswith("aurora"):
+        raise rds_errors.InvalidParameterCombination(
+            "Copying a snapshot of a Multi-AZ DB cluster isn't supported")
+
+
 def _copy(self, source, target, kind, kms_key_id, tags, copy_tags):
+    if kind == "cluster":
+        _refuse_multi_az_cluster(source)
     store = self.cluster_snapshots if kind == "cluster" else self.database_snapshots
     if target in store:
         if kind == "cluster":
@@ -294,7 +304,9 @@ def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, targe
                               kms_key_id=None, copy_tags=False, tags=None, **kwargs):
     source = _foreign_source(self, source_db_cluster_snapshot_identifier, "cluster")
     if source is None:
-        _require_available(self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier), "cluster")
+        own = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+        _refuse_multi_az_cluster(own)
+        _require_available(own, "cluster")
         result = _original_copy_cluster(self, source_db_cluster_snapshot_identifier,
                                         target_db_cluster_snapshot_identifier, kms_key_id=kms_key_id,
                                         copy_tags=copy_tags, tags=tags, **kwargs)

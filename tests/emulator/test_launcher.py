@@ -112,6 +112,18 @@ class Launcher(unittest.TestCase):
         self.assertEqual((series["Id"], series["Values"]), ("m0", [42.0]))
         self.assertEqual(len(series["Timestamps"]), 1)
 
+    def test_multi_az_db_cluster_snapshots_are_not_copied(self):
+        rds = self.client("rds", A)
+        rds.create_db_cluster(DBClusterIdentifier="maz", Engine="postgres", DBClusterInstanceClass="db.m5d.large",
+                              AllocatedStorage=100, Iops=1000, StorageType="io1", MasterUsername="maz_admin",
+                              MasterUserPassword="not-a-real-password")
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="maz", DBClusterSnapshotIdentifier="maz-1")
+        self.post("/_rsp/wait", {})
+        with self.assertRaises(rds.exceptions.ClientError) as refused:
+            rds.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier="maz-1",
+                                         TargetDBClusterSnapshotIdentifier="maz-1-copy")
+        self.assertIn("Multi-AZ DB cluster", str(refused.exception))
+
     def test_the_date_header_follows_the_emulated_clock(self):
         _, headers = self.post("/_rsp/config", {})
         date = dt.datetime.strptime(headers["Date"], "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=dt.timezone.utc)

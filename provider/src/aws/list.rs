@@ -48,6 +48,7 @@ fn snapshot(kind: Kind, id: Option<&str>, arn: Option<&str>, database: Option<&s
         tags: BTreeMap::new(),
         kms_key_id: None,
         encrypted: false,
+        engine: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub(super) fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {
     (out.status, out.snapshot_type) = (text(s.status(), "unknown"), text(s.snapshot_type(), ""));
     (out.created, out.tags) = (time(s.snapshot_create_time()), tag_map(s.tag_list()));
     out.kms_key_id = s.kms_key_id().map(str::to_string);
+    out.engine = s.engine().map(str::to_string);
     out
 }
 
@@ -79,6 +81,7 @@ pub(super) fn from_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
     out.created = time(s.snapshot_create_time());
     out.tags = tag_map(s.tag_list());
     out.kms_key_id = s.kms_key_id().map(str::to_string);
+    out.engine = s.engine().map(str::to_string);
     out
 }
 
@@ -136,6 +139,7 @@ fn database(id: Option<&str>, kind: Kind, status: Option<&str>) -> Database {
         tags: BTreeMap::new(),
         cluster: None,
         encrypted: false,
+        engine: None,
         kms_key_id: None,
     }
 }
@@ -186,6 +190,7 @@ pub(crate) async fn list_databases(
                 database.cluster = cluster;
                 database.encrypted = db.storage_encrypted().unwrap_or(false);
                 database.kms_key_id = db.kms_key_id().map(str::to_string);
+                database.engine = db.engine().map(str::to_string);
                 out.push(database);
             }
         }
@@ -210,6 +215,7 @@ pub(crate) async fn list_databases(
             };
             for c in page.db_clusters() {
                 let mut cluster = database(c.db_cluster_identifier(), Kind::Cluster, c.status());
+                cluster.engine = c.engine().map(str::to_string);
                 if all || clusters_wanted.contains(&cluster.id) {
                     cluster.tags = tag_map(c.tag_list());
                     cluster.encrypted = c.storage_encrypted().unwrap_or(false);

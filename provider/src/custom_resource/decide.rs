@@ -147,7 +147,8 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
         return report;
     }
     if policy.spec.shares() {
-        for db in &targets {
+        decide_multi_az_clusters(policy, &targets, &mut report);
+        for db in targets.iter().filter(|d| !d.is_multi_az_cluster()) {
             let facts = facts
                 .keys
                 .iter()
@@ -267,6 +268,31 @@ fn decide_shareable(
                     ));
                 }
             }
+        }
+    }
+}
+
+/// Multi-AZ DB clusters: AWS takes their snapshots but does not copy them, so a DR copy is
+/// impossible. Named by the policy: a failure; matched by a pattern: a warning (they are
+/// snapshotted at the source only).
+fn decide_multi_az_clusters(
+    policy: &RuntimePolicy,
+    targets: &[&Database],
+    report: &mut CheckReport,
+) {
+    for db in targets.iter().filter(|d| d.is_multi_az_cluster()) {
+        let why = format!(
+            "DB cluster {} is a Multi-AZ DB cluster ({}): AWS does not copy its snapshots across accounts or regions, so no DR copy can be made",
+            db.id,
+            db.engine.as_deref().unwrap_or("not Aurora")
+        );
+        match &policy.selector {
+            Selector::Cluster(_) => report.failures.push(format!(
+                "{why}; protect it with a policy that does not share (ShareSnapshots: false, snapshots in this account only), AWS Backup, or a cross-region read replica"
+            )),
+            _ => report.warnings.push(format!(
+                "{why}; its snapshots are taken and kept here but never shared"
+            )),
         }
     }
 }
@@ -391,6 +417,7 @@ mod tests {
             tags: BTreeMap::new(),
             cluster: None,
             encrypted: key.is_some(),
+            engine: None,
             kms_key_id: key.map(str::to_string),
         }
     }
@@ -556,6 +583,59 @@ mod tests {
                 || full.failures[0].contains("+ 25 for the tiers"),
             "{:?}",
             full.failures
+        );
+    }
+
+    #[test]
+    fn multi_az_db_clusters_cannot_reach_the_dr_account() {
+        let mut reports = db("reports", Some("k1"));
+        reports.kind = Kind::Cluster;
+        reports.engine = Some("postgres".into());
+        let mut ledger = reports.clone();
+        ledger.id = "ledger".into();
+        ledger.engine = Some("aurora-postgresql".into());
+        let named = RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "DBClusterIdentifier": "reports",
+                "DestinationAccount": "222222222222"}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap();
+        let good = key(false, Some(GOOD_POLICY));
+        let facts = |dbs: Vec<Database>| {
+            let keys = dbs.iter().map(|d| (d.id.clone(), good.clone())).collect();
+            super::tests::facts(dbs, keys, (0, 100))
+        };
+        let report = decide_source(&named, &facts(vec![reports.clone()]));
+        assert!(
+            report.failures.iter().any(|f| f.contains(
+                "DB cluster reports is a Multi-AZ DB cluster (postgres): AWS does not copy its snapshots"
+            )),
+            "{:?}",
+            report.failures
+        );
+        let pattern = RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": ".*",
+                "DestinationAccount": "222222222222"}),
+            "eu-west-1",
+            None,
+        )
+        .unwrap();
+        let report = decide_source(&pattern, &facts(vec![reports, ledger]));
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("reports is a Multi-AZ DB cluster")
+                    && w.contains("never shared")),
+            "{:?}",
+            report.warnings
+        );
+        assert!(
+            !report.warnings.iter().any(|w| w.contains("ledger")),
+            "{:?}",
+            report.warnings
         );
     }
 

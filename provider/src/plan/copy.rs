@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Operation, Plan, age};
+use super::{MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, age};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
@@ -152,6 +152,10 @@ pub(super) fn plan_copy(
                     age(policy.copy_retention())
                 ),
             );
+            continue;
+        }
+        if source.is_multi_az_cluster() {
+            plan.skip(subject, MULTI_AZ_CLUSTER_NOT_COPIED);
             continue;
         }
         if let Some(copy) = our_copies.get(subject) {

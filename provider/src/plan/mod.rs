@@ -113,6 +113,9 @@ fn fnv_hex(text: &str) -> String {
 }
 
 /// Formats an age the way people read it: `3 days 4 hours`, `25 minutes`.
+/// Why a Multi-AZ DB cluster's snapshots are neither shared nor copied.
+pub const MULTI_AZ_CLUSTER_NOT_COPIED: &str = "a Multi-AZ DB cluster snapshot: AWS does not copy these (not across accounts, not across regions), so it cannot reach the DR account; left alone (see the README, Multi-AZ DB clusters)";
+
 pub fn age(d: Duration) -> String {
     let minutes = d.num_minutes().max(0);
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);

@@ -3,7 +3,7 @@
 //! removed from the policy is revoked on the next run; accounts someone else added are never
 //! touched, and `all` is never shared or revoked.
 
-use super::{Operation, Plan, accounts_digest};
+use super::{MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, KeyManager, Snapshot, tags};
 use crate::policy::RuntimePolicy;
@@ -94,7 +94,9 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
     for snapshot in own {
         let subject = snapshot.id.as_str();
         let before = recorded(snapshot);
-        if !needs_share(policy, snapshot) {
+        if snapshot.is_multi_az_cluster() {
+            plan.skip(subject, MULTI_AZ_CLUSTER_NOT_COPIED);
+        } else if !needs_share(policy, snapshot) {
             plan.skip(subject, "already shared with every destination account");
         } else if snapshot.is_failed() {
             plan.skip(subject, format!("snapshot is {}", snapshot.status));

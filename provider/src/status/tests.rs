@@ -50,6 +50,7 @@ fn snapshot(id: &str, taken: DateTime<Utc>, extra: &[(&str, &str)]) -> Snapshot 
         tags,
         kms_key_id: None,
         encrypted: true,
+        engine: None,
     }
 }
 
