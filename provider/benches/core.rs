@@ -70,6 +70,7 @@ fn inventory(snapshots: usize, databases: usize) -> Inventory {
                 kms_key_id: None,
                 encrypted: true,
                 engine: None,
+                option_group: None,
             }
         })
         .collect::<Vec<_>>();

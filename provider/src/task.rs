@@ -453,6 +453,7 @@ mod tests {
             kms_key_id: None,
             encrypted: true,
             engine: None,
+            option_group: None,
         }
     }
 

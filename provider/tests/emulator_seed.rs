@@ -311,3 +311,76 @@ async fn a_multi_az_db_cluster_is_snapshotted_but_never_shared_or_copied() {
     assert_eq!(copies.len(), 1);
     assert!(copies[0].id.starts_with("maz-ledger-"), "{copies:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs make test"]
+async fn a_snapshot_with_its_own_option_group_needs_destination_option_group_name() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    em.configure(json!({"pending_seconds": 0})).await;
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    let rds = src.rds(SOURCE_REGION);
+    rds.create_option_group()
+        .option_group_name("og-custom")
+        .engine_name("mysql")
+        .major_engine_version("8.0")
+        .option_group_description("options of og-orders")
+        .send()
+        .await
+        .expect("create the option group");
+    rds.create_db_instance()
+        .db_instance_identifier("og-orders")
+        .engine("mysql")
+        .engine_version("8.0.35")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("orders_admin")
+        .master_user_password("not-a-real-password")
+        .storage_encrypted(true)
+        .kms_key_id(&key)
+        .option_group_name("og-custom")
+        .send()
+        .await
+        .expect("create the instance");
+    let now = t0() + Duration::days(500);
+    clock(em, now).await;
+    let source = source_policy(json!({"PolicyId": "og", "DBInstanceIdentifier": "og-orders"}));
+    run(&src, "take", &source, now).await;
+    run(&src, "share", &source, now).await;
+    let mut dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "og-dr",
+        "SnapshotPattern": "^og-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
+        "KmsKeyDestination": dr_key});
+    let (error, _) = try_run(&dr, "copy", &dr_policy, now)
+        .await
+        .expect_err("a copy without a target option group");
+    assert_eq!(
+        error.kind,
+        provider::error::ErrorKind::PolicyInvalid,
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("uses the option group og-custom")
+            && error.message.contains("set DestinationOptionGroupName"),
+        "{}",
+        error.message
+    );
+    assert!(snapshots(&dr, DR_REGION, "og-").await.is_empty());
+    dr_policy["DestinationOptionGroupName"] = json!("og-custom-dr");
+    let copied = run(&dr, "copy", &dr_policy, now).await;
+    assert_eq!(copied.done.len(), 1, "{copied:?}");
+    let copy = dr
+        .rds(DR_REGION)
+        .describe_db_snapshots()
+        .db_snapshot_identifier(copied.done[0].subject.rsplit(':').next().unwrap())
+        .send()
+        .await
+        .expect("describe the copy");
+    assert_eq!(
+        copy.db_snapshots()[0].option_group_name(),
+        Some("og-custom-dr")
+    );
+}

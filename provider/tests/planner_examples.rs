@@ -98,6 +98,9 @@ struct Snap {
     /// The database's engine (a cluster that is not Aurora is a Multi-AZ DB cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     engine: Option<String>,
+    /// An instance snapshot's option group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    option_group: Option<String>,
 }
 
 fn instance() -> Kind {
@@ -143,6 +146,7 @@ fn snapshot(s: &Snap, policy: &RuntimePolicy, account_region: &str) -> Snapshot 
         kms_key_id: s.key.clone(),
         encrypted: s.key.is_some(),
         engine: s.engine.clone(),
+        option_group: s.option_group.clone(),
     }
 }
 

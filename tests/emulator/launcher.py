@@ -4,7 +4,9 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
   1. CopyDBSnapshot / CopyDBClusterSnapshot from a snapshot shared by another account or region
      (resolved in the ARN's own account and region, if the caller owns it or it is shared with
      the caller, as AWS does).
-     Copies of Multi-AZ DB cluster snapshots are refused, as AWS does.
+     Copies of Multi-AZ DB cluster snapshots are refused, as AWS does, and so are cross-region
+     copies of snapshots with a non-default option group without OptionGroupName; snapshots
+     report their OptionGroupName.
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do; a key created
@@ -260,9 +262,20 @@ def _refuse_multi_az_cluster(snapshot):
             "Copying a snapshot of a Multi-AZ DB cluster isn't supported")
 
 
-def _copy(self, source, target, kind, kms_key_id, tags, copy_tags):
+def _require_option_group(source, cross_region, option_group_name):
+    """AWS: a cross-region copy of a snapshot with a non-default option group needs a target
+    option group (OptionGroupName)."""
+    group = getattr(source, "option_group_name", None)
+    if cross_region and group and not group.startswith("default:") and not option_group_name:
+        raise rds_errors.InvalidParameterCombination(
+            f"The snapshot uses the option group {group}: a copy to another Region needs OptionGroupName")
+
+
+def _copy(self, source, target, kind, kms_key_id, tags, copy_tags, option_group_name=None):
     if kind == "cluster":
         _refuse_multi_az_cluster(source)
+    else:
+        _require_option_group(source, source.arn.split(":")[3] != self.region_name, option_group_name)
     store = self.cluster_snapshots if kind == "cluster" else self.database_snapshots
     if target in store:
         if kind == "cluster":
@@ -279,6 +292,7 @@ def _copy(self, source, target, kind, kms_key_id, tags, copy_tags):
     else:
         copied = rds.DBSnapshot(self, source.database, target, tags=tags, kms_key_id=kms_key_id,
                                 original_created_at=source.original_snapshot_create_time)
+        copied.rsp_option_group = option_group_name or getattr(source, "option_group_name", None)
     _copying(copied, source.arn.split(":")[3] != self.region_name)
     store[target] = copied
     return copied
@@ -297,7 +311,8 @@ def _copy_db_snapshot(self, source_db_snapshot_identifier, target_db_snapshot_id
                                          kms_key_id=kms_key_id, tags=tags, copy_tags=copy_tags, **kwargs)
         _copying(result, False)
         return result
-    return _copy(self, source, target_db_snapshot_identifier, "instance", kms_key_id, tags, copy_tags)
+    return _copy(self, source, target_db_snapshot_identifier, "instance", kms_key_id, tags, copy_tags,
+                 kwargs.get("option_group_name"))
 
 
 def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
@@ -316,6 +331,9 @@ def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, targe
 
 
 rds.RDSBackend.copy_db_snapshot = _copy_db_snapshot
+# DescribeDBSnapshots reports the option group: the copy's own, else the database's.
+rds.DBSnapshot.option_group_name = property(
+    lambda self: getattr(self, "rsp_option_group", None) or getattr(self.database, "option_group_name", None))
 rds.RDSBackend.copy_db_cluster_snapshot = _copy_db_cluster_snapshot
 
 

@@ -222,6 +222,10 @@ pub enum Operation {
         kind: KindName,
         kms_key_id: String,
         tags: Vec<(String, String)>,
+        /// The destination region's option group (`DestinationOptionGroupName`), for an
+        /// instance snapshot with a non-default option group copied across regions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        option_group: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Delete { snapshot_id: String, kind: KindName },

@@ -60,6 +60,10 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("CrossAccountCopy", Applies::Only(Role::Destination)),
     ("KmsKeySource", Applies::Only(Role::Destination)),
     ("KmsKeyDestination", Applies::Only(Role::Destination)),
+    (
+        "DestinationOptionGroupName",
+        Applies::Only(Role::Destination),
+    ),
     ("CopyRetentionDays", Applies::Only(Role::Destination)),
     ("RestoreDrill", Applies::Only(Role::Destination)),
     ("RestoreDrillSchedule", Applies::Only(Role::Destination)),

@@ -210,6 +210,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         drill_db_subnet_group_name: None,
         drill_vpc_security_group_ids: None,
         drill_validation_function_arn: None,
+        destination_option_group_name: None,
         retention_days,
         retention_hours,
         delete_old_snapshots,
@@ -655,6 +656,17 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         );
     }
     read_drill(r, policy);
+    if let Some(group) = r.text("DestinationOptionGroupName") {
+        if let Some(name) = group.literal()
+            && !is_option_group_name(name)
+        {
+            r.diag.error(
+                "DestinationOptionGroupName",
+                format!("must be an option group name (1 to 255 letters, digits and single hyphens, a letter first, no hyphen last), got {name:?}"),
+            );
+        }
+        policy.destination_option_group_name = Some(group);
+    }
     policy.destination_region = Some(region);
     policy.kms_key_source = kms_key_source;
     policy.kms_key_destination = kms_key_destination;
@@ -747,6 +759,14 @@ fn read_drill(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         }
         policy.drill_validation_function_arn = Some(function);
     }
+}
+
+fn is_option_group_name(name: &str) -> bool {
+    name.len() <= 255
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 fn is_security_group(id: &str) -> bool {

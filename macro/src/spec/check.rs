@@ -189,6 +189,10 @@ impl PolicySpec<String> {
                     "DrillDBInstanceClass",
                     self.drill_db_instance_class.is_some(),
                 ),
+                (
+                    "DestinationOptionGroupName",
+                    self.destination_option_group_name.is_some(),
+                ),
             ],
             Role::Destination => &[
                 (

@@ -252,6 +252,10 @@ pub struct PolicySpec<S> {
     pub drill_vpc_security_group_ids: Option<Vec<S>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill_validation_function_arn: Option<S>,
+    /// Contract version 6: the option group cross-region copies of instance snapshots with a
+    /// non-default option group get in the destination region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_option_group_name: Option<S>,
 
     // Both roles. Exactly one of RetentionDays and RetentionHours.
     #[serde(default, deserialize_with = "lenient::opt_whole")]
@@ -479,6 +483,10 @@ impl PolicySpec<Text> {
             drill_validation_function_arn: one(
                 &self.drill_validation_function_arn,
                 "DrillValidationFunctionArn",
+            )?,
+            destination_option_group_name: one(
+                &self.destination_option_group_name,
+                "DestinationOptionGroupName",
             )?,
             retention_days: self.retention_days,
             retention_hours: self.retention_hours,

@@ -127,6 +127,7 @@ async fn apply_step(
             kind,
             kms_key_id,
             tags: t,
+            option_group,
         } => {
             let api = SnapshotApi {
                 rds: aws.rds(&policy.destination_region),
@@ -137,7 +138,14 @@ async fn apply_step(
                 policy.destination_region
             );
             let result = api
-                .copy(source_arn, target_id, kms_key_id, t, &context)
+                .copy(
+                    source_arn,
+                    target_id,
+                    kms_key_id,
+                    option_group.as_deref(),
+                    t,
+                    &context,
+                )
                 .await
                 .map_err(|e| e.map(copy_limit));
             settle(

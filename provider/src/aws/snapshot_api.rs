@@ -167,6 +167,7 @@ impl SnapshotApi {
         source_arn: &str,
         target_id: &str,
         kms_key_id: &str,
+        option_group: Option<&str>,
         tags: &[(String, String)],
         context: &str,
     ) -> WriteResult {
@@ -176,7 +177,8 @@ impl SnapshotApi {
             self.rds
                 .copy_db_snapshot()
                 .source_db_snapshot_identifier(source_arn)
-                .target_db_snapshot_identifier(target_id),
+                .target_db_snapshot_identifier(target_id)
+                .set_option_group_name(option_group.map(str::to_string)),
             self.rds
                 .copy_db_cluster_snapshot()
                 .source_db_cluster_snapshot_identifier(source_arn)

@@ -208,6 +208,30 @@ pub(super) fn plan_copy(
             );
             continue;
         }
+        // A cross-region copy of an instance snapshot with its own option group needs an option
+        // group in the destination region (AWS refuses the copy without one).
+        let option_group = match source.option_group.as_deref() {
+            Some(group)
+                if cross_region
+                    && source.kind == Kind::Instance
+                    && !group.starts_with("default:") =>
+            {
+                match &policy.spec.destination_option_group_name {
+                    Some(target) => Some(target.clone()),
+                    None => {
+                        plan.errors.push(ProviderError::new(
+                            ErrorKind::PolicyInvalid,
+                            format!(
+                                "{subject} uses the option group {group}: copying it to {} needs an option group there; set DestinationOptionGroupName to one of the same engine in {}",
+                                policy.destination_region, policy.destination_region
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
         *flying += 1;
         plan.step(
             subject,
@@ -226,11 +250,15 @@ pub(super) fn plan_copy(
                         point.to_rfc3339_opts(SecondsFormat::Secs, true),
                     ),
                 ],
+                option_group: option_group.clone(),
             },
             format!(
-                "taken {} ago, no copy yet; copy to {} under {key}",
+                "taken {} ago, no copy yet; copy to {} under {key}{}",
                 age(now - point),
-                policy.destination_region
+                policy.destination_region,
+                option_group
+                    .map(|g| format!(" with the option group {g}"))
+                    .unwrap_or_default()
             ),
         );
     }
