@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`.
-.PHONY: demo test lint build setup bench bench-rpo package install emulator
+.PHONY: demo test lint build setup bench bench-rpo bench-scale package install emulator
 
 demo:
 	bash scripts/demo.sh
@@ -35,6 +35,12 @@ bench-rpo:
 	cargo build --quiet --bins
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --databases 10,50,200 --hours 2
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24
+
+# The first share of a fleet through the fault proxy at 100 ms per call, sequential and concurrent.
+bench-scale:
+	scripts/setup-tools.sh moto
+	cargo build --quiet --bins
+	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500,200x2000
 
 package:
 	bash scripts/package.sh

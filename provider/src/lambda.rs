@@ -75,6 +75,10 @@ pub async fn handle_event(
         return serde_json::to_value(&response)
             .map_err(|e| diagnostic(ErrorName::InternalError, e.to_string()));
     }
+    // Stop starting operations before the Lambda deadline, so the answer always gets out.
+    let left = time_left(deadline_ms);
+    let margin = crate::aws::apply::DEADLINE_MARGIN.min(left / 4);
+    let aws = aws.with_deadline(std::time::Instant::now() + left, margin);
     let task = tokio::spawn(async move {
         let summary = handle_task(&aws, &region, &trust, &payload, on_policy)
             .await

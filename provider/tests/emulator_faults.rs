@@ -172,3 +172,95 @@ async fn transient_faults_are_retried_and_latency_only_slows() {
     let snapshots = snapshots(&source, SOURCE_REGION, "faults-retried").await;
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
 }
+
+/// `n` snapshots of `db` tagged as policy `policy`'s, straight through the emulator.
+async fn own_snapshots(aws: &Aws, db: &str, policy: &str, n: usize) {
+    use aws_sdk_rds::types::Tag;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    for i in 0..n {
+        aws.rds(SOURCE_REGION)
+            .create_db_snapshot()
+            .db_instance_identifier(db)
+            .db_snapshot_identifier(format!("{db}-2026-01-01-00-{i:02}"))
+            .tags(tag("CreatedBy", "Snapshot Tool for RDS"))
+            .tags(tag("rds-snapshot-policy:policy", policy))
+            .tags(tag("rds-snapshot-policy:database", db))
+            .send()
+            .await
+            .expect("create a snapshot");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs make test"]
+async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_rest() {
+    let _guard = exclusive().await;
+    let em = emulator();
+    em.configure(json!({"pending_seconds": 0})).await;
+    let direct = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = create_key(&direct, SOURCE_REGION).await;
+    create_instance(&direct, SOURCE_REGION, "deadline-db", Some(&key), &[]).await;
+    own_snapshots(&direct, "deadline-db", "deadline", 40).await;
+    let proxy = FaultProxy::start(&em.endpoint);
+    proxy
+        .mode(json!({"mode": "latency", "latency_ms": 100}))
+        .await;
+    let policy =
+        source_policy(json!({"PolicyId": "deadline", "DBInstanceIdentifier": "deadline-db"}));
+    let runtime =
+        provider::policy::RuntimePolicy::from_properties(&policy, SOURCE_REGION, None).unwrap();
+    // 40 shares of two calls each at 100 ms: about 8 s one at a time, 2 s four at a time; the
+    // budget stops the first run part way.
+    let short = aws_through(&proxy, 3).await.with_deadline(
+        Instant::now() + Duration::from_millis(1500),
+        Duration::from_millis(300),
+    );
+    let first = provider::task::run_action(
+        &short,
+        provider::plan::Action::Share,
+        &runtime,
+        Utc::now(),
+        false,
+    )
+    .await
+    .expect("a run stopped by its deadline is not an error");
+    let reason = provider::aws::apply::deadline_reason(Duration::from_millis(300));
+    assert!(!first.done.is_empty(), "{first:?}");
+    assert!(
+        first.pending.iter().any(|p| p.reason == reason),
+        "{:?}",
+        first.pending
+    );
+    assert_eq!(first.done.len() + first.pending.len(), 40, "{first:?}");
+    let full = aws_through(&proxy, 3).await;
+    let second = provider::task::run_action(
+        &full,
+        provider::plan::Action::Share,
+        &runtime,
+        Utc::now(),
+        false,
+    )
+    .await
+    .unwrap();
+    let mut subjects: Vec<String> = first
+        .done
+        .iter()
+        .chain(&second.done)
+        .map(|s| s.subject.clone())
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(
+        subjects.len(),
+        40,
+        "every snapshot shared exactly once across the two runs"
+    );
+    assert_eq!(
+        first.done.len() + second.done.len(),
+        40,
+        "nothing shared twice"
+    );
+    for s in snapshots(&direct, SOURCE_REGION, "deadline-db-").await {
+        assert_eq!(s.shared_with, vec![DR.to_string()], "{}", s.id);
+    }
+}

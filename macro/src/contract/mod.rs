@@ -336,6 +336,8 @@ pub mod provider_env {
     /// `1`: custom-resource answers may go to http on 127.0.0.1 (local tests only; the
     /// install stack never sets it).
     pub const ALLOW_LOCAL_RESPONSE_URL: &str = "RSP_ALLOW_LOCAL_RESPONSE_URL";
+    /// Operations the provider applies at once (1 to 16, default 4).
+    pub const PARALLELISM: &str = "RSP_PARALLELISM";
 }
 
 /// The tamper rules: CloudTrail API calls (through EventBridge) that change or remove the

@@ -1,5 +1,7 @@
 //! Applies a plan with one AWS call per operation (two for a share: the attribute and its tag).
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use rds_snapshot_policy_macro::spec::Role;
@@ -28,19 +30,86 @@ enum Outcome {
     AlreadyDone(String),
 }
 
-/// Applies `plan`. Copies stop at the first copy-limit refusal; the rest become pending.
+/// Operations applied at once by default. RDS throttles its control-plane API per account and
+/// region (a few requests per second sustained, bursts above); four in flight stay well inside
+/// that on AWS-like latency, and the SDK's standard retry absorbs an occasional throttle.
+pub const PARALLELISM: usize = 4;
+/// The most operations `RSP_PARALLELISM` may set at once.
+pub const MAX_PARALLELISM: usize = 16;
+
+/// `RSP_PARALLELISM` (1 to 16) when set to a valid number, else `PARALLELISM`.
+pub fn parallelism() -> usize {
+    std::env::var(rds_snapshot_policy_macro::contract::provider_env::PARALLELISM)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=MAX_PARALLELISM).contains(n))
+        .unwrap_or(PARALLELISM)
+}
+/// No operation starts when less than this is left before the invocation's deadline: one
+/// operation takes well under a second, and the answer must still reach Step Functions.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(120);
+
+/// The pending reason of operations left for the next run near the deadline.
+pub fn deadline_reason(margin: Duration) -> String {
+    format!(
+        "not started: less than {} s were left before the invocation's deadline; the next run continues (it plans again from what exists)",
+        margin.as_secs()
+    )
+}
+
+/// Applies `plan`, `parallelism()` operations at a time, in the plan's order. Copies stop at the
+/// first copy-limit refusal; the rest become pending. Near `aws`'s deadline nothing new starts:
+/// the rest become pending.
 pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
     let mut applied = Applied::default();
     let mut copy_limit_hit = false;
-    for step in &plan.steps {
-        if copy_limit_hit && matches!(step.operation, Operation::Copy { .. }) {
-            applied.pending.push(Note {
-                subject: step.subject.clone(),
-                reason: "CopyLimitReached: AWS refused an earlier copy of this run; copied on a later run".into(),
-            });
-            continue;
+    let mut results: Vec<(usize, Result<Outcome, ProviderError>)> = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut next = 0;
+    let margin = aws.deadline_margin();
+    let parallelism = parallelism();
+    loop {
+        while running.len() < parallelism && next < plan.steps.len() {
+            let step = &plan.steps[next];
+            let index = next;
+            next += 1;
+            if copy_limit_hit && matches!(step.operation, Operation::Copy { .. }) {
+                applied.pending.push(Note {
+                    subject: step.subject.clone(),
+                    reason: "CopyLimitReached: AWS refused an earlier copy of this run; copied on a later run".into(),
+                });
+                continue;
+            }
+            if aws.time_left().is_some_and(|left| left < margin) {
+                applied.pending.push(Note {
+                    subject: step.subject.clone(),
+                    reason: deadline_reason(margin),
+                });
+                continue;
+            }
+            let (aws, policy, step) = (aws.clone(), policy.clone(), step.clone());
+            running.spawn(async move { (index, apply_step(&aws, &policy, &step).await) });
         }
-        match apply_step(aws, policy, step).await {
+        let Some(finished) = running.join_next().await else {
+            break;
+        };
+        match finished {
+            Ok((index, result)) => {
+                if matches!(&result, Err(e) if e.kind == ErrorKind::CopyLimitReached) {
+                    copy_limit_hit = true;
+                }
+                results.push((index, result));
+            }
+            Err(join) => {
+                tracing::error!(policy = %policy.id, error = %join, "an operation panicked")
+            }
+        }
+    }
+    // Report in the plan's order, whatever order the operations finished in.
+    results.sort_by_key(|(index, _)| *index);
+    for (index, result) in results {
+        let step = &plan.steps[index];
+        match result {
             Ok(Outcome::Done) => {
                 tracing::info!(policy = %policy.id, action = %plan.action, subject = %step.subject, reason = %step.reason, operation = ?step.operation, "done");
                 applied.done.push(step.clone());
@@ -54,9 +123,6 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
             }
             Err(error) => {
                 tracing::error!(policy = %policy.id, action = %plan.action, subject = %step.subject, error = %error, "failed");
-                if error.kind == ErrorKind::CopyLimitReached {
-                    copy_limit_hit = true;
-                }
                 applied.failed.push(Failure {
                     subject: step.subject.clone(),
                     error: error.kind,

@@ -118,6 +118,9 @@ pub struct Aws {
     config: SdkConfig,
     calls: CallCounter,
     clock: AwsClock,
+    /// When this invocation's work must end (the Lambda deadline, `run --max-seconds`), and
+    /// how long before it no operation starts.
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl Aws {
@@ -143,7 +146,26 @@ impl Aws {
             config,
             calls: CallCounter::default(),
             clock: AwsClock::default(),
+            deadline: None,
         }
+    }
+
+    /// The same clients, for work that must end by `deadline`: no operation starts when less
+    /// than `margin` is left.
+    pub fn with_deadline(mut self, deadline: Instant, margin: Duration) -> Self {
+        self.deadline = Some((deadline, margin));
+        self
+    }
+
+    /// Time left before the deadline, if there is one.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|(d, _)| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// How long before the deadline no operation starts.
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline.map(|(_, m)| m).unwrap_or_default()
     }
 
     /// The region the provider runs in.

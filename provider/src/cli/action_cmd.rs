@@ -31,6 +31,10 @@ pub struct ActionArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// `run`: start no operation after this many seconds (minus a margin of a quarter, at most
+    /// 120 s); the rest is reported pending, for the next run.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub max_seconds: Option<u64>,
 }
 
 fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
@@ -119,7 +123,12 @@ pub(super) fn load_policy_file(
 }
 
 async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), String> {
-    let aws = Aws::from_env().await;
+    let mut aws = Aws::from_env().await;
+    if let Some(seconds) = args.max_seconds {
+        let budget = std::time::Duration::from_secs(seconds);
+        let margin = crate::aws::apply::DEADLINE_MARGIN.min(budget / 4);
+        aws = aws.with_deadline(std::time::Instant::now() + budget, margin);
+    }
     let region = aws
         .region()
         .ok_or("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")?;
