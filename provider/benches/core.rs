@@ -40,6 +40,7 @@ fn inventory(snapshots: usize, databases: usize) -> Inventory {
             cluster: None,
             encrypted: true,
             engine: None,
+            option_groups: Vec::new(),
             kms_key_id: None,
         })
         .collect();

@@ -19,6 +19,8 @@ pub struct Database {
     pub kms_key_id: Option<String>,
     /// `postgres`, `aurora-postgresql`, ...; `None` when not read.
     pub engine: Option<String>,
+    /// A DB instance's option groups (`default:<engine>-<version>` for the default one).
+    pub option_groups: Vec<String>,
 }
 
 impl Database {

@@ -79,6 +79,7 @@ fn source_snapshots_of_the_previous_release_are_recognised() {
             encrypted: false,
             kms_key_id: None,
             engine: None,
+            option_groups: Vec::new(),
         }],
         snapshots: snapshots(&f.source, "eu-west-1", "111111111111"),
         ..Inventory::default()

@@ -384,3 +384,77 @@ async fn a_snapshot_with_its_own_option_group_needs_destination_option_group_nam
         Some("og-custom-dr")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs make test"]
+async fn a_sharing_policy_on_a_tde_database_fails_at_deploy_time() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let rds = src.rds(SOURCE_REGION);
+    for (group, option) in [("tde-options", Some("TDE")), ("plain-options", None)] {
+        rds.create_option_group()
+            .option_group_name(group)
+            .engine_name("oracle-ee")
+            .major_engine_version("19")
+            .option_group_description("deploy-time check")
+            .send()
+            .await
+            .expect("create the option group");
+        if let Some(option) = option {
+            rds.modify_option_group()
+                .option_group_name(group)
+                .options_to_include(
+                    aws_sdk_rds::types::OptionConfiguration::builder()
+                        .option_name(option)
+                        .build(),
+                )
+                .apply_immediately(true)
+                .send()
+                .await
+                .expect("add the option");
+        }
+        rds.create_db_instance()
+            .db_instance_identifier(format!("ora-{group}"))
+            .engine("oracle-ee")
+            .engine_version("19.0.0.0.ru-2024-01.rur-2024-01.r1")
+            .license_model("bring-your-own-license")
+            .db_instance_class("db.m5.large")
+            .allocated_storage(20)
+            .master_username("ora_admin")
+            .master_user_password("not-a-real-password")
+            .storage_encrypted(true)
+            .kms_key_id(&key)
+            .option_group_name(group)
+            .send()
+            .await
+            .expect("create the instance");
+    }
+    src.kms(SOURCE_REGION)
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(shared_key_policy(SOURCE, &[DR]))
+        .send()
+        .await
+        .expect("share the key");
+    let check = |db: &str| {
+        provider::policy::RuntimePolicy::from_properties(
+            &source_policy(json!({"PolicyId": "tde", "DBInstanceIdentifier": db})),
+            SOURCE_REGION,
+            None,
+        )
+        .unwrap()
+    };
+    let tde = provider::custom_resource::run_checks(&src, &check("ora-tde-options")).await;
+    assert!(
+        tde.failures.iter().any(|f| f.contains(
+            "DB instance ora-tde-options uses the option group tde-options with TDE: AWS does not share snapshots"
+        )),
+        "{:?}",
+        tde.failures
+    );
+    let plain = provider::custom_resource::run_checks(&src, &check("ora-plain-options")).await;
+    assert!(plain.failures.is_empty(), "{:?}", plain.failures);
+}

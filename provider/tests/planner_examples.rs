@@ -167,6 +167,7 @@ fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
                 cluster: d.cluster.clone(),
                 encrypted: true,
                 engine: None,
+                option_groups: Vec::new(),
                 kms_key_id: None,
             })
             .collect(),

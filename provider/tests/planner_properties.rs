@@ -229,7 +229,7 @@ proptest! {
         let databases: Vec<Database> = DATABASES.iter().map(|d| Database {
             id: d.to_string(), kind: Kind::Instance, status: "available".into(), tags: BTreeMap::new(), cluster: None,
             encrypted: true, kms_key_id: None,
-            engine: None,
+            engine: None, option_groups: Vec::new(),
         }).collect();
         let mut inventory = Inventory { databases, snapshots: build(&specs, base_time()), ..Inventory::default() };
         let first = plan(Action::Take, &policy, &inventory, now);

@@ -6,7 +6,7 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      the caller, as AWS does).
      Copies of Multi-AZ DB cluster snapshots are refused, as AWS does, and so are cross-region
      copies of snapshots with a non-default option group without OptionGroupName; snapshots
-     report their OptionGroupName.
+     report their OptionGroupName, and TDE options report Permanent and Persistent.
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do; a key created
@@ -330,6 +330,20 @@ def _copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, targe
     return _copy(self, source, target_db_cluster_snapshot_identifier, "cluster", kms_key_id, tags, copy_tags)
 
 
+# Options report Permanent and Persistent as AWS does for TDE (moto reports neither).
+_original_options = rds.OptionGroup.options.fget
+
+
+def _options(self):
+    options = _original_options(self)
+    for option in options:
+        tde = option["OptionName"] in ("TDE", "TDE_SQLServer")
+        option.setdefault("Permanent", tde)
+        option.setdefault("Persistent", tde)
+    return options
+
+
+rds.OptionGroup.options = property(_options)
 rds.RDSBackend.copy_db_snapshot = _copy_db_snapshot
 # DescribeDBSnapshots reports the option group: the copy's own, else the database's.
 rds.DBSnapshot.option_group_name = property(

@@ -142,6 +142,7 @@ fn database(id: Option<&str>, kind: Kind, status: Option<&str>) -> Database {
         cluster: None,
         encrypted: false,
         engine: None,
+        option_groups: Vec::new(),
         kms_key_id: None,
     }
 }
@@ -193,6 +194,12 @@ pub(crate) async fn list_databases(
                 database.encrypted = db.storage_encrypted().unwrap_or(false);
                 database.kms_key_id = db.kms_key_id().map(str::to_string);
                 database.engine = db.engine().map(str::to_string);
+                database.option_groups = db
+                    .option_group_memberships()
+                    .iter()
+                    .filter_map(|m| m.option_group_name())
+                    .map(str::to_string)
+                    .collect();
                 out.push(database);
             }
         }

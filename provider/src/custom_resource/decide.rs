@@ -53,6 +53,9 @@ pub struct SourceFacts {
     /// Per covered, encrypted database id: its key facts.
     pub keys: Vec<(String, KeyFacts)>,
     pub quota: Result<Quotas, String>,
+    /// Per non-default option group of a covered instance (when sharing): the options that
+    /// keep its snapshots from being shared, or why the group could not be read.
+    pub option_groups: Vec<(String, Result<Vec<String>, String>)>,
 }
 
 /// One destination key as DescribeKey saw it.
@@ -148,6 +151,7 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
     }
     if policy.spec.shares() {
         decide_multi_az_clusters(policy, &targets, &mut report);
+        decide_option_groups(&targets, &facts.option_groups, &mut report);
         for db in targets.iter().filter(|d| !d.is_multi_az_cluster()) {
             let facts = facts
                 .keys
@@ -267,6 +271,38 @@ fn decide_shareable(
                         missing.join(", ")
                     ));
                 }
+            }
+        }
+    }
+}
+
+/// Options AWS does not share snapshots with: Oracle and SQL Server TDE, and permanent or
+/// persistent options other than Oracle's Timezone and OLS.
+pub fn blocks_sharing(name: &str, permanent: bool, persistent: bool) -> bool {
+    matches!(name, "TDE" | "TDE_SQLServer")
+        || ((permanent || persistent) && !matches!(name, "Timezone" | "OLS"))
+}
+
+/// A sharing policy fails for an instance whose option group holds an option AWS will not
+/// share snapshots with; an option group that cannot be read is a warning.
+fn decide_option_groups(
+    targets: &[&Database],
+    groups: &[(String, Result<Vec<String>, String>)],
+    report: &mut CheckReport,
+) {
+    for db in targets {
+        for (group, options) in groups.iter().filter(|(g, _)| db.option_groups.contains(g)) {
+            match options {
+                Ok(blocking) if !blocking.is_empty() => report.failures.push(format!(
+                    "DB instance {} uses the option group {group} with {}: AWS does not share snapshots with TDE or permanent or persistent options, so none can reach the DR account; protect it with a policy that does not share (ShareSnapshots: false) or AWS Backup",
+                    db.id,
+                    blocking.join(", ")
+                )),
+                Ok(_) => {}
+                Err(e) => report.warnings.push(format!(
+                    "could not read the option group {group} of {}: {e}",
+                    db.id
+                )),
             }
         }
     }
@@ -418,6 +454,7 @@ mod tests {
             cluster: None,
             encrypted: key.is_some(),
             engine: None,
+            option_groups: Vec::new(),
             kms_key_id: key.map(str::to_string),
         }
     }
@@ -431,6 +468,7 @@ mod tests {
                 instance: Some(quota),
                 cluster: Some(quota),
             }),
+            option_groups: Vec::new(),
         }
     }
 
@@ -584,6 +622,20 @@ mod tests {
             "{:?}",
             full.failures
         );
+    }
+
+    #[test]
+    fn tde_and_permanent_or_persistent_options_block_sharing() {
+        assert!(blocks_sharing("TDE", false, false));
+        assert!(blocks_sharing("TDE_SQLServer", true, true));
+        assert!(blocks_sharing("NATIVE_NETWORK_ENCRYPTION", true, false));
+        assert!(blocks_sharing("SOMETHING", false, true));
+        assert!(
+            !blocks_sharing("Timezone", true, true),
+            "Oracle's exception"
+        );
+        assert!(!blocks_sharing("OLS", true, true), "Oracle's exception");
+        assert!(!blocks_sharing("MEMCACHED", false, false));
     }
 
     #[test]

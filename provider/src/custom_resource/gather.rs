@@ -54,6 +54,7 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
         databases: Ok(Vec::new()),
         keys: Vec::new(),
         quota: Ok(Quotas::default()),
+        option_groups: Vec::new(),
     };
     let Ok(listed) = databases else {
         facts.databases = databases;
@@ -62,6 +63,18 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
     let targets = decide::covered(policy, &listed);
     if !targets.is_empty() {
         if policy.spec.shares() {
+            let mut groups: Vec<&String> = targets
+                .iter()
+                .flat_map(|d| d.option_groups.iter())
+                .filter(|g| !g.starts_with("default:"))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            for group in groups {
+                facts
+                    .option_groups
+                    .push((group.clone(), sharing_blockers(aws, &region, group).await));
+            }
             for db in targets.iter().filter(|d| d.encrypted) {
                 if let Some(key) = &db.kms_key_id {
                     facts
@@ -74,6 +87,32 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
     }
     facts.databases = Ok(listed);
     facts
+}
+
+/// The options of `group` that keep snapshots from being shared.
+async fn sharing_blockers(aws: &Aws, region: &str, group: &str) -> Result<Vec<String>, String> {
+    let found = aws
+        .rds(region)
+        .describe_option_groups()
+        .option_group_name(group)
+        .send()
+        .await
+        .map_err(|e| {
+            crate::aws::classify(e, &format!("DescribeOptionGroups {group}")).to_string()
+        })?;
+    Ok(found
+        .option_groups_list()
+        .iter()
+        .flat_map(|g| g.options())
+        .filter_map(|o| {
+            let name = o.option_name()?;
+            let (permanent, persistent) = (
+                o.permanent().unwrap_or(false),
+                o.persistent().unwrap_or(false),
+            );
+            decide::blocks_sharing(name, permanent, persistent).then(|| name.to_string())
+        })
+        .collect())
 }
 
 async fn key_facts(aws: &Aws, region: &str, key: &str) -> KeyFacts {
