@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use provider::aws::Aws;
 use provider::plan::Operation;
 use serde_json::json;
 use support::*;
@@ -56,6 +57,24 @@ fn expected_kept(times: &[DateTime<Utc>], now: DateTime<Utc>) -> BTreeSet<DateTi
         }
     }
     kept
+}
+
+/// The emulator with no pending time, both accounts, and a key in each one's region.
+async fn both_accounts() -> (&'static Emulator, Aws, Aws, String, String) {
+    let em = emulator();
+    em.configure(json!({"pending_seconds": 0})).await;
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = create_key(&src, SOURCE_REGION).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    (em, src, dr, key, dr_key)
+}
+
+/// A DR policy copying the production account's `^<prefix>-` snapshots under `dr_key`.
+fn dr_policy(prefix: &str, dr_key: &str) -> serde_json::Value {
+    json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": format!("{prefix}-dr"),
+        "SnapshotPattern": format!("^{prefix}-"), "SourceRegionOverride": SOURCE_REGION,
+        "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key})
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,12 +161,7 @@ async fn sixty_days_of_snapshots_keep_exactly_what_the_tiers_say() {
 #[ignore = "needs make test"]
 async fn copy_retention_days_skips_older_shared_snapshots() {
     let _serial = exclusive().await;
-    let em = emulator();
-    em.configure(json!({"pending_seconds": 0})).await;
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (em, src, dr, key, dr_key) = both_accounts().await;
     create_instance(&src, SOURCE_REGION, "crd-orders", Some(&key), &[]).await;
     let source = source_policy(
         json!({"PolicyId": "crd-src", "DBInstanceIdentifier": "crd-orders", "RetentionDays": 5}),
@@ -161,9 +175,9 @@ async fn copy_retention_days_skips_older_shared_snapshots() {
     }
     let now = start + Duration::days(2) + Duration::hours(1);
     clock(em, now).await;
-    let dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "crd-dr",
-        "SnapshotPattern": "^crd-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
-        "KmsKeyDestination": dr_key, "RetentionDays": 7, "CopyRetentionDays": 1});
+    let mut dr_policy = dr_policy("crd", &dr_key);
+    dr_policy["RetentionDays"] = json!(7);
+    dr_policy["CopyRetentionDays"] = json!(1);
     let copied = run(&dr, "copy", &dr_policy, now).await;
     let names: Vec<String> = copied.done.iter().map(|s| s.subject.clone()).collect();
     assert_eq!(
@@ -255,12 +269,7 @@ async fn source_region_override_takes_the_other_regions_databases() {
 #[ignore = "needs make test"]
 async fn a_multi_az_db_cluster_is_snapshotted_but_never_shared_or_copied() {
     let _serial = exclusive().await;
-    let em = emulator();
-    em.configure(json!({"pending_seconds": 0})).await;
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (em, src, dr, key, dr_key) = both_accounts().await;
     src.rds(SOURCE_REGION)
         .create_db_cluster()
         .db_cluster_identifier("maz-reports")
@@ -302,9 +311,7 @@ async fn a_multi_az_db_cluster_is_snapshotted_but_never_shared_or_copied() {
     for s in snapshots(&src, SOURCE_REGION, "maz-reports-").await {
         assert!(s.shared_with.is_empty(), "{} was shared", s.id);
     }
-    let dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "maz-dr",
-        "SnapshotPattern": "^maz-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
-        "KmsKeyDestination": dr_key});
+    let dr_policy = dr_policy("maz", &dr_key);
     let copied = run(&dr, "copy", &dr_policy, now).await;
     assert_eq!(copied.done.len(), 1, "{copied:?}");
     let copies = snapshots(&dr, DR_REGION, "maz-").await;
@@ -316,12 +323,7 @@ async fn a_multi_az_db_cluster_is_snapshotted_but_never_shared_or_copied() {
 #[ignore = "needs make test"]
 async fn a_snapshot_with_its_own_option_group_needs_destination_option_group_name() {
     let _serial = exclusive().await;
-    let em = emulator();
-    em.configure(json!({"pending_seconds": 0})).await;
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (em, src, dr, key, dr_key) = both_accounts().await;
     let rds = src.rds(SOURCE_REGION);
     rds.create_option_group()
         .option_group_name("og-custom")
@@ -350,9 +352,7 @@ async fn a_snapshot_with_its_own_option_group_needs_destination_option_group_nam
     let source = source_policy(json!({"PolicyId": "og", "DBInstanceIdentifier": "og-orders"}));
     run(&src, "take", &source, now).await;
     run(&src, "share", &source, now).await;
-    let mut dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "og-dr",
-        "SnapshotPattern": "^og-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
-        "KmsKeyDestination": dr_key});
+    let mut dr_policy = dr_policy("og", &dr_key);
     let (error, _) = try_run(&dr, "copy", &dr_policy, now)
         .await
         .expect_err("a copy without a target option group");

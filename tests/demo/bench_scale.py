@@ -4,7 +4,7 @@ Starts the emulator and the fault proxy in front of it with a fixed delay per ca
 approximation of AWS: RDS control-plane calls take tens to hundreds of milliseconds), creates
 DATABASES instances with SNAPSHOTS manual snapshots in all (tagged as the policy's, not yet
 shared), then times `rds-snapshot-policy run share` (the first share: two calls per snapshot)
-with RSP_PARALLELISM 1 (sequential) and the default 4, on two identical fleets. Prints a
+with RSP_PARALLELISM 1 (sequential), the default 4 and 8, on identical fleets. Prints a
 markdown table: wall time, AWS calls, peak RSS of the CLI.
 
 Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100]
@@ -90,6 +90,7 @@ def main():
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     wait_port(port)
     endpoint = f"http://127.0.0.1:{port}"
+    post(f"{endpoint}/_rsp/config", {"snapshot_limit": 1_000_000})
     children.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/fault_proxy.py"), str(proxy_port),
                                       endpoint, str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     wait_port(proxy_port)
@@ -111,7 +112,7 @@ def main():
     try:
         for size in args.sizes.split(","):
             databases, snapshots = (int(x) for x in size.split("x"))
-            for parallelism in (1, 4):
+            for parallelism in (1, 4, 8):
                 prefix = f"b{databases}x{snapshots}p{parallelism}"
                 count = fleet(rds, key, prefix, databases, snapshots)
                 policy = os.path.join(workdir, f"{prefix}.json")
