@@ -28,8 +28,10 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{ErrorKind, ProviderError};
 
-/// Attempts per AWS call (the SDK's standard retry strategy: throttling, 5xx, timeouts and
-/// connection errors are retried with backoff).
+/// Attempts per AWS call (the SDK's adaptive retry strategy: throttling, 5xx, timeouts and
+/// connection errors are retried with backoff, and after throttling the client slows its own
+/// request rate: RDS allows a burst of 300 requests and 12 a second sustained per account and
+/// region).
 pub const MAX_ATTEMPTS: u32 = 5;
 /// How long one attempt of an AWS call may take: an endpoint that accepts the request and never
 /// answers is cut off and retried, so no run waits for the Lambda's timeout.
@@ -133,7 +135,7 @@ impl Aws {
     /// As `from_env`, with the named profile of the shared config files when given.
     pub async fn from_profile(profile: Option<&str>) -> Self {
         let mut loader = aws_config::from_env()
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(timeouts(ATTEMPT_TIMEOUT));
         if let Some(profile) = profile {
             loader = loader.profile_name(profile);
@@ -337,6 +339,11 @@ mod tests {
         );
         let retries = aws.config.retry_config().expect("retries are set");
         assert_eq!(retries.max_attempts(), MAX_ATTEMPTS);
+        assert_eq!(
+            retries.mode(),
+            aws_config::retry::RetryMode::Adaptive,
+            "throttling slows the client down"
+        );
     }
 
     #[test]
