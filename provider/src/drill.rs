@@ -50,6 +50,7 @@ fn empty_summary(policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
         unexpected_sharers: Default::default(),
         drill: None,
         announcements: Vec::new(),
+        more: false,
     }
 }
 

@@ -299,6 +299,7 @@ pub async fn run_action(
         unexpected_sharers: unexpected,
         drill: None,
         announcements: Vec::new(),
+        more: false,
     };
     if dry_run {
         summary.done = plan.steps.clone();
@@ -308,6 +309,7 @@ pub async fn run_action(
         summary.skipped.extend(applied.skipped);
         summary.pending.extend(applied.pending);
         summary.failed = applied.failed;
+        summary.more = applied.stopped_by_deadline;
     }
     summary.announcements = announcements(policy, &summary);
     summary.metric_data.extend(delivery_lag_metric_data(

@@ -232,6 +232,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
         first.pending
     );
     assert_eq!(first.done.len() + first.pending.len(), 40, "{first:?}");
+    assert!(first.more, "the state machine is told to run again");
     let full = aws_through(&proxy, 3).await;
     let second = provider::task::run_action(
         &full,
@@ -248,6 +249,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
         .chain(&second.done)
         .map(|s| s.subject.clone())
         .collect();
+    assert!(!second.more, "nothing left");
     subjects.sort();
     subjects.dedup();
     assert_eq!(

@@ -7,7 +7,7 @@ shared), then times `rds-snapshot-policy run share` (the first share: two calls 
 with RSP_PARALLELISM 1 (sequential), the default 4 and 8, on identical fleets. Prints a
 markdown table: wall time, AWS calls, peak RSS of the CLI.
 
-Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100]
+Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100] [--parallelism 1,4,8]
 """
 
 import argparse
@@ -84,6 +84,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10x100,50x500")
     parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--parallelism", default="1,4,8", help="the RSP_PARALLELISM values to time")
     args = parser.parse_args()
     port, proxy_port = free_port(), free_port()
     children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port), str(os.getpid())],
@@ -112,7 +113,7 @@ def main():
     try:
         for size in args.sizes.split(","):
             databases, snapshots = (int(x) for x in size.split("x"))
-            for parallelism in (1, 4, 8):
+            for parallelism in (int(p) for p in args.parallelism.split(",")):
                 prefix = f"b{databases}x{snapshots}p{parallelism}"
                 count = fleet(rds, key, prefix, databases, snapshots)
                 policy = os.path.join(workdir, f"{prefix}.json")

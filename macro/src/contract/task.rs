@@ -339,4 +339,8 @@ pub struct Summary {
     /// policy's forwarding rule sends it on to the DR accounts).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub announcements: Vec<EventEntry>,
+    /// Operations were left pending because the invocation's time ran short: the state
+    /// machine runs the task again at once (it plans anew from what exists).
+    #[serde(default)]
+    pub more: bool,
 }

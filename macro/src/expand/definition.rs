@@ -101,13 +101,28 @@ pub fn definition_string(
                 "Type": "Choice",
                 "Comment": "The provider measured recovery points: publish their ages for the RPO alarm.",
                 "Choices": [{"Variable": "$.metricData[0]", "IsPresent": true, "Next": "PublishMetrics"}],
-                "Default": "Done",
+                "Default": "More",
             },
             "PublishMetrics": integration_task(
                 states::PUT_METRIC_DATA,
                 json!({"Namespace": metrics::NAMESPACE, "MetricData.$": "$.metricData"}),
-                "Done",
+                "More",
             ),
+            "More": {
+                "Type": "Choice",
+                "Comment": "The provider stopped before its deadline with work left: run it again, planning anew from what exists, until nothing is left or the execution's own time limit.",
+                "Choices": [{"And": [
+                    {"Variable": "$.more", "IsPresent": true},
+                    {"Variable": "$.more", "BooleanEquals": true},
+                ], "Next": "Continue"}],
+                "Default": "Done",
+            },
+            "Continue": {
+                "Type": "Pass",
+                "Comment": "The next round plans as of the same time.",
+                "Parameters": {"time.$": "$.now"},
+                "Next": state.clone(),
+            },
             "Done": {"Type": "Succeed"},
             "Notify": {
                 "Type": "Task",
@@ -248,6 +263,31 @@ mod tests {
                 other => resolve(other),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_run_stopped_by_its_deadline_runs_again_as_of_the_same_time() {
+        let def = definition_string(
+            "P",
+            "PShareStateMachine",
+            Action::Share,
+            &Map::new(),
+            &json!("arn:aws:lambda:eu-west-1:111111111111:function:p"),
+            &json!("arn:aws:sns:eu-west-1:111111111111:t"),
+            false,
+        );
+        let parsed: Value = serde_json::from_str(&evaluate(&def, &|_| "arn:x".into())).unwrap();
+        let states = &parsed["States"];
+        assert_eq!(states["HasMetrics"]["Default"], "More");
+        assert_eq!(states["PublishMetrics"]["Next"], "More");
+        let more = &states["More"];
+        assert_eq!(more["Default"], "Done");
+        assert_eq!(more["Choices"][0]["Next"], "Continue");
+        assert_eq!(more["Choices"][0]["And"][1]["Variable"], "$.more");
+        assert_eq!(more["Choices"][0]["And"][1]["BooleanEquals"], true);
+        assert_eq!(states["Continue"]["Parameters"], json!({"time.$": "$.now"}));
+        assert_eq!(states["Continue"]["Next"], "Share");
+        assert_eq!(states["Share"]["Parameters"]["now.$"], "$.time");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Applied {
     pub skipped: Vec<Note>,
     pub pending: Vec<Note>,
     pub failed: Vec<Failure>,
+    /// Operations were not started because the deadline was near.
+    pub stopped_by_deadline: bool,
 }
 
 pub use rds_snapshot_policy_macro::contract::Failure;
@@ -81,6 +83,7 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
                 continue;
             }
             if aws.time_left().is_some_and(|left| left < margin) {
+                applied.stopped_by_deadline = true;
                 applied.pending.push(Note {
                     subject: step.subject.clone(),
                     reason: deadline_reason(margin),
