@@ -316,6 +316,20 @@ impl<S> PolicySpec<S> {
         }
         self.db_cluster_identifier.as_ref().map(Target::Cluster)
     }
+    /// How many tier buckets the retention tiers keep at most: KeepDaily + KeepWeekly +
+    /// KeepMonthly + KeepYearly (one snapshot each).
+    pub fn tier_buckets(&self) -> u64 {
+        [
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        ]
+        .iter()
+        .flatten()
+        .sum()
+    }
+
     /// RetentionHours when given, else RetentionDays.
     pub fn retention(&self) -> Duration {
         match (self.retention_hours, self.retention_days) {

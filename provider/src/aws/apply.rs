@@ -70,6 +70,8 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
     let mut next = 0;
     let margin = aws.deadline_margin();
     let parallelism = parallelism();
+    // Shared by the spawned operations: one copy of the policy, not one per step.
+    let shared = std::sync::Arc::new(policy.clone());
     loop {
         while running.len() < parallelism && next < plan.steps.len() {
             let step = &plan.steps[next];
@@ -90,7 +92,7 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
                 });
                 continue;
             }
-            let (aws, policy, step) = (aws.clone(), policy.clone(), step.clone());
+            let (aws, policy, step) = (aws.clone(), shared.clone(), step.clone());
             running.spawn(async move { (index, apply_step(&aws, &policy, &step).await) });
         }
         let Some(finished) = running.join_next().await else {

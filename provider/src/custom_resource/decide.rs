@@ -111,17 +111,7 @@ pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
 pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
     let interval = policy.backup_interval().num_minutes().max(1);
     let window = (policy.retention().num_minutes() / interval) + 1;
-    let spec = &policy.spec;
-    let tiers: u64 = [
-        spec.keep_daily,
-        spec.keep_weekly,
-        spec.keep_monthly,
-        spec.keep_yearly,
-    ]
-    .iter()
-    .flatten()
-    .sum();
-    window.max(policy.keep_latest() as i64) + tiers as i64
+    window.max(policy.keep_latest() as i64) + policy.spec.tier_buckets() as i64
 }
 
 pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport {
@@ -363,13 +353,9 @@ fn decide_quota(
         report.failures.push(format!(
             "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute interval + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
             noun = kind.noun(),
-            tiers = {
-                let spec = &policy.spec;
-                let sum: u64 = [spec.keep_daily, spec.keep_weekly, spec.keep_monthly, spec.keep_yearly]
-                    .iter()
-                    .flatten()
-                    .sum();
-                if sum > 0 { format!(" + {sum} for the tiers") } else { String::new() }
+            tiers = match policy.spec.tier_buckets() {
+                0 => String::new(),
+                sum => format!(" + {sum} for the tiers"),
             },
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
             interval = policy.backup_interval().num_minutes(),
