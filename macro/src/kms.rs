@@ -115,6 +115,30 @@ pub(crate) fn check_keys(
     }
 }
 
+/// Validates ReencryptKmsKey of a source policy: a customer-managed key of this account in
+/// the source region (copies under it are made there, by this account).
+pub(crate) fn check_reencrypt_key(r: &mut Reader, text: &str, source_region: Option<&str>) {
+    const PROPERTY: &str = "ReencryptKmsKey";
+    match classify(text) {
+        Ok(KeyRef::KeyArn { region, account } | KeyRef::AliasArn { region, account }) => {
+            if let Some(own) = source_region.filter(|own| *own != region) {
+                r.diag.error(
+                    PROPERTY,
+                    format!("is a key in {region}, but the re-encrypted copies are made in the source region {own}; use a key there"),
+                );
+            }
+            check_owner(
+                r,
+                PROPERTY,
+                &account,
+                r.resolver.account_id.clone().as_deref(),
+            );
+        }
+        Ok(KeyRef::KeyId | KeyRef::AliasName) => {}
+        Err(why) => r.diag.error(PROPERTY, why),
+    }
+}
+
 fn check_owner(r: &mut Reader, property: &str, key_account: &str, own: Option<&str>) {
     if let Some(own) = own.filter(|own| *own != key_account) {
         r.diag.error(

@@ -138,6 +138,24 @@ fn lag_terms<S>(policy: &PolicySpec<S>, share_wait: Option<Term>, copy_wait: Ter
         ),
     ];
     terms.extend(share_wait);
+    if policy.reencrypts() {
+        // The copy under ReencryptKmsKey, then the share that finds it available: its event
+        // (instances) or the next share sweep.
+        terms.push(term(
+            "re-encryption copy",
+            "ExpectedCopyMinutes (ReencryptKmsKey)",
+            minutes(policy.expected_copy()),
+            false,
+        ));
+        if let Some(gap) = policy.share_schedule.as_ref().and_then(|s| s.longest_gap()) {
+            terms.push(term(
+                "wait to share the re-encrypted copy",
+                "ShareSchedule (ReencryptKmsKey)",
+                minutes(gap),
+                true,
+            ));
+        }
+    }
     terms.push(copy_wait);
     terms.push(term(
         "copy duration",

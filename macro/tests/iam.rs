@@ -219,8 +219,36 @@ fn the_provider_role_cannot_bend_the_tag_guard() {
         }
     }
     assert_eq!(
-        tagging, 6,
-        "create, copy, two tag-on-create and two later-tag statements"
+        tagging, 7,
+        "create, copy, re-encrypt, two tag-on-create and two later-tag statements"
+    );
+    // A copy with the source marker (ReencryptKmsKey) stays in this account and always names
+    // the original it was re-encrypted from.
+    let reencrypt: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            actions(s).iter().any(|a| a.starts_with("rds:CopyDB"))
+                && condition(
+                    s,
+                    "StringEquals",
+                    &format!("aws:RequestTag/{}", tags::CREATED_BY),
+                )
+                .is_some()
+        })
+        .collect();
+    assert_eq!(reencrypt.len(), 1);
+    let resources = reencrypt[0]["Resource"].to_string();
+    assert!(
+        resources.matches("${AWS::AccountId}").count() == 2,
+        "re-encryption copies only this account's snapshots: {resources}"
+    );
+    assert_eq!(
+        condition(
+            reencrypt[0],
+            "Null",
+            &format!("aws:RequestTag/{}", tags::REENCRYPTED_FROM)
+        ),
+        Some(&json!("false"))
     );
     // The allow-lists reach the provider.
     let env = &install["Resources"]["ProviderFunction"]["Properties"]["Environment"]["Variables"];

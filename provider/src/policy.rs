@@ -137,6 +137,15 @@ impl RuntimePolicy {
         self.spec.accounts()
     }
 
+    /// Where this policy's snapshots are written (created, copied, deleted): the source
+    /// region for a source policy, DestinationRegion for a destination policy.
+    pub fn own_region(&self) -> &str {
+        match self.role() {
+            rds_snapshot_policy_macro::Role::Source => &self.source_region,
+            rds_snapshot_policy_macro::Role::Destination => &self.destination_region,
+        }
+    }
+
     /// The key copies are encrypted with in the destination region.
     pub fn copy_key(&self) -> Option<&str> {
         let source = self.spec.kms_key_source.as_deref();

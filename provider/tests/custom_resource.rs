@@ -153,6 +153,45 @@ async fn aws_managed_key_fails_naming_database_and_key() {
 
 #[tokio::test]
 #[ignore = "needs make test"]
+async fn reencrypt_kms_key_lets_an_aws_managed_database_deploy_when_the_key_is_shareable() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    create_instance(&src, SOURCE_REGION, "cr7-legacy", None, &[]).await;
+    let server = ResponseServer::start(0).await;
+    let create = |key: &str| {
+        cr_event(
+            "Create",
+            &server.url,
+            source_properties(
+                json!({"DBInstanceIdentifier": "cr7-legacy", "ReencryptKmsKey": key}),
+            ),
+            None,
+        )
+    };
+    let good = shared_key(&src, &[DR]).await;
+    let body = answer(&src, create(&good)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let closed = shared_key(&src, &[]).await;
+    let body = answer(&src, create(&closed)).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the key policy of ReencryptKmsKey")
+            && reason.contains("does not let account 222222222222 use"),
+        "{reason}"
+    );
+    let body = answer(&src, create("alias/no-such-key")).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ReencryptKmsKey alias/no-such-key") && reason.contains("does not exist"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs make test"]
 async fn key_policy_must_let_every_destination_account_in() {
     let _serial = exclusive().await;
     let em = emulator();

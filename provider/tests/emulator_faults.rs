@@ -13,24 +13,11 @@ use chrono::Utc;
 use provider::aws::{Aws, timeouts};
 use provider::error::ErrorKind;
 use serde_json::{Value, json};
-use support::proxy::FaultProxy;
+use support::proxy::{FaultProxy, aws_through};
 use support::*;
 
 /// The attempt timeout in these tests (the provider's is `provider::aws::ATTEMPT_TIMEOUT`).
 const ATTEMPT: Duration = Duration::from_secs(2);
-
-async fn aws_through(proxy: &FaultProxy, attempts: u32) -> Aws {
-    let em = emulator();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&proxy.endpoint)
-        .region(Region::new(SOURCE_REGION))
-        .credentials_provider(em.credentials(SOURCE).await)
-        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
-        .timeout_config(timeouts(ATTEMPT))
-        .load()
-        .await;
-    Aws::from_config(config)
-}
 
 fn rds_error(code: &str) -> String {
     format!(
@@ -40,7 +27,7 @@ fn rds_error(code: &str) -> String {
 
 /// Runs `take` for a source policy through the proxy in `mode`, one attempt per call.
 async fn take_under(proxy: &FaultProxy, mode: Value) -> Result<(), (ErrorKind, String)> {
-    let aws = aws_through(proxy, 1).await;
+    let aws = aws_through(proxy, 1, ATTEMPT).await;
     proxy.mode(mode).await;
     let policy = source_policy(json!({"PolicyId": "faults", "DBInstanceIdentifier": "faults-db"}));
     let outcome = try_run(&aws, "take", &policy, Utc::now()).await;
@@ -153,7 +140,7 @@ async fn transient_faults_are_retried_and_latency_only_slows() {
         json!({"PolicyId": "faults-retried", "DBInstanceIdentifier": "faults-retried"}),
     );
     // Two 503s, then the emulator: the SDK's retries absorb them within one run.
-    let aws = aws_through(&proxy, 3).await;
+    let aws = aws_through(&proxy, 3, ATTEMPT).await;
     proxy
         .mode(json!({"mode": "status", "status": 503, "body": "", "count": 2}))
         .await;
@@ -171,24 +158,6 @@ async fn transient_faults_are_retried_and_latency_only_slows() {
     );
     let snapshots = snapshots(&source, SOURCE_REGION, "faults-retried").await;
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
-}
-
-/// `n` snapshots of `db` tagged as policy `policy`'s, straight through the emulator.
-async fn own_snapshots(aws: &Aws, db: &str, policy: &str, n: usize) {
-    use aws_sdk_rds::types::Tag;
-    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-    for i in 0..n {
-        aws.rds(SOURCE_REGION)
-            .create_db_snapshot()
-            .db_instance_identifier(db)
-            .db_snapshot_identifier(format!("{db}-2026-01-01-00-{i:02}"))
-            .tags(tag("CreatedBy", "Snapshot Tool for RDS"))
-            .tags(tag("rds-snapshot-policy:policy", policy))
-            .tags(tag("rds-snapshot-policy:database", db))
-            .send()
-            .await
-            .expect("create a snapshot");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -211,7 +180,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
         provider::policy::RuntimePolicy::from_properties(&policy, SOURCE_REGION, None).unwrap();
     // 40 shares of two calls each at 100 ms: about 8 s one at a time, 2 s four at a time; the
     // budget stops the first run part way.
-    let short = aws_through(&proxy, 3).await.with_deadline(
+    let short = aws_through(&proxy, 3, ATTEMPT).await.with_deadline(
         Instant::now() + Duration::from_millis(1500),
         Duration::from_millis(300),
     );
@@ -233,7 +202,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
     );
     assert_eq!(first.done.len() + first.pending.len(), 40, "{first:?}");
     assert!(first.more, "the state machine is told to run again");
-    let full = aws_through(&proxy, 3).await;
+    let full = aws_through(&proxy, 3, ATTEMPT).await;
     let second = provider::task::run_action(
         &full,
         provider::plan::Action::Share,

@@ -6,7 +6,8 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      the caller, as AWS does).
      Copies of Multi-AZ DB cluster snapshots are refused, as AWS does, and so are cross-region
      copies of snapshots with a non-default option group without OptionGroupName; snapshots
-     report their OptionGroupName, and TDE options report Permanent and Persistent.
+     report their OptionGroupName, and TDE options report Permanent and Persistent. Sharing a
+     snapshot encrypted with an AWS-managed key is refused, as AWS does.
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
      sharing or copying a snapshot that is not yet `available` is refused, as AWS does.
   3. Keys behind `alias/aws/...` report KeyManager AWS, as AWS-managed keys do; a key created
@@ -126,6 +127,22 @@ def _require_available(snapshot, kind):
         raise cls(f"Snapshot {snapshot.arn} is {snapshot.status}, not available.")
 
 
+def _refuse_aws_managed_share(backend, snapshot):
+    """AWS: a snapshot encrypted with the AWS-managed key cannot be shared."""
+    key_id = getattr(snapshot, "kms_key_id", None)
+    if not key_id:
+        return
+    from moto.kms import models as kms_models
+    try:
+        key = kms_models.kms_backends[backend.account_id][backend.region_name].describe_key(key_id)
+    except Exception:  # noqa: BLE001 - an unknown key is not this check's business
+        return
+    if any(name.startswith("alias/aws/") for name in key.aliases):
+        raise rds_errors.InvalidParameterValue(
+            "The snapshot is encrypted with the default AWS KMS key and can't be shared; "
+            "copy it with a customer managed key first")
+
+
 class _InvalidDBSnapshotState(rds_errors.RDSClientError):
     def __init__(self, message):
         super().__init__("InvalidDBSnapshotState", message)
@@ -142,6 +159,7 @@ for _name, _kind, _getter, _param in (
         identifier = kwargs[_param] if _param in kwargs else args[0]
         if kwargs.get("values_to_add"):
             _require_available(getattr(self, _getter)(identifier), _kind)
+            _refuse_aws_managed_share(self, getattr(self, _getter)(identifier))
         result = _original(self, *args, **kwargs)
         # AWS keeps each account once in an attribute; moto appends duplicates.
         snapshot = getattr(self, _getter)(identifier)

@@ -250,10 +250,15 @@ pub mod tags {
     pub const DRILL: &str = "rds-snapshot-policy:drill";
     /// On a DR copy: its last drill (`<RFC 3339> <minutes> min`).
     pub const DRILLED: &str = "rds-snapshot-policy:drilled";
+    /// On a source snapshot re-encrypted under ReencryptKmsKey: the identifier of the
+    /// AWS-managed-key original it was copied from.
+    pub const REENCRYPTED_FROM: &str = "rds-snapshot-policy:reencrypted-from";
+    /// The suffix of a re-encrypted copy's identifier (`<original>-cmk`).
+    pub const REENCRYPTED_SUFFIX: &str = "-cmk";
     /// 10 IDs and their separators fit RDS's 256-character tag values.
     pub const SHARED_WITH_PER_TAG: usize = 10;
     /// Every tag key the provider writes: the provider role's `aws:TagKeys` allow only these.
-    pub const WRITTEN: [&str; 11] = [
+    pub const WRITTEN: [&str; 12] = [
         CREATED_BY,
         COPIED_BY,
         POLICY,
@@ -265,6 +270,7 @@ pub mod tags {
         SHARED_WITH_2,
         DRILL,
         DRILLED,
+        REENCRYPTED_FROM,
     ];
     /// The keys written on a snapshot that already carries the marker (after sharing, after
     /// delivery): never the marker itself.

@@ -21,10 +21,15 @@ pub fn event_resources(policy: &Policy, policy_id: &Value) -> Vec<(String, Value
     let mut out = Vec::new();
     match spec.role {
         Role::Source if spec.shares() => {
-            let mut detail = json!({"EventID": [
+            let mut ids = vec![
                 events::MANUAL_SNAPSHOT_CREATED,
                 events::MANUAL_CLUSTER_SNAPSHOT_CREATED,
-            ]});
+            ];
+            if spec.reencrypts() {
+                // The copy under ReencryptKmsKey finished: share it at once.
+                ids.push(events::LOCAL_COPY_FINISHED);
+            }
+            let mut detail = json!({ "EventID": ids });
             // One database: only its snapshots (named `<db>-…`) start this policy's share.
             if let Some(Target::Instance(Text::Literal(db)) | Target::Cluster(Text::Literal(db))) =
                 spec.target()

@@ -53,6 +53,7 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("ShareSnapshots", Applies::Only(Role::Source)),
     ("TaggedInstance", Applies::Only(Role::Source)),
     ("DestinationEventBusArn", Applies::Only(Role::Source)),
+    ("ReencryptKmsKey", Applies::Only(Role::Source)),
     ("SourceAccounts", Applies::Only(Role::Destination)),
     ("DestinationRegion", Applies::Only(Role::Destination)),
     ("SnapshotPattern", Applies::Only(Role::Destination)),

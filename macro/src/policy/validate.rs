@@ -196,6 +196,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         destination_accounts: None,
         tagged_instance: None,
         destination_event_bus_arns: None,
+        reencrypt_kms_key: None,
         destination_region: None,
         copy_schedule: None,
         cross_account_copy: None,
@@ -479,6 +480,22 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
     }
     spec.destination_accounts = Some(unique);
     spec.destination_event_bus_arns = read_event_buses(r, spec, accounts_intrinsic.is_some());
+    spec.reencrypt_kms_key = r.text("ReencryptKmsKey");
+    if let Some(key) = &spec.reencrypt_kms_key {
+        if !share_snapshots {
+            r.diag.warn(
+                "ReencryptKmsKey",
+                "is ignored: ShareSnapshots is false, so no snapshot is re-encrypted for sharing",
+            );
+        }
+        if let Some(text) = key.literal() {
+            let region = spec
+                .source_region_override
+                .clone()
+                .or_else(|| r.resolver.region.clone());
+            crate::kms::check_reencrypt_key(r, text, region.as_deref());
+        }
+    }
     accounts_intrinsic
 }
 

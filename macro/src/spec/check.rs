@@ -203,6 +203,7 @@ impl PolicySpec<String> {
                     "BackupIntervalMinutes",
                     self.backup_interval_minutes.is_some(),
                 ),
+                ("ReencryptKmsKey", self.reencrypt_kms_key.is_some()),
             ],
         };
         if let Some((field, _)) = optional_other.iter().find(|(_, given)| *given) {
@@ -338,6 +339,11 @@ impl PolicySpec<String> {
                 "DestinationAccounts",
                 "is empty while ShareSnapshots is true",
             );
+        }
+        if let Some(key) = &self.reencrypt_kms_key
+            && let Err(why) = crate::kms::classify(key)
+        {
+            return fail("ReencryptKmsKey", why);
         }
         Ok(())
     }

@@ -208,6 +208,10 @@ pub struct PolicySpec<S> {
         skip_serializing_if = "Option::is_none"
     )]
     pub destination_event_bus_arns: Option<Vec<S>>,
+    /// Contract version 6: a customer-managed key in the source account and region under which
+    /// snapshots encrypted with the AWS-managed `aws/rds` key are copied before sharing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reencrypt_kms_key: Option<S>,
 
     // Destination role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,7 +388,12 @@ impl<S> PolicySpec<S> {
         self.role == Role::Source && self.share_snapshots == Some(true)
     }
 
-    /// Destination: copies come from other accounts (false: this account's own snapshots).
+    /// Source: snapshots on the AWS-managed key are re-encrypted under ReencryptKmsKey and the
+    /// copy shared.
+    pub fn reencrypts(&self) -> bool {
+        self.shares() && self.reencrypt_kms_key.is_some()
+    }
+
     /// Destination: the restore drill runs (false in task inputs from before it existed).
     pub fn drills(&self) -> bool {
         self.role == Role::Destination && self.restore_drill == Some(true)
@@ -392,6 +401,7 @@ impl<S> PolicySpec<S> {
     pub fn rto(&self) -> u64 {
         self.rto_minutes.unwrap_or(defaults::RTO_MINUTES)
     }
+    /// Destination: copies come from other accounts (false: this account's own snapshots).
     pub fn copies_across_accounts(&self) -> bool {
         self.cross_account_copy != Some(false)
     }
@@ -475,6 +485,7 @@ impl PolicySpec<Text> {
                 &self.destination_event_bus_arns,
                 "DestinationEventBusArn",
             )?,
+            reencrypt_kms_key: one(&self.reencrypt_kms_key, "ReencryptKmsKey")?,
             destination_region: one(&self.destination_region, "DestinationRegion")?,
             copy_schedule: self.copy_schedule.clone(),
             cross_account_copy: self.cross_account_copy,

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use rds_snapshot_policy_macro::spec::Role;
-
 use super::Aws;
 use super::snapshot_api::{SnapshotApi, WriteResult};
 use crate::error::{ErrorKind, ProviderError};
@@ -201,12 +199,12 @@ async fn apply_step(
             option_group,
         } => {
             let api = SnapshotApi {
-                rds: aws.rds(&policy.destination_region),
+                rds: aws.rds(policy.own_region()),
                 kind: *kind,
             };
             let context = format!(
                 "copying {source_arn} to {target_id} in {}",
-                policy.destination_region
+                policy.own_region()
             );
             let result = api
                 .copy(
@@ -243,12 +241,8 @@ async fn apply_step(
             Ok(Outcome::Done)
         }
         Operation::Delete { snapshot_id, kind } => {
-            let region = match policy.role() {
-                Role::Source => &policy.source_region,
-                Role::Destination => &policy.destination_region,
-            };
             let api = SnapshotApi {
-                rds: aws.rds(region),
+                rds: aws.rds(policy.own_region()),
                 kind: *kind,
             };
             let context = format!("deleting snapshot {snapshot_id}");

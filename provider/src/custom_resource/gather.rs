@@ -53,6 +53,7 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
         region: region.clone(),
         databases: Ok(Vec::new()),
         keys: Vec::new(),
+        reencrypt_key: None,
         quota: Ok(Quotas::default()),
         option_groups: Vec::new(),
     };
@@ -81,6 +82,15 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
                         .keys
                         .push((db.id.clone(), key_facts(aws, &region, key).await));
                 }
+            }
+            let on_aws_key = facts.keys.iter().any(|(_, k)| k.aws_managed == Ok(true));
+            if let Some(key) = policy
+                .spec
+                .reencrypt_kms_key
+                .as_deref()
+                .filter(|_| on_aws_key)
+            {
+                facts.reencrypt_key = Some(key_facts(aws, &region, key).await);
             }
         }
         facts.quota = quota(aws, &region).await;

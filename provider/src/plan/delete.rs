@@ -1,13 +1,15 @@
 //! delete: this policy's snapshots older than RetentionDays, except the newest KeepLatest
 //! available per database, the newest of each of the last KeepDaily days, KeepWeekly ISO
 //! weeks, KeepMonthly months and KeepYearly years with a snapshot, anything not made by this
-//! policy, automated snapshots, and the source of a copy in progress.
+//! policy, automated snapshots, and the source of a copy in progress. An original on the
+//! AWS-managed key whose re-encrypted copy (ReencryptKmsKey) is available is deleted whatever
+//! its age: the copy holds the same recovery point.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Utc};
 
-use super::{Operation, Plan, age};
+use super::{Operation, Plan, age, is_reencrypted_copy_of};
 use crate::inventory::{Inventory, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 
@@ -39,11 +41,29 @@ pub(super) fn plan_delete(
         .filter(|s| !s.is_available() && !s.is_failed())
         .filter_map(|s| s.tag(tags::SOURCE_ARN))
         .collect();
-    let mut by_database: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
-    for s in own
+    // ReencryptKmsKey: originals on the AWS-managed key with a copy of this policy under way or
+    // done. The copy carries the recovery point, so the rules below see it instead.
+    let copies: BTreeMap<(&str, crate::inventory::Kind), &Snapshot> = own
         .iter()
-        .filter(|s| s.is_available() && s.recovery_point().is_some())
-    {
+        .filter(|s| !s.is_failed())
+        .filter_map(|s| {
+            s.tag(tags::REENCRYPTED_FROM)
+                .map(|from| ((from, s.kind), *s))
+        })
+        .collect();
+    let reencrypted: BTreeMap<(&str, crate::inventory::Kind), &Snapshot> = own
+        .iter()
+        .filter_map(|s| {
+            let copy = copies.get(&(s.id.as_str(), s.kind))?;
+            is_reencrypted_copy_of(policy, copy, s).then_some(((s.id.as_str(), s.kind), *copy))
+        })
+        .collect();
+    let mut by_database: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
+    for s in own.iter().filter(|s| {
+        s.is_available()
+            && s.recovery_point().is_some()
+            && !reencrypted.contains_key(&(s.id.as_str(), s.kind))
+    }) {
         by_database
             .entry((s.database_key(), s.kind))
             .or_default()
@@ -57,6 +77,30 @@ pub(super) fn plan_delete(
     }
     for snapshot in own {
         let subject = snapshot.id.as_str();
+        if let Some(copy) = reencrypted.get(&(subject, snapshot.kind)) {
+            if copy.is_available() && snapshot.is_available() {
+                plan.step(
+                    subject,
+                    Operation::Delete {
+                        snapshot_id: snapshot.id.clone(),
+                        kind: snapshot.kind,
+                    },
+                    format!(
+                        "re-encrypted as {} (available), which holds the same recovery point: the AWS-managed-key original is no longer needed",
+                        copy.id
+                    ),
+                );
+            } else {
+                plan.skip(
+                    subject,
+                    format!(
+                        "being re-encrypted as {} ({}); kept until the copy is available",
+                        copy.id, copy.status
+                    ),
+                );
+            }
+            continue;
+        }
         let Some(point) = snapshot.recovery_point() else {
             plan.skip(subject, "has no creation time yet");
             continue;

@@ -112,10 +112,32 @@ fn fnv_hex(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// Formats an age the way people read it: `3 days 4 hours`, `25 minutes`.
 /// Why a Multi-AZ DB cluster's snapshots are neither shared nor copied.
 pub const MULTI_AZ_CLUSTER_NOT_COPIED: &str = "a Multi-AZ DB cluster snapshot: AWS does not copy these (not across accounts, not across regions), so it cannot reach the DR account; left alone (see the README, Multi-AZ DB clusters)";
 
+/// `copy` is this policy's re-encryption (ReencryptKmsKey) of `original`: both carry the
+/// policy's marker, the copy names the original and holds the same recovery point (to the
+/// second, as the tag records it).
+pub(crate) fn is_reencrypted_copy_of(
+    policy: &RuntimePolicy,
+    copy: &crate::inventory::Snapshot,
+    original: &crate::inventory::Snapshot,
+) -> bool {
+    use crate::inventory::tags;
+    let ours = |s: &crate::inventory::Snapshot| {
+        s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(policy.marker_tag()) == Some(tags::TOOL)
+    };
+    let second = |s: &crate::inventory::Snapshot| s.recovery_point().map(|t| t.timestamp());
+    ours(copy)
+        && ours(original)
+        && copy.kind == original.kind
+        && copy.tag(tags::REENCRYPTED_FROM) == Some(original.id.as_str())
+        && second(copy).is_some()
+        && second(copy) == second(original)
+}
+
+/// Formats an age the way people read it: `3 days 4 hours`, `25 minutes`.
 pub fn age(d: Duration) -> String {
     let minutes = d.num_minutes().max(0);
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);

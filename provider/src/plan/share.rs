@@ -3,7 +3,9 @@
 //! removed from the policy is revoked on the next run; accounts someone else added are never
 //! touched, and `all` is never shared or revoked.
 
-use super::{MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest};
+use super::{
+    MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest, is_reencrypted_copy_of,
+};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, KeyManager, Snapshot, tags};
 use crate::policy::RuntimePolicy;
@@ -80,6 +82,109 @@ pub fn needs_share(policy: &RuntimePolicy, snapshot: &Snapshot) -> bool {
     recorded(snapshot) != Recorded::Accounts(wanted(policy))
 }
 
+/// The AWS-managed key a snapshot is encrypted with, if it is.
+fn aws_managed_key<'a>(snapshot: &'a Snapshot, inventory: &Inventory) -> Option<&'a str> {
+    snapshot
+        .kms_key_id
+        .as_deref()
+        .filter(|k| snapshot.encrypted && inventory.key_managers.get(*k) == Some(&KeyManager::Aws))
+}
+
+/// `orders-2026-11-24-07-00-cmk`: the re-encrypted copy of an AWS-managed-key snapshot.
+pub fn reencrypted_name(original: &str) -> String {
+    format!("{original}{}", tags::REENCRYPTED_SUFFIX)
+}
+
+/// ReencryptKmsKey: an available snapshot on the AWS-managed key is copied in this account and
+/// region under the customer-managed key (the copy carries the marker, the policy and the
+/// original's recovery point, and is shared like any other); once the copy is available the
+/// original is deleted. A failed copy is deleted so the next run copies again.
+fn plan_reencrypt(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    original: &Snapshot,
+    key: &str,
+) {
+    let subject = original.id.as_str();
+    let name = reencrypted_name(subject);
+    let existing = inventory
+        .snapshots
+        .iter()
+        .find(|s| s.id == name && s.kind == original.kind);
+    match existing {
+        None => {
+            let Some(point) = original.recovery_point() else {
+                plan.wait(subject, "snapshot has no creation time yet");
+                return;
+            };
+            plan.step(
+                subject,
+                Operation::Copy {
+                    source_arn: original.arn.clone(),
+                    target_id: name.clone(),
+                    kind: original.kind,
+                    kms_key_id: key.to_string(),
+                    tags: vec![
+                        (policy.marker_tag().to_string(), tags::TOOL.to_string()),
+                        (tags::POLICY.into(), policy.id.clone()),
+                        (
+                            tags::DATABASE.into(),
+                            original.database_key().to_string(),
+                        ),
+                        (
+                            tags::RECOVERY_POINT.into(),
+                            point.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        ),
+                        (tags::REENCRYPTED_FROM.into(), original.id.clone()),
+                    ],
+                    option_group: None,
+                },
+                format!(
+                    "encrypted with the AWS-managed key, which AWS does not share: re-encrypt as {name} under ReencryptKmsKey {key}; the copy is shared once available"
+                ),
+            );
+        }
+        Some(copy) if is_reencrypted_copy_of(policy, copy, original) => {
+            if copy.is_available() {
+                plan.step(
+                    subject,
+                    Operation::Delete {
+                        snapshot_id: original.id.clone(),
+                        kind: original.kind,
+                    },
+                    format!(
+                        "re-encrypted as {name} (available), which is shared instead: the AWS-managed-key original is no longer needed"
+                    ),
+                );
+            } else if copy.is_failed() {
+                plan.step(
+                    &name,
+                    Operation::Delete {
+                        snapshot_id: copy.id.clone(),
+                        kind: copy.kind,
+                    },
+                    format!(
+                        "the re-encrypted copy of {subject} is {}: deleted, copied again on the next run",
+                        copy.status
+                    ),
+                );
+            } else {
+                plan.wait(
+                    subject,
+                    format!("re-encrypting as {name} ({}); shared once available", copy.status),
+                );
+            }
+        }
+        Some(_) => plan.errors.push(ProviderError::new(
+            ErrorKind::PolicyInvalid,
+            format!(
+                "snapshot {subject} must be re-encrypted as {name}, but a snapshot of that name exists that is not its copy by this policy: rename or delete it"
+            ),
+        )),
+    }
+}
+
 pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory) {
     if !policy.spec.shares() || policy.accounts().is_empty() {
         plan.skip(&policy.id, "ShareSnapshots is false: nothing is shared");
@@ -105,9 +210,11 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 subject,
                 format!("snapshot is {}; shared once available", snapshot.status),
             );
-        } else if let Some(key) = snapshot.kms_key_id.as_deref().filter(|k| {
-            snapshot.encrypted && inventory.key_managers.get(*k) == Some(&KeyManager::Aws)
-        }) {
+        } else if let Some(key) = aws_managed_key(snapshot, inventory) {
+            if let Some(reencrypt_key) = policy.spec.reencrypt_kms_key.as_deref() {
+                plan_reencrypt(plan, policy, inventory, snapshot, reencrypt_key);
+                continue;
+            }
             plan.errors.push(ProviderError::new(
                 ErrorKind::EncryptionNotShareable,
                 format!(

@@ -135,7 +135,10 @@ pub(super) fn plan_take(
             .get(&(target.id.as_str(), target.kind))
             .cloned()
             .unwrap_or_default();
-        if let Some(busy) = own.iter().find(|s| !s.is_available() && !s.is_failed()) {
+        // A snapshot being taken holds the database; a re-encryption copy does not.
+        if let Some(busy) = own.iter().find(|s| {
+            !s.is_available() && !s.is_failed() && s.tag(tags::REENCRYPTED_FROM).is_none()
+        }) {
             plan.wait(
                 subject,
                 format!("snapshot {} is still {}", busy.id, busy.status),
@@ -145,7 +148,7 @@ pub(super) fn plan_take(
         let newest = own
             .iter()
             .filter(|s| s.is_available())
-            .filter_map(|s| s.created.map(|c| (c, s)))
+            .filter_map(|s| s.recovery_point().map(|c| (c, s)))
             .max_by_key(|(c, _)| *c);
         if let Some((created, snapshot)) = newest {
             let since = now - created;

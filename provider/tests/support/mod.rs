@@ -300,6 +300,25 @@ pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
     out
 }
 
+/// `n` snapshots of `db` in SOURCE_REGION tagged as policy `policy`'s, straight through the
+/// emulator.
+pub async fn own_snapshots(aws: &Aws, db: &str, policy: &str, n: usize) {
+    use aws_sdk_rds::types::Tag;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    for i in 0..n {
+        aws.rds(SOURCE_REGION)
+            .create_db_snapshot()
+            .db_instance_identifier(db)
+            .db_snapshot_identifier(format!("{db}-2026-01-01-{:02}-{:02}", i / 60, i % 60))
+            .tags(tag("CreatedBy", "Snapshot Tool for RDS"))
+            .tags(tag("rds-snapshot-policy:policy", policy))
+            .tags(tag("rds-snapshot-policy:database", db))
+            .send()
+            .await
+            .expect("create a snapshot");
+    }
+}
+
 pub fn source_policy(extra: Value) -> Value {
     let mut p = json!({"Role": "Source", "DestinationAccount": DR});
     p.as_object_mut()

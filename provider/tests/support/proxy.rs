@@ -5,9 +5,13 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_rds::config::Region;
+use provider::aws::{Aws, timeouts};
 use serde_json::Value;
 
-use super::{free_port, repo_root};
+use super::{SOURCE, SOURCE_REGION, emulator, free_port, repo_root};
 
 /// A running proxy; stopped on drop.
 pub struct FaultProxy {
@@ -67,4 +71,19 @@ impl Drop for FaultProxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The source account in SOURCE_REGION through `proxy`, with `attempts` per call and an
+/// `attempt` timeout each.
+pub async fn aws_through(proxy: &FaultProxy, attempts: u32, attempt: Duration) -> Aws {
+    let em = emulator();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&proxy.endpoint)
+        .region(Region::new(SOURCE_REGION))
+        .credentials_provider(em.credentials(SOURCE).await)
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .timeout_config(timeouts(attempt))
+        .load()
+        .await;
+    Aws::from_config(config)
 }

@@ -1,0 +1,428 @@
+//! The deploy-time decisions, by example.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn source() -> RuntimePolicy {
+    RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                "DestinationAccount": "222222222222", "RetentionDays": 2,
+                "BackupInterval": 1}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap()
+}
+
+fn db(id: &str, key: Option<&str>) -> Database {
+    Database {
+        id: id.into(),
+        kind: Kind::Instance,
+        status: "available".into(),
+        tags: BTreeMap::new(),
+        cluster: None,
+        encrypted: key.is_some(),
+        engine: None,
+        option_groups: Vec::new(),
+        kms_key_id: key.map(str::to_string),
+    }
+}
+
+fn facts(databases: Vec<Database>, keys: Vec<(String, KeyFacts)>, quota: Quota) -> SourceFacts {
+    SourceFacts {
+        region: "eu-west-1".into(),
+        databases: Ok(databases),
+        keys,
+        reencrypt_key: None,
+        quota: Ok(Quotas {
+            instance: Some(quota),
+            cluster: Some(quota),
+        }),
+        option_groups: Vec::new(),
+    }
+}
+
+fn key(aws_managed: bool, policy: Option<&str>) -> KeyFacts {
+    KeyFacts {
+        key: "k1".into(),
+        aws_managed: Ok(aws_managed),
+        policy: policy.map(KeyPolicy::parse),
+    }
+}
+
+const GOOD_POLICY: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": ["kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt"], "Resource": "*"}]}"#;
+
+#[test]
+fn no_matching_database_fails_naming_the_pattern() {
+    let report = decide_source(
+        &source(),
+        &facts(vec![db("billing", None)], vec![], (0, 100)),
+    );
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].contains("matches InstanceNamePattern \"^orders\""));
+}
+
+#[test]
+fn aws_managed_key_fails_and_a_good_key_policy_passes() {
+    let dbs = vec![db("orders-a", Some("k1")), db("orders-b", Some("k1"))];
+    let keys = vec![
+        ("orders-a".to_string(), key(true, None)),
+        ("orders-b".to_string(), key(false, Some(GOOD_POLICY))),
+    ];
+    let report = decide_source(&source(), &facts(dbs, keys, (0, 100)));
+    assert_eq!(report.databases, ["orders-a", "orders-b"]);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(report.failures[0].contains("orders-a is encrypted with the AWS-managed key"));
+}
+
+#[test]
+fn key_policy_without_the_dr_account_fails() {
+    let keys = vec![(
+        "orders".to_string(),
+        key(false, Some(r#"{"Statement": []}"#)),
+    )];
+    let report = decide_source(
+        &source(),
+        &facts(vec![db("orders", Some("k1"))], keys, (0, 100)),
+    );
+    assert!(report.failures[0].contains("does not let account 222222222222 use"));
+}
+
+#[test]
+fn more_snapshots_an_hour_than_the_dr_region_can_copy_is_a_warning() {
+    // 30-minute cadence, 10-minute copies: 120 instance copies an hour, so 60 databases fit.
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| db(&format!("orders-{i:03}"), None))
+            .collect()
+    };
+    let fits = decide_source(
+        &source_half_hourly(),
+        &facts(many(60), vec![], (0, 100_000)),
+    );
+    assert!(
+        !fits.warnings.iter().any(|w| w.contains("fall behind")),
+        "{:?}",
+        fits.warnings
+    );
+    let behind = decide_source(
+        &source_half_hourly(),
+        &facts(many(61), vec![], (0, 100_000)),
+    );
+    assert!(
+        behind
+            .warnings
+            .iter()
+            .any(|w| w.contains("61 DB instances make 122 snapshots an hour")
+                && w.contains("at most 120 an hour")),
+        "{:?}",
+        behind.warnings
+    );
+}
+
+fn source_half_hourly() -> RuntimePolicy {
+    RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                "DestinationAccount": "222222222222"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_default_half_hour_cadence_fits_the_default_quota_with_retention_hours() {
+    let policy = |retention: Value| {
+        let mut properties = json!({"Role": "Source", "PolicyId": "p",
+            "DBInstanceIdentifier": "orders", "DestinationAccount": "222222222222"});
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(retention.as_object().unwrap().clone());
+        RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+    };
+    // A day at 30 minutes: 49 per database, two databases fit 100.
+    assert_eq!(snapshots_needed(&policy(json!({})), 2), 98);
+    let twelve_hours = policy(json!({"RetentionHours": 12}));
+    assert_eq!(snapshots_needed(&twelve_hours, 4), 100);
+    let full = decide_source(
+        &twelve_hours,
+        &facts(vec![db("orders", None)], vec![], (80, 100)),
+    );
+    assert!(
+        full.failures[0].contains("12 hours of retention / 30-minute interval"),
+        "{:?}",
+        full.failures
+    );
+}
+
+#[test]
+fn quota_counts_retention_over_interval_plus_one() {
+    // 2 days of hourly snapshots + 1 = 49 per database.
+    assert_eq!(snapshots_needed(&source(), 2), 98);
+    let ok = decide_source(
+        &source(),
+        &facts(vec![db("orders", None)], vec![], (51, 100)),
+    );
+    assert!(ok.failures.is_empty(), "{:?}", ok.failures);
+    let full = decide_source(
+        &source(),
+        &facts(vec![db("orders", None)], vec![], (52, 100)),
+    );
+    assert!(full.failures[0].contains("keeps up to 49 manual DB instance snapshots"));
+    assert!(ok.warnings[0].contains("not encrypted"));
+}
+
+#[test]
+fn the_tiers_add_one_snapshot_per_bucket_to_the_quota() {
+    let policy = RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "DBInstanceIdentifier": "orders",
+            "DestinationAccount": "222222222222", "RetentionHours": 12,
+            "KeepDaily": 7, "KeepWeekly": 4, "KeepMonthly": 12, "KeepYearly": 2}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap();
+    // 12 hours at 30 minutes: 25, plus 7 + 4 + 12 + 2.
+    assert_eq!(snapshots_per_database(&policy), 50);
+    let full = decide_source(&policy, &facts(vec![db("orders", None)], vec![], (51, 100)));
+    assert!(
+        full.failures[0].contains("+ 1 + 25 for the tiers")
+            || full.failures[0].contains("+ 25 for the tiers"),
+        "{:?}",
+        full.failures
+    );
+}
+
+#[test]
+fn tde_and_permanent_or_persistent_options_block_sharing() {
+    assert!(blocks_sharing("TDE", false, false));
+    assert!(blocks_sharing("TDE_SQLServer", true, true));
+    assert!(blocks_sharing("NATIVE_NETWORK_ENCRYPTION", true, false));
+    assert!(blocks_sharing("SOMETHING", false, true));
+    assert!(
+        !blocks_sharing("Timezone", true, true),
+        "Oracle's exception"
+    );
+    assert!(!blocks_sharing("OLS", true, true), "Oracle's exception");
+    assert!(!blocks_sharing("MEMCACHED", false, false));
+}
+
+#[test]
+fn multi_az_db_clusters_cannot_reach_the_dr_account() {
+    let mut reports = db("reports", Some("k1"));
+    reports.kind = Kind::Cluster;
+    reports.engine = Some("postgres".into());
+    let mut ledger = reports.clone();
+    ledger.id = "ledger".into();
+    ledger.engine = Some("aurora-postgresql".into());
+    let named = RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "DBClusterIdentifier": "reports",
+            "DestinationAccount": "222222222222"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap();
+    let good = key(false, Some(GOOD_POLICY));
+    let facts = |dbs: Vec<Database>| {
+        let keys = dbs.iter().map(|d| (d.id.clone(), good.clone())).collect();
+        super::tests::facts(dbs, keys, (0, 100))
+    };
+    let report = decide_source(&named, &facts(vec![reports.clone()]));
+    assert!(
+        report.failures.iter().any(|f| f.contains(
+            "DB cluster reports is a Multi-AZ DB cluster (postgres): AWS does not copy its snapshots"
+        )),
+        "{:?}",
+        report.failures
+    );
+    let pattern = RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": ".*",
+            "DestinationAccount": "222222222222"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap();
+    let report = decide_source(&pattern, &facts(vec![reports, ledger]));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("reports is a Multi-AZ DB cluster") && w.contains("never shared")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(
+        !report.warnings.iter().any(|w| w.contains("ledger")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn each_kind_is_checked_against_its_own_quota() {
+    let policy = RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+            "DestinationAccount": "222222222222"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap();
+    let mut cluster = db("orders-cluster", None);
+    cluster.kind = Kind::Cluster;
+    let with = |instance: Quota, clusters: Quota| SourceFacts {
+        quota: Ok(Quotas {
+            instance: Some(instance),
+            cluster: Some(clusters),
+        }),
+        ..facts(vec![db("orders", None), cluster.clone()], vec![], (0, 0))
+    };
+    // Instance snapshots full, cluster snapshots empty: only the instance fails.
+    let report = decide_source(&policy, &with((100, 100), (0, 100)));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(report.failures[0].contains("raise the ManualSnapshots quota"));
+    let report = decide_source(&policy, &with((0, 100), (100, 100)));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0].contains("manual DB cluster snapshots")
+            && report.failures[0].contains("raise the ManualClusterSnapshots quota"),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        decide_source(&policy, &with((0, 100), (0, 100)))
+            .failures
+            .is_empty()
+    );
+}
+
+#[test]
+fn destination_keys_and_quota() {
+    let policy = RuntimePolicy::from_properties(
+        &json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p", "SnapshotPattern": ".*",
+                "DestinationRegion": "eu-central-1",
+                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap();
+    let facts = DestinationFacts {
+        keys: vec![
+            (
+                "KmsKeyDestination",
+                "k".into(),
+                "eu-central-1".into(),
+                KeyState::Other("Disabled".into()),
+            ),
+            (
+                "KmsKeySource",
+                "s".into(),
+                "eu-west-1".into(),
+                KeyState::Unknown("AccessDeniedException".into()),
+            ),
+        ],
+        region: "eu-central-1".into(),
+        quota: Ok(Quotas {
+            instance: Some((90, 100)),
+            cluster: None,
+        }),
+        drill_network: None,
+    };
+    let report = decide_destination(&policy, &facts);
+    assert_eq!(
+        report.failures,
+        [
+            "KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"
+        ]
+    );
+    assert_eq!(report.warnings.len(), 2);
+    assert!(report.warnings[1].contains("90 of the 100 manual DB instance snapshots"));
+
+    let missing = DestinationFacts {
+        drill_network: Some(DrillNetwork::Missing("app-dr".into())),
+        ..facts.clone()
+    };
+    let report = decide_destination(&policy, &missing);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains("DrillDBSubnetGroupName app-dr does not exist in eu-central-1")),
+        "{:?}",
+        report.failures
+    );
+    let unnamed = DestinationFacts {
+        drill_network: Some(DrillNetwork::NoDefault),
+        ..facts
+    };
+    let report = decide_destination(&policy, &unnamed);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("no default DB subnet group")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+fn reencrypting() -> RuntimePolicy {
+    RuntimePolicy::from_properties(
+        &json!({"Role": "Source", "PolicyId": "p", "InstanceNamePattern": "^orders",
+                "DestinationAccount": "222222222222", "RetentionDays": 2,
+                "BackupInterval": 1, "ReencryptKmsKey": "alias/dr-share"}),
+        "eu-west-1",
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_aws_managed_database_passes_with_a_shareable_reencrypt_key() {
+    let dbs = vec![db("orders", Some("aws-key"))];
+    let keys = vec![("orders".to_string(), key(true, None))];
+    let with = |reencrypt: KeyFacts| SourceFacts {
+        reencrypt_key: Some(reencrypt),
+        ..facts(dbs.clone(), keys.clone(), (0, 100))
+    };
+    let good = KeyFacts {
+        key: "alias/dr-share".into(),
+        ..key(false, Some(GOOD_POLICY))
+    };
+    let report = decide_source(&reencrypting(), &with(good));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Without ReencryptKmsKey the same database is refused.
+    let report = decide_source(&source(), &with(key(false, Some(GOOD_POLICY))));
+    assert!(report.failures[0].contains("orders is encrypted with the AWS-managed key"));
+    let closed = KeyFacts {
+        key: "alias/dr-share".into(),
+        ..key(false, Some(r#"{"Statement": []}"#))
+    };
+    let report = decide_source(&reencrypting(), &with(closed));
+    assert!(
+        report.failures[0].contains("ReencryptKmsKey alias/dr-share")
+            && report.failures[0].contains("does not let account 222222222222 use"),
+        "{:?}",
+        report.failures
+    );
+    let missing = KeyFacts {
+        key: "alias/dr-share".into(),
+        aws_managed: Err("NotFoundException: Alias alias/dr-share is not found.".into()),
+        policy: None,
+    };
+    let report = decide_source(&reencrypting(), &with(missing));
+    assert!(report.failures[0].contains("does not exist in eu-west-1"));
+    let report = decide_source(&reencrypting(), &with(key(true, None)));
+    assert!(report.failures[0].contains("is an AWS-managed key"));
+}
+
+#[test]
+fn the_reencryption_intermediate_counts_against_the_quota() {
+    // 2 days hourly: 49 per database, one more while the newest is re-encrypted.
+    assert_eq!(snapshots_per_database(&source()), 49);
+    assert_eq!(snapshots_per_database(&reencrypting()), 50);
+}
