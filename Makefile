@@ -36,11 +36,13 @@ bench-rpo:
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --databases 10,50,200 --hours 2
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24
 
-# The first share of a fleet through the fault proxy at 100 ms per call, sequential and concurrent.
+# Share, take, copy and delete of a fleet through the fault proxy at 100 ms per call, sequential
+# and concurrent (the large fleets at 4 and 8 only: sequentially they take most of an hour).
 bench-scale:
 	scripts/setup-tools.sh moto
 	cargo build --quiet --bins
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500,200x2000
+	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500 --parallelism 1,4,8
+	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 200x2000,200x5000 --parallelism 4,8
 
 package:
 	bash scripts/package.sh

@@ -244,3 +244,15 @@ fn the_stacksets_example_expands_to_one_plain_template_for_every_account() {
         assert!(resources.contains(parameter), "{parameter} is not used");
     }
 }
+
+#[test]
+fn the_provider_lambda_timeout_is_the_state_machines_task_timeout() {
+    use rds_snapshot_policy_macro::contract::states::TASK_TIMEOUT_SECONDS;
+    let text = fs::read_to_string(root().join("templates/install.yaml")).unwrap();
+    let install = parse_template(&text).unwrap();
+    assert_eq!(
+        install["Resources"]["ProviderFunction"]["Properties"]["Timeout"],
+        serde_json::json!(TASK_TIMEOUT_SECONDS),
+        "the loop's round arithmetic (states::another_round_fits) assumes it"
+    );
+}

@@ -382,7 +382,10 @@ pub async fn handle_task(
     let now = parse_now(input.now.as_deref())?;
     trust.check_now(now, aws.now())?;
     match run_action(aws, input.action, &policy, now, input.dry_run).await {
-        Ok(summary) => {
+        Ok(mut summary) => {
+            if summary.more {
+                limit_rounds(&mut summary, input.execution_start.as_deref(), aws.now());
+            }
             tracing::info!(
                 done = summary.done.len(),
                 skipped = summary.skipped.len(),
@@ -411,6 +414,28 @@ pub async fn handle_task(
             ))
         }
     }
+}
+
+/// The state machine's loop stops while a round still fits in the execution's time limit:
+/// what is left is reported pending for the next scheduled run (never an execution timeout).
+fn limit_rounds(summary: &mut Summary, execution_start: Option<&str>, aws_now: DateTime<Utc>) {
+    let Some(start) = execution_start.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
+        return;
+    };
+    let elapsed = (aws_now - start.with_timezone(&Utc)).num_seconds();
+    if rds_snapshot_policy_macro::contract::states::another_round_fits(elapsed) {
+        return;
+    }
+    summary.more = false;
+    summary.pending.push(rds_snapshot_policy_macro::contract::Note {
+        subject: summary.policy.clone(),
+        reason: format!(
+            "the execution has run {} of its {} minutes, too long for another round: the next scheduled run continues with what is left",
+            crate::plan::age(chrono::Duration::seconds(elapsed)),
+            rds_snapshot_policy_macro::contract::states::EXECUTION_TIMEOUT_SECONDS / 60
+        ),
+    });
+    tracing::warn!(policy = %summary.policy, elapsed_seconds = elapsed, "no time for another round in this execution");
 }
 
 /// One log line per recovery point, with the policy and database (the metrics themselves

@@ -169,7 +169,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
     let direct = em.aws(SOURCE, SOURCE_REGION).await;
     let key = create_key(&direct, SOURCE_REGION).await;
     create_instance(&direct, SOURCE_REGION, "deadline-db", Some(&key), &[]).await;
-    own_snapshots(&direct, "deadline-db", "deadline", 40).await;
+    own_snapshots(&direct, "deadline-db", "deadline", 80).await;
     let proxy = FaultProxy::start(&em.endpoint);
     proxy
         .mode(json!({"mode": "latency", "latency_ms": 100}))
@@ -178,8 +178,8 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
         source_policy(json!({"PolicyId": "deadline", "DBInstanceIdentifier": "deadline-db"}));
     let runtime =
         provider::policy::RuntimePolicy::from_properties(&policy, SOURCE_REGION, None).unwrap();
-    // 40 shares of two calls each at 100 ms: about 8 s one at a time, 2 s four at a time; the
-    // budget stops the first run part way.
+    // 80 shares of two calls each at 100 ms: about 16 s one at a time, 2 s eight at a time;
+    // the budget stops the first run part way.
     let short = aws_through(&proxy, 3, ATTEMPT).await.with_deadline(
         Instant::now() + Duration::from_millis(1500),
         Duration::from_millis(300),
@@ -200,7 +200,7 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
         "{:?}",
         first.pending
     );
-    assert_eq!(first.done.len() + first.pending.len(), 40, "{first:?}");
+    assert_eq!(first.done.len() + first.pending.len(), 80, "{first:?}");
     assert!(first.more, "the state machine is told to run again");
     let full = aws_through(&proxy, 3, ATTEMPT).await;
     let second = provider::task::run_action(
@@ -223,12 +223,12 @@ async fn a_run_near_its_deadline_stops_starting_and_the_next_run_finishes_the_re
     subjects.dedup();
     assert_eq!(
         subjects.len(),
-        40,
+        80,
         "every snapshot shared exactly once across the two runs"
     );
     assert_eq!(
         first.done.len() + second.done.len(),
-        40,
+        80,
         "nothing shared twice"
     );
     for s in snapshots(&direct, SOURCE_REGION, "deadline-db-").await {

@@ -3,11 +3,14 @@
 //! anything else fails the test), its provider task answered by the provider's Lambda handler
 //! against the emulator behind the latency proxy (100 ms per call) with a short Lambda
 //! deadline per invocation. Every snapshot ends shared exactly once, each invocation's metrics
-//! are published, and no invocation outlives its deadline.
+//! are published, no invocation outlives its deadline, and an execution near its own time
+//! limit stops looping (the next scheduled run finishes).
 
 mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use provider::aws::Aws;
 use provider::trust::Trust;
@@ -18,7 +21,7 @@ use support::proxy::{FaultProxy, aws_through};
 use support::*;
 
 /// Each invocation's Lambda deadline.
-const DEADLINE: Duration = Duration::from_millis(2500);
+const DEADLINE: Duration = Duration::from_millis(1500);
 /// More rounds than this is a loop that does not converge.
 const MAX_ROUNDS: usize = 20;
 
@@ -142,12 +145,12 @@ struct Execution {
     visited: Vec<String>,
 }
 
-/// Runs `definition` from `input`; the provider task is the Lambda handler with a deadline
-/// `DEADLINE` after each invocation starts.
-async fn execute(definition: &Value, input: Value, aws: &Aws) -> Execution {
+/// Runs `definition` from `input` as an execution that started at `started`; the provider
+/// task is the Lambda handler with a deadline `DEADLINE` after each invocation starts.
+async fn execute(definition: &Value, input: Value, aws: &Aws, started: DateTime<Utc>) -> Execution {
     let context = json!({"Execution": {
         "Id": format!("arn:aws:states:{SOURCE_REGION}:{SOURCE}:execution:loop:1"),
-        "StartTime": "2026-01-01T12:00:00Z"}});
+        "StartTime": started.to_rfc3339_opts(SecondsFormat::Millis, true)}});
     let mut state = input;
     let mut name = definition["StartAt"].as_str().unwrap().to_string();
     let mut run = Execution::default();
@@ -225,7 +228,7 @@ async fn an_oversized_share_completes_across_invocations_by_the_state_machines_l
     let direct = em.aws(SOURCE, SOURCE_REGION).await;
     let key = create_key(&direct, SOURCE_REGION).await;
     create_instance(&direct, SOURCE_REGION, "loop-db", Some(&key), &[]).await;
-    const SNAPSHOTS: usize = 120;
+    const SNAPSHOTS: usize = 160;
     own_snapshots(&direct, "loop-db", "loop", SNAPSHOTS).await;
     let proxy = FaultProxy::start(&em.endpoint);
     proxy
@@ -234,11 +237,46 @@ async fn an_oversized_share_completes_across_invocations_by_the_state_machines_l
     let aws = aws_through(&proxy, 3, Duration::from_secs(2)).await;
     let definition = share_definition(json!({"Role": "Source", "PolicyId": "loop",
         "DBInstanceIdentifier": "loop-db", "DestinationAccount": DR}));
-    // A scheduled start: the schedule's time is the event's.
-    let run = execute(&definition, json!({"time": "2026-01-01T12:00:00Z"}), &aws).await;
+    // An execution started 50 minutes ago has no time for a second round: the first stops
+    // the loop, the rest pending for the next scheduled run.
+    let late = execute(
+        &definition,
+        json!({"time": "2026-01-01T12:00:00Z"}),
+        &aws,
+        Utc::now() - chrono::Duration::minutes(50),
+    )
+    .await;
+    assert_eq!(late.summaries.len(), 1, "{:?}", late.visited);
+    let first = &late.summaries[0];
+    assert_eq!(first["more"], false);
+    assert!(
+        first["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["reason"]
+                .as_str()
+                .unwrap()
+                .contains("too long for another round")),
+        "{first}"
+    );
+    let early = first["done"].as_array().unwrap().len();
+    assert!(
+        early > 0 && early < SNAPSHOTS,
+        "{early} shared in the one round"
+    );
 
-    // 120 shares of two calls each at 100 ms, four at a time: about 6 s of work, and each
-    // invocation stops starting new ones a quarter of its 2.5 s before the deadline.
+    // A scheduled start: the schedule's time is the event's.
+    let run = execute(
+        &definition,
+        json!({"time": "2026-01-01T12:00:00Z"}),
+        &aws,
+        Utc::now(),
+    )
+    .await;
+
+    // 160 shares of two calls each at 100 ms, eight at a time: about 4 s of work, and each
+    // invocation stops starting new ones a quarter of its 1.5 s before the deadline.
     let rounds = run.summaries.len();
     assert!(
         rounds >= 3,
@@ -253,9 +291,10 @@ async fn an_oversized_share_completes_across_invocations_by_the_state_machines_l
             "every round plans as of the execution's time"
         );
     }
-    let shared: Vec<&str> = run
+    let shared: Vec<&str> = late
         .summaries
         .iter()
+        .chain(&run.summaries)
         .flat_map(|s| s["done"].as_array().unwrap())
         .map(|step| step["subject"].as_str().unwrap())
         .collect();

@@ -3,17 +3,20 @@
 Starts the emulator and the fault proxy in front of it with a fixed delay per call (an
 approximation of AWS: RDS control-plane calls take tens to hundreds of milliseconds), creates
 DATABASES instances with SNAPSHOTS manual snapshots in all (tagged as the policy's, not yet
-shared), then times `rds-snapshot-policy run share` (the first share: two calls per snapshot)
-with RSP_PARALLELISM 1 (sequential), the default 4 and 8, on identical fleets. Prints a
-markdown table: wall time, AWS calls, peak RSS of the CLI.
+shared), then times each action through the proxy with `rds-snapshot-policy run`, the way a
+fleet meets it: the first share (two calls per snapshot), a take a day later (one snapshot per
+database), the DR account's first copy run (lists every shared snapshot, starts AWS's 20
+copies in flight) and a delete a month later (every snapshot but the newest per database).
+Each RSP_PARALLELISM value (1 sequential, 4, the default 8) gets its own identical fleet.
+Prints a markdown table: wall time, AWS calls, operations done, peak RSS of the CLI.
 
 Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100] [--parallelism 1,4,8]
 """
 
 import argparse
+import datetime
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -23,7 +26,7 @@ import time
 import boto3
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PROD, DR, REGION = "111111111111", "222222222222", "eu-west-1"
+PROD, DR, REGION, DR_REGION = "111111111111", "222222222222", "eu-west-1", "eu-central-1"
 CLI = os.path.join(ROOT, "target/debug/rds-snapshot-policy")
 
 
@@ -66,18 +69,30 @@ def fleet(rds, key, prefix, databases, snapshots):
     return databases * per_db
 
 
-def run_share(env, policy_file, parallelism):
+def run_action(env, action, policy_file, parallelism, now=None):
+    """(wall seconds, AWS calls, operations done, peak RSS MB) of one `run ACTION`."""
     env = dict(env, RSP_PARALLELISM=str(parallelism))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.time()
-    done = subprocess.run([CLI, "run", "share", "--policy", policy_file, "--json"], env=env,
-                          capture_output=True, text=True)
-    wall = time.time() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        sys.exit(f"bench: run share failed: {done.stderr[-2000:]}")
-    summary = json.loads(done.stdout)
-    return wall, summary["awsCalls"], len(summary["done"]), max(peak, before) / 1024
+    args = [CLI, "run", action, "--policy", policy_file, "--json"]
+    if now:
+        args += ["--now", now]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.time()
+        child = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        # wait4: this run's own peak RSS (getrusage would give the largest child so far).
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.time() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            sys.exit(f"bench: run {action} failed: {err.read()[-2000:].decode(errors='replace')}")
+        summary = json.loads(out.read())
+    return wall, summary["awsCalls"], len(summary["done"]), usage.ru_maxrss / 1024
+
+
+def later(days):
+    stamp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def main():
@@ -85,6 +100,7 @@ def main():
     parser.add_argument("--sizes", default="10x100,50x500")
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--parallelism", default="1,4,8", help="the RSP_PARALLELISM values to time")
+    parser.add_argument("--actions", default="all", help="share,take,copy,delete or all")
     args = parser.parse_args()
     port, proxy_port = free_port(), free_port()
     children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port), str(os.getpid())],
@@ -105,9 +121,14 @@ def main():
                                           aws_session_token=creds["SessionToken"])
     key = client("kms").create_key(Description="bench")["KeyMetadata"]["Arn"]
     rds = client("rds")
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_REGION": REGION,
-           "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
-           "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_EC2_METADATA_DISABLED": "true"}
+    dr_creds = sts.assume_role(RoleArn=f"arn:aws:iam::{DR}:role/bench", RoleSessionName="bench")["Credentials"]
+    dr_key = boto3.client("kms", endpoint_url=endpoint, region_name=DR_REGION,
+                          aws_access_key_id=dr_creds["AccessKeyId"], aws_secret_access_key=dr_creds["SecretAccessKey"],
+                          aws_session_token=dr_creds["SessionToken"]).create_key(Description="bench-dr")["KeyMetadata"]["Arn"]
+    base = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_EC2_METADATA_DISABLED": "true"}
+    as_account = lambda c, region: dict(base, AWS_REGION=region, AWS_ACCESS_KEY_ID=c["AccessKeyId"],
+                                        AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"], AWS_SESSION_TOKEN=c["SessionToken"])
+    env, dr_env = as_account(creds, REGION), as_account(dr_creds, DR_REGION)
     rows = []
     workdir = tempfile.mkdtemp(prefix="rsp-bench-scale-")
     try:
@@ -116,22 +137,32 @@ def main():
             for parallelism in (int(p) for p in args.parallelism.split(",")):
                 prefix = f"b{databases}x{snapshots}p{parallelism}"
                 count = fleet(rds, key, prefix, databases, snapshots)
-                policy = os.path.join(workdir, f"{prefix}.json")
-                with open(policy, "w") as f:
+                source = os.path.join(workdir, f"{prefix}.json")
+                with open(source, "w") as f:
                     json.dump({"Role": "Source", "PolicyId": prefix, "InstanceNamePattern": f"^{prefix}-",
-                               "DestinationAccounts": [DR]}, f)
-                wall, calls, shared, peak = run_share(env, policy, parallelism)
-                rows.append((databases, count, parallelism, wall, calls, shared, peak))
-                print(f"bench: {databases} databases, {count} snapshots, parallelism {parallelism}: "
-                      f"{wall:.1f} s, {calls} calls, {shared} shared, peak RSS {peak:.0f} MB", flush=True)
+                               "DestinationAccounts": [DR], "BackupInterval": 1, "RetentionDays": 7}, f)
+                target = os.path.join(workdir, f"{prefix}-dr.json")
+                with open(target, "w") as f:
+                    json.dump({"Role": "Destination", "PolicyId": f"{prefix}-dr", "SnapshotPattern": f"^{prefix}-",
+                               "SourceAccounts": [PROD], "SourceRegionOverride": REGION, "DestinationRegion": DR_REGION,
+                               "KmsKeyDestination": dr_key}, f)
+                runs = [("share", env, source, None), ("take", env, source, later(1)),
+                        ("copy", dr_env, target, None), ("delete", env, source, later(30))]
+                if args.actions != "all":
+                    runs = [r for r in runs if r[0] in args.actions.split(",")]
+                for action, action_env, policy, now in runs:
+                    wall, calls, done, peak = run_action(action_env, action, policy, parallelism, now)
+                    rows.append((databases, count, action, parallelism, wall, calls, done, peak))
+                    print(f"bench: {databases} databases, {count} snapshots, {action}, parallelism {parallelism}: "
+                          f"{wall:.1f} s, {calls} calls, {done} done, peak RSS {peak:.0f} MB", flush=True)
     finally:
         for child in children:
             child.terminate()
     print()
-    print(f"| databases | snapshots | parallelism | first share, wall | AWS calls | shared | peak RSS (CLI) |")
-    print("|---|---|---|---|---|---|---|")
-    for databases, count, parallelism, wall, calls, shared, peak in rows:
-        print(f"| {databases} | {count} | {parallelism} | {wall:.1f} s | {calls} | {shared} | {peak:.0f} MB |")
+    print("| databases | snapshots | action | parallelism | wall | AWS calls | done | peak RSS (CLI) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for databases, count, action, parallelism, wall, calls, done, peak in rows:
+        print(f"| {databases} | {count} | {action} | {parallelism} | {wall:.1f} s | {calls} | {done} | {peak:.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,20 @@ pub mod states {
     pub const POLICY_FAILED: &str = "SnapshotPolicyFailed";
     /// The SDK integration that publishes the recovery-point ages.
     pub const PUT_METRIC_DATA: &str = "arn:aws:states:::aws-sdk:cloudwatch:putMetricData";
+    /// An execution's own time limit (the definition's `TimeoutSeconds`).
+    pub const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
+    /// One provider Task's limit: the provider Lambda's timeout.
+    pub const TASK_TIMEOUT_SECONDS: u64 = 900;
+    /// Time kept for the states around a round (metrics, the choice, the next Task's start).
+    const ROUND_MARGIN_SECONDS: u64 = 60;
+
+    /// Whether the loop may start another round `elapsed_seconds` into the execution: a round
+    /// at its longest must end before the execution's limit, so no execution times out for
+    /// being big (what is left waits for the next scheduled run).
+    pub fn another_round_fits(elapsed_seconds: i64) -> bool {
+        let needed = (TASK_TIMEOUT_SECONDS + ROUND_MARGIN_SECONDS) as i64;
+        elapsed_seconds.max(0) + needed <= EXECUTION_TIMEOUT_SECONDS as i64
+    }
 }
 
 /// Tags the tool writes and reads. `CreatedBy`/`CopiedBy` and `CopyDBSnapshot` are the seed's.

@@ -33,6 +33,10 @@ pub struct TaskInput {
     /// Version 5, `action: drill`: which step, and the run so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillInput>,
+    /// Version 6: when the execution started (RFC 3339): a run stopped by its deadline asks
+    /// for another round only while one fits in the execution's time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_start: Option<String>,
 }
 
 /// The steps of a restore drill, one Task each in the drill state machine.

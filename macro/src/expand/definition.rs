@@ -7,10 +7,6 @@ use serde_json::{Map, Value, json};
 use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states};
 use crate::value::is_intrinsic;
 
-/// The largest time one provider call may take; the Lambda's own timeout is 900 s.
-const TASK_TIMEOUT_SECONDS: u64 = 900;
-const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
-
 /// Builds the definition for `action` as a `DefinitionString` value. `machine` is the state
 /// machine's logical ID: with the stack's ID it is the task's `origin`, which the provider
 /// checks against CloudFormation. `announces`: after the task, put the provider's announcements on the DR buses (an
@@ -41,7 +37,7 @@ pub fn definition_string(
     let state = action.title().to_string();
     let definition = json!({
         "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
-        "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
+        "TimeoutSeconds": states::EXECUTION_TIMEOUT_SECONDS,
         "StartAt": "When",
         "States": {
             "When": {
@@ -64,9 +60,10 @@ pub fn definition_string(
                     "policy": policy,
                     "execution.$": "$$.Execution.Id",
                     "now.$": "$.time",
+                    "executionStart.$": "$$.Execution.StartTime",
                     "origin": {"stack": stack, "stateMachine": machine},
                 },
-                "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
+                "TimeoutSeconds": states::TASK_TIMEOUT_SECONDS,
                 "Retry": [
                     {
                         "ErrorEquals": ErrorName::retryable(),
@@ -110,7 +107,7 @@ pub fn definition_string(
             ),
             "More": {
                 "Type": "Choice",
-                "Comment": "The provider stopped before its deadline with work left: run it again, planning anew from what exists, until nothing is left or the execution's own time limit.",
+                "Comment": "The provider stopped before its deadline with work left: run it again, planning anew from what exists, while another round fits in the execution's time limit (the provider says so).",
                 "Choices": [{"And": [
                     {"Variable": "$.more", "IsPresent": true},
                     {"Variable": "$.more", "BooleanEquals": true},
@@ -288,6 +285,26 @@ mod tests {
         assert_eq!(states["Continue"]["Parameters"], json!({"time.$": "$.now"}));
         assert_eq!(states["Continue"]["Next"], "Share");
         assert_eq!(states["Share"]["Parameters"]["now.$"], "$.time");
+        // The provider ends the loop while a round still fits in the execution's limit.
+        assert_eq!(
+            states["Share"]["Parameters"]["executionStart.$"],
+            "$$.Execution.StartTime"
+        );
+        assert_eq!(parsed["TimeoutSeconds"], states::EXECUTION_TIMEOUT_SECONDS);
+        assert_eq!(
+            states["Share"]["TimeoutSeconds"],
+            states::TASK_TIMEOUT_SECONDS
+        );
+    }
+
+    #[test]
+    fn the_loop_stops_while_a_round_still_fits_in_the_execution() {
+        // 3,600 s, rounds of at most 900 s plus 60: the last one may start at 2,640 s.
+        assert!(states::another_round_fits(0));
+        assert!(states::another_round_fits(2640));
+        assert!(!states::another_round_fits(2641));
+        assert!(!states::another_round_fits(7200));
+        assert!(states::another_round_fits(-30), "a clock a little behind");
     }
 
     #[test]

@@ -31,9 +31,11 @@ enum Outcome {
 }
 
 /// Operations applied at once by default. RDS throttles its control-plane API per account and
-/// region (a few requests per second sustained, bursts above); four in flight stay well inside
-/// that on AWS-like latency, and the SDK's standard retry absorbs an occasional throttle.
-pub const PARALLELISM: usize = 4;
+/// region with a token bucket (a burst of 300 requests, 12 a second sustained): eight in flight
+/// spend a burst at full speed (a first share of 150 snapshots) and past it the SDK's adaptive
+/// retry slows the client to the refill rate, so more in flight would only meet the limiter
+/// sooner and take more of the account's shared bucket.
+pub const PARALLELISM: usize = 8;
 /// The most operations `RSP_PARALLELISM` may set at once.
 pub const MAX_PARALLELISM: usize = 16;
 
