@@ -381,10 +381,16 @@ pub async fn handle_task(
     }
     let now = parse_now(input.now.as_deref())?;
     trust.check_now(now, aws.now())?;
+    // Checked by parse_task_input.
+    let execution_start = input
+        .execution_start
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
     match run_action(aws, input.action, &policy, now, input.dry_run).await {
         Ok(mut summary) => {
             if summary.more {
-                limit_rounds(&mut summary, input.execution_start.as_deref(), aws.now());
+                limit_rounds(&mut summary, execution_start, aws.now());
             }
             tracing::info!(
                 done = summary.done.len(),
@@ -418,11 +424,15 @@ pub async fn handle_task(
 
 /// The state machine's loop stops while a round still fits in the execution's time limit:
 /// what is left is reported pending for the next scheduled run (never an execution timeout).
-fn limit_rounds(summary: &mut Summary, execution_start: Option<&str>, aws_now: DateTime<Utc>) {
-    let Some(start) = execution_start.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
+fn limit_rounds(
+    summary: &mut Summary,
+    execution_start: Option<DateTime<Utc>>,
+    aws_now: DateTime<Utc>,
+) {
+    let Some(start) = execution_start else {
         return;
     };
-    let elapsed = (aws_now - start.with_timezone(&Utc)).num_seconds();
+    let elapsed = (aws_now - start).num_seconds();
     if rds_snapshot_policy_macro::contract::states::another_round_fits(elapsed) {
         return;
     }

@@ -156,6 +156,13 @@ pub fn parse_task_input(payload: &Value) -> Result<TaskInput, TaskInputError> {
             input.version
         )));
     }
+    if let Some(start) = &input.execution_start
+        && let Err(e) = chrono::DateTime::parse_from_rfc3339(start)
+    {
+        return Err(TaskInputError(format!(
+            "the task input's executionStart {start:?} is not an RFC 3339 time: {e}"
+        )));
+    }
     input
         .policy
         .check()

@@ -261,19 +261,29 @@ fn decide_shareable(
             return;
         }
     }
-    match &facts.policy {
+    let what = format!("{key} (encrypting {noun} {})", db.id);
+    decide_key_policy(policy, facts.policy.as_ref(), &what, report);
+}
+
+/// A key's policy must let every destination account use it; `what` names the key (and what
+/// it encrypts) in the messages.
+fn decide_key_policy(
+    policy: &RuntimePolicy,
+    key_policy: Option<&Result<KeyPolicy, String>>,
+    what: &str,
+    report: &mut CheckReport,
+) {
+    match key_policy {
         None => {}
-        Some(Err(text)) => report.warnings.push(format!(
-            "could not read the policy of key {key} of {noun} {}: {text}",
-            db.id
-        )),
+        Some(Err(text)) => report
+            .warnings
+            .push(format!("could not read the policy of {what}: {text}")),
         Some(Ok(key_policy)) => {
             for account in policy.accounts() {
                 let missing = key_policy.missing_actions(account);
                 if !missing.is_empty() {
                     report.failures.push(format!(
-                        "the key policy of {key} (encrypting {noun} {}) does not let account {account} use {}: add a statement allowing arn:aws:iam::{account}:root kms:DescribeKey, kms:CreateGrant and kms:Decrypt",
-                        db.id,
+                        "the key policy of {what} does not let account {account} use {}: add a statement allowing arn:aws:iam::{account}:root kms:DescribeKey, kms:CreateGrant and kms:Decrypt",
                         missing.join(", ")
                     ));
                 }
@@ -315,24 +325,11 @@ fn decide_reencrypt_key(
             return;
         }
     }
-    match &key.policy {
-        None => {}
-        Some(Err(text)) => report.warnings.push(format!(
-            "could not read the policy of ReencryptKmsKey {name}: {text}"
-        )),
-        Some(Ok(key_policy)) => {
-            for account in policy.accounts() {
-                let missing = key_policy.missing_actions(account);
-                if !missing.is_empty() {
-                    report.failures.push(format!(
-                        "the key policy of ReencryptKmsKey {name} (re-encrypting the snapshots of {noun} {}) does not let account {account} use {}: add a statement allowing arn:aws:iam::{account}:root kms:DescribeKey, kms:CreateGrant and kms:Decrypt",
-                        db.id,
-                        missing.join(", ")
-                    ));
-                }
-            }
-        }
-    }
+    let what = format!(
+        "ReencryptKmsKey {name} (re-encrypting the snapshots of {noun} {})",
+        db.id
+    );
+    decide_key_policy(policy, key.policy.as_ref(), &what, report);
 }
 
 /// Options AWS does not share snapshots with: Oracle and SQL Server TDE, and permanent or

@@ -79,12 +79,9 @@ pub(super) fn plan_delete(
         let subject = snapshot.id.as_str();
         if let Some(copy) = reencrypted.get(&(subject, snapshot.kind)) {
             if copy.is_available() && snapshot.is_available() {
-                plan.step(
-                    subject,
-                    Operation::Delete {
-                        snapshot_id: snapshot.id.clone(),
-                        kind: snapshot.kind,
-                    },
+                delete(
+                    plan,
+                    snapshot,
                     format!(
                         "re-encrypted as {} (available), which holds the same recovery point: the AWS-managed-key original is no longer needed",
                         copy.id
@@ -130,12 +127,9 @@ pub(super) fn plan_delete(
         } else if copy_sources.contains(snapshot.arn.as_str()) {
             plan.skip(subject, "the source of a copy in progress");
         } else {
-            plan.step(
-                subject,
-                Operation::Delete {
-                    snapshot_id: snapshot.id.clone(),
-                    kind: snapshot.kind,
-                },
+            delete(
+                plan,
+                snapshot,
                 format!(
                     "{} old, older than RetentionDays ({})",
                     age(now - point),
@@ -144,6 +138,17 @@ pub(super) fn plan_delete(
             );
         }
     }
+}
+
+fn delete(plan: &mut Plan, snapshot: &Snapshot, reason: String) {
+    plan.step(
+        &snapshot.id,
+        Operation::Delete {
+            snapshot_id: snapshot.id.clone(),
+            kind: snapshot.kind,
+        },
+        reason,
+    );
 }
 
 /// The bucket (day, ISO week, month, year) a recovery point falls in.
