@@ -124,6 +124,24 @@ class Launcher(unittest.TestCase):
                                          TargetDBClusterSnapshotIdentifier="maz-1-copy")
         self.assertIn("Multi-AZ DB cluster", str(refused.exception))
 
+    def test_snapshots_on_an_aws_managed_key_are_not_shared_but_their_copies_are(self):
+        rds = self.client("rds", A)
+        rds.create_db_instance(DBInstanceIdentifier="legacy", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                               AllocatedStorage=20, MasterUsername="legacy_admin",
+                               MasterUserPassword="not-a-real-password", StorageEncrypted=True,
+                               KmsKeyId="alias/aws/rds")
+        rds.create_db_snapshot(DBInstanceIdentifier="legacy", DBSnapshotIdentifier="legacy-1")
+        self.post("/_rsp/wait", {})
+        with self.assertRaises(rds.exceptions.ClientError) as refused:
+            rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="legacy-1", AttributeName="restore",
+                                             ValuesToAdd=[B])
+        self.assertIn("default AWS KMS key", str(refused.exception))
+        key = self.client("kms", A).create_key(Description="share")["KeyMetadata"]["Arn"]
+        rds.copy_db_snapshot(SourceDBSnapshotIdentifier="legacy-1", TargetDBSnapshotIdentifier="legacy-1-cmk",
+                             KmsKeyId=key)
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="legacy-1-cmk", AttributeName="restore",
+                                         ValuesToAdd=[B])
+
     def test_the_date_header_follows_the_emulated_clock(self):
         _, headers = self.post("/_rsp/config", {})
         date = dt.datetime.strptime(headers["Date"], "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=dt.timezone.utc)
