@@ -51,19 +51,6 @@ fn source_properties(extra: Value) -> Value {
     p
 }
 
-async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
-    let key = create_key(aws, SOURCE_REGION).await;
-    aws.kms(SOURCE_REGION)
-        .put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(shared_key_policy(SOURCE, accounts))
-        .send()
-        .await
-        .unwrap();
-    key
-}
-
 #[tokio::test]
 #[ignore = "needs make test"]
 async fn create_succeeds_with_attributes_and_a_stable_physical_id() {

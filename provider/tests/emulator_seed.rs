@@ -391,7 +391,7 @@ async fn a_sharing_policy_on_a_tde_database_fails_at_deploy_time() {
     let _serial = exclusive().await;
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
     let rds = src.rds(SOURCE_REGION);
     for (group, option) in [("tde-options", Some("TDE")), ("plain-options", None)] {
         rds.create_option_group()
@@ -431,14 +431,6 @@ async fn a_sharing_policy_on_a_tde_database_fails_at_deploy_time() {
             .await
             .expect("create the instance");
     }
-    src.kms(SOURCE_REGION)
-        .put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(shared_key_policy(SOURCE, &[DR]))
-        .send()
-        .await
-        .expect("share the key");
     let check = |db: &str| {
         provider::policy::RuntimePolicy::from_properties(
             &source_policy(json!({"PolicyId": "tde", "DBInstanceIdentifier": db})),

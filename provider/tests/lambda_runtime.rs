@@ -12,15 +12,7 @@ async fn lambdas_answer_through_the_runtime_api() {
     let _serial = exclusive().await;
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
-    src.kms(SOURCE_REGION)
-        .put_key_policy()
-        .key_id(&key)
-        .policy_name("default")
-        .policy(shared_key_policy(SOURCE, &[DR]))
-        .send()
-        .await
-        .unwrap();
+    let key = shared_key(&src, &[DR]).await;
     create_instance(&src, SOURCE_REGION, "lr-orders", Some(&key), &[]).await;
     let creds = em.credentials(SOURCE).await;
     let watch = LambdaWatch::start(&[

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Utc};
 
 use super::{Operation, Plan, age, is_reencrypted_copy_of};
-use crate::inventory::{Inventory, Snapshot, tags};
+use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 
 pub(super) fn plan_delete(
@@ -43,7 +43,7 @@ pub(super) fn plan_delete(
         .collect();
     // ReencryptKmsKey: originals on the AWS-managed key with a copy of this policy under way or
     // done. The copy carries the recovery point, so the rules below see it instead.
-    let copies: BTreeMap<(&str, crate::inventory::Kind), &Snapshot> = own
+    let copies: BTreeMap<(&str, Kind), &Snapshot> = own
         .iter()
         .filter(|s| !s.is_failed())
         .filter_map(|s| {
@@ -51,14 +51,14 @@ pub(super) fn plan_delete(
                 .map(|from| ((from, s.kind), *s))
         })
         .collect();
-    let reencrypted: BTreeMap<(&str, crate::inventory::Kind), &Snapshot> = own
+    let reencrypted: BTreeMap<(&str, Kind), &Snapshot> = own
         .iter()
         .filter_map(|s| {
             let copy = copies.get(&(s.id.as_str(), s.kind))?;
             is_reencrypted_copy_of(policy, copy, s).then_some(((s.id.as_str(), s.kind), *copy))
         })
         .collect();
-    let mut by_database: BTreeMap<(&str, crate::inventory::Kind), Vec<&Snapshot>> = BTreeMap::new();
+    let mut by_database: BTreeMap<(&str, Kind), Vec<&Snapshot>> = BTreeMap::new();
     for s in own.iter().filter(|s| {
         s.is_available()
             && s.recovery_point().is_some()

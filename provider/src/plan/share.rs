@@ -7,7 +7,9 @@ use super::{
     MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest, is_reencrypted_copy_of,
 };
 use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Inventory, KeyManager, Snapshot, tags};
+use std::collections::BTreeMap;
+
+use crate::inventory::{Inventory, KeyManager, Kind, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 
 /// No more accounts: the value of the second tag when the first holds them all.
@@ -102,16 +104,13 @@ pub fn reencrypted_name(original: &str) -> String {
 fn plan_reencrypt(
     plan: &mut Plan,
     policy: &RuntimePolicy,
-    inventory: &Inventory,
+    by_name: &BTreeMap<(&str, Kind), &Snapshot>,
     original: &Snapshot,
     key: &str,
 ) {
     let subject = original.id.as_str();
     let name = reencrypted_name(subject);
-    let existing = inventory
-        .snapshots
-        .iter()
-        .find(|s| s.id == name && s.kind == original.kind);
+    let existing = by_name.get(&(name.as_str(), original.kind)).copied();
     match existing {
         None => {
             let Some(point) = original.recovery_point() else {
@@ -191,6 +190,16 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
         return;
     }
     let accounts = wanted(policy);
+    // Re-encryption looks up each original's copy by name: one index, not a scan per snapshot.
+    let by_name: BTreeMap<(&str, Kind), &Snapshot> = if policy.spec.reencrypts() {
+        inventory
+            .snapshots
+            .iter()
+            .map(|s| ((s.id.as_str(), s.kind), s))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     let own = inventory.snapshots.iter().filter(|s| {
         s.snapshot_type == "manual"
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
@@ -212,7 +221,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
             );
         } else if let Some(key) = aws_managed_key(snapshot, inventory) {
             if let Some(reencrypt_key) = policy.spec.reencrypt_kms_key.as_deref() {
-                plan_reencrypt(plan, policy, inventory, snapshot, reencrypt_key);
+                plan_reencrypt(plan, policy, &by_name, snapshot, reencrypt_key);
                 continue;
             }
             plan.errors.push(ProviderError::new(

@@ -141,6 +141,20 @@ pub async fn create_key(aws: &Aws, region: &str) -> String {
         .to_string()
 }
 
+/// A key in SOURCE_REGION whose policy lets `accounts` copy what it encrypts.
+pub async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
+    let key = create_key(aws, SOURCE_REGION).await;
+    aws.kms(SOURCE_REGION)
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(shared_key_policy(SOURCE, accounts))
+        .send()
+        .await
+        .expect("put the key policy");
+    key
+}
+
 /// An encrypted PostgreSQL instance; `key` None means the AWS-managed `alias/aws/rds`.
 pub async fn create_instance(
     aws: &Aws,
