@@ -175,9 +175,9 @@ async fn check(
     mut run: DrillRun,
 ) -> Result<DrillRun, ProviderError> {
     for restore in run.restores.iter_mut().filter(|r| r.available.is_none()) {
-        let status = api
-            .status(&restore.identifier, kind_of(restore.kind))
-            .await?;
+        let kind = kind_of(restore.kind);
+        let target = crate::aws::drill_api::drill_target(policy, kind, &restore.database);
+        let status = api.status(&restore.identifier, kind, &target).await?;
         if status.available {
             let now = aws.now();
             restore.available = Some(rfc3339(now));

@@ -5,7 +5,7 @@ Closes the gaps measured in ../shared/notes/aws-emulator.md:
      (resolved in the ARN's own account and region, if the caller owns it or it is shared with
      the caller, as AWS does).
      Copies of Multi-AZ DB cluster snapshots are refused, as AWS does, and so are cross-region
-     copies of snapshots with a non-default option group without OptionGroupName; snapshots
+     copies of snapshots whose option group holds TDE without OptionGroupName; snapshots
      report their OptionGroupName, and TDE options report Permanent and Persistent. Sharing a
      snapshot encrypted with an AWS-managed key is refused, as AWS does.
   2. Manual snapshots stay `creating` (copies `copying`) for a configurable number of seconds;
@@ -203,26 +203,71 @@ rds.RDSBackend.restore_db_instance_from_db_snapshot = _restore_instance
 _original_restore_cluster = rds.RDSBackend.restore_db_cluster_from_snapshot
 
 
+# A restored cluster is `creating` for restore_pending_seconds too, and takes no instance until
+# it is `available`. AWS (RDS API reference, RestoreDBClusterFromSnapshot): "You can create DB
+# instances only after the RestoreDBClusterFromSnapshot action has completed and the DB cluster
+# is available." Without EngineVersion the restore uses the region's default version (same
+# text); moto keeps the snapshot's, so an omitted version is recorded as a stand-in for the
+# region's default here (the values are placeholders, not AWS's current defaults).
+_DEFAULT_ENGINE_VERSION = {"aurora-postgresql": "16.6", "aurora-mysql": "8.0.mysql_aurora.3.08.0"}
+
+
 def _restore_cluster(self, from_snapshot_id, overrides):
     cluster = _original_restore_cluster(self, from_snapshot_id, overrides)
     cluster.created = cluster.cluster_create_time = _now()
-    _restored_clusters.add((self.account_id, self.region_name, overrides.get("db_cluster_identifier")))
+    if not overrides.get("engine_version") and cluster.engine in _DEFAULT_ENGINE_VERSION:
+        cluster.engine_version = _DEFAULT_ENGINE_VERSION[cluster.engine]
+    identifier = overrides.get("db_cluster_identifier")
+    _restored_clusters.add((self.account_id, self.region_name, identifier))
+    _mark_restoring(self, ("cluster", identifier))
     return cluster
 
 
 rds.RDSBackend.restore_db_cluster_from_snapshot = _restore_cluster
 
+
+def _cluster_restoring(backend, identifier):
+    key = (backend.account_id, backend.region_name, ("cluster", identifier))
+    with _lock:
+        if key not in _restoring:
+            return False
+        until, real_until = _restoring[key]
+        if _pending(until, real_until):
+            return True
+        del _restoring[key]
+        return False
+
+
 _original_create_instance = rds.RDSBackend.create_db_instance
 
 
 def _create_instance(self, db_kwargs):
+    cluster = db_kwargs.get("db_cluster_identifier")
+    if cluster and _cluster_restoring(self, cluster):
+        raise rds_errors.InvalidDBClusterStateFault(
+            f"DB cluster {cluster} is not in the available state; instances can be created once it is.")
     database = _original_create_instance(self, db_kwargs)
-    if (self.account_id, self.region_name, db_kwargs.get("db_cluster_identifier")) in _restored_clusters:
+    if (self.account_id, self.region_name, cluster) in _restored_clusters:
         _mark_restoring(self, db_kwargs.get("db_instance_identifier"))
     return database
 
 
 rds.RDSBackend.create_db_instance = _create_instance
+
+_original_describe_clusters = rds.RDSBackend.describe_db_clusters
+
+
+def _describe_clusters(self, *args, **kwargs):
+    clusters = _original_describe_clusters(self, *args, **kwargs)
+    for cluster in clusters:
+        if _cluster_restoring(self, cluster.db_cluster_identifier):
+            cluster.status = "creating"
+        elif (self.account_id, self.region_name, cluster.db_cluster_identifier) in _restored_clusters:
+            cluster.status = "available"
+    return clusters
+
+
+rds.RDSBackend.describe_db_clusters = _describe_clusters
 
 _original_describe_instances = rds.RDSBackend.describe_db_instances
 
@@ -281,12 +326,20 @@ def _refuse_multi_az_cluster(snapshot):
 
 
 def _require_option_group(source, cross_region, option_group_name):
-    """AWS: a cross-region copy of a snapshot with a non-default option group needs a target
-    option group (OptionGroupName)."""
+    """AWS (RDS API reference, CopyDBSnapshot, OptionGroupName): "If you are copying from a
+    shared manual DB snapshot ... a cross-Region copy of a snapshot that uses Transparent Data
+    Encryption (TDE) needs an option group in the target Region" -- the parameter is required
+    only for TDE (Oracle, SQL Server); other copies proceed without it and their restores get
+    the default option group."""
     group = getattr(source, "option_group_name", None)
-    if cross_region and group and not group.startswith("default:") and not option_group_name:
+    if not cross_region or not group or group.startswith("default:") or option_group_name:
+        return
+    account, region = source.arn.split(":")[4], source.arn.split(":")[3]
+    option_group = rds.rds_backends[account][region].option_groups.get(group)
+    names = [o.get("OptionName") for o in (option_group.options if option_group else [])]
+    if any(name in ("TDE", "TDE_SQLServer") for name in names):
         raise rds_errors.InvalidParameterCombination(
-            f"The snapshot uses the option group {group}: a copy to another Region needs OptionGroupName")
+            f"The snapshot uses the option group {group} with TDE: a copy to another Region needs OptionGroupName")
 
 
 def _copy(self, source, target, kind, kms_key_id, tags, copy_tags, option_group_name=None):
@@ -602,13 +655,39 @@ eventbridge.set_clock(lambda: _now())
 _original_parser_start = sfn_parser_models.StepFunctionsParserBackend.start_execution
 
 
+# The definition each execution started with. AWS: "DescribeStateMachineForExecution provides
+# information about a state machine's definition ... for the execution" (Step Functions API
+# reference), which stays the one the execution runs when the machine is updated under it;
+# DescribeStateMachine returns the current definition. Moto answers both with the current one.
+_definitions_at_start = {}
+
+
 def _tracked_start(self, state_machine_arn, *args, **kwargs):
     execution = _original_parser_start(self, state_machine_arn, *args, **kwargs)
     eventbridge.track_execution(self.account_id, self.region_name, execution.execution_arn)
+    machine = self.describe_state_machine(state_machine_arn)
+    with _lock:
+        _definitions_at_start[execution.execution_arn] = machine.definition
     return execution
 
 
 sfn_parser_models.StepFunctionsParserBackend.start_execution = _tracked_start
+
+from moto.stepfunctions import responses as sfn_responses  # noqa: E402
+
+_original_for_execution = sfn_responses.StepFunctionResponse.describe_state_machine_for_execution
+
+
+def _describe_state_machine_for_execution(self):
+    result = _original_for_execution(self)
+    with _lock:
+        started_with = _definitions_at_start.get(self._get_param("executionArn"))
+    if started_with is not None and isinstance(result.result, dict):
+        result.result["definition"] = started_with
+    return result
+
+
+sfn_responses.StepFunctionResponse.describe_state_machine_for_execution = _describe_state_machine_for_execution
 
 # DescribeStackResource (the provider's trust check) stops at the first resource type moto
 # skips (alarms, schedules: None in the stack's resource map); skip those as AWS never has them.

@@ -100,7 +100,7 @@ pub(super) fn dashboard(
         format!("{p}Dashboard"),
         json!({
             "Type": "AWS::CloudWatch::Dashboard",
-            "Properties": {"DashboardBody": splicer.join(&body)},
+            "Properties": {"DashboardBody": splicer.join(body)},
         }),
     )
 }

@@ -126,7 +126,7 @@ pub fn definition_string(
                 "Resource": "arn:aws:states:::sns:publish",
                 "Parameters": {
                     "TopicArn": topic,
-                    "Subject": format!("rds-snapshot-policy {logical_id}: {action} failed"),
+                    "Subject": subject(logical_id, &format!("{action} failed")),
                     "Message.$": format!("States.Format('Policy {logical_id}, action {action}, execution {{}}: {{}}: {{}}', $$.Execution.Id, $.error.Error, $.error.Cause)"),
                 },
                 "ResultPath": null,
@@ -145,7 +145,28 @@ pub fn definition_string(
         states.remove("HasAnnouncements");
         states.remove("Announce");
     }
-    splicer.join(&definition)
+    splicer.join(definition)
+}
+
+/// SNS takes a `Subject` of under 100 ASCII characters without line breaks (SNS API
+/// reference, Publish: "Subject"); logical IDs run to 255, so a long one is shortened in the
+/// middle. The message body always carries the whole ID.
+pub(super) fn subject(logical_id: &str, what: &str) -> String {
+    const MAX: usize = 99;
+    let full = format!("rds-snapshot-policy {logical_id}: {what}");
+    if full.len() <= MAX {
+        return full;
+    }
+    let room = MAX.saturating_sub("rds-snapshot-policy ...: ".len() + what.len());
+    let chars: Vec<char> = logical_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let head: String = chars[..room.div_ceil(2).min(chars.len())].iter().collect();
+    let tail: String = chars[chars.len().saturating_sub(room / 2)..]
+        .iter()
+        .collect();
+    format!("rds-snapshot-policy {head}...{tail}: {what}")
 }
 
 /// A Task calling an AWS API directly (no provider): a few quick retries, then the failure
@@ -177,6 +198,8 @@ pub(super) struct Splicer {
 }
 
 const MARK: &str = "@@rds-snapshot-policy-intrinsic-";
+/// How the definitions write an integration before its partition is spliced in.
+const INTEGRATION_PREFIX: &str = "arn:aws:states:::";
 
 impl Splicer {
     fn marker(&mut self, value: Value, is_list: bool) -> Value {
@@ -210,7 +233,32 @@ impl Splicer {
         }
     }
 
-    pub(super) fn join(&self, definition: &Value) -> Value {
+    /// Step Functions' integration ARNs (`arn:aws:states:::sns:publish`, ...) carry the
+    /// stack's partition (`${AWS::Partition}`), so the definitions also work in aws-cn and
+    /// aws-us-gov (Step Functions guide, "Integrating services": `arn:<partition>:states:::`).
+    fn partitioned(&mut self, value: Value) -> Value {
+        match value {
+            Value::String(s) if s.starts_with(INTEGRATION_PREFIX) => self.marker(
+                json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:states:::{}", &s[INTEGRATION_PREFIX.len()..])}),
+                false,
+            ),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let v = self.partitioned(v);
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.partitioned(v)).collect())
+            }
+            other => other,
+        }
+    }
+
+    pub(super) fn join(mut self, definition: Value) -> Value {
+        let definition = self.partitioned(definition);
         let text = definition.to_string();
         if self.intrinsics.is_empty() {
             return Value::String(text);
@@ -295,6 +343,38 @@ mod tests {
             states["Share"]["TimeoutSeconds"],
             states::TASK_TIMEOUT_SECONDS
         );
+    }
+
+    #[test]
+    fn subjects_stay_under_sns_limit_whatever_the_logical_id() {
+        assert_eq!(
+            subject("Orders", "take failed"),
+            "rds-snapshot-policy Orders: take failed"
+        );
+        let long = "A".repeat(120) + &"Z".repeat(111);
+        let s = subject(&long, "restore drill finished");
+        assert!(s.len() < 100, "{} chars: {s}", s.len());
+        assert!(
+            s.starts_with("rds-snapshot-policy AAA") && s.ends_with("ZZ: restore drill finished")
+        );
+        assert!(s.contains("..."));
+    }
+
+    #[test]
+    fn integrations_carry_the_stacks_partition() {
+        let def = definition_string(
+            "P",
+            "PTakeStateMachine",
+            Action::Take,
+            &Map::new(),
+            &json!("arn:aws:lambda:eu-west-1:111111111111:function:p"),
+            &json!("arn:aws:sns:eu-west-1:111111111111:t"),
+            false,
+        );
+        let text = def.to_string();
+        assert!(!text.contains("arn:aws:states:::"), "{text}");
+        assert!(text.contains(r#"{"Fn::Sub":"arn:${AWS::Partition}:states:::sns:publish"}"#));
+        assert!(text.contains("states:::aws-sdk:cloudwatch:putMetricData"));
     }
 
     #[test]

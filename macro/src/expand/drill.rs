@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::definition::{Splicer, integration_task};
+use super::definition::{Splicer, integration_task, subject};
 use crate::contract::{Action, CONTRACT_VERSION, ErrorName, metrics, states};
 use crate::policy::Policy;
 use crate::spec::defaults;
@@ -109,7 +109,7 @@ pub fn drill_definition(
             "Resource": "arn:aws:states:::sns:publish",
             "Parameters": {
                 "TopicArn": topic,
-                "Subject": format!("rds-snapshot-policy {logical_id}: restore drill finished"),
+                "Subject": subject(logical_id, "restore drill finished"),
                 "Message.$": "States.JsonToString($.drill.run)",
             },
             "ResultPath": null,
@@ -129,7 +129,7 @@ pub fn drill_definition(
             "Resource": "arn:aws:states:::sns:publish",
             "Parameters": {
                 "TopicArn": topic,
-                "Subject": format!("rds-snapshot-policy {logical_id}: restore drill failed"),
+                "Subject": subject(logical_id, "restore drill failed"),
                 "Message.$": format!("States.Format('Policy {logical_id}, restore drill, execution {{}}: {{}}: {{}}', $$.Execution.Id, $.error.Error, $.error.Cause)"),
             },
             "ResultPath": null,
@@ -176,7 +176,7 @@ pub fn drill_definition(
         "StartAt": "Mode",
         "States": states,
     });
-    splicer.join(&definition)
+    splicer.join(definition)
 }
 
 fn cleanup_task(task: &dyn Fn(Value, &str, Value) -> Value, drill: Value) -> Value {

@@ -22,8 +22,12 @@ fn not_the_provider() -> Value {
     ])
 }
 
-/// A readable notification: what was called, by whom, on what.
+/// A readable notification. EventBridge substitutes values without escaping them, and a
+/// JSON object may only stand as the value of a field, never inside a string (EventBridge user
+/// guide, "Transforming target input"): the template is a JSON object with the request
+/// parameters as one field's value.
 fn message(p: &str, what: &str) -> Value {
+    let alarm = format!("rds-snapshot-policy {p}: {what}");
     json!({
         "InputPathsMap": {
             "event": "$.detail.eventName",
@@ -32,25 +36,44 @@ fn message(p: &str, what: &str) -> Value {
             "request": "$.detail.requestParameters",
         },
         "InputTemplate": format!(
-            "\"rds-snapshot-policy {p}: {what}: <event> by <who> in <region> on <request>. Only the provider's role changes these; if this was not you, see the README, Tamper alarm.\""
+            "{{\"alarm\": {}, \"event\": \"<event>\", \"by\": \"<who>\", \"region\": \"<region>\", \"request\": <request>, \"help\": \"Only the provider's role changes these; if this was not you, see the README, Tamper alarm.\"}}",
+            Value::String(alarm)
         ),
     })
 }
 
 /// The keys that protect this policy's copies (DR) or, unknown to a source policy, any key.
+/// CloudTrail records a key's ARN in `resources`: a key ARN matches as written, a key ID by
+/// its `:key/<id>` suffix (EventBridge suffix matching), an intrinsic both ways (a key's `Ref`
+/// is its ID, its `Arn` its ARN). An alias names no key in the event, so a policy naming a key
+/// by alias watches every key of the account instead of none.
 fn key_filter(policy: &Policy) -> Option<Value> {
+    use crate::kms::{KeyRef, classify};
+    use crate::value::Text;
     if policy.role() != Role::Destination {
         return None;
     }
-    let keys: Vec<Value> = [
+    let mut matchers = Vec::new();
+    for key in [
         &policy.spec.kms_key_destination,
         &policy.spec.kms_key_source,
     ]
     .into_iter()
     .flatten()
-    .map(|k| k.to_value())
-    .collect();
-    (!keys.is_empty()).then(|| json!({"ARN": keys}))
+    {
+        match key {
+            Text::Literal(text) => match classify(text) {
+                Ok(KeyRef::KeyArn { .. }) => matchers.push(json!(text)),
+                Ok(KeyRef::KeyId) => matchers.push(json!({"suffix": format!(":key/{text}")})),
+                _ => return None,
+            },
+            Text::Intrinsic(v) => {
+                matchers.push(v.clone());
+                matchers.push(json!({"suffix": {"Fn::Join": ["", [":key/", v]]}}));
+            }
+        }
+    }
+    (!matchers.is_empty()).then(|| json!({"ARN": matchers}))
 }
 
 pub(super) fn guard_resources(
@@ -115,14 +138,29 @@ pub(super) fn guard_resources(
                     "Topics": [topic_arn],
                     "PolicyDocument": {
                         "Version": "2012-10-17",
-                        "Statement": [{
-                            "Sid": "TamperRulesPublish",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "events.amazonaws.com"},
-                            "Action": "sns:Publish",
-                            "Resource": topic_arn,
-                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-                        }]
+                        "Statement": [
+                            {
+                                // CloudWatch publishes alarm actions as its service principal;
+                                // a topic policy that replaces SNS's default must allow it (AWS
+                                // Knowledge Center, "CloudWatch alarm SNS notification"; CloudWatch
+                                // guide, confused-deputy prevention: aws:SourceAccount).
+                                "Sid": "AlarmsPublish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": topic_arn,
+                                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                            },
+                            {
+                                // EventBridge user guide, "Amazon SNS permissions": condition
+                                // blocks can't be used in SNS topic policies for EventBridge.
+                                "Sid": "TamperRulesPublish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": topic_arn,
+                            }
+                        ]
                     }
                 }
             }),
@@ -271,6 +309,113 @@ mod tests {
             .spec
             .resolve()
             .unwrap()
+    }
+
+    fn policy(role: &str, extra: Value) -> Policy {
+        let mut properties = json!({"Role": role, "PolicyId": "orders", "DBInstanceIdentifier": "orders",
+            "DestinationAccounts": ["333333333333"]});
+        if role == "Destination" {
+            properties = json!({"Role": role, "PolicyId": "dr", "SnapshotPattern": "^orders-",
+                "SourceAccounts": ["111111111111"], "DestinationRegion": "eu-central-1"});
+        }
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let resolver = crate::value::Resolver {
+            region: Some("eu-central-1".into()),
+            account_id: Some("222222222222".into()),
+            ..Default::default()
+        };
+        crate::parse_policy("P", &properties, &resolver).unwrap()
+    }
+
+    fn resource<'a>(out: &'a [(String, Value)], id: &str) -> &'a Value {
+        &out.iter().find(|(k, _)| k == id).unwrap().1["Properties"]
+    }
+
+    #[test]
+    fn the_topic_policy_lets_cloudwatch_alarms_and_eventbridge_publish() {
+        let out = guard_resources(
+            &policy("Source", json!({})),
+            &json!("orders"),
+            &json!({"Ref": "T"}),
+        );
+        let statements = resource(&out, "PNotificationTopicPolicy")["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let by = |service: &str| {
+            statements
+                .iter()
+                .find(|s| s["Principal"]["Service"] == service && s["Action"] == "sns:Publish")
+                .unwrap_or_else(|| panic!("no statement lets {service} publish"))
+                .clone()
+        };
+        assert_eq!(
+            by("cloudwatch.amazonaws.com")["Condition"]["StringEquals"]["aws:SourceAccount"],
+            json!({"Ref": "AWS::AccountId"})
+        );
+        assert!(
+            by("events.amazonaws.com").get("Condition").is_none(),
+            "EventBridge: no condition blocks in SNS topic policies"
+        );
+    }
+
+    #[test]
+    fn the_tamper_message_is_json_with_the_request_as_a_field() {
+        let out = guard_resources(
+            &policy("Source", json!({})),
+            &json!("orders"),
+            &json!({"Ref": "T"}),
+        );
+        for rule in ["PTamperRule", "PKeyTamperRule"] {
+            let template = resource(&out, rule)["Targets"][0]["InputTransformer"]["InputTemplate"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // What EventBridge sends: placeholders replaced by the event's values as they are.
+            let sent = template
+                .replace("<event>", "DeleteDBSnapshot")
+                .replace("<who>", "arn:aws:sts::111111111111:assumed-role/admin/x")
+                .replace("<region>", "eu-west-1")
+                .replace("<request>", r#"{"dBSnapshotIdentifier":"orders-1"}"#);
+            let parsed: Value =
+                serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{rule}: {e}: {sent}"));
+            assert_eq!(parsed["request"]["dBSnapshotIdentifier"], "orders-1");
+            assert_eq!(parsed["event"], "DeleteDBSnapshot");
+        }
+    }
+
+    #[test]
+    fn key_tamper_rules_match_keys_as_cloudtrail_names_them() {
+        let arn = "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let resources = |extra: Value| {
+            let out = guard_resources(
+                &policy("Destination", extra),
+                &json!("dr"),
+                &json!({"Ref": "T"}),
+            );
+            resource(&out, "PKeyTamperRule")["EventPattern"]["detail"]
+                .get("resources")
+                .cloned()
+        };
+        assert_eq!(
+            resources(json!({"KmsKeyDestination": arn})),
+            Some(json!({"ARN": [arn]}))
+        );
+        assert_eq!(
+            resources(json!({"KmsKeyDestination": "1234abcd-12ab-34cd-56ef-1234567890ab"})),
+            Some(json!({"ARN": [{"suffix": ":key/1234abcd-12ab-34cd-56ef-1234567890ab"}]}))
+        );
+        // An alias is not in the event: every key is watched rather than none.
+        assert_eq!(resources(json!({"KmsKeyDestination": "alias/dr"})), None);
+        let by_ref = resources(json!({"KmsKeyDestination": {"Ref": "DrKey"}})).unwrap();
+        assert_eq!(by_ref["ARN"][0], json!({"Ref": "DrKey"}));
+        assert_eq!(
+            by_ref["ARN"][1]["suffix"]["Fn::Join"][1][1],
+            json!({"Ref": "DrKey"})
+        );
     }
 
     #[test]

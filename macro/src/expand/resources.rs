@@ -312,12 +312,21 @@ fn notification_key(p: &str) -> Value {
                         "Resource": "*",
                     },
                     {
-                        "Sid": "AlarmsAndTamperRulesPublishToEncryptedTopic",
+                        "Sid": "AlarmsPublishToEncryptedTopic",
                         "Effect": "Allow",
-                        "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
                         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                         "Resource": "*",
                         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                    },
+                    {
+                        // EventBridge guide, "Amazon SNS permissions" for encrypted topics: the
+                        // key statement for EventBridge carries no condition block.
+                        "Sid": "TamperRulesPublishToEncryptedTopic",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
                     }
                 ]
             },

@@ -68,9 +68,12 @@ pub async fn verify_deployed(
         )));
     }
     let machine_arn = execution.state_machine_arn();
+    // The definition this execution runs: a stack update changes the machine's current
+    // definition (DescribeStateMachine) under executions already running, whose Tasks still
+    // send what they started with (Step Functions API reference).
     let machine = sfn
-        .describe_state_machine()
-        .state_machine_arn(machine_arn)
+        .describe_state_machine_for_execution()
+        .execution_arn(execution_arn)
         .send()
         .await
         .map_err(|e| not_found_or(e, &format!("state machine {machine_arn}")))?;

@@ -17,6 +17,7 @@ pub struct DrillApi {
 }
 
 /// Where and how a restore is made.
+#[derive(Clone)]
 pub struct Target {
     pub class: String,
     pub subnet_group: Option<String>,
@@ -42,6 +43,18 @@ pub struct Status {
     pub endpoint: Option<String>,
 }
 
+/// Where a drill restores a copy of `kind` of `database`: the policy's drill class and
+/// network, the drill tags.
+pub fn drill_target(policy: &RuntimePolicy, kind: Kind, database: &str) -> Target {
+    let spec = &policy.spec;
+    Target {
+        class: drill_class(policy, kind),
+        subnet_group: spec.drill_db_subnet_group_name.clone(),
+        security_groups: spec.drill_vpc_security_group_ids.clone(),
+        tags: drill_tags(policy, database),
+    }
+}
+
 /// The tags of a drill resource: the failover tags plus the drill's own.
 fn drill_tags(policy: &RuntimePolicy, database: &str) -> Vec<Tag> {
     let mut out = failover_tags(policy, database);
@@ -65,18 +78,19 @@ impl DrillApi {
         copy: &Snapshot,
         identifier: &str,
     ) -> Result<(), ProviderError> {
-        let spec = &policy.spec;
-        let target = Target {
-            class: drill_class(policy, copy.kind),
-            subnet_group: spec.drill_db_subnet_group_name.clone(),
-            security_groups: spec.drill_vpc_security_group_ids.clone(),
-            tags: drill_tags(policy, copy.database_key()),
-        };
-        self.restore_as(copy, identifier, target).await
+        self.restore_as(
+            copy,
+            identifier,
+            drill_target(policy, copy.kind, copy.database_key()),
+        )
+        .await
     }
 
     /// Restores `copy` as `identifier` with `target`'s class, network and tags (a failover
-    /// restore carries no drill tag, so no drill ever deletes it).
+    /// restore carries no drill tag, so no drill ever deletes it). An Aurora snapshot restores
+    /// the cluster only, at the snapshot's engine version (without `EngineVersion` AWS takes the
+    /// region's default); its instance is created by [`DrillApi::status`] once the cluster is
+    /// `available`, as AWS requires (RDS API reference, RestoreDBClusterFromSnapshot).
     pub async fn restore_as(
         &self,
         copy: &Snapshot,
@@ -102,44 +116,27 @@ impl DrillApi {
                 .multi_az(false)
                 .set_db_subnet_group_name(subnet)
                 .set_vpc_security_group_ids(groups)
-                .set_tags(Some(restore_tags.clone()))
+                .set_tags(Some(restore_tags))
                 .send()
                 .await
                 .map(drop)
                 .map_err(|e| (error_code(&e), classify(e, &context))),
             Kind::Cluster => {
-                let engine = self.cluster_engine(&copy.id).await?;
-                let cluster = self
-                    .rds
+                let (engine, version) = self.cluster_engine(&copy.id).await?;
+                self.rds
                     .restore_db_cluster_from_snapshot()
                     .db_cluster_identifier(identifier)
                     .snapshot_identifier(&copy.id)
                     .engine(&engine)
+                    .set_engine_version(version)
                     .deletion_protection(false)
                     .set_db_subnet_group_name(subnet)
                     .set_vpc_security_group_ids(groups)
-                    .set_tags(Some(restore_tags.clone()))
+                    .set_tags(Some(restore_tags))
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| (error_code(&e), classify(e, &context)));
-                match cluster {
-                    Ok(()) | Err((Some(_), _)) if self.exists(identifier, Kind::Cluster).await => {
-                        self.rds
-                            .create_db_instance()
-                            .db_instance_identifier(member_identifier(identifier))
-                            .db_cluster_identifier(identifier)
-                            .engine(&engine)
-                            .db_instance_class(&class)
-                            .publicly_accessible(false)
-                            .set_tags(Some(restore_tags.clone()))
-                            .send()
-                            .await
-                            .map(drop)
-                            .map_err(|e| (error_code(&e), classify(e, &context)))
-                    }
-                    other => other,
-                }
+                    .map_err(|e| (error_code(&e), classify(e, &context)))
             }
         };
         match result {
@@ -168,7 +165,11 @@ impl DrillApi {
         }
     }
 
-    async fn cluster_engine(&self, snapshot: &str) -> Result<String, ProviderError> {
+    /// The engine and engine version a cluster snapshot was taken at.
+    async fn cluster_engine(
+        &self,
+        snapshot: &str,
+    ) -> Result<(String, Option<String>), ProviderError> {
         let out = self
             .rds
             .describe_db_cluster_snapshots()
@@ -176,20 +177,57 @@ impl DrillApi {
             .send()
             .await
             .map_err(|e| classify(e, &format!("reading the engine of {snapshot}")))?;
-        Ok(out
-            .db_cluster_snapshots()
-            .first()
-            .and_then(|s| s.engine())
-            .unwrap_or("aurora-postgresql")
-            .to_string())
+        let found = out.db_cluster_snapshots().first();
+        Ok((
+            found
+                .and_then(|s| s.engine())
+                .unwrap_or("aurora-postgresql")
+                .to_string(),
+            found.and_then(|s| s.engine_version()).map(str::to_string),
+        ))
     }
 
-    /// The restore's status: for a cluster, its member instance's (the cluster serves once an
-    /// instance does) and the cluster's endpoint.
-    pub async fn status(&self, identifier: &str, kind: Kind) -> Result<Status, ProviderError> {
+    /// The restore's status. An Aurora restore serves once its instance does: while the cluster
+    /// is not `available` that is the cluster's status; once it is, its instance is created
+    /// with `target`'s class and tags (an existing one counts) and its status reported.
+    pub async fn status(
+        &self,
+        identifier: &str,
+        kind: Kind,
+        target: &Target,
+    ) -> Result<Status, ProviderError> {
+        let mut cluster_endpoint = None;
         let instance = match kind {
             Kind::Instance => identifier.to_string(),
-            Kind::Cluster => member_identifier(identifier),
+            Kind::Cluster => {
+                let out = self
+                    .rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(identifier)
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &format!("checking drill cluster {identifier}")))?;
+                let Some(cluster) = out.db_clusters().first() else {
+                    return Err(ProviderError::new(
+                        crate::error::ErrorKind::DatabaseNotFound,
+                        format!("drill cluster {identifier} is gone"),
+                    ));
+                };
+                let status = cluster.status().unwrap_or("unknown");
+                if status != "available" {
+                    return Ok(Status {
+                        available: false,
+                        status: format!("cluster {status}"),
+                        endpoint: None,
+                    });
+                }
+                cluster_endpoint = cluster.endpoint().map(str::to_string);
+                let member = member_identifier(identifier);
+                if !self.exists(&member, Kind::Instance).await {
+                    self.create_member(cluster, &member, target).await?;
+                }
+                member
+            }
         };
         let out = self
             .rds
@@ -205,27 +243,42 @@ impl DrillApi {
             ));
         };
         let status = db.db_instance_status().unwrap_or("unknown").to_string();
-        let mut endpoint = db.endpoint().and_then(|e| e.address()).map(str::to_string);
-        if kind == Kind::Cluster
-            && let Ok(c) = self
-                .rds
-                .describe_db_clusters()
-                .db_cluster_identifier(identifier)
-                .send()
-                .await
-        {
-            endpoint = c
-                .db_clusters()
-                .first()
-                .and_then(|c| c.endpoint())
-                .map(str::to_string)
-                .or(endpoint);
-        }
+        let endpoint = cluster_endpoint
+            .or_else(|| db.endpoint().and_then(|e| e.address()).map(str::to_string));
         Ok(Status {
             available: status == "available",
             status,
             endpoint,
         })
+    }
+
+    /// The one instance of a restored (available) cluster; one already there counts.
+    async fn create_member(
+        &self,
+        cluster: &aws_sdk_rds::types::DbCluster,
+        member: &str,
+        target: &Target,
+    ) -> Result<(), ProviderError> {
+        let context = format!(
+            "creating {member} in drill cluster {}",
+            cluster.db_cluster_identifier().unwrap_or_default()
+        );
+        match self
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(member)
+            .set_db_cluster_identifier(cluster.db_cluster_identifier().map(str::to_string))
+            .set_engine(cluster.engine().map(str::to_string))
+            .db_instance_class(&target.class)
+            .publicly_accessible(false)
+            .set_tags(Some(target.tags.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e).is_some_and(|c| c.contains("AlreadyExists")) => Ok(()),
+            Err(e) => Err(classify(e, &context)),
+        }
     }
 
     /// Every instance and cluster of the policy's drill naming scheme, with tags and creation

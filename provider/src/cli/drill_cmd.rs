@@ -257,23 +257,20 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
             .unwrap_or_default(),
         args.target_id
     );
-    api.restore_as(
-        copy,
-        &args.target_id,
-        Target {
-            class,
-            subnet_group: args.subnet_group.clone(),
-            security_groups: (!args.security_group_ids.is_empty())
-                .then(|| args.security_group_ids.clone()),
-            tags: failover_tags(&policy, &args.database),
-        },
-    )
-    .await
-    .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+    let target = Target {
+        class,
+        subnet_group: args.subnet_group.clone(),
+        security_groups: (!args.security_group_ids.is_empty())
+            .then(|| args.security_group_ids.clone()),
+        tags: failover_tags(&policy, &args.database),
+    };
+    api.restore_as(copy, &args.target_id, target.clone())
+        .await
+        .map_err(|e| format!("{}: {}", e.kind, e.message))?;
     let requested = began.elapsed();
     let status = loop {
         let status = api
-            .status(&args.target_id, copy.kind)
+            .status(&args.target_id, copy.kind, &target)
             .await
             .map_err(|e| format!("{}: {}", e.kind, e.message))?;
         if status.available {

@@ -208,27 +208,18 @@ pub(super) fn plan_copy(
             );
             continue;
         }
-        // A cross-region copy of an instance snapshot with its own option group needs an option
-        // group in the destination region (AWS refuses the copy without one).
+        // A cross-region copy of an instance snapshot with its own option group takes
+        // DestinationOptionGroupName when the policy names one. AWS requires it only when the
+        // group holds TDE (RDS API reference, CopyDBSnapshot: OptionGroupName); otherwise the
+        // copy proceeds and its restores get the region's default group (AWS refuses a TDE
+        // copy itself, and the error names the property).
         let option_group = match source.option_group.as_deref() {
             Some(group)
                 if cross_region
                     && source.kind == Kind::Instance
                     && !group.starts_with("default:") =>
             {
-                match &policy.spec.destination_option_group_name {
-                    Some(target) => Some(target.clone()),
-                    None => {
-                        plan.errors.push(ProviderError::new(
-                            ErrorKind::PolicyInvalid,
-                            format!(
-                                "{subject} uses the option group {group}: copying it to {} needs an option group there; set DestinationOptionGroupName to one of the same engine in {}",
-                                policy.destination_region, policy.destination_region
-                            ),
-                        ));
-                        continue;
-                    }
-                }
+                policy.spec.destination_option_group_name.clone()
             }
             _ => None,
         };
