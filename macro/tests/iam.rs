@@ -433,6 +433,9 @@ impl Literal<'_> {
                         };
                         json!(self.resolve(&name))
                     }
+                    // The false branch, unless it is nothing (a conditional statement): then
+                    // the statement as it is when its condition holds.
+                    "Fn::If" if v[2] == json!({"Ref": "AWS::NoValue"}) => self.value(&v[1]),
                     "Fn::If" => self.value(&v[2]),
                     "Fn::Join" => {
                         let sep = v[0].as_str().unwrap();

@@ -51,6 +51,7 @@ fn empty_summary(policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
         drill: None,
         announcements: Vec::new(),
         more: false,
+        omitted: Default::default(),
     }
 }
 
@@ -88,7 +89,7 @@ pub async fn run_drill_step(
                 }
             }
             let run = finish(aws, &api, policy, run).await?;
-            summary.metric_data = restore_metrics(policy, &run, aws.now());
+            summary.metric_data = restore_metrics(policy, &run);
             Some(run)
         }
         (DrillStep::Cleanup, run) => {
@@ -240,18 +241,12 @@ async fn cleanup(
 }
 
 /// `RestoreMinutes` per database, and the policy's maximum (what the RTO alarm watches).
-pub fn restore_metrics(
-    policy: &RuntimePolicy,
-    run: &DrillRun,
-    at: DateTime<Utc>,
-) -> Vec<MetricDatum> {
-    let timestamp = rfc3339(at);
+pub fn restore_metrics(policy: &RuntimePolicy, run: &DrillRun) -> Vec<MetricDatum> {
     let mut out = Vec::new();
     let max = run.restores.iter().filter_map(|r| r.minutes).max();
     let datum = |dimensions: Vec<MetricDimension>, value: i64| MetricDatum {
         metric_name: metrics::RESTORE_MINUTES,
         dimensions,
-        timestamp: timestamp.clone(),
         value: value as f64,
         unit: "None",
     };

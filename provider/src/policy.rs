@@ -44,8 +44,10 @@ impl RuntimePolicy {
                 Regex::new(&p)
                     .map_err(|e| invalid(ErrorKind::InputInvalid, format!("pattern {p:?}: {e}")))?,
             ),
-            Some(Target::Instance(id)) => Selector::Instance(id.clone()),
-            Some(Target::Cluster(id)) => Selector::Cluster(id.clone()),
+            // RDS stores DB identifiers in lowercase (RDS API reference, DBInstanceIdentifier:
+            // "stored as a lowercase string"): `Orders` names the database `orders`.
+            Some(Target::Instance(id)) => Selector::Instance(id.to_ascii_lowercase()),
+            Some(Target::Cluster(id)) => Selector::Cluster(id.to_ascii_lowercase()),
             None => {
                 return Err(invalid(
                     ErrorKind::InputInvalid,

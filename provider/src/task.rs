@@ -98,11 +98,7 @@ fn recovery_points(
 }
 
 /// `DeliveryLagMinutes` per database for each copy this run saw delivered.
-pub fn delivery_lag_metric_data(
-    policy_id: &str,
-    done: &[Step],
-    measured_at: DateTime<Utc>,
-) -> Vec<MetricDatum> {
+pub fn delivery_lag_metric_data(policy_id: &str, done: &[Step]) -> Vec<MetricDatum> {
     done.iter()
         .filter_map(|step| match &step.operation {
             Operation::MarkDelivered {
@@ -121,7 +117,6 @@ pub fn delivery_lag_metric_data(
                         value: database.clone(),
                     },
                 ],
-                timestamp: measured_at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 value: *lag_minutes as f64,
                 unit: "None",
             }),
@@ -135,13 +130,10 @@ pub fn delivery_lag_metric_data(
 pub fn recovery_point_metric_data(
     policy_id: &str,
     points: &BTreeMap<String, RecoveryPoint>,
-    measured_at: DateTime<Utc>,
 ) -> Vec<MetricDatum> {
-    let timestamp = measured_at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let datum = |dimensions: Vec<MetricDimension>, value: i64| MetricDatum {
         metric_name: metrics::RECOVERY_POINT_AGE,
         dimensions,
-        timestamp: timestamp.clone(),
         value: value as f64,
         unit: "None",
     };
@@ -200,7 +192,6 @@ fn unexpected_sharers(policy: &RuntimePolicy, inventory: &Inventory) -> BTreeMap
 fn unexpected_shares_metric(
     policy: &RuntimePolicy,
     sharers: &BTreeMap<String, usize>,
-    measured_at: DateTime<Utc>,
 ) -> Option<MetricDatum> {
     (policy.role() == Role::Destination && policy.spec.copies_across_accounts()).then(|| {
         MetricDatum {
@@ -209,7 +200,6 @@ fn unexpected_shares_metric(
                 name: metrics::DIMENSION_POLICY,
                 value: policy.id.clone(),
             }],
-            timestamp: measured_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             value: sharers.values().sum::<usize>() as f64,
             unit: "None",
         }
@@ -271,14 +261,14 @@ pub async fn run_action(
         .map_err(|e| (e, None))?;
     let measured_at = aws.now();
     let recovery_points = recovery_points(policy, &inventory, measured_at);
-    let mut metric_data = recovery_point_metric_data(&policy.id, &recovery_points, measured_at);
+    let mut metric_data = recovery_point_metric_data(&policy.id, &recovery_points);
     let unexpected = if action == Action::Copy {
         unexpected_sharers(policy, &inventory)
     } else {
         BTreeMap::new()
     };
     if action == Action::Copy {
-        metric_data.extend(unexpected_shares_metric(policy, &unexpected, measured_at));
+        metric_data.extend(unexpected_shares_metric(policy, &unexpected));
         for (account, count) in &unexpected {
             tracing::warn!(policy = %policy.id, %account, count, "snapshots shared by an account outside SourceAccounts: never copied");
         }
@@ -300,6 +290,7 @@ pub async fn run_action(
         drill: None,
         announcements: Vec::new(),
         more: false,
+        omitted: Default::default(),
     };
     if dry_run {
         summary.done = plan.steps.clone();
@@ -312,11 +303,9 @@ pub async fn run_action(
         summary.more = applied.stopped_by_deadline;
     }
     summary.announcements = announcements(policy, &summary);
-    summary.metric_data.extend(delivery_lag_metric_data(
-        &policy.id,
-        &summary.done,
-        measured_at,
-    ));
+    summary
+        .metric_data
+        .extend(delivery_lag_metric_data(&policy.id, &summary.done));
     summary.aws_calls = aws.calls() - calls_before;
     let mut problems: Vec<ProviderError> = plan.errors.clone();
     problems.extend(
@@ -400,16 +389,21 @@ pub async fn handle_task(
                 "finished"
             );
             log_recovery_points(&summary);
-            Ok(summary)
+            log_notes(&summary);
+            Ok(summary.bounded(rds_snapshot_policy_macro::contract::SUMMARY_BUDGET_BYTES))
         }
         Err((error, summary)) => {
             tracing::error!(error = %error, "failed");
             let detail = match &summary {
                 Some(s) => {
                     log_recovery_points(s);
+                    log_notes(s);
+                    // The error's cause is bounded by the same payload limit: the first
+                    // failures, and how many there were.
+                    let first: Vec<_> = s.failed.iter().take(FAILURES_IN_ERROR).collect();
                     format!(
                         " | summary: {}",
-                        json!({"done": s.done.len(), "failed": s.failed, "pending": s.pending.len()})
+                        json!({"done": s.done.len(), "failed": first, "failedCount": s.failed.len(), "pending": s.pending.len()})
                     )
                 }
                 None => String::new(),
@@ -446,6 +440,26 @@ fn limit_rounds(
         ),
     });
     tracing::warn!(policy = %summary.policy, elapsed_seconds = elapsed, "no time for another round in this execution");
+}
+
+/// Failures an error's message lists (the rest are counted and logged).
+const FAILURES_IN_ERROR: usize = 20;
+
+/// Every step, skip, pending note and failure in the log: the task output may leave some out
+/// (`Summary::bounded`).
+fn log_notes(summary: &Summary) {
+    for step in &summary.done {
+        tracing::info!(policy = %summary.policy, subject = %step.subject, reason = %step.reason, "done");
+    }
+    for note in &summary.pending {
+        tracing::info!(policy = %summary.policy, subject = %note.subject, reason = %note.reason, "pending");
+    }
+    for note in &summary.skipped {
+        tracing::debug!(policy = %summary.policy, subject = %note.subject, reason = %note.reason, "skipped");
+    }
+    for failure in &summary.failed {
+        tracing::warn!(policy = %summary.policy, subject = %failure.subject, error = %failure.error, message = %failure.message, "failed");
+    }
 }
 
 /// One log line per recovery point, with the policy and database (the metrics themselves
@@ -533,14 +547,14 @@ mod tests {
         assert_eq!(points["billing"].snapshot, "billing-2");
         assert_eq!(points["billing"].age_minutes, 90);
 
-        let data = recovery_point_metric_data("dr", &points, at("2026-11-24T07:00:00Z"));
+        let data = recovery_point_metric_data("dr", &points);
         assert_eq!(data.len(), 3);
         // First the policy's maximum (what the RPO alarm watches), then the oldest database.
         assert_eq!(data[0].dimensions.len(), 1);
         assert_eq!(data[0].value, 90.0);
         assert_eq!(data[1].dimensions[1].value, "billing");
         assert_eq!(data[0].metric_name, metrics::RECOVERY_POINT_AGE);
-        assert_eq!(data[0].timestamp, "2026-11-24T07:00:00Z");
+        assert!(!serde_json::to_string(&data).unwrap().contains("Timestamp"));
     }
 
     #[test]
@@ -551,6 +565,6 @@ mod tests {
             at("2026-11-24T07:00:00Z"),
         );
         assert!(points.is_empty());
-        assert!(recovery_point_metric_data("dr", &points, at("2026-11-24T07:00:00Z")).is_empty());
+        assert!(recovery_point_metric_data("dr", &points).is_empty());
     }
 }

@@ -67,6 +67,12 @@ def _now() -> datetime.datetime:
 
 rds.utcnow = _now  # creation times of RDS resources follow the emulated clock
 
+# A datum without Timestamp is stamped when CloudWatch receives it (CloudWatch API reference,
+# MetricDatum: "Timestamp: The time the metric data was received"): by the emulated clock here.
+from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
+
+cloudwatch_models.utcnow = _now
+
 
 # --- pending states -------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ mod task;
 
 pub use task::{
     DrillInput, DrillRestore, DrillRun, DrillStep, EventEntry, Failure, KindName, MetricDatum,
-    MetricDimension, Note, Operation, Origin, RecoveryPoint, Step, Summary, TaskInput,
-    TaskInputError, parse_task_input,
+    MetricDimension, Note, Operation, Origin, RecoveryPoint, STATE_PAYLOAD_LIMIT_BYTES,
+    SUMMARY_BUDGET_BYTES, Step, Summary, TaskInput, TaskInputError, parse_task_input,
 };
 
 use std::fmt;

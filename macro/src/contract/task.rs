@@ -286,14 +286,14 @@ pub struct RecoveryPoint {
 }
 
 /// One CloudWatch datum, in the shape of PutMetricData's `MetricData` (the state machine
-/// passes the list to CloudWatch as it is).
+/// passes the list to CloudWatch as it is). No `Timestamp`: CloudWatch stamps the time it
+/// receives the datum (PutMetricData API reference), which avoids depending on how the
+/// Step Functions SDK integration converts a timestamp given as text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetricDatum {
     pub metric_name: &'static str,
     pub dimensions: Vec<MetricDimension>,
-    /// RFC 3339, by AWS's clock.
-    pub timestamp: String,
     pub value: f64,
     pub unit: &'static str,
 }
@@ -354,4 +354,170 @@ pub struct Summary {
     /// machine runs the task again at once (it plans anew from what exists).
     #[serde(default)]
     pub more: bool,
+    /// Entries left out of `done`, `skipped`, `pending`, `failed` and `recoveryPoints` to keep
+    /// the output under Step Functions' payload limit (see [`Summary::bounded`]), by list.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<&'static str, usize>,
+}
+
+/// Step Functions' limit on a state's input or output: 256 KiB of UTF-8 (Step Functions
+/// guide, quotas). Past it the execution fails with `States.DataLimitExceeded`, which no
+/// `States.ALL` catches: no notification, no metrics.
+pub const STATE_PAYLOAD_LIMIT_BYTES: usize = 262_144;
+
+/// What a task's output may use of that limit: the rest is kept for what the state machine
+/// adds around it (the execution's input, an error, the loop's fields).
+pub const SUMMARY_BUDGET_BYTES: usize = 200_000;
+
+fn size<T: Serialize>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX, |t| t.len())
+}
+
+/// Keeps the entries of `items` that fit in `budget` bytes (in order), counting the rest.
+fn keep_within<T: Serialize>(items: &mut Vec<T>, budget: &mut usize) -> usize {
+    let mut kept = 0;
+    for item in items.iter() {
+        let cost = size(item) + 1;
+        if cost > *budget {
+            break;
+        }
+        *budget -= cost;
+        kept += 1;
+    }
+    let left_out = items.len() - kept;
+    items.truncate(kept);
+    left_out
+}
+
+impl Summary {
+    /// The summary within `max_bytes` of JSON: what the state machine acts on (metric data,
+    /// announcements, the loop flag, the drill run) is kept whole; the per-snapshot notes are
+    /// kept in order of importance (failures, then what was done, pending, the recovery points,
+    /// skipped) until the budget is spent, and `omitted` counts what was left out. The logs
+    /// carry every entry.
+    pub fn bounded(mut self, max_bytes: usize) -> Summary {
+        if size(&self) <= max_bytes {
+            return self;
+        }
+        let mut notes = (
+            std::mem::take(&mut self.failed),
+            std::mem::take(&mut self.done),
+            std::mem::take(&mut self.pending),
+            std::mem::take(&mut self.recovery_points),
+            std::mem::take(&mut self.skipped),
+        );
+        // What stays whole, plus room for the `omitted` counts.
+        let mut budget = max_bytes.saturating_sub(size(&self) + 200);
+        let mut omitted = BTreeMap::new();
+        let mut count = |name: &'static str, n: usize| {
+            if n > 0 {
+                omitted.insert(name, n);
+            }
+        };
+        count("failed", keep_within(&mut notes.0, &mut budget));
+        count("done", keep_within(&mut notes.1, &mut budget));
+        count("pending", keep_within(&mut notes.2, &mut budget));
+        let mut points: Vec<(String, RecoveryPoint)> =
+            std::mem::take(&mut notes.3).into_iter().collect();
+        // The oldest recovery points first: the ones an operator looks for.
+        points.sort_by(|a, b| b.1.age_minutes.cmp(&a.1.age_minutes));
+        count("recoveryPoints", keep_within(&mut points, &mut budget));
+        count("skipped", keep_within(&mut notes.4, &mut budget));
+        (self.failed, self.done, self.pending, self.skipped) = (notes.0, notes.1, notes.2, notes.4);
+        self.recovery_points = points.into_iter().collect();
+        self.omitted = omitted;
+        self
+    }
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    fn note(i: usize) -> Note {
+        Note {
+            subject: format!("arn:aws:rds:eu-west-1:111111111111:snapshot:orders-{i:05}-2026-04-06-10-00"),
+            reason: "inside RetentionDays (30 days): kept; the newest available snapshot of its database".into(),
+        }
+    }
+
+    fn sweep(notes: usize, databases: usize) -> Summary {
+        Summary {
+            action: Action::Delete,
+            policy: "orders".into(),
+            now: "2026-04-06T10:00:00Z".into(),
+            dry_run: false,
+            done: Vec::new(),
+            skipped: (0..notes).map(note).collect(),
+            pending: (0..10).map(note).collect(),
+            failed: vec![Failure {
+                subject: "orders-1".into(),
+                error: ErrorName::AccessDenied,
+                message: "denied".into(),
+            }],
+            aws_calls: 3,
+            measured_at: None,
+            recovery_points: (0..databases)
+                .map(|i| {
+                    (
+                        format!("db-{i:04}"),
+                        RecoveryPoint {
+                            snapshot: format!("db-{i:04}-2026-04-06-10-00"),
+                            taken: "2026-04-06T10:00:00Z".into(),
+                            age_minutes: i as i64,
+                        },
+                    )
+                })
+                .collect(),
+            metric_data: (0..databases)
+                .map(|i| MetricDatum {
+                    metric_name: "RecoveryPointAgeMinutes",
+                    dimensions: vec![MetricDimension {
+                        name: "Policy",
+                        value: format!("db-{i}"),
+                    }],
+                    value: 1.0,
+                    unit: "None",
+                })
+                .collect(),
+            unexpected_sharers: BTreeMap::new(),
+            drill: None,
+            announcements: Vec::new(),
+            more: true,
+            omitted: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_small_summary_is_unchanged() {
+        let small = sweep(10, 3);
+        assert_eq!(small.clone().bounded(SUMMARY_BUDGET_BYTES), small);
+    }
+
+    #[test]
+    fn a_sweep_of_thousands_of_snapshots_stays_under_the_payload_limit() {
+        let big = sweep(5_000, 300);
+        assert!(
+            size(&big) > STATE_PAYLOAD_LIMIT_BYTES,
+            "the case must exceed the limit: {}",
+            size(&big)
+        );
+        let bounded = big.clone().bounded(SUMMARY_BUDGET_BYTES);
+        let text = serde_json::to_string(&bounded).unwrap();
+        assert!(text.len() <= SUMMARY_BUDGET_BYTES, "{}", text.len());
+        // What the state machine acts on is whole; failures come first.
+        assert_eq!(bounded.metric_data, big.metric_data);
+        assert!(bounded.more);
+        assert_eq!(bounded.failed, big.failed);
+        assert_eq!(bounded.pending.len(), 10);
+        let skipped_out = bounded.omitted.get("skipped").copied().unwrap_or(0);
+        assert!(skipped_out > 0);
+        assert_eq!(bounded.skipped.len() + skipped_out, 5_000);
+        assert_eq!(
+            bounded.recovery_points.len()
+                + bounded.omitted.get("recoveryPoints").copied().unwrap_or(0),
+            300
+        );
+        assert!(text.contains("\"omitted\""));
+    }
 }

@@ -338,13 +338,22 @@ fn read_target(r: &mut Reader, role: Role) -> Target<Text> {
 
 fn read_db_identifier(r: &mut Reader, name: &str) -> Text {
     let text = r.text(name).unwrap_or(Text::Literal(String::new()));
-    if let Text::Literal(id) = &text
-        && !is_db_identifier(id)
-    {
-        r.diag.error(
+    if let Text::Literal(id) = &text {
+        if !is_db_identifier(id) {
+            r.diag.error(
                 name,
                 format!("must be a DB identifier (1-63 letters, digits and hyphens, starting with a letter, no trailing or double hyphen), got {id:?}"),
             );
+        } else if id.chars().any(|c| c.is_ascii_uppercase()) {
+            // RDS stores DB identifiers in lowercase (RDS API reference, DBInstanceIdentifier,
+            // DBClusterIdentifier): snapshots, events and the provider all see the lowercase one.
+            let lower = id.to_ascii_lowercase();
+            r.diag.warn(
+                name,
+                format!("{id:?} is read as {lower:?}: RDS stores DB identifiers in lowercase"),
+            );
+            return Text::Literal(lower);
+        }
     }
     text
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::error::ProviderError;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Kind, tags};
 use crate::policy::RuntimePolicy;
 
 pub use rds_snapshot_policy_macro::contract::{Action, KindName, Note, Operation, Step};
@@ -87,19 +87,47 @@ pub fn plan(
 }
 
 /// `orders-2026-11-24-07-00`: the snapshot name for `database` at `now` (UTC).
-pub fn snapshot_name(database: &str, now: DateTime<Utc>) -> String {
-    format!("{database}-{}", now.format("%Y-%m-%d-%H-%M"))
+pub fn snapshot_name(database: &str, kind: Kind, now: DateTime<Utc>) -> String {
+    fit_name(database, &now.format("%Y-%m-%d-%H-%M").to_string(), kind)
 }
 
 /// `orders-1a2b3c-2026-11-24-07-00`: the name when the plain one is another policy's (two
 /// stacks' policies on one database), with 6 hex digits of this policy's id.
-pub fn policy_snapshot_name(database: &str, policy_id: &str, now: DateTime<Utc>) -> String {
+pub fn policy_snapshot_name(
+    database: &str,
+    kind: Kind,
+    policy_id: &str,
+    now: DateTime<Utc>,
+) -> String {
     let digest = fnv_hex(policy_id);
-    format!(
-        "{database}-{}-{}",
-        &digest[..6],
-        now.format("%Y-%m-%d-%H-%M")
-    )
+    let rest = format!("{}-{}", &digest[..6], now.format("%Y-%m-%d-%H-%M"));
+    fit_name(database, &rest, kind)
+}
+
+/// The longest snapshot name the tool writes for `kind`: AWS's limit (RDS API reference:
+/// DBClusterSnapshotIdentifier 1-63 characters, DBSnapshotIdentifier 1-255) less room for the
+/// re-encryption suffix (`-cmk`) a copy of it may carry.
+pub fn max_snapshot_name(kind: Kind) -> usize {
+    let aws = match kind {
+        Kind::Cluster => 63,
+        Kind::Instance => 255,
+    };
+    aws - tags::REENCRYPTED_SUFFIX.len()
+}
+
+/// `<database>-<rest>`, or, when that is too long for `kind`, the database's name cut short
+/// with 6 hex digits of the whole name (so two long names stay apart): a valid identifier
+/// either way (letters, digits, single hyphens, no trailing hyphen).
+fn fit_name(database: &str, rest: &str, kind: Kind) -> String {
+    let full = format!("{database}-{rest}");
+    let max = max_snapshot_name(kind);
+    if full.len() <= max {
+        return full;
+    }
+    let digest = fnv_hex(database);
+    let room = max.saturating_sub(rest.len() + 8);
+    let prefix: String = database.chars().take(room).collect();
+    format!("{}-{}-{rest}", prefix.trim_end_matches('-'), &digest[..6])
 }
 
 /// FNV-1a (64 bits) of `text`, as 16 hex digits: stable across releases and platforms.
@@ -163,4 +191,52 @@ pub fn accounts_digest(accounts: &[String]) -> String {
     sorted.sort_unstable();
     sorted.dedup();
     fnv_hex(&sorted.join(","))
+}
+
+#[cfg(test)]
+mod naming_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rds_snapshot_policy_macro::spec::is_db_identifier;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 7, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn short_names_are_unchanged() {
+        assert_eq!(
+            snapshot_name("orders", Kind::Cluster, now()),
+            "orders-2026-11-24-07-00"
+        );
+        assert!(policy_snapshot_name("orders", Kind::Instance, "p", now()).starts_with("orders-"));
+    }
+
+    #[test]
+    fn cluster_snapshot_names_fit_aws_limit_with_room_for_the_reencryption_suffix() {
+        // A 63-character cluster identifier, the longest AWS allows.
+        let long = format!("a{}", "b-c".repeat(20) + "dd");
+        assert_eq!(long.len(), 63);
+        for name in [
+            snapshot_name(&long, Kind::Cluster, now()),
+            policy_snapshot_name(&long, Kind::Cluster, "orders-prod", now()),
+        ] {
+            let reencrypted = format!("{name}{}", tags::REENCRYPTED_SUFFIX);
+            assert!(
+                reencrypted.len() <= 63,
+                "{} chars: {reencrypted}",
+                reencrypted.len()
+            );
+            assert!(is_db_identifier(&reencrypted), "{reencrypted}");
+            assert!(name.ends_with("2026-11-24-07-00"));
+        }
+        // Instance snapshot names may be 255 long: the whole name is kept.
+        assert!(snapshot_name(&long, Kind::Instance, now()).starts_with(&long));
+        // Two long names that share their start stay apart.
+        let other = format!("{}x", &long[..62]);
+        assert_ne!(
+            snapshot_name(&long, Kind::Cluster, now()),
+            snapshot_name(&other, Kind::Cluster, now())
+        );
+    }
 }

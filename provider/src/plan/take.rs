@@ -180,13 +180,13 @@ pub(super) fn plan_take(
             continue;
         }
         let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
-        let mut name = snapshot_name(&target.id, now);
+        let mut name = snapshot_name(&target.id, target.kind, now);
         if by_name
             .get(&(name.as_str(), target.kind))
             .is_some_and(|s| !ours(s))
         {
             // Another policy (another stack) snapshots this database too: never collide.
-            name = policy_snapshot_name(&target.id, &policy.id, now);
+            name = policy_snapshot_name(&target.id, target.kind, &policy.id, now);
         }
         if let Some(existing) = by_name.get(&(name.as_str(), target.kind)) {
             if ours(existing) {
