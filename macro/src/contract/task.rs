@@ -420,7 +420,7 @@ impl Summary {
         let mut points: Vec<(String, RecoveryPoint)> =
             std::mem::take(&mut notes.3).into_iter().collect();
         // The oldest recovery points first: the ones an operator looks for.
-        points.sort_by(|a, b| b.1.age_minutes.cmp(&a.1.age_minutes));
+        points.sort_by_key(|p| std::cmp::Reverse(p.1.age_minutes));
         count("recoveryPoints", keep_within(&mut points, &mut budget));
         count("skipped", keep_within(&mut notes.4, &mut budget));
         (self.failed, self.done, self.pending, self.skipped) = (notes.0, notes.1, notes.2, notes.4);
