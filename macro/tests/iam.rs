@@ -367,6 +367,8 @@ impl Literal<'_> {
                 format!("arn:aws:iam::{account}:role/{id}")
             } else if id.ends_with("ConnectionArn") {
                 format!("arn:aws:codestar-connections:{region}:{account}:connection/1")
+            } else if id.contains("KmsKey") {
+                format!("arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
             } else if id.contains("Region") {
                 "eu-central-1".into()
             } else if id.contains("Account") {
