@@ -174,6 +174,9 @@ def _send_to_targets(self, original_event, transform_input=True):
             _start_execution(arn, event)
         elif service == "events" and ":event-bus/" in arn:
             _deliver_to_bus(arn, event)
+        elif service == "sns":
+            import notifications
+            notifications.deliver_to_topic(self, target, event)
         else:
             others.append(target)
     if others:

@@ -134,6 +134,9 @@ def _principal_matches(principal, caller):
         return True
     if not isinstance(principal, dict):
         return False
+    # IAM guide, principal element: {"AWS": "*"} is the same as "*" (everyone).
+    if "*" in _list(principal.get("AWS")):
+        return True
     if "service" in caller:
         return caller["service"] in _list(principal.get("Service"))
     for entry in _list(principal.get("AWS")):

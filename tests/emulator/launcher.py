@@ -658,6 +658,9 @@ import cloudwatch_cbor  # noqa: E402  (CloudWatch over CBOR)
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
 
 eventbridge.set_clock(lambda: _now())
+import notifications  # noqa: E402  (alarms, topic and key policies, CloudTrail events)
+
+notifications.set_clock(lambda: _now())
 _original_parser_start = sfn_parser_models.StepFunctionsParserBackend.start_execution
 
 
@@ -731,10 +734,10 @@ class _ConfigMiddleware:
             return cloudwatch_cbor.answer(environ, start_response)
         if path.endswith("/cfnresponse"):
             return _custom_resource_answer(environ, start_response)
-        if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events"):
+        if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events", "/_rsp/alarms", "/_rsp/notifications"):
             return _events_endpoint(path, start_response)
         if path != "/_rsp/config":
-            return self.app(environ, start_response)
+            return _recorded(self.app, environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}")
@@ -768,6 +771,42 @@ class _ConfigMiddleware:
         return [payload]
 
 
+_SCOPE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+def _recorded(app, environ, start_response):
+    """Runs the request; a successful RDS or KMS write is handed to CloudTrail (notifications)."""
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not scope or scope.group(3) not in ("rds", "kms"):
+        return app(environ, start_response)
+    import io
+    import urllib.parse as parse
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    status = {}
+
+    def capture(code, headers, *rest):
+        status["code"] = code
+        return start_response(code, headers, *rest)
+
+    result = app(environ, capture)
+    if not status.get("code", "").startswith("2"):
+        return result
+    key, region, service = scope.groups()
+    try:
+        if service == "rds":
+            params = {k: v[0] for k, v in parse.parse_qs(body.decode()).items()}
+            action = params.get("Action")
+        else:
+            params = json.loads(body or b"{}")
+            action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+        notifications.record_api_call(service, action, params, key, region)
+    except Exception as error:  # noqa: BLE001 - the trail never breaks the call
+        print(f"launcher: could not record {service} call for CloudTrail: {error}", file=sys.stderr)
+    return result
+
+
 def _date_time_string(self, timestamp=None):
     """The Date header of every response follows the emulated clock (the provider reads AWS's
     clock from it)."""
@@ -790,6 +829,10 @@ def _events_endpoint(path, start_response):
         reply = {"emitted": eventbridge.announce_rds_events()}
     elif path == "/_rsp/wait":
         reply = {"running": eventbridge.wait_for_executions()}
+    elif path == "/_rsp/alarms":
+        reply = {"changes": notifications.evaluate_alarms()}
+    elif path == "/_rsp/notifications":
+        reply = notifications.log()
     else:
         reply = eventbridge.log()
     payload = json.dumps(reply).encode()

@@ -255,6 +255,144 @@ class Launcher(unittest.TestCase):
         with self.assertRaises(cfn.exceptions.ClientError):
             cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Nothing")
 
+    # --- notifications: alarms, topic and key policies, EventBridge -> SNS, CloudTrail ------
+
+    def queue_on(self, account, topic_arn, name):
+        sqs = self.client("sqs", account)
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.client("sns", account).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+                                              Attributes={"RawMessageDelivery": "true"})
+        return sqs, url
+
+    def received(self, sqs, url):
+        return [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                       WaitTimeSeconds=0).get("Messages", [])]
+
+    def alarm_stack(self, name, statements):
+        topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}
+        policy = {"Type": "AWS::SNS::TopicPolicy", "Properties": {"Topics": [{"Ref": "Topic"}], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": statements}}}
+        alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "Namespace": "LauncherAlarm", "MetricName": name, "Statistic": "Maximum", "Period": 300,
+            "EvaluationPeriods": 1, "Threshold": 60, "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "breaching", "AlarmActions": [{"Ref": "Topic"}]}}
+        cfn = self.client("cloudformation", A)
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(
+            {"Resources": {"Topic": topic, "Policy": policy, "Alarm": alarm}}))
+        return f"arn:aws:sns:{REGION}:{A}:{name}"
+
+    def test_alarm_actions_reach_the_topic_only_if_its_policy_lets_cloudwatch_publish(self):
+        events_only = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sns:Publish", "Resource": "*"}
+        cloudwatch = {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                      "Action": "sns:Publish", "Resource": "*",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": A}}}
+        silent = self.alarm_stack("alarm-silent", [events_only])
+        heard = self.alarm_stack("alarm-heard", [events_only, cloudwatch])
+        queues = {t: self.queue_on(A, t, t.rsplit(":", 1)[-1] + "-q") for t in (silent, heard)}
+        self.advance(10)
+        changes, _ = self.post("/_rsp/alarms", {})
+        fired = {c["alarm"].rsplit("-Alarm-", 1)[0] for c in changes["changes"] if c["to"] == "ALARM"}
+        self.assertEqual(fired, {"alarm-silent", "alarm-heard"}, changes)
+        self.assertEqual(self.received(*queues[silent]), [], "the events-only policy drops the alarm")
+        bodies = self.received(*queues[heard])
+        self.assertEqual(len(bodies), 1, bodies)
+        self.assertEqual(json.loads(bodies[0])["NewStateValue"], "ALARM")
+        refused, _ = self.post("/_rsp/notifications", {})
+        self.assertTrue(any(r["topic"] == silent and "not authorized" in r["reason"] for r in refused["refused"]))
+
+    def test_rule_to_topic_needs_an_unconditioned_statement_and_json_input(self):
+        sns = self.client("sns", A)
+        events = self.client("events", A)
+        outcomes = {}
+        for name, condition, template in (
+                ("with-condition", {"StringEquals": {"aws:SourceAccount": A}}, '{"request": <request>}'),
+                ("object-in-string", None, '"changed: <request>"'),
+                ("object-as-field", None, '{"event": "<event>", "request": <request>}')):
+            topic = sns.create_topic(Name=f"rule-{name}")["TopicArn"]
+            statement = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                         "Action": "sns:Publish", "Resource": topic}
+            if condition:
+                statement["Condition"] = condition
+            sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                                     AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+            queue = self.queue_on(A, topic, f"rule-{name}-q")
+            events.put_rule(Name=f"rule-{name}", EventPattern=json.dumps({"source": ["launcher.test"]}))
+            events.put_targets(Rule=f"rule-{name}", Targets=[{"Id": "t", "Arn": topic, "InputTransformer": {
+                "InputPathsMap": {"event": "$.detail.eventName", "request": "$.detail.requestParameters"},
+                "InputTemplate": template}}])
+            outcomes[name] = queue
+        events.put_events(Entries=[{"Source": "launcher.test", "DetailType": "t", "Detail": json.dumps(
+            {"eventName": "DeleteDBSnapshot", "requestParameters": {"dBSnapshotIdentifier": "s1"}})}])
+        self.assertEqual(self.received(*outcomes["with-condition"]), [])
+        self.assertEqual(self.received(*outcomes["object-in-string"]), [])
+        delivered = self.received(*outcomes["object-as-field"])
+        self.assertEqual([json.loads(b)["request"] for b in delivered], [{"dBSnapshotIdentifier": "s1"}])
+
+    def test_subjects_of_100_characters_are_refused(self):
+        sns = self.client("sns", A)
+        topic = sns.create_topic(Name="subjects")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="m", Subject="s" * 99)
+        with self.assertRaises(sns.exceptions.ClientError):
+            sns.publish(TopicArn=topic, Message="m", Subject="s" * 100)
+
+    def test_cloudtrail_events_need_a_trail(self):
+        rds = self.client("rds", B)
+        rds.create_db_instance(DBInstanceIdentifier="trail-db", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                               AllocatedStorage=20, MasterUsername="x_admin", MasterUserPassword="not-a-real-password")
+        rds.create_db_snapshot(DBInstanceIdentifier="trail-db", DBSnapshotIdentifier="trail-s1")
+        rds.delete_db_snapshot(DBSnapshotIdentifier="trail-s1")
+        log, _ = self.post("/_rsp/notifications", {})
+        mine = [e for e in log["trail"] if e["account"] == B and e["event"] == "DeleteDBSnapshot"]
+        self.assertEqual([e["recorded"] for e in mine], [False], "no trail, no event")
+        self.client("s3", B).create_bucket(Bucket="trail-bucket-b",
+                                           CreateBucketConfiguration={"LocationConstraint": REGION})
+        trail = self.client("cloudtrail", B)
+        trail.create_trail(Name="management", S3BucketName="trail-bucket-b")
+        trail.start_logging(Name="management")
+        rds.create_db_snapshot(DBInstanceIdentifier="trail-db", DBSnapshotIdentifier="trail-s2")
+        rds.delete_db_snapshot(DBSnapshotIdentifier="trail-s2")
+        log, _ = self.post("/_rsp/notifications", {})
+        mine = [e for e in log["trail"] if e["account"] == B and e["event"] == "DeleteDBSnapshot"]
+        self.assertEqual([e["recorded"] for e in mine], [False, True])
+        self.assertTrue(mine[1]["by"].endswith(":role/any"), mine[1])
+
+    def test_describe_state_machine_for_execution_is_the_definition_it_started_with(self):
+        first = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        sfn, arn = self.machine(A, "versioned", first)
+        execution = sfn.start_execution(stateMachineArn=arn, name="old", input="{}")["executionArn"]
+        second = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(second))
+        self.assertEqual(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), second)
+        self.assertEqual(json.loads(sfn.describe_state_machine_for_execution(executionArn=execution)["definition"]),
+                         first)
+        sfn.stop_execution(executionArn=execution)
+
+    def test_a_restored_cluster_takes_instances_only_once_available(self):
+        rds = self.client("rds", A)
+        rds.create_db_cluster(DBClusterIdentifier="restore-src", Engine="aurora-postgresql", EngineVersion="15.4",
+                              MasterUsername="x_admin", MasterUserPassword="not-a-real-password")
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="restore-src", DBClusterSnapshotIdentifier="restore-snap")
+        self.post("/_rsp/config", {"restore_pending_seconds": 600})
+        try:
+            rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="restored", SnapshotIdentifier="restore-snap",
+                                                 Engine="aurora-postgresql")
+            cluster = rds.describe_db_clusters(DBClusterIdentifier="restored")["DBClusters"][0]
+            self.assertEqual(cluster["Status"], "creating")
+            self.assertNotEqual(cluster["EngineVersion"], "15.4", "without EngineVersion: the region's default")
+            with self.assertRaises(rds.exceptions.ClientError) as refused:
+                rds.create_db_instance(DBInstanceIdentifier="restored-1", DBClusterIdentifier="restored",
+                                       Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+            self.assertIn("InvalidDBClusterStateFault", str(refused.exception))
+            self.advance(11)
+            self.assertEqual(rds.describe_db_clusters(DBClusterIdentifier="restored")["DBClusters"][0]["Status"],
+                             "available")
+            rds.create_db_instance(DBInstanceIdentifier="restored-1", DBClusterIdentifier="restored",
+                                   Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+        finally:
+            self.post("/_rsp/config", {"restore_pending_seconds": 0})
+
 
 if __name__ == "__main__":
     unittest.main()
