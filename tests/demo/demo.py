@@ -38,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import yaml
 
+from inbox import Inbox
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROD, DR = "111111111111", "222222222222"
 PROD_REGION, DR_REGION = "eu-west-1", "eu-central-1"
@@ -132,11 +134,14 @@ def load_template(path):
 # --- the environment ----------------------------------------------------------------------
 
 class Account:
-    def __init__(self, endpoint, account, region):
+    """An account as one role in it: the operator (`demo`) by default; the Lambdas run as the
+    provider's role, as on AWS (the tamper rules tell its calls from everyone else's)."""
+
+    def __init__(self, endpoint, account, region, role="demo"):
         sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id="demo", aws_secret_access_key="demo")
-        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/demo",
-                                RoleSessionName="demo")["Credentials"]
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                                RoleSessionName=role)["Credentials"]
         self.account, self.region, self.endpoint = account, region, endpoint
         self.creds = creds
 
@@ -310,6 +315,9 @@ def simulate(endpoint, stacks, start, end, observer, say_steps=True):
         post(f"{endpoint}/_rsp/wait", {})
         post(f"{endpoint}/_rsp/tick", {})  # copies/snapshots that became available just now
         post(f"{endpoint}/_rsp/wait", {})
+        if minute.minute % 5 == 0:
+            # CloudWatch evaluates the alarms; their actions publish to the topics.
+            post(f"{endpoint}/_rsp/alarms", {})
         observer.observe(minute)
         minute += dt.timedelta(minutes=1)
     return started
@@ -433,6 +441,26 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     return share_refused and delete_refused and stranger_refused, text
 
 
+def tamper_scenario(dr, inbox):
+    """Someone other than the provider deletes an old DR copy: CloudTrail records the call, the
+    DR policy's tamper rule publishes it. The provider's own deletes never do. (ok, text)"""
+    copies = sorted(Observer(dr, ()).copies(), key=lambda c: c.get("SnapshotCreateTime") or dt.datetime.max)
+    victim = next(c for c in copies if tag(c, "CopiedBy"))
+    rds = dr.client("rds", DR_REGION)
+    if victim.get("DBClusterSnapshotIdentifier"):
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=victim["DBClusterSnapshotIdentifier"])
+    else:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=victim["DBSnapshotIdentifier"])
+    inbox.drain()
+    tampers = inbox.of_kind("tamper")
+    by_hand = [m for m in tampers if m["event"].startswith("Delete") and ":assumed-role/demo/" in m["by"]]
+    by_provider = [m for m in tampers if "rds-snapshot-policy-provider" in m["by"]]
+    text = (f"{victim['DBSnapshotIdentifier']} deleted by the operator role: {len(by_hand)} tamper notification(s) "
+            f"received ({by_hand[0]['event'] + ' by ' + by_hand[0]['by'] if by_hand else 'none'}); "
+            f"from the provider's own deletes: {len(by_provider)}")
+    return bool(by_hand) and not by_provider, text
+
+
 def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
     """The DR stack's restore drill: restores the newest copy of each database (restores take
     `restore_minutes` simulated minutes), checks them, records the times, deletes everything it
@@ -526,7 +554,10 @@ def main():
                                          "lambda": {"use_docker": False}})
     say(f"emulator on {endpoint}")
     prod, dr = Account(endpoint, PROD, PROD_REGION), Account(endpoint, DR, DR_REGION)
-    prod_lambdas, dr_lambdas = start_lambdas(prod, args.workdir), start_lambdas(dr, args.workdir)
+    # The Lambdas act as the provider's role (templates/install.yaml names it per region).
+    prod_lambdas, dr_lambdas = (
+        start_lambdas(Account(endpoint, a.account, a.region, f"rds-snapshot-policy-provider-{a.region}"), args.workdir)
+        for a in (prod, dr))
     post(f"{endpoint}/_rsp/config", {"lambda_endpoints": {PROD: prod_lambdas, DR: dr_lambdas},
                                      "clock": START.isoformat()})
     say(f"Lambda runtime API: prod {prod_lambdas}, dr {dr_lambdas}")
@@ -545,6 +576,15 @@ def main():
                {"ArtifactBucket": bucket, "MacroArtifactKey": "rds-snapshot-policy/macro.zip",
                 "ProviderArtifactKey": "rds-snapshot-policy/provider.zip",
                 **({"AllowedDestinationAccounts": DR} if account is prod else {"AllowedSourceAccounts": PROD})})
+
+    # A trail logging management events in each account: the tamper rules match CloudTrail's
+    # events, which exist only where a trail logs them.
+    for account in (prod, dr):
+        bucket = f"rsp-demo-trail-{account.account}"
+        account.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": account.region})
+        trail = account.client("cloudtrail")
+        trail.create_trail(Name="management-events", S3BucketName=bucket, IsMultiRegionTrail=True)
+        trail.start_logging(Name="management-events")
 
     # The Aurora cluster (the emulator's CloudFormation has no AWS::RDS::DBCluster).
     kms = prod.client("kms")
@@ -571,6 +611,9 @@ def main():
         template, resources = deploy(account, lambdas, name, os.path.join(examples, path), params)
         stacks.append((name, account, template, resources))
     dr_template, dr_resources = stacks[0][2], stacks[0][3]
+    topic = next(arn for logical_id, arn in dr_resources.items() if logical_id.endswith("NotificationTopic"))
+    inbox = Inbox(dr, DR_REGION, topic, "dr-operator-pager")
+    say(f"an operator's queue is subscribed to the DR policy's topic {topic}")
     policy = next(r for r in dr_template["Resources"].values() if r["Type"] == "AWS::CloudFormation::CustomResource"
                   or r["Type"].startswith("Custom::"))["Properties"]
     rpo_minutes = int(policy.get("RpoMinutes", 60))
@@ -667,6 +710,15 @@ def main():
             f"first copy, {len(breaching)} breaching" + ("" if not breaching else f", first at {breaching[0][0]:%d %H:%M}"))
         if breaching or not periods:
             ok = False
+        # What reached the operator's queue: the alarm's own notifications (CloudWatch publishes
+        # through the topic policy and the topic's key policy).
+        inbox.drain()
+        late = inbox.alarms("RpoAlarm", after=settled)
+        oks = inbox.alarms("RpoAlarm", state="OK")
+        say(f"RPO alarm notifications received: {len(inbox.alarms('RpoAlarm'))} ALARM (before the first copy: "
+            f"no recovery point yet), {len(oks)} OK, {len(late)} ALARM after the first copy settled")
+        if late or not oks:
+            ok = False
 
     # The delivery lags the provider published (DeliveryLagMinutes, one datum per copy).
     published = []
@@ -692,6 +744,14 @@ def main():
     refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
     say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
     ok = ok and refused
+    post(f"{endpoint}/_rsp/alarms", {})
+    inbox.drain()
+    failures = [m for m in inbox.of_kind("failure") if "far-future-delete" in m["text"]]
+    unexpected = inbox.alarms("UnexpectedSharesAlarm")
+    say(f"notifications received: the failed delete execution's ({len(failures)}: "
+        f"{failures[0]['text'][:90] + '...' if failures else 'none'}), the unexpected-shares alarm "
+        f"({len(unexpected)} ALARM)")
+    ok = ok and bool(failures) and bool(unexpected)
 
     drilled, rows, leftovers, rto = drill_scenario(endpoint, stacks, dr)
     print()
@@ -702,6 +762,11 @@ def main():
     say(f"restore drill: {len(rows)} databases restored in the DR account and deleted again; "
         f"drill resources left: {leftovers or 'none'}")
     ok = ok and drilled
+
+    # Tampering: the operator role (not the provider's) deletes an old DR copy by hand.
+    tampered, tamper_text = tamper_scenario(dr, inbox)
+    say(f"tamper scenario: {tamper_text}")
+    ok = ok and tampered
 
     if args.stall_hours > 0 and args.stall_from is None:
         stall_end = end + dt.timedelta(hours=args.stall_hours)
@@ -717,11 +782,20 @@ def main():
         else:
             ok = False
             say("stall scenario: the RPO alarm never became true although the copies stalled")
+        inbox.drain()
+        paged = inbox.alarms("RpoAlarm", after=end)
+        if paged:
+            say(f"stall scenario: the RPO alarm's notification was received at {paged[0]['time']:%d %H:%M} "
+                f"({paged[0]['name']}: {paged[0]['state']})")
+        else:
+            ok = False
+            say("stall scenario: no RPO alarm notification reached the operator's queue")
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
         "forged tasks were refused, every database restored within RtoMinutes, `status` reported them protected, "
-        "and a stalled copy raised the alarm"
+        "a failed execution, an unexpected share and a manual delete each reached the operator's queue, "
+        "and a stalled copy raised the alarm and its notification was received"
         if ok else "FAILED")
     return 0 if ok else 1
 
