@@ -11,7 +11,7 @@ echo "test: tool setup took $(( $(date +%s) - t )) s"
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).
 stage() { echo "test: $1 took $(( $(date +%s) - $2 )) s"; }
 t=$(date +%s)
-AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py
+AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py tests/emulator/test_iam_eval.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
 cargo test --workspace --lib --bins --tests "$@" -- --include-ignored

@@ -650,6 +650,10 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "delete_db_instance" => "rds:DeleteDBInstance",
         "delete_db_cluster" => "rds:DeleteDBCluster",
         "describe_orderable_db_instance_options" => "rds:DescribeOrderableDBInstanceOptions",
+        "get_role" => "iam:GetRole",
+        "describe_trails" => "cloudtrail:DescribeTrails",
+        "get_trail_status" => "cloudtrail:GetTrailStatus",
+        "get_event_selectors" => "cloudtrail:GetEventSelectors",
         "describe_key" => "kms:DescribeKey",
         "get_key_policy" => "kms:GetKeyPolicy",
         "describe_execution" => "states:DescribeExecution",
@@ -717,6 +721,8 @@ fn every_operation_the_provider_calls_is_allowed_by_its_role() {
     for expected in [
         "describe_option_groups",
         "describe_state_machine_for_execution",
+        "get_role",
+        "get_event_selectors",
         "copy_db_snapshot",
     ] {
         assert!(

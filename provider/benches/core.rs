@@ -71,6 +71,7 @@ fn inventory(snapshots: usize, databases: usize) -> Inventory {
                 kms_key_id: None,
                 encrypted: true,
                 engine: None,
+                engine_version: None,
                 option_group: None,
             }
         })

@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub encrypted: bool,
     /// The engine of the database it was taken from; `None` when not read.
     pub engine: Option<String>,
+    /// The engine version of the database it was taken from; `None` when not read.
+    pub engine_version: Option<String>,
     /// An instance snapshot's option group (`default:<engine>-<version>` for the default one).
     pub option_group: Option<String>,
 }

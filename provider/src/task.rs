@@ -504,6 +504,7 @@ mod tests {
             kms_key_id: None,
             encrypted: true,
             engine: None,
+            engine_version: None,
             option_group: None,
         }
     }

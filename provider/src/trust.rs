@@ -24,6 +24,11 @@ pub struct Trust {
     pub verify_deployment: bool,
     /// Custom-resource answers may go to http on 127.0.0.1 (local tests only).
     pub allow_local_response_url: bool,
+    /// The installation's `KmsKeyArns` (empty: any key, through RDS): the deploy-time checks
+    /// warn when a key the copies need is not listed.
+    pub kms_key_arns: Vec<String>,
+    /// DR: the installation's `SourceKmsKeyArns` (the production keys of shared snapshots).
+    pub source_kms_key_arns: Vec<String>,
 }
 
 impl Trust {
@@ -34,6 +39,8 @@ impl Trust {
             allowed_source_accounts: None,
             verify_deployment: false,
             allow_local_response_url: false,
+            kms_key_arns: Vec::new(),
+            source_kms_key_arns: Vec::new(),
         }
     }
 
@@ -53,12 +60,30 @@ impl Trust {
             }
             Ok(accounts)
         };
+        let key_list = |name: &str| -> Result<Vec<String>, String> {
+            let text = lookup(name).unwrap_or_default();
+            let keys: Vec<String> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            match keys
+                .iter()
+                .find(|k| !k.starts_with("arn:") || !k.contains(":key/"))
+            {
+                Some(bad) => Err(format!("{name} holds {bad:?}, which is not a KMS key ARN")),
+                None => Ok(keys),
+            }
+        };
         Ok(Trust {
             allowed_destination_accounts: Some(list(provider_env::ALLOWED_DESTINATION_ACCOUNTS)?),
             allowed_source_accounts: Some(list(provider_env::ALLOWED_SOURCE_ACCOUNTS)?),
             verify_deployment: true,
             allow_local_response_url: lookup(provider_env::ALLOW_LOCAL_RESPONSE_URL).as_deref()
                 == Some("1"),
+            kms_key_arns: key_list(provider_env::KMS_KEY_ARNS)?,
+            source_kms_key_arns: key_list(provider_env::SOURCE_KMS_KEY_ARNS)?,
         })
     }
 
@@ -228,6 +253,19 @@ mod tests {
             Trust::operator()
                 .confine(&mut source_policy("444444444444"))
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_installations_key_lists_are_read_and_must_be_key_arns() {
+        let key = "arn:aws:kms:eu-west-1:111111111111:key/11111111-1111-1111-1111-111111111111";
+        let trust = Trust::from_env(env(&[(provider_env::SOURCE_KMS_KEY_ARNS, key)])).unwrap();
+        assert_eq!(trust.source_kms_key_arns, vec![key.to_string()]);
+        assert!(trust.kms_key_arns.is_empty());
+        let wrong = Trust::from_env(env(&[(provider_env::KMS_KEY_ARNS, "alias/dr")]));
+        assert_eq!(
+            wrong.unwrap_err(),
+            "RSP_KMS_KEY_ARNS holds \"alias/dr\", which is not a KMS key ARN"
         );
     }
 

@@ -39,6 +39,7 @@ fn snapshots(list: &[Written], region: &str, account: &str) -> Vec<Snapshot> {
             kms_key_id: None,
             encrypted: false,
             engine: None,
+            engine_version: None,
             option_group: None,
         })
         .collect()

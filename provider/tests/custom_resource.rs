@@ -545,3 +545,138 @@ fn bodies_fit_in_4096_bytes() {
     assert!(parsed["Reason"].as_str().unwrap().contains("truncated"));
     assert_eq!(parsed["Status"], "FAILED");
 }
+
+/// Creates S3 bucket `name` in `account` (the Rust tests carry no S3 SDK: one REST call, as
+/// the SDK would send it, with the account's credentials in the scope moto reads).
+async fn create_bucket(em: &Emulator, account: &str, name: &str) {
+    let credentials = em.credentials(account).await;
+    let status = reqwest::Client::new()
+        .put(format!("{}/{name}", em.endpoint))
+        .header(
+            "Authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/20260101/{DR_REGION}/s3/aws4_request, SignedHeaders=host, Signature=x",
+                credentials.access_key_id()
+            ),
+        )
+        .header("x-amz-security-token", credentials.session_token().unwrap_or_default())
+        .body(format!(
+            "<CreateBucketConfiguration><LocationConstraint>{DR_REGION}</LocationConstraint></CreateBucketConfiguration>"
+        ))
+        .send()
+        .await
+        .expect("CreateBucket")
+        .status();
+    assert!(status.is_success(), "CreateBucket {name}: {status}");
+}
+
+/// What only AWS can tell about a fresh DR account: no RDS service-linked role, no trail for
+/// the tamper rules, a drill class Aurora does not offer. Each is a warning naming the fix
+/// (a failure with StrictChecks), and each goes away once the account is ready.
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn a_fresh_dr_account_is_told_what_it_lacks() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let fresh = "444444444444";
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let source_key = shared_key(&src, &[fresh]).await;
+    create_cluster(&src, SOURCE_REGION, "cr9-ledger", &source_key).await;
+    let rds = src.rds(SOURCE_REGION);
+    rds.create_db_cluster_snapshot()
+        .db_cluster_identifier("cr9-ledger")
+        .db_cluster_snapshot_identifier("cr9-ledger-shared")
+        .send()
+        .await
+        .unwrap();
+    rds.modify_db_cluster_snapshot_attribute()
+        .db_cluster_snapshot_identifier("cr9-ledger-shared")
+        .attribute_name("restore")
+        .values_to_add(fresh)
+        .send()
+        .await
+        .unwrap();
+    let dr = em.aws(fresh, DR_REGION).await;
+    let key = create_key(&dr, DR_REGION).await;
+    let server = ResponseServer::start(0).await;
+    let props = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "cr9-copies",
+        "DBClusterIdentifier": "cr9-ledger", "DestinationRegion": DR_REGION,
+        "SourceRegionOverride": SOURCE_REGION, "KmsKeyDestination": key,
+        "RestoreDrill": "true", "DrillDBInstanceClass": "db.t3.micro"});
+    let body = answer(&dr, cr_event("Create", &server.url, props.clone(), None)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let reason = body["Reason"].as_str().unwrap();
+    for expected in [
+        "no RDS service-linked role (AWSServiceRoleForRDS)",
+        "aws iam create-service-linked-role --aws-service-name rds.amazonaws.com",
+        "no CloudTrail trail logs management write events in eu-central-1",
+        "the drill's instance class db.t3.micro for aurora-postgresql",
+        "is not orderable in eu-central-1",
+    ] {
+        assert!(reason.contains(expected), "{expected:?} not in {reason}");
+    }
+    // KmsKeyArns set to the DR key only, as its description once read: the shared snapshot's
+    // source key is missing, and every copy would be refused by KMS.
+    let dr_keys_only = Trust {
+        kms_key_arns: vec![key.clone()],
+        ..local_operator()
+    };
+    let event = || cr_event("Create", &server.url, props.clone(), None);
+    let body = answer_trusting(&dr, event(), dr_keys_only.clone()).await;
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "neither it nor SourceKmsKeyArns lists {source_key}"
+        )) && reason.contains("cluster-snapshot:cr9-ledger-shared"),
+        "{reason}"
+    );
+    let with_source_keys = Trust {
+        source_kms_key_arns: vec![source_key.clone()],
+        ..dr_keys_only
+    };
+    let body = answer_trusting(&dr, event(), with_source_keys).await;
+    assert!(
+        !body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("SourceKmsKeyArns"),
+        "{body}"
+    );
+    let mut strict = props.clone();
+    strict["StrictChecks"] = json!("true");
+    let body = answer(&dr, cr_event("Create", &server.url, strict, None)).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+
+    // The account made ready: the role, a multi-region trail that logs, an Aurora class (the
+    // drill's network is another check, and stays a warning here).
+    dr.iam(DR_REGION)
+        .create_service_linked_role()
+        .aws_service_name("rds.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    create_bucket(em, fresh, "cr9-trail-logs").await;
+    let trail = dr.cloudtrail(DR_REGION);
+    trail
+        .create_trail()
+        .name("management")
+        .s3_bucket_name("cr9-trail-logs")
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    trail
+        .start_logging()
+        .name("management")
+        .send()
+        .await
+        .unwrap();
+    let mut ready = props;
+    ready["DrillDBInstanceClass"] = json!("db.t4g.medium");
+    let body = answer(&dr, cr_event("Create", &server.url, ready, None)).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let reason = body["Reason"].as_str().unwrap();
+    for gone in ["AWSServiceRoleForRDS", "CloudTrail", "orderable"] {
+        assert!(!reason.contains(gone), "{gone:?} still in {reason}");
+    }
+}

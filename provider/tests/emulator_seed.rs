@@ -437,7 +437,12 @@ async fn a_sharing_policy_on_a_tde_database_fails_at_deploy_time() {
         )
         .unwrap()
     };
-    let tde = provider::custom_resource::run_checks(&src, &check("ora-tde-options")).await;
+    let tde = provider::custom_resource::run_checks(
+        &src,
+        &check("ora-tde-options"),
+        &provider::trust::Trust::operator(),
+    )
+    .await;
     assert!(
         tde.failures.iter().any(|f| f.contains(
             "DB instance ora-tde-options uses the option group tde-options with TDE: AWS does not share snapshots"
@@ -445,6 +450,11 @@ async fn a_sharing_policy_on_a_tde_database_fails_at_deploy_time() {
         "{:?}",
         tde.failures
     );
-    let plain = provider::custom_resource::run_checks(&src, &check("ora-plain-options")).await;
+    let plain = provider::custom_resource::run_checks(
+        &src,
+        &check("ora-plain-options"),
+        &provider::trust::Trust::operator(),
+    )
+    .await;
     assert!(plain.failures.is_empty(), "{:?}", plain.failures);
 }

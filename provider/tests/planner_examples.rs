@@ -146,6 +146,7 @@ fn snapshot(s: &Snap, policy: &RuntimePolicy, account_region: &str) -> Snapshot 
         kms_key_id: s.key.clone(),
         encrypted: s.key.is_some(),
         engine: s.engine.clone(),
+        engine_version: None,
         option_group: s.option_group.clone(),
     }
 }

@@ -128,6 +128,7 @@ fn build(specs: &[Spec], now: DateTime<Utc>) -> Vec<Snapshot> {
                 kms_key_id: None,
                 encrypted: false,
                 engine: None,
+                engine_version: None,
                 option_group: None,
             }
         })
@@ -238,7 +239,7 @@ proptest! {
             inventory.snapshots.push(Snapshot {
                 id: snapshot_id.clone(), arn: format!("arn:{snapshot_id}"), kind: Kind::Instance,
                 database: database.clone(), status: "creating".into(), snapshot_type: "manual".into(),
-                created: None, original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: false, engine: None, option_group: None,
+                created: None, original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: false, engine: None, engine_version: None, option_group: None,
             });
         }
         let second = plan(Action::Take, &policy, &inventory, now + Duration::minutes(later));
@@ -262,7 +263,7 @@ proptest! {
             inventory.snapshots.push(Snapshot {
                 id: target_id.clone(), arn: format!("arn:copy:{target_id}"), kind: source.kind,
                 database: source.database.clone(), status: "copying".into(), snapshot_type: "manual".into(),
-                created: Some(now), original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: true, engine: None, option_group: None,
+                created: Some(now), original_created: None, tags: t.iter().cloned().collect(), kms_key_id: None, encrypted: true, engine: None, engine_version: None, option_group: None,
             });
         }
         prop_assert!(per_kind.get("Instance").copied().unwrap_or(0) <= 20);

@@ -91,6 +91,7 @@ fn snapshot(id: String, status: &str, point: DateTime<Utc>, key: &str) -> Snapsh
         kms_key_id: Some(key.into()),
         encrypted: true,
         engine: None,
+        engine_version: None,
         option_group: None,
     }
 }

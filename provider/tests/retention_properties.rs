@@ -106,6 +106,7 @@ fn history(hours_ago: &[(usize, i64)], destination: bool) -> Vec<Snapshot> {
                 kms_key_id: None,
                 encrypted: true,
                 engine: None,
+                engine_version: None,
                 option_group: None,
             }
         })

@@ -441,6 +441,52 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     return share_refused and delete_refused and stranger_refused, text
 
 
+# Provider-role statements this demo cannot show to be necessary, and why (each is in the
+# README's IAM section). Every other statement must, in this run, have been the only statement
+# that allowed some call: removing it would have refused that call and failed the demo.
+NOT_EXERCISED_BY_THE_DEMO = {
+    "snapshots/Logs": "CloudWatch Logs: the demo's Lambdas log to files, not to CloudWatch Logs",
+    "snapshots/LetRdsCreateItsServiceLinkedRole": "RDS creates its service-linked role itself on first need; the emulator's RDS makes no IAM calls",
+    "snapshots/UseSourceKeysForCopiesThroughRdsOnly": "present only with KmsKeyArns set in DR; the demo installs with both key lists empty",
+    "snapshots/GrantSourceKeysOnlyToRds": "present only with KmsKeyArns set in DR; the demo installs with both key lists empty",
+    "snapshots/CopiesRdsMakesOnOurBehalf": "calls RDS makes in the source region for a cross-region copy; the emulator's RDS makes none",
+    "snapshots/ReencryptOnlyIntoTaggedSnapshots": "re-encryption of snapshots on the AWS-managed key; the demo's databases use CMKs (tests/emulator_reencrypt.rs)",
+    "restore-drill/RestoreDrillsIntoTheirNetwork": "a named DrillDBSubnetGroupName; the demo's drill uses the default subnet group",
+    "snapshots/DeleteOnlyTheToolsCopies": "DR retention is in days and the demo simulates hours: no DR copy expires (DR deletes: emulator_actions.rs; the tag condition: macro/tests/iam.rs)",
+}
+
+
+def authorization_verdict(endpoint):
+    """The emulator decided the provider's RDS, KMS, Step Functions and CloudFormation calls by
+    its role's policies (tests/emulator/authorization.py): none may have been refused, and each
+    statement of the role must have been necessary (the only one allowing some call) or be
+    listed in NOT_EXERCISED_BY_THE_DEMO. (ok, text)"""
+    with urllib.request.urlopen(f"{endpoint}/_rsp/authorization", timeout=60) as response:
+        log = json.loads(response.read())
+    install = load_template(os.path.join(ROOT, "templates/install.yaml"))
+    declared = set()
+    for policy in install["Resources"]["ProviderRole"]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            statement = statement["Fn::If"][1] if "Fn::If" in statement else statement
+            declared.add(f"{policy['PolicyName']}/{statement['Sid']}")
+    necessary, used = set(), set()
+    for role, sids in log["necessary"].items():
+        if "rds-snapshot-policy-provider-" in role:
+            necessary.update(sids)
+    for role, sids in log["used"].items():
+        if "rds-snapshot-policy-provider-" in role:
+            used.update(sids)
+    denied = log["denied"]
+    unproven = sorted(declared - necessary - set(NOT_EXERCISED_BY_THE_DEMO))
+    text = (f"{log['decisions']} decisions, {len(denied)} refused"
+            + (f" (first: {denied[0]['message']})" if denied else "")
+            + f"; provider role: {len(necessary & declared)} of {len(declared)} statements shown necessary"
+            + f", {len(declared & set(NOT_EXERCISED_BY_THE_DEMO))} not exercised by the demo (README)"
+            + (f"; neither necessary nor explained: {', '.join(unproven)}"
+               f" (used only beside another: {', '.join(sorted(set(unproven) & used)) or 'none'})" if unproven else ""))
+    return not denied and not unproven, text
+
+
 def tamper_scenario(dr, inbox):
     """Someone other than the provider deletes an old DR copy: CloudTrail records the call, the
     DR policy's tamper rule publishes it. The provider's own deletes never do. (ok, text)"""
@@ -585,6 +631,10 @@ def main():
         trail = account.client("cloudtrail")
         trail.create_trail(Name="management-events", S3BucketName=bucket, IsMultiRegionTrail=True)
         trail.start_logging(Name="management-events")
+    # RDS's service-linked role in the DR account (README, "Before the first deploy"): RDS
+    # creates it with an account's first DB instance; a DR account that never had one lacks it,
+    # and the DR policy's deploy-time check says so.
+    dr.client("iam").create_service_linked_role(AWSServiceName="rds.amazonaws.com")
 
     # The Aurora cluster (the emulator's CloudFormation has no AWS::RDS::DBCluster).
     kms = prod.client("kms")
@@ -792,6 +842,10 @@ def main():
             say("stall scenario: no RPO alarm notification reached the operator's queue")
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
+    # Authorization: every call of the provider was decided by its role's policies.
+    authorized, authz_text = authorization_verdict(endpoint)
+    say(f"authorization: {authz_text}")
+    ok = ok and authorized
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
         "forged tasks were refused, every database restored within RtoMinutes, `status` reported them protected, "
         "a failed execution, an unexpected share and a manual delete each reached the operator's queue, "

@@ -659,6 +659,8 @@ from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
 
 eventbridge.set_clock(lambda: _now())
 import notifications  # noqa: E402  (alarms, topic and key policies, CloudTrail events)
+import authorization  # noqa: E402  (the provider's calls decided by its role's policies)
+import rds_account  # noqa: E402,F401  (orderable instance classes, RDS's service-linked role name)
 
 notifications.set_clock(lambda: _now())
 _original_parser_start = sfn_parser_models.StepFunctionsParserBackend.start_execution
@@ -734,7 +736,8 @@ class _ConfigMiddleware:
             return cloudwatch_cbor.answer(environ, start_response)
         if path.endswith("/cfnresponse"):
             return _custom_resource_answer(environ, start_response)
-        if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events", "/_rsp/alarms", "/_rsp/notifications"):
+        if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events", "/_rsp/alarms", "/_rsp/notifications",
+                    "/_rsp/authorization"):
             return _events_endpoint(path, start_response)
         if path != "/_rsp/config":
             return _recorded(self.app, environ, start_response)
@@ -774,16 +777,37 @@ class _ConfigMiddleware:
 _SCOPE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
+_ENFORCED = ("rds", "kms", "states", "cloudformation", "iam", "cloudtrail")
+
+
 def _recorded(app, environ, start_response):
-    """Runs the request; a successful RDS or KMS write is handed to CloudTrail (notifications)."""
+    """Decides the request by the caller's role (authorization.py), runs it, and hands a
+    successful RDS or KMS write to CloudTrail (notifications.py)."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if not scope or scope.group(3) not in ("rds", "kms"):
+    if not scope or scope.group(3) not in _ENFORCED:
         return app(environ, start_response)
     import io
     import urllib.parse as parse
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
+    key, region, service = scope.groups()
+    try:
+        if service in ("rds", "cloudformation", "iam"):
+            params = {k: v[0] for k, v in parse.parse_qs(body.decode()).items()}
+            action = params.get("Action")
+        else:
+            params = json.loads(body or b"{}")
+            action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+    except ValueError:
+        return app(environ, start_response)
+    caller = notifications.caller_of(key)
+    if caller is not None and action:
+        refused = authorization.authorize(service, action, params, region, caller)
+        if refused is not None:
+            status, headers, payload = authorization.refusal(service, refused)
+            start_response(status, headers + [("Content-Length", str(len(payload)))])
+            return [payload]
     status = {}
 
     def capture(code, headers, *rest):
@@ -791,16 +815,9 @@ def _recorded(app, environ, start_response):
         return start_response(code, headers, *rest)
 
     result = app(environ, capture)
-    if not status.get("code", "").startswith("2"):
+    if not status.get("code", "").startswith("2") or service not in ("rds", "kms"):
         return result
-    key, region, service = scope.groups()
     try:
-        if service == "rds":
-            params = {k: v[0] for k, v in parse.parse_qs(body.decode()).items()}
-            action = params.get("Action")
-        else:
-            params = json.loads(body or b"{}")
-            action = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
         notifications.record_api_call(service, action, params, key, region)
     except Exception as error:  # noqa: BLE001 - the trail never breaks the call
         print(f"launcher: could not record {service} call for CloudTrail: {error}", file=sys.stderr)
@@ -833,6 +850,8 @@ def _events_endpoint(path, start_response):
         reply = {"changes": notifications.evaluate_alarms()}
     elif path == "/_rsp/notifications":
         reply = notifications.log()
+    elif path == "/_rsp/authorization":
+        reply = authorization.log()
     else:
         reply = eventbridge.log()
     payload = json.dumps(reply).encode()

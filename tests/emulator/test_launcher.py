@@ -393,6 +393,107 @@ class Launcher(unittest.TestCase):
         finally:
             self.post("/_rsp/config", {"restore_pending_seconds": 0})
 
+    # --- authorization: roles the emulator's IAM knows are held to their policies ------------
+
+    def role_client(self, service, account, role, statements, region=REGION):
+        iam = self.client("iam", account)
+        try:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+        sts = boto3.client("sts", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="t", aws_secret_access_key="t")
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="role-session")["Credentials"]
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
+                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"])
+
+    def test_a_known_role_is_held_to_its_tag_conditions(self):
+        admin = self.client("rds", A)
+        admin.create_db_instance(DBInstanceIdentifier="authz-db", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                                 AllocatedStorage=20, MasterUsername="x_admin", MasterUserPassword="not-a-real-password")
+        admin.create_db_snapshot(DBInstanceIdentifier="authz-db", DBSnapshotIdentifier="authz-someone-elses")
+        rds = self.role_client("rds", A, "authz-provider", [
+            {"Sid": "TakeOnlyTagged", "Effect": "Allow", "Action": "rds:CreateDBSnapshot", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/CreatedBy": "tool"},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["CreatedBy"]}}},
+            {"Sid": "DeleteOnlyTagged", "Effect": "Allow", "Action": "rds:DeleteDBSnapshot", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/CreatedBy": "tool"}}}])
+        # Tags on create need rds:AddTagsToResource too (a dependent action of CreateDBSnapshot).
+        with self.assertRaises(rds.exceptions.ClientError) as no_tagging:
+            rds.create_db_snapshot(DBInstanceIdentifier="authz-db", DBSnapshotIdentifier="authz-ours",
+                                   Tags=[{"Key": "CreatedBy", "Value": "tool"}])
+        self.assertIn("rds:AddTagsToResource on resource: arn:aws:rds:eu-west-1:111111111111:snapshot:authz-ours",
+                      str(no_tagging.exception))
+        rds = self.role_client("rds", A, "authz-provider", [
+            {"Sid": "TakeOnlyTagged", "Effect": "Allow", "Action": "rds:CreateDBSnapshot", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/CreatedBy": "tool"},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["CreatedBy"]}}},
+            {"Sid": "TagOnCreate", "Effect": "Allow", "Action": "rds:AddTagsToResource", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/CreatedBy": "tool"}}},
+            {"Sid": "DeleteOnlyTagged", "Effect": "Allow", "Action": "rds:DeleteDBSnapshot", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/CreatedBy": "tool"}}}])
+        with self.assertRaises(rds.exceptions.ClientError) as untagged:
+            rds.create_db_snapshot(DBInstanceIdentifier="authz-db", DBSnapshotIdentifier="authz-untagged")
+        self.assertEqual(untagged.exception.response["Error"]["Code"], "AccessDenied")
+        self.assertIn("is not authorized to perform: rds:CreateDBSnapshot", str(untagged.exception))
+        with self.assertRaises(rds.exceptions.ClientError):
+            rds.create_db_snapshot(DBInstanceIdentifier="authz-db", DBSnapshotIdentifier="authz-extra",
+                                   Tags=[{"Key": "CreatedBy", "Value": "tool"}, {"Key": "Other", "Value": "x"}])
+        rds.create_db_snapshot(DBInstanceIdentifier="authz-db", DBSnapshotIdentifier="authz-ours",
+                               Tags=[{"Key": "CreatedBy", "Value": "tool"}])
+        with self.assertRaises(rds.exceptions.ClientError):
+            rds.delete_db_snapshot(DBSnapshotIdentifier="authz-someone-elses")
+        rds.delete_db_snapshot(DBSnapshotIdentifier="authz-ours")
+        log, _ = self.post("/_rsp/authorization", {})
+        self.assertIn("p/TakeOnlyTagged", log["used"][f"arn:aws:iam::{A}:role/authz-provider"])
+
+    def test_a_cross_account_copy_needs_the_source_key_in_the_copiers_iam(self):
+        source_kms = self.client("kms", A)
+        source_key = source_kms.create_key(Description="source", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}]}))["KeyMetadata"]["Arn"]
+        admin = self.client("rds", A)
+        admin.create_db_instance(DBInstanceIdentifier="kms-db", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                                 AllocatedStorage=20, MasterUsername="x_admin", MasterUserPassword="not-a-real-password",
+                                 StorageEncrypted=True, KmsKeyId=source_key)
+        admin.create_db_snapshot(DBInstanceIdentifier="kms-db", DBSnapshotIdentifier="kms-shared")
+        admin.modify_db_snapshot_attribute(DBSnapshotIdentifier="kms-shared", AttributeName="restore", ValuesToAdd=[B])
+        dr_key = self.client("kms", B).create_key(Description="dr")["KeyMetadata"]["Arn"]
+        source_arn = f"arn:aws:rds:{REGION}:{A}:snapshot:kms-shared"
+        copy = {"Sid": "Copy", "Effect": "Allow", "Action": "rds:CopyDBSnapshot", "Resource": "*"}
+        use = lambda keys: [  # noqa: E731
+            {"Sid": "UseKeys", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:CreateGrant"], "Resource": keys,
+             "Condition": {"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}}}]
+        only_dr = self.role_client("rds", B, "authz-dr", [copy] + use([dr_key]))
+        with self.assertRaises(only_dr.exceptions.ClientError) as refused:
+            only_dr.copy_db_snapshot(SourceDBSnapshotIdentifier=source_arn, TargetDBSnapshotIdentifier="kms-copy",
+                                     KmsKeyId=dr_key)
+        self.assertIn(source_key, str(refused.exception))
+        both = self.role_client("rds", B, "authz-dr", [copy] + use([dr_key, source_key]))
+        both.copy_db_snapshot(SourceDBSnapshotIdentifier=source_arn, TargetDBSnapshotIdentifier="kms-copy",
+                              KmsKeyId=dr_key)
+
+
+    def test_rds_service_linked_role_has_awss_name(self):
+        role = self.client("iam", B).create_service_linked_role(AWSServiceName="rds.amazonaws.com")["Role"]
+        self.assertEqual(role["RoleName"], "AWSServiceRoleForRDS")
+        self.assertEqual(role["Path"], "/aws-service-role/rds.amazonaws.com/")
+
+    def test_orderable_options_filter_on_the_instance_class(self):
+        rds = self.client("rds", A)
+        offered = rds.describe_orderable_db_instance_options(
+            Engine="aurora-postgresql", EngineVersion="16.6", DBInstanceClass="db.t4g.medium")
+        self.assertEqual([o["DBInstanceClass"] for o in offered["OrderableDBInstanceOptions"]], ["db.t4g.medium"])
+        none = rds.describe_orderable_db_instance_options(
+            Engine="aurora-postgresql", EngineVersion="16.6", DBInstanceClass="db.t3.micro")
+        self.assertEqual(none["OrderableDBInstanceOptions"], [])
+        postgres = rds.describe_orderable_db_instance_options(Engine="postgres", DBInstanceClass="db.t4g.micro")
+        self.assertEqual(len(postgres["OrderableDBInstanceOptions"]), 1)
 
 if __name__ == "__main__":
     unittest.main()

@@ -358,6 +358,17 @@ pub mod provider_env {
     pub const ALLOW_LOCAL_RESPONSE_URL: &str = "RSP_ALLOW_LOCAL_RESPONSE_URL";
     /// Operations the provider applies at once (1 to 16, default 4).
     pub const PARALLELISM: &str = "RSP_PARALLELISM";
+    /// The installation's `KmsKeyArns` (comma-separated; empty: the role may use any key
+    /// through RDS). Read by the deploy-time checks: a key the copies need must be listed.
+    pub const KMS_KEY_ARNS: &str = "RSP_KMS_KEY_ARNS";
+    /// DR: the installation's `SourceKmsKeyArns`, the production keys of shared snapshots.
+    pub const SOURCE_KMS_KEY_ARNS: &str = "RSP_SOURCE_KMS_KEY_ARNS";
+}
+
+/// Names of AWS resources the deploy-time checks look for.
+pub mod account_checks {
+    /// RDS's service-linked role (RDS guide, "Using service-linked roles for Amazon RDS").
+    pub const RDS_SERVICE_LINKED_ROLE: &str = "AWSServiceRoleForRDS";
 }
 
 /// The tamper rules: CloudTrail API calls (through EventBridge) that change or remove the

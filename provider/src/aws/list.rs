@@ -49,6 +49,7 @@ fn snapshot(kind: Kind, id: Option<&str>, arn: Option<&str>, database: Option<&s
         kms_key_id: None,
         encrypted: false,
         engine: None,
+        engine_version: None,
         option_group: None,
     }
 }
@@ -67,6 +68,7 @@ pub(super) fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {
     (out.created, out.tags) = (time(s.snapshot_create_time()), tag_map(s.tag_list()));
     out.kms_key_id = s.kms_key_id().map(str::to_string);
     out.engine = s.engine().map(str::to_string);
+    out.engine_version = s.engine_version().map(str::to_string);
     out.option_group = s.option_group_name().map(str::to_string);
     out
 }
@@ -84,6 +86,7 @@ pub(super) fn from_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
     out.tags = tag_map(s.tag_list());
     out.kms_key_id = s.kms_key_id().map(str::to_string);
     out.engine = s.engine().map(str::to_string);
+    out.engine_version = s.engine_version().map(str::to_string);
     out
 }
 

@@ -195,6 +195,15 @@ impl Aws {
         client!(aws_sdk_cloudwatch, self, region)
     }
 
+    /// IAM is global: `region` only picks the endpoint's partition.
+    pub fn iam(&self, region: &str) -> aws_sdk_iam::Client {
+        client!(aws_sdk_iam, self, region)
+    }
+
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        client!(aws_sdk_cloudtrail, self, region)
+    }
+
     /// Now by AWS's clock (the last response's `Date`, plus the time since), or by this
     /// machine's clock before any response.
     pub fn now(&self) -> DateTime<Utc> {

@@ -1,14 +1,20 @@
-//! The deploy-time checks' AWS calls: what exists (databases, keys, key policies, quotas).
+//! The deploy-time checks' AWS calls: what exists (databases, keys, key policies, quotas, the
+//! account's service-linked role, trails and orderable drill classes).
 //! The decisions are in `decide`.
 
 use aws_sdk_kms::types::{KeyManagerType, KeyState as KmsKeyState};
 use rds_snapshot_policy_macro::Role;
+use rds_snapshot_policy_macro::contract::{Action, account_checks};
 
+use super::account::{self, AccountFacts, DrillClassFacts, TrailFacts};
 use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quotas, SourceFacts};
 use super::key_policy::KeyPolicy;
-use crate::aws::{Aws, list_databases};
-use crate::inventory::Kind;
+use crate::aws::{Aws, list_databases, list_inventory};
+use crate::inventory::{Kind, Snapshot};
+use crate::plan::copy::selected;
+use crate::plan::drill::drill_class;
 use crate::policy::RuntimePolicy;
+use crate::trust::Trust;
 
 fn kms_error<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> (Option<String>, String)
 where
@@ -35,13 +41,208 @@ where
     }
 }
 
-pub async fn run_checks(aws: &Aws, policy: &RuntimePolicy) -> CheckReport {
-    match policy.role() {
+/// The checks of `policy`; `trust` carries the installation's key lists.
+pub async fn run_checks(aws: &Aws, policy: &RuntimePolicy, trust: &Trust) -> CheckReport {
+    let mut report = match policy.role() {
         Role::Source => decide::decide_source(policy, &gather_source(aws, policy).await),
         Role::Destination => {
             decide::decide_destination(policy, &gather_destination(aws, policy).await)
         }
+    };
+    let account = gather_account(aws, policy, trust).await;
+    account::decide_account(policy, &account, &mut report);
+    report
+}
+
+/// What only AWS can tell about the account (see `account`).
+async fn gather_account(aws: &Aws, policy: &RuntimePolicy, trust: &Trust) -> AccountFacts {
+    let region = match policy.role() {
+        Role::Source => policy.source_region.clone(),
+        Role::Destination => policy.destination_region.clone(),
+    };
+    let mut facts = AccountFacts {
+        trails: Some(trails(aws, &region).await),
+        region,
+        ..AccountFacts::default()
+    };
+    if policy.role() == Role::Source {
+        return facts;
     }
+    facts.service_linked_role = Some(service_linked_role(aws, &facts.region).await);
+    facts.kms_key_arns = trust.kms_key_arns.clone();
+    facts.source_kms_key_arns = trust.source_kms_key_arns.clone();
+    let keys_listed = !facts.kms_key_arns.is_empty();
+    if keys_listed {
+        if let Some(key) = &policy.spec.kms_key_destination {
+            facts.destination_key = key_arn(aws, &facts.region, key).await;
+        }
+        if let Some(key) = &policy.spec.kms_key_source
+            && let Some(arn) = key_arn(aws, &policy.source_region, key).await
+        {
+            facts.source_keys.push(("KmsKeySource".into(), arn));
+        }
+    }
+    if !keys_listed && !policy.spec.drills() {
+        return facts;
+    }
+    // The snapshots the policy copies tell the source keys and the engines to drill.
+    let Ok(inventory) = list_inventory(aws, Action::Copy, policy).await else {
+        return facts;
+    };
+    let mut newest: Vec<(Kind, &Snapshot)> = Vec::new();
+    for s in inventory.sources.iter().filter(|s| selected(policy, s)) {
+        if let Some(key) = s.kms_key_id.as_deref().filter(|k| k.starts_with("arn:"))
+            && keys_listed
+            && !facts.source_keys.iter().any(|(_, k)| k == key)
+        {
+            facts
+                .source_keys
+                .push((format!("key of snapshot {}", s.arn), key.to_string()));
+        }
+        match newest.iter_mut().find(|(kind, _)| *kind == s.kind) {
+            Some((_, entry)) if s.created > entry.created => *entry = s,
+            Some(_) => {}
+            None => newest.push((s.kind, s)),
+        }
+    }
+    if policy.spec.drills() {
+        for (kind, s) in newest {
+            let (Some(engine), Some(version)) = (s.engine.clone(), s.engine_version.clone()) else {
+                continue;
+            };
+            let class = drill_class(policy, kind);
+            let orderable = orderable(aws, &facts.region, &engine, &version, &class).await;
+            facts.drill_classes.push(DrillClassFacts {
+                kind,
+                class,
+                engine,
+                engine_version: version,
+                orderable,
+            });
+        }
+    }
+    facts
+}
+
+/// The key ARN of `key` (an ARN, ID or alias), or `None` if DescribeKey cannot tell.
+async fn key_arn(aws: &Aws, region: &str, key: &str) -> Option<String> {
+    let described = aws
+        .kms(region)
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .ok()?;
+    described.key_metadata()?.arn().map(str::to_string)
+}
+
+/// Whether RDS's service-linked role exists in the caller's account.
+async fn service_linked_role(aws: &Aws, region: &str) -> Result<bool, String> {
+    match aws
+        .iam(region)
+        .get_role()
+        .role_name(account_checks::RDS_SERVICE_LINKED_ROLE)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if crate::aws::error_code(&e).as_deref() == Some("NoSuchEntity") => Ok(false),
+        Err(e) => Err(short(&aws_sdk_iam::error::DisplayErrorContext(&e))),
+    }
+}
+
+fn short(error: &dyn std::fmt::Display) -> String {
+    error.to_string().chars().take(300).collect()
+}
+
+/// The trails that cover `region`, each with whether it logs management write events.
+async fn trails(aws: &Aws, region: &str) -> Result<Vec<TrailFacts>, String> {
+    let cloudtrail = aws.cloudtrail(region);
+    let listed = cloudtrail
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| short(&aws_sdk_cloudtrail::error::DisplayErrorContext(&e)))?;
+    let mut out = Vec::new();
+    for trail in listed.trail_list() {
+        let covers =
+            trail.is_multi_region_trail() == Some(true) || trail.home_region() == Some(region);
+        let Some(arn) = trail.trail_arn().filter(|_| covers) else {
+            continue;
+        };
+        let logging = match cloudtrail.get_trail_status().name(arn).send().await {
+            Ok(status) => Ok(status.is_logging() == Some(true)),
+            Err(e) => Err(short(&aws_sdk_cloudtrail::error::DisplayErrorContext(&e))),
+        };
+        let management_writes = match cloudtrail
+            .get_event_selectors()
+            .trail_name(arn)
+            .send()
+            .await
+        {
+            Ok(selectors) => Ok(logs_management_writes(&selectors)),
+            Err(e) => Err(short(&aws_sdk_cloudtrail::error::DisplayErrorContext(&e))),
+        };
+        out.push(TrailFacts {
+            name: trail.name().unwrap_or(arn).to_string(),
+            logging,
+            management_writes,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a trail's selectors log management write events: a basic selector including
+/// management events (`ReadWriteType` All or WriteOnly), or an advanced selector on
+/// `eventCategory` Management that does not keep read-only events only (CloudTrail guide,
+/// "Logging management events"). A trail with no selectors logs all management events.
+fn logs_management_writes(
+    selectors: &aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput,
+) -> bool {
+    use aws_sdk_cloudtrail::types::ReadWriteType;
+    let (basic, advanced) = (
+        selectors.event_selectors(),
+        selectors.advanced_event_selectors(),
+    );
+    if basic.is_empty() && advanced.is_empty() {
+        return true;
+    }
+    let basic_ok = basic.iter().any(|s| {
+        s.include_management_events() != Some(false)
+            && s.read_write_type() != Some(&ReadWriteType::ReadOnly)
+    });
+    let advanced_ok = advanced.iter().any(|s| {
+        let fields = s.field_selectors();
+        let management = fields
+            .iter()
+            .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"));
+        let read_only = fields
+            .iter()
+            .any(|f| f.field() == "readOnly" && f.equals().iter().all(|v| v == "true"));
+        management && !read_only
+    });
+    basic_ok || advanced_ok
+}
+
+/// Whether RDS offers `class` for `engine` `version` in `region`.
+async fn orderable(
+    aws: &Aws,
+    region: &str,
+    engine: &str,
+    version: &str,
+    class: &str,
+) -> Result<bool, String> {
+    aws.rds(region)
+        .describe_orderable_db_instance_options()
+        .engine(engine)
+        .engine_version(version)
+        .db_instance_class(class)
+        .max_records(20)
+        .send()
+        .await
+        .map(|r| !r.orderable_db_instance_options().is_empty())
+        .map_err(|e| crate::aws::classify(e, "DescribeOrderableDBInstanceOptions").to_string())
 }
 
 async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {

@@ -2,11 +2,13 @@
 //! Update check the seed's prerequisites; Delete always succeeds and never deletes snapshots.
 //! Every event is answered, whatever happens.
 
+mod account;
 mod decide;
 mod gather;
 mod key_policy;
 mod respond;
 
+pub use account::{AccountFacts, DrillClassFacts, TrailFacts, decide_account};
 pub use decide::{
     CheckReport, DestinationFacts, KeyFacts, KeyState, SourceFacts, decide_destination,
     decide_source, snapshots_needed,
@@ -150,7 +152,7 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
         return request.response(false, e.message, request.fallback_physical_id(), Map::new());
     }
     let strict = policy.spec.strict_checks;
-    let report = run_checks(aws, &policy).await;
+    let report = run_checks(aws, &policy, trust).await;
     let mut data = generated_attributes(&request.properties);
     data.insert("Databases".into(), json!(report.databases.join(",")));
     if let Some(worst) = policy.worst_case() {

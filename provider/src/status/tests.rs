@@ -51,6 +51,7 @@ fn snapshot(id: &str, taken: DateTime<Utc>, extra: &[(&str, &str)]) -> Snapshot 
         kms_key_id: None,
         encrypted: true,
         engine: None,
+        engine_version: None,
         option_group: None,
     }
 }
