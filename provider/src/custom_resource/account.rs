@@ -44,8 +44,9 @@ pub struct AccountFacts {
     pub kms_key_arns: Vec<String>,
     /// DR: the installation's `SourceKmsKeyArns`.
     pub source_kms_key_arns: Vec<String>,
-    /// DR: the destination key's ARN (resolved from an alias or ID), when it was given.
-    pub destination_key: Option<String>,
+    /// DR: the DR account's own keys the copies are encrypted with, (property, key ARN
+    /// resolved from an alias or ID): `KmsKeyDestination`, `KmsKeySource`.
+    pub own_keys: Vec<(&'static str, String)>,
     /// DR: (where it was seen, key ARN) for each source-account key the copies decrypt.
     pub source_keys: Vec<(String, String)>,
     /// DR, drilling: per kind with a snapshot to learn the engine from.
@@ -96,13 +97,13 @@ pub fn decide_account(policy: &RuntimePolicy, facts: &AccountFacts, report: &mut
         }
     }
     if policy.role() == Role::Destination && !facts.kms_key_arns.is_empty() {
-        if let Some(key) = facts
-            .destination_key
-            .as_deref()
-            .filter(|k| !listed(&facts.kms_key_arns, k))
+        for (property, key) in facts
+            .own_keys
+            .iter()
+            .filter(|(_, k)| !listed(&facts.kms_key_arns, k))
         {
             report.warnings.push(format!(
-                "the installation's KmsKeyArns does not list KmsKeyDestination {key}: the provider may not encrypt copies with it; add it to KmsKeyArns"
+                "the installation's KmsKeyArns does not list {property} {key}: the provider may not encrypt copies with it; add it to KmsKeyArns"
             ));
         }
         for (seen, key) in &facts.source_keys {
@@ -210,7 +211,7 @@ mod tests {
             );
         }
         let unreadable = AccountFacts {
-            trails: Some(Ok(vec![trail(Err("AccessDenied".into()), Ok(true))])),
+            trails: Some(Ok(vec![trail(Err("not authorized".into()), Ok(true))])),
             ..ready()
         };
         assert!(warnings(&unreadable)[0].contains("could not read org"));
@@ -232,7 +233,7 @@ mod tests {
             .to_string();
         let facts = AccountFacts {
             kms_key_arns: vec![dr.clone()],
-            destination_key: Some(dr.clone()),
+            own_keys: vec![("KmsKeyDestination", dr.clone())],
             source_keys: vec![("shared snapshot orders-1".into(), source.clone())],
             ..ready()
         };

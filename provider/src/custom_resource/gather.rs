@@ -73,13 +73,15 @@ async fn gather_account(aws: &Aws, policy: &RuntimePolicy, trust: &Trust) -> Acc
     facts.source_kms_key_arns = trust.source_kms_key_arns.clone();
     let keys_listed = !facts.kms_key_arns.is_empty();
     if keys_listed {
-        if let Some(key) = &policy.spec.kms_key_destination {
-            facts.destination_key = key_arn(aws, &facts.region, key).await;
-        }
-        if let Some(key) = &policy.spec.kms_key_source
-            && let Some(arn) = key_arn(aws, &policy.source_region, key).await
-        {
-            facts.source_keys.push(("KmsKeySource".into(), arn));
+        for (property, key, region) in [
+            ("KmsKeyDestination", &policy.spec.kms_key_destination, &facts.region),
+            ("KmsKeySource", &policy.spec.kms_key_source, &policy.source_region),
+        ] {
+            if let Some(key) = key
+                && let Some(arn) = key_arn(aws, region, key).await
+            {
+                facts.own_keys.push((property, arn));
+            }
         }
     }
     if !keys_listed && !policy.spec.drills() {
