@@ -156,7 +156,26 @@ fn lag_terms<S>(policy: &PolicySpec<S>, share_wait: Option<Term>, copy_wait: Ter
             ));
         }
     }
-    terms.push(copy_wait);
+    if policy.copies_in_two_steps() {
+        // The first copy stays in the source region; its end raises no event where the DR
+        // policy's rules are, so the second copy starts at the next copy sweep (a wait no
+        // event shortens).
+        terms.push(copy_wait.clone());
+        terms.push(term(
+            "first copy, in the source region",
+            "ExpectedCopyMinutes (TwoStepCopy)",
+            minutes(policy.expected_copy()),
+            false,
+        ));
+        terms.push(term(
+            "wait to copy the first copy across regions",
+            "CopySchedule (TwoStepCopy)",
+            copy_wait.minutes,
+            false,
+        ));
+    } else {
+        terms.push(copy_wait);
+    }
     terms.push(term(
         "copy duration",
         "ExpectedCopyMinutes",

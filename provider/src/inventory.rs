@@ -115,6 +115,9 @@ pub struct Inventory {
     pub snapshots: Vec<Snapshot>,
     /// Copy: the candidates in the source region (shared with us, or our own).
     pub sources: Vec<Snapshot>,
+    /// Copy with `TwoStepCopy`: this account's own snapshots in the source region (the
+    /// policy's first-step copies among them).
+    pub staged: Vec<Snapshot>,
     /// Share: who manages the keys of the candidate snapshots.
     pub key_managers: BTreeMap<String, KeyManager>,
 }

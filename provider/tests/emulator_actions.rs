@@ -382,3 +382,85 @@ fn copies_made(summary: &provider::task::Summary) -> usize {
         .filter(|s| matches!(s.operation, provider::plan::Operation::Copy { .. }))
         .count()
 }
+
+/// TwoStepCopy: the first copy stays in the source region under the DR account's key there,
+/// the second crosses regions from it; once the DR copy is available the first-step copy is
+/// deleted, and later runs copy nothing twice.
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn two_step_copies_reach_the_dr_region_and_leave_nothing_behind() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    let dr_key_in_source = create_key(&dr, SOURCE_REGION).await;
+    create_instance(&src, SOURCE_REGION, "c9-orders", Some(&key), &[]).await;
+    create_cluster(&src, SOURCE_REGION, "c9-ledger", &key).await;
+    let source = source_policy(
+        json!({"PolicyId": "c9-src", "InstanceNamePattern": "^c9-", "RetentionDays": 1}),
+    );
+    let dr_policy = json!({"Role": "Destination", "SourceAccounts": [SOURCE], "PolicyId": "c9-dr",
+        "SnapshotPattern": "^c9-", "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION,
+        "KmsKeyDestination": dr_key, "KmsKeySource": dr_key_in_source, "TwoStepCopy": true,
+        "RetentionDays": 2, "CopyRetentionDays": 1});
+    clock(em, t0()).await;
+    assert_eq!(run(&src, "take", &source, t0()).await.done.len(), 2);
+    assert_eq!(run(&src, "share", &source, t0()).await.done.len(), 2);
+
+    let first = run(&dr, "copy", &dr_policy, t0() + Duration::minutes(5)).await;
+    assert!(
+        first
+            .done
+            .iter()
+            .filter(|s| matches!(s.operation, provider::plan::Operation::StageCopy { .. }))
+            .count()
+            == 2,
+        "{first:?}"
+    );
+    let staged = snapshots(&dr, SOURCE_REGION, "c9-").await;
+    assert_eq!(staged.len(), 2, "first-step copies in the source region");
+    for s in &staged {
+        assert_eq!(s.kms_key_id.as_deref(), Some(dr_key_in_source.as_str()));
+        assert!(
+            s.tags
+                .get(tags::SOURCE_ARN)
+                .is_some_and(|a| a.starts_with(&format!("arn:aws:rds:{SOURCE_REGION}:{SOURCE}:"))),
+            "{s:?}"
+        );
+    }
+    assert!(snapshots(&dr, DR_REGION, "c9-").await.is_empty());
+
+    let second = run(&dr, "copy", &dr_policy, t0() + Duration::minutes(10)).await;
+    assert_eq!(copies_made(&second), 2, "{second:?}");
+    let copies = snapshots(&dr, DR_REGION, "c9-").await;
+    assert_eq!(copies.len(), 2);
+    for c in &copies {
+        assert_eq!(c.kms_key_id.as_deref(), Some(dr_key.as_str()), "{c:?}");
+        assert_eq!(
+            c.tags.get(tags::SOURCE_ARN),
+            staged
+                .iter()
+                .find(|s| s.id == c.id)
+                .and_then(|s| s.tags.get(tags::SOURCE_ARN)),
+            "the DR copy records the shared snapshot, not the first-step copy"
+        );
+    }
+
+    let third = run(&dr, "copy", &dr_policy, t0() + Duration::minutes(15)).await;
+    let first_step_deletes = third
+        .done
+        .iter()
+        .filter(|s| matches!(s.operation, provider::plan::Operation::DeleteStaged { .. }))
+        .count();
+    assert_eq!(
+        first_step_deletes, 2,
+        "first-step copies deleted: {third:?}"
+    );
+    assert!(snapshots(&dr, SOURCE_REGION, "c9-").await.is_empty());
+    assert_eq!(snapshots(&dr, DR_REGION, "c9-").await.len(), 2);
+    let idle = run(&dr, "copy", &dr_policy, t0() + Duration::minutes(20)).await;
+    assert_eq!(copies_made(&idle), 0, "{idle:?}");
+    assert_eq!(snapshots(&src, SOURCE_REGION, "c9-").await.len(), 2);
+}

@@ -36,6 +36,9 @@ struct Example {
     /// copy: the snapshots in the source region (shared with this account, or its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     sources: Vec<Snap>,
+    /// copy with TwoStepCopy: this account's own snapshots in the source region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    staged: Vec<Snap>,
     /// share: key id → `aws` or `customer`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     keys: BTreeMap<String, String>,
@@ -182,6 +185,11 @@ fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
             .iter()
             .map(|s| snapshot(s, policy, &policy.source_region))
             .collect(),
+        staged: e
+            .staged
+            .iter()
+            .map(|s| snapshot(s, policy, &policy.source_region))
+            .collect(),
         key_managers: e
             .keys
             .iter()
@@ -254,6 +262,19 @@ fn render(plan: &Plan) -> Expected {
                 format!("copy {source_arn} to {target_id} under {kms_key_id}")
             }
             Operation::Delete { snapshot_id, .. } => format!("delete {snapshot_id}"),
+            Operation::StageCopy {
+                source_arn,
+                target_id,
+                kms_key_id,
+                tags,
+                ..
+            } => {
+                written(tags);
+                format!("first copy {source_arn} to {target_id} under {kms_key_id}")
+            }
+            Operation::DeleteStaged { snapshot_id, .. } => {
+                format!("delete first-step copy {snapshot_id}")
+            }
             Operation::MarkDelivered {
                 snapshot_id,
                 lag_minutes,

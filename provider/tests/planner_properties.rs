@@ -271,4 +271,54 @@ proptest! {
         let second = plan(Action::Copy, &policy, &inventory, now);
         prop_assert!(second.steps.is_empty(), "second run planned {:?}", second.steps);
     }
+
+    /// TwoStepCopy deletes nothing but this policy's own first-step copies, and its first
+    /// copies are only of snapshots shared with it.
+    #[test]
+    fn two_step_copies_delete_only_their_first_step_copies(
+        shared in prop::collection::vec(spec(), 0..30),
+        own in prop::collection::vec(spec(), 0..30),
+        dr in prop::collection::vec(spec(), 0..30),
+        offset in 0..2000i64,
+    ) {
+        let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": OURS,
+            "SnapshotPattern": ".*", "DestinationRegion": "eu-central-1", "RetentionDays": 7, "CopyRetentionDays": 1,
+            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "KmsKeySource": "arn:aws:kms:eu-west-1:222222222222:key/5678abcd-12ab-34cd-56ef-1234567890ab",
+            "TwoStepCopy": true});
+        properties["KeepLatest"] = json!(1);
+        let policy = RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap();
+        let now = base_time() + Duration::minutes(offset);
+        let mut staged = build(&own, base_time());
+        for s in &mut staged {
+            s.id = format!("own-{}", s.id);
+            s.arn = format!("arn:aws:rds:eu-west-1:222222222222:snapshot:{}", s.id);
+        }
+        let inventory = Inventory {
+            sources: build(&shared, base_time()),
+            staged: staged.clone(),
+            snapshots: build(&dr, base_time()),
+            ..Inventory::default()
+        };
+        let planned = plan(Action::Copy, &policy, &inventory, now);
+        for step in &planned.steps {
+            match &step.operation {
+                Operation::DeleteStaged { snapshot_id, .. } => {
+                    let first = staged.iter().find(|s| &s.id == snapshot_id);
+                    prop_assert!(first.is_some_and(|s| s.tag(tags::POLICY) == Some(OURS)),
+                        "deletes {} which is not this policy's first-step copy", snapshot_id);
+                }
+                Operation::StageCopy { source_arn, kms_key_id, .. } => {
+                    prop_assert!(inventory.sources.iter().any(|s| &s.arn == source_arn && s.is_available()));
+                    prop_assert!(kms_key_id.contains(":eu-west-1:222222222222:"));
+                }
+                Operation::Copy { source_arn, .. } => {
+                    prop_assert!(staged.iter().any(|s| &s.arn == source_arn && s.is_available()),
+                        "a two-step DR copy is made from a first-step copy, not {}", source_arn);
+                }
+                Operation::MarkDelivered { .. } => {}
+                other => prop_assert!(false, "a copy run planned {:?}", other),
+            }
+        }
+    }
 }

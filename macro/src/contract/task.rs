@@ -240,6 +240,20 @@ pub enum Operation {
     },
     #[serde(rename_all = "camelCase")]
     Delete { snapshot_id: String, kind: KindName },
+    /// `TwoStepCopy`, first step: copies a shared snapshot into this account in the source
+    /// region under `KmsKeySource`. The second step is a `Copy` of that copy.
+    #[serde(rename_all = "camelCase")]
+    StageCopy {
+        source_arn: String,
+        target_id: String,
+        kind: KindName,
+        kms_key_id: String,
+        tags: Vec<(String, String)>,
+    },
+    /// `TwoStepCopy`: deletes a first-step copy in the source region once its DR copy is
+    /// available (or when it failed, so the next run starts it again).
+    #[serde(rename_all = "camelCase")]
+    DeleteStaged { snapshot_id: String, kind: KindName },
     /// Records on a new DR copy when it was first seen available (its delivery).
     #[serde(rename_all = "camelCase")]
     MarkDelivered {

@@ -61,6 +61,7 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("CrossAccountCopy", Applies::Only(Role::Destination)),
     ("KmsKeySource", Applies::Only(Role::Destination)),
     ("KmsKeyDestination", Applies::Only(Role::Destination)),
+    ("TwoStepCopy", Applies::Only(Role::Destination)),
     (
         "DestinationOptionGroupName",
         Applies::Only(Role::Destination),

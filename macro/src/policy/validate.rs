@@ -202,6 +202,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         cross_account_copy: None,
         kms_key_source: None,
         kms_key_destination: None,
+        two_step_copy: None,
         copy_retention_days: None,
         source_accounts: None,
         restore_drill: None,
@@ -673,6 +674,30 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
             "CrossAccountCopy",
             "is false and DestinationRegion is the source region: this policy has nothing to copy (copy across accounts, or to another region)",
         );
+    }
+    if r.has("TwoStepCopy") {
+        let two_steps = r.boolean("TwoStepCopy", false);
+        let why = if !two_steps {
+            None
+        } else if !cross_account_copy {
+            Some(
+                "applies only to copies across accounts (CrossAccountCopy is false): this account's own snapshots are copied in one step",
+            )
+        } else if same_region == Some(true) {
+            Some(
+                "applies only to copies across regions: DestinationRegion is the source region, so every copy is already a same-region copy",
+            )
+        } else if kms_key_source.is_none() {
+            Some(
+                "needs KmsKeySource: the first copy is made in the source region under this account's key there",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            r.diag.error("TwoStepCopy", why);
+        }
+        policy.two_step_copy = Some(two_steps);
     }
     policy.source_accounts = read_source_accounts(r);
     if policy.source_accounts.is_none() && cross_account_copy && !r.has("SourceAccounts") {

@@ -193,6 +193,7 @@ impl PolicySpec<String> {
                     "DestinationOptionGroupName",
                     self.destination_option_group_name.is_some(),
                 ),
+                ("TwoStepCopy", self.two_step_copy.is_some()),
             ],
             Role::Destination => &[
                 (
@@ -360,6 +361,9 @@ impl PolicySpec<String> {
         }
         if let Some(rto) = self.rto_minutes {
             in_bounds("RtoMinutes", rto, bounds::RTO_MINUTES)?;
+        }
+        if self.copies_in_two_steps() && self.kms_key_source.is_none() {
+            return fail("TwoStepCopy", "needs KmsKeySource");
         }
         if let Some(bad) = self
             .source_account_list()

@@ -225,6 +225,12 @@ pub struct PolicySpec<S> {
     pub kms_key_source: Option<S>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_destination: Option<S>,
+    /// Copy shared snapshots in two steps: into this account in the source region under
+    /// `KmsKeySource`, then across regions (for where AWS refuses the one-step cross-account,
+    /// cross-region copy of an encrypted shared snapshot). Absent: one step.
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_step_copy: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_whole")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_retention_days: Option<u64>,
@@ -401,6 +407,10 @@ impl<S> PolicySpec<S> {
     pub fn rto(&self) -> u64 {
         self.rto_minutes.unwrap_or(defaults::RTO_MINUTES)
     }
+    /// Destination: shared snapshots are copied in two steps (`TwoStepCopy`).
+    pub fn copies_in_two_steps(&self) -> bool {
+        self.role == Role::Destination && self.two_step_copy == Some(true)
+    }
     /// Destination: copies come from other accounts (false: this account's own snapshots).
     pub fn copies_across_accounts(&self) -> bool {
         self.cross_account_copy != Some(false)
@@ -491,6 +501,7 @@ impl PolicySpec<Text> {
             cross_account_copy: self.cross_account_copy,
             kms_key_source: one(&self.kms_key_source, "KmsKeySource")?,
             kms_key_destination: one(&self.kms_key_destination, "KmsKeyDestination")?,
+            two_step_copy: self.two_step_copy,
             copy_retention_days: self.copy_retention_days,
             source_accounts: many(&self.source_accounts, "SourceAccounts")?,
             restore_drill: self.restore_drill,

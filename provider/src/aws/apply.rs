@@ -77,7 +77,12 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
             let step = &plan.steps[next];
             let index = next;
             next += 1;
-            if copy_limit_hit && matches!(step.operation, Operation::Copy { .. }) {
+            if copy_limit_hit
+                && matches!(
+                    step.operation,
+                    Operation::Copy { .. } | Operation::StageCopy { .. }
+                )
+            {
                 applied.pending.push(Note {
                     subject: step.subject.clone(),
                     reason: "CopyLimitReached: AWS refused an earlier copy of this run; copied on a later run".into(),
@@ -241,6 +246,47 @@ async fn apply_step(
             )
             .await?;
             Ok(Outcome::Done)
+        }
+        Operation::StageCopy {
+            source_arn,
+            target_id,
+            kind,
+            kms_key_id,
+            tags: t,
+        } => {
+            let api = SnapshotApi {
+                rds: aws.rds(&policy.source_region),
+                kind: *kind,
+            };
+            let context = format!(
+                "copying {source_arn} to {target_id} in {} (first of two steps)",
+                policy.source_region
+            );
+            let result = api
+                .copy(source_arn, target_id, kms_key_id, None, t, &context)
+                .await
+                .map_err(|e| e.map(copy_limit));
+            settle(
+                result,
+                format!(
+                    "{target_id} already exists in {} (copied by a concurrent run)",
+                    policy.source_region
+                ),
+            )
+        }
+        Operation::DeleteStaged { snapshot_id, kind } => {
+            let api = SnapshotApi {
+                rds: aws.rds(&policy.source_region),
+                kind: *kind,
+            };
+            let context = format!(
+                "deleting the first-step copy {snapshot_id} in {}",
+                policy.source_region
+            );
+            settle(
+                api.delete(snapshot_id, &context).await,
+                format!("first-step copy {snapshot_id} is already gone"),
+            )
         }
         Operation::Delete { snapshot_id, kind } => {
             let api = SnapshotApi {

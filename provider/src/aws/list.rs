@@ -299,6 +299,10 @@ pub async fn list_inventory(
                 };
                 let (region, selector) = (&policy.source_region, Some(&policy.selector));
                 inventory.sources = list_snapshots(aws, region, listing, selector).await?;
+                if policy.spec.copies_in_two_steps() {
+                    inventory.staged =
+                        list_snapshots(aws, region, Listing::Manual, selector).await?;
+                }
             }
             // Every copy in the DR region counts (in-flight limits, names taken).
             let region = &policy.destination_region;

@@ -142,6 +142,8 @@ fn describe(step: &Step) -> (&'static str, String) {
         Operation::Share { snapshot_id, .. } => ("share", snapshot_id.clone()),
         Operation::Copy { target_id, .. } => ("copy", target_id.clone()),
         Operation::Delete { snapshot_id, .. } => ("delete", snapshot_id.clone()),
+        Operation::StageCopy { target_id, .. } => ("first copy", target_id.clone()),
+        Operation::DeleteStaged { snapshot_id, .. } => ("delete first copy", snapshot_id.clone()),
         Operation::MarkDelivered { snapshot_id, .. } => ("delivered", snapshot_id.clone()),
     }
 }

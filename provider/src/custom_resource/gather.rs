@@ -74,8 +74,16 @@ async fn gather_account(aws: &Aws, policy: &RuntimePolicy, trust: &Trust) -> Acc
     let keys_listed = !facts.kms_key_arns.is_empty();
     if keys_listed {
         for (property, key, region) in [
-            ("KmsKeyDestination", &policy.spec.kms_key_destination, &facts.region),
-            ("KmsKeySource", &policy.spec.kms_key_source, &policy.source_region),
+            (
+                "KmsKeyDestination",
+                &policy.spec.kms_key_destination,
+                &facts.region,
+            ),
+            (
+                "KmsKeySource",
+                &policy.spec.kms_key_source,
+                &policy.source_region,
+            ),
         ] {
             if let Some(key) = key
                 && let Some(arn) = key_arn(aws, region, key).await

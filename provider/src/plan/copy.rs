@@ -1,10 +1,12 @@
 //! copy (DR account): shared snapshots that match, are newer than CopyRetentionDays and have
-//! no copy yet are copied in one call into DestinationRegion under the DR key.
+//! no copy yet are copied in one call into DestinationRegion under the DR key (or in two, with
+//! `TwoStepCopy`: see `two_step`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::two_step::{self, FirstStep};
 use super::{MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, age};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, Kind, Snapshot, tags};
@@ -87,7 +89,6 @@ pub(super) fn plan_copy(
         ));
         return;
     };
-    let cross_region = policy.source_region != policy.destination_region;
     let mut in_flight: BTreeMap<Kind, usize> = BTreeMap::new();
     for copy in inventory
         .snapshots
@@ -125,6 +126,13 @@ pub(super) fn plan_copy(
             .then(a.arn.cmp(&b.arn))
     });
     mark_delivered(plan, policy, inventory, now);
+    let two_steps = policy.spec.copies_in_two_steps();
+    let first_copies = two_step::first_copies(policy, inventory);
+    let orphans = if two_steps {
+        two_step::sweep_first_copies(plan, policy, inventory, &our_copies)
+    } else {
+        Vec::new()
+    };
     let known_accounts = policy.spec.source_account_list();
     for source in candidates {
         let subject = source.arn.as_str();
@@ -193,64 +201,167 @@ pub(super) fn plan_copy(
             ));
             continue;
         }
-        let flying = in_flight.entry(source.kind).or_default();
-        if cross_region && *flying >= copy_limit(source.kind) {
-            plan.wait(
+        let copy_tags = vec![
+            (tags::COPIED_BY.into(), tags::TOOL.into()),
+            (tags::POLICY.into(), policy.id.clone()),
+            (tags::DATABASE.into(), source.database.clone()),
+            (tags::SOURCE_ARN.into(), source.arn.clone()),
+            (
+                tags::RECOVERY_POINT.into(),
+                point.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ),
+        ];
+        let mut from = source;
+        if two_steps {
+            let first = first_copies.get(subject).copied();
+            match two_step::first_step(plan, policy, inventory, first, source, &copy_tags) {
+                FirstStep::CopyFrom(first) => from = first,
+                FirstStep::Handled => continue,
+            }
+        }
+        let reason = format!("taken {} ago, no copy yet", age(now - point));
+        plan_dr_copy(
+            plan,
+            policy,
+            key,
+            &mut in_flight,
+            DrCopy {
                 subject,
+                from,
+                target_id: &source.id,
+                tags: copy_tags,
+            },
+            reason,
+        );
+    }
+    for first in orphans {
+        let (Some(original), Some(point)) = (first.tag(tags::SOURCE_ARN), first.recovery_point())
+        else {
+            continue;
+        };
+        if now - point > policy.copy_retention() {
+            plan.step(
+                original,
+                Operation::DeleteStaged {
+                    snapshot_id: first.id.clone(),
+                    kind: first.kind,
+                },
                 format!(
-                    "{}: {} cross-region copies of {} snapshots are in flight to {}, AWS allows {}; copied on a later run",
-                    ErrorKind::CopyLimitReached.name(),
-                    flying,
-                    source.kind.noun(),
-                    policy.destination_region,
-                    copy_limit(source.kind)
+                    "first-step copy {} is older than CopyRetentionDays and has no DR copy",
+                    first.id
                 ),
             );
             continue;
         }
-        // A cross-region copy of an instance snapshot with its own option group takes
-        // DestinationOptionGroupName when the policy names one. AWS requires it only when the
-        // group holds TDE (RDS API reference, CopyDBSnapshot: OptionGroupName); otherwise the
-        // copy proceeds and its restores get the region's default group (AWS refuses a TDE
-        // copy itself, and the error names the property).
-        let option_group = match source.option_group.as_deref() {
-            Some(group)
-                if cross_region
-                    && source.kind == Kind::Instance
-                    && !group.starts_with("default:") =>
-            {
-                policy.spec.destination_option_group_name.clone()
-            }
-            _ => None,
-        };
-        *flying += 1;
-        plan.step(
-            subject,
-            Operation::Copy {
-                source_arn: source.arn.clone(),
-                target_id: source.id.clone(),
-                kind: source.kind,
-                kms_key_id: key.to_string(),
-                tags: vec![
-                    (tags::COPIED_BY.into(), tags::TOOL.into()),
-                    (tags::POLICY.into(), policy.id.clone()),
-                    (tags::DATABASE.into(), source.database.clone()),
-                    (tags::SOURCE_ARN.into(), source.arn.clone()),
-                    (
-                        tags::RECOVERY_POINT.into(),
-                        point.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    ),
-                ],
-                option_group: option_group.clone(),
+        let reason = format!(
+            "the shared snapshot is gone; its first-step copy (taken {} ago) has no DR copy yet",
+            age(now - point)
+        );
+        plan_dr_copy(
+            plan,
+            policy,
+            key,
+            &mut in_flight,
+            DrCopy {
+                subject: original,
+                from: first,
+                target_id: &first.id,
+                tags: first
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| COPY_TAGS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             },
-            format!(
-                "taken {} ago, no copy yet; copy to {} under {key}{}",
-                age(now - point),
-                policy.destination_region,
-                option_group
-                    .map(|g| format!(" with the option group {g}"))
-                    .unwrap_or_default()
-            ),
+            reason,
         );
     }
+}
+
+/// The tags a DR copy carries over from its source (or from a first-step copy).
+const COPY_TAGS: [&str; 5] = [
+    tags::COPIED_BY,
+    tags::POLICY,
+    tags::DATABASE,
+    tags::SOURCE_ARN,
+    tags::RECOVERY_POINT,
+];
+
+/// One copy into the DR region: of the shared snapshot `subject`, made from `from` (the
+/// shared snapshot itself, or its first-step copy).
+struct DrCopy<'a> {
+    subject: &'a str,
+    from: &'a Snapshot,
+    target_id: &'a str,
+    tags: Vec<(String, String)>,
+}
+
+/// Plans `copy` unless the cross-region copies in flight are at AWS's limit.
+fn plan_dr_copy(
+    plan: &mut Plan,
+    policy: &RuntimePolicy,
+    key: &str,
+    in_flight: &mut BTreeMap<Kind, usize>,
+    copy: DrCopy<'_>,
+    reason: String,
+) {
+    let DrCopy {
+        subject,
+        from,
+        target_id,
+        tags,
+    } = copy;
+    let cross_region = policy.source_region != policy.destination_region;
+    let flying = in_flight.entry(from.kind).or_default();
+    if cross_region && *flying >= copy_limit(from.kind) {
+        plan.wait(
+            subject,
+            format!(
+                "{}: {} cross-region copies of {} snapshots are in flight to {}, AWS allows {}; copied on a later run",
+                ErrorKind::CopyLimitReached.name(),
+                flying,
+                from.kind.noun(),
+                policy.destination_region,
+                copy_limit(from.kind)
+            ),
+        );
+        return;
+    }
+    // A cross-region copy of an instance snapshot with its own option group takes
+    // DestinationOptionGroupName when the policy names one. AWS requires it only when the
+    // group holds TDE (RDS API reference, CopyDBSnapshot: OptionGroupName); otherwise the
+    // copy proceeds and its restores get the region's default group (AWS refuses a TDE
+    // copy itself, and the error names the property).
+    let option_group = match from.option_group.as_deref() {
+        Some(group)
+            if cross_region && from.kind == Kind::Instance && !group.starts_with("default:") =>
+        {
+            policy.spec.destination_option_group_name.clone()
+        }
+        _ => None,
+    };
+    *flying += 1;
+    let via = if from.arn == subject {
+        String::new()
+    } else {
+        format!(" from its first-step copy {}", from.id)
+    };
+    plan.step(
+        subject,
+        Operation::Copy {
+            source_arn: from.arn.clone(),
+            target_id: target_id.to_string(),
+            kind: from.kind,
+            kms_key_id: key.to_string(),
+            tags,
+            option_group: option_group.clone(),
+        },
+        format!(
+            "{reason}; copy to {}{via} under {key}{}",
+            policy.destination_region,
+            option_group
+                .map(|g| format!(" with the option group {g}"))
+                .unwrap_or_default()
+        ),
+    );
 }

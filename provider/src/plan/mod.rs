@@ -6,6 +6,7 @@ mod delete;
 pub mod drill;
 pub mod share;
 mod take;
+mod two_step;
 
 pub use take::{Covered, covered_databases};
 
