@@ -478,13 +478,25 @@ def authorization_verdict(endpoint):
             used.update(sids)
     denied = log["denied"]
     unproven = sorted(declared - necessary - set(NOT_EXERCISED_BY_THE_DEMO))
+    generated = generated_roles_text(log)
     text = (f"{log['decisions']} decisions, {len(denied)} refused"
             + (f" (first: {denied[0]['message']})" if denied else "")
             + f"; provider role: {len(necessary & declared)} of {len(declared)} statements shown necessary"
             + f", {len(declared & set(NOT_EXERCISED_BY_THE_DEMO))} not exercised by the demo (README)"
             + (f"; neither necessary nor explained: {', '.join(unproven)}"
-               f" (used only beside another: {', '.join(sorted(set(unproven) & used)) or 'none'})" if unproven else ""))
+               f" (used only beside another: {', '.join(sorted(set(unproven) & used)) or 'none'})" if unproven else "")
+            + f"; {generated}")
     return not denied and not unproven, text
+
+
+def generated_roles_text(log):
+    """The generated roles that made calls (the state machines' tasks, the rules' targets):
+    their statements that were not the only one allowing some call in this run."""
+    roles = [r for r in sorted(log["declared"]) if "rds-snapshot-policy-provider-" not in r]
+    unproven = [f"{role.rsplit('/', 1)[-1]}: {sid}" for role in roles
+                for sid in sorted(set(log["declared"][role]) - set(log["necessary"].get(role, [])))]
+    return (f"{len(roles)} generated roles made calls, each decided by its policies; their statements "
+            f"not shown necessary by this run: {'; '.join(unproven) or 'none'}")
 
 
 def tamper_scenario(dr, inbox):

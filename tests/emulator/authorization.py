@@ -35,8 +35,11 @@ from moto.rds import models as rds
 
 import iam_eval
 
+# Set by the launcher on the calls a Step Functions task makes: the execution's role ARN.
+EXECUTION_ROLE_HEADER = "x-rsp-execution-role"
+
 _lock = threading.RLock()
-_log = {"denied": [], "used": {}, "allowed_by": {}, "decisions": 0}
+_log = {"denied": [], "used": {}, "allowed_by": {}, "declared": {}, "decisions": 0}
 
 
 def log():
@@ -49,7 +52,8 @@ def log():
         necessary = {role: sorted({next(iter(s)) for s in sets if len(s) == 1})
                      for role, sets in _log["allowed_by"].items()}
         return {"denied": list(_log["denied"]), "used": {k: sorted(v) for k, v in _log["used"].items()},
-                "allowed_by": allowed_by, "necessary": necessary, "decisions": _log["decisions"]}
+                "allowed_by": allowed_by, "necessary": necessary, "decisions": _log["decisions"],
+                "declared": {k: sorted(v) for k, v in _log["declared"].items()}}
 
 
 def _role(account, role_arn):
@@ -239,6 +243,59 @@ def _cloudtrail_checks(action, body, region, account):
     return [(f"cloudtrail:{action}", arn, {})]
 
 
+def execution_caller(role_arn):
+    """(account, role ARN, session ARN) of a Step Functions execution acting as `role_arn`."""
+    account = role_arn.split(":")[4]
+    return account, role_arn, f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/execution"
+
+
+def _topic_key_checks(topic_arn):
+    """Publishing to an encrypted topic: SNS uses the topic's key with the publisher's
+    permissions (SNS guide, "Encryption at rest": the publisher needs kms:GenerateDataKey* and
+    kms:Decrypt on the key), decided by the key's policy."""
+    from moto.sns import models as sns_models
+    parts = topic_arn.split(":")
+    if len(parts) < 6:
+        return []
+    region, account = parts[3], parts[4]
+    try:
+        topic = sns_models.sns_backends[account][region].get_topic(topic_arn)
+    except Exception:  # noqa: BLE001 - no such topic: SNS answers that itself
+        return []
+    key_id = getattr(topic, "kms_master_key_id", None)
+    if not key_id:
+        return []
+    key_arn, key_account, key_region = _kms_key_arn(key_id, region, account)
+    try:
+        policy = json.loads(kms.kms_backends[key_account][key_region].describe_key(key_arn).policy)
+    except Exception:  # noqa: BLE001
+        policy = {"Statement": []}
+    via = {"kms:ViaService": f"sns.{region}.amazonaws.com"}
+    return [(act, key_arn, via, policy, key_account) for act in ("kms:GenerateDataKey", "kms:Decrypt")]
+
+
+def _task_checks(service, action, params, region, account):
+    """The calls a Step Functions task makes, as the execution's role."""
+    if service == "lambda" and action == "Invoke":
+        name = params["_path"].split("/functions/", 1)[-1].split("/", 1)[0]
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return [("lambda:InvokeFunction", arn, {}, None, account)]
+    if service == "events" and action == "PutEvents":
+        out = []
+        for entry in params.get("Entries", []):
+            bus = entry.get("EventBusName") or "default"
+            arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+            context = {"events:source": entry.get("Source"), "events:detail-type": entry.get("DetailType")}
+            out.append(("events:PutEvents", arn, {k: v for k, v in context.items() if v}, None, account))
+        return out
+    if service == "sns" and action == "Publish":
+        topic = params.get("TopicArn", "*")
+        return [("sns:Publish", topic, {}, None, account)] + _topic_key_checks(topic)
+    if service == "monitoring" and action == "PutMetricData":
+        return [("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": params.get("Namespace")}, None, account)]
+    return []
+
+
 def _stack_arn(name, region, account):
     if name.startswith("arn:"):
         return name
@@ -272,6 +329,8 @@ def checks(service, action, params, region, account):
     elif service == "cloudtrail":
         out += [(act, resource, context, None, account)
                 for act, resource, context in _cloudtrail_checks(action, params, region, account)]
+    elif service in ("lambda", "events", "sns", "monitoring"):
+        out += _task_checks(service, action, params, region, account)
     elif service == "cloudformation" and action:
         resource = _stack_arn(params.get("StackName", "*"), region, account) if params.get("StackName") else "*"
         out.append((f"cloudformation:{action}", resource, {}, None, account))
@@ -291,13 +350,27 @@ def _allowing_statements(documents, action, resource, context):
 
 def authorize(service, action, params, region, caller):
     """None when allowed (or the caller is unrestricted), else AWS's refusal message."""
+    return _decide(caller, region, checks(service, action, params, region, caller[0]))
+
+
+def authorize_target(role_arn, action, resource):
+    """A rule's target invoked with the target's role (EventBridge guide, "IAM roles for
+    sending events to targets"): None when the role allows `action` on `resource`."""
+    region = resource.split(":")[3]
+    return _decide(execution_caller(role_arn), region, [(action, resource, {}, None, role_arn.split(":")[4])])
+
+
+def _decide(caller, region, wanted):
     account, role_arn, session_arn = caller
     documents = _role(account, role_arn)
     if documents is None:
         return None
     who = {"arn": session_arn, "account": account}
     identity = [d for _, d in documents]
-    for act, resource, context, resource_policy, resource_account in checks(service, action, params, region, account):
+    with _lock:
+        _log["declared"][role_arn] = {f"{name}/{s.get('Sid', '?')}" for name, d in documents
+                                      for s in iam_eval._list(d.get("Statement")) if isinstance(s, dict)}
+    for act, resource, context, resource_policy, resource_account in wanted:
         base = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account,
                 "aws:RequestedRegion": region, **context}
         # A cross-account key: the caller's account must be allowed by the key policy too.
@@ -327,11 +400,17 @@ def authorize(service, action, params, region, caller):
 
 def refusal(service, message):
     """(status, headers, body) of AWS's AccessDenied answer for `service`'s protocol."""
-    if service in ("kms", "states", "cloudtrail"):
+    if service == "lambda":
+        body = json.dumps({"Type": "User", "message": message}).encode()
+        return "403 Forbidden", [("Content-Type", "application/json"),
+                                 ("x-amzn-ErrorType", "AccessDeniedException")], body
+    if service in ("kms", "states", "cloudtrail", "events"):
         body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
         return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body
     namespace = {"rds": "http://rds.amazonaws.com/doc/2014-10-31/",
                  "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+                 "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+                 "monitoring": "http://monitoring.amazonaws.com/doc/2010-08-01/",
                  "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/"}.get(service, "")
     escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     body = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type><Code>AccessDenied</Code>'

@@ -171,6 +171,8 @@ def _send_to_targets(self, original_event, transform_input=True):
         arn = target["Arn"]
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         if service == "states":
+            if not _target_role_allows(target, "states:StartExecution", arn, event):
+                continue
             _start_execution(arn, event)
         elif service == "events" and ":event-bus/" in arn:
             _deliver_to_bus(arn, event)
@@ -189,6 +191,21 @@ def _send_to_targets(self, original_event, transform_input=True):
 
 
 events.Rule.send_to_targets = _send_to_targets
+
+
+def _target_role_allows(target, action, arn, event):
+    """EventBridge invokes a Step Functions target as the target's role (EventBridge guide,
+    "IAM roles for sending events to targets"); a role that does not allow it: no delivery."""
+    role = target.get("RoleArn")
+    if not role:
+        _record("refused", {"target": arn, "why": "the target has no RoleArn", "detail-type": event.get("detail-type")})
+        return False
+    import authorization
+    refused = authorization.authorize_target(role, action, arn)
+    if refused:
+        _record("refused", {"target": arn, "why": refused, "detail-type": event.get("detail-type")})
+        return False
+    return True
 
 
 # --- RDS events -----------------------------------------------------------------------------

@@ -53,3 +53,25 @@ def _describe_orderable(self):
 
 
 rds_responses.RDSResponse.describe_orderable_db_instance_options = _describe_orderable
+
+
+# --- DescribeAccountAttributes -------------------------------------------------------------
+# Not in moto: the manual snapshot quotas, as AWS reports them: ManualSnapshots counts DB
+# instance snapshots, ManualClusterSnapshots DB cluster snapshots (both at MOTO_RDS_SNAPSHOT_LIMIT).
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.rds import responses as rds_responses  # noqa: E402
+
+
+def _describe_account_attributes(self):
+    backend = self.backend
+    instances = sum(1 for s in backend.database_snapshots.values() if s.snapshot_type == "manual")
+    clusters = sum(1 for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual")
+    return ActionResult({"AccountQuotas": [
+        {"AccountQuotaName": "ManualSnapshots", "Used": instances, "Max": backend.SNAPSHOT_QUOTA},
+        {"AccountQuotaName": "ManualClusterSnapshots", "Used": clusters, "Max": backend.SNAPSHOT_QUOTA},
+    ]})
+
+
+rds_responses.RDSResponse.describe_account_attributes = _describe_account_attributes
+
+

@@ -194,7 +194,7 @@ class Launcher(unittest.TestCase):
         events_a.put_events(Entries=[entry])
         self.assertEqual(self.executions(sfn_b, arn_b), [])
         refused = self.post("/_rsp/events", {})[0]["refused"]
-        self.assertTrue(any(r["bus"] == bus_b for r in refused), refused)
+        self.assertTrue(any(r.get("bus") == bus_b for r in refused), refused)
 
         # A policy for another detail-type still refuses; the right one delivers.
         statement = {"Sid": "a", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
@@ -494,6 +494,60 @@ class Launcher(unittest.TestCase):
         self.assertEqual(none["OrderableDBInstanceOptions"], [])
         postgres = rds.describe_orderable_db_instance_options(Engine="postgres", DBInstanceClass="db.t4g.micro")
         self.assertEqual(len(postgres["OrderableDBInstanceOptions"]), 1)
+
+    def known_role(self, account, name, statements, service="states.amazonaws.com"):
+        iam = self.client("iam", account)
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+        return f"arn:aws:iam::{account}:role/{name}"
+
+    def test_a_task_acts_as_its_state_machines_role(self):
+        role = self.known_role(B, "metrics-machine", [
+            {"Sid": "OwnNamespace", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+             "Condition": {"StringEquals": {"cloudwatch:namespace": "Allowed"}}}])
+        sfn = self.client("stepfunctions", B)
+
+        def run(namespace):
+            definition = {"StartAt": "Put", "States": {"Put": {
+                "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
+                "Parameters": {"Namespace": namespace, "MetricData": [{"MetricName": "Age", "Value": 5}]},
+                "End": True}}}
+            arn = sfn.create_state_machine(name=f"put-{namespace.lower()}", definition=json.dumps(definition),
+                                           roleArn=role)["stateMachineArn"]
+            sfn.start_execution(stateMachineArn=arn, name="once", input="{}")
+            return self.executions(sfn, arn)[0]
+
+        self.assertEqual(run("Allowed")["status"], "SUCCEEDED")
+        denied = run("Elsewhere")
+        self.assertEqual(denied["status"], "FAILED", denied)
+        log, _ = self.post("/_rsp/authorization", {})
+        self.assertTrue(any(d["role"] == role and d["action"] == "cloudwatch:PutMetricData" for d in log["denied"]),
+                        log["denied"])
+        self.assertIn("p/OwnNamespace", log["necessary"][role])
+
+    def test_a_rule_starts_a_state_machine_only_if_its_target_role_may(self):
+        sfn, arn = self.machine(B, "on-event")
+        role = self.known_role(B, "rule-target", [
+            {"Sid": "StartOther", "Effect": "Allow", "Action": "states:StartExecution",
+             "Resource": f"arn:aws:states:{REGION}:{B}:stateMachine:other"}], service="events.amazonaws.com")
+        events_b = self.client("events", B)
+        events_b.put_rule(Name="to-machine", EventPattern=json.dumps({"source": ["launcher-test"]}))
+        events_b.put_targets(Rule="to-machine", Targets=[{"Id": "m", "Arn": arn, "RoleArn": role}])
+        entry = {"Source": "launcher-test", "DetailType": "Test", "Detail": "{}"}
+        events_b.put_events(Entries=[entry])
+        self.assertEqual(self.executions(sfn, arn), [])
+        refused = self.post("/_rsp/events", {})[0]["refused"]
+        self.assertTrue(any(r.get("target") == arn and "states:StartExecution" in r["why"] for r in refused), refused)
+        self.known_role(B, "rule-target", [
+            {"Sid": "StartThis", "Effect": "Allow", "Action": "states:StartExecution", "Resource": arn}],
+            service="events.amazonaws.com")
+        events_b.put_events(Entries=[entry])
+        self.assertEqual(len(self.executions(sfn, arn)), 1)
 
 if __name__ == "__main__":
     unittest.main()
