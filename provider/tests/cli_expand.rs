@@ -46,6 +46,40 @@ fn expands_the_examples_to_json() {
     }
 }
 
+/// The size warnings count the bytes written: the destination example is under the 51,200
+/// inline bytes as compact JSON (the default), and over them indented (`--pretty`).
+#[test]
+fn size_warnings_count_the_bytes_written() {
+    let compact = cli(&[
+        "expand",
+        &example("destination.yaml"),
+        "--region",
+        "eu-west-1",
+    ]);
+    assert!(compact.status.success(), "{}", stderr(&compact));
+    let written = stdout(&compact);
+    assert_eq!(written.lines().count(), 1, "compact JSON is one line");
+    assert!(written.len() < 51_200, "{} bytes", written.len());
+    assert!(!stderr(&compact).contains("51200"), "{}", stderr(&compact));
+    let pretty = cli(&[
+        "expand",
+        &example("destination.yaml"),
+        "--region",
+        "eu-west-1",
+        "--pretty",
+    ]);
+    assert!(pretty.status.success(), "{}", stderr(&pretty));
+    let size = stdout(&pretty).len();
+    assert!(size > 51_200, "{size} bytes");
+    assert!(
+        stderr(&pretty).contains(&format!(
+            "as written: the expanded template is {size} bytes, over the 51200 bytes CloudFormation accepts inline"
+        )) && stderr(&pretty).contains("--template-url"),
+        "{}",
+        stderr(&pretty)
+    );
+}
+
 #[test]
 fn yaml_output_round_trips() {
     let out = cli(&["expand", &example("aurora.yaml"), "--format", "yaml"]);

@@ -26,6 +26,30 @@ pub const MIN_RESOURCES_PER_POLICY: usize = 10;
 pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 
+/// What a template of `size` bytes means for deploying it (the macro measures the compact
+/// JSON it hands CloudFormation; the CLI measures the bytes it writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SizeFinding {
+    /// Over CloudFormation's 1 MB: no stack takes it.
+    TooLarge(String),
+    /// Over the 51,200 bytes of `TemplateBody` (`--template-body`): it must come from S3.
+    NotInline(String),
+}
+
+pub fn size_finding(size: usize) -> Option<SizeFinding> {
+    if size > MAX_TEMPLATE_BYTES {
+        Some(SizeFinding::TooLarge(format!(
+            "the expanded template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}: split the policies over several stacks"
+        )))
+    } else if size > MAX_INLINE_TEMPLATE_BYTES {
+        Some(SizeFinding::NotInline(format!(
+            "the expanded template is {size} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation accepts inline (TemplateBody, --template-body): upload it to S3 and pass its URL (--template-url; sceptre's template_bucket_name does this)"
+        )))
+    } else {
+        None
+    }
+}
+
 /// What the expansion knows beyond the template.
 #[derive(Debug, Clone)]
 pub struct ExpandContext {
@@ -418,19 +442,14 @@ fn check_limits(
             format!("the expanded template has {resource_count} resources; CloudFormation allows {MAX_RESOURCES}: split the policies over several stacks"),
         ));
     }
-    let size = template.to_string().len();
-    if size > MAX_TEMPLATE_BYTES {
-        errors.push(PolicyError::new(
-            "Template",
-            "",
-            format!("the expanded template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}: split the policies over several stacks"),
-        ));
-    } else if size > MAX_INLINE_TEMPLATE_BYTES {
-        warnings.push(PolicyError::new(
-            "Template",
-            "",
-            format!("the expanded template is {size} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation accepts inline: deploy it from S3 (sceptre's template_bucket_name does this)"),
-        ));
+    match size_finding(template.to_string().len()) {
+        Some(SizeFinding::TooLarge(message)) => {
+            errors.push(PolicyError::new("Template", "", message))
+        }
+        Some(SizeFinding::NotInline(message)) => {
+            warnings.push(PolicyError::new("Template", "", message))
+        }
+        None => {}
     }
     if errors.is_empty() {
         Ok(())

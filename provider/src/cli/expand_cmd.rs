@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use rds_snapshot_policy_macro::expand::{
-    DEFAULT_PROVIDER_FUNCTION, ExpandContext, TRANSFORM_NAME, expand,
+    DEFAULT_PROVIDER_FUNCTION, ExpandContext, SizeFinding, TRANSFORM_NAME, expand, size_finding,
 };
 use rds_snapshot_policy_macro::join_errors;
 use rds_snapshot_policy_macro::spec::{is_account_id, is_region};
@@ -31,9 +31,12 @@ pub struct ExpandArgs {
     /// The account the stack is deployed in (checks account IDs and key owners).
     #[arg(long, value_parser = parse_account)]
     pub account_id: Option<String>,
-    /// Output format.
+    /// Output format. JSON is compact, as CloudFormation counts it; `--pretty` indents it.
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
+    /// Indent the JSON output (larger: the size warnings then count the indented bytes).
+    #[arg(long)]
+    pub pretty: bool,
     /// Name of the provider Lambda the expansion invokes (as set by the install stack).
     #[arg(long, default_value = DEFAULT_PROVIDER_FUNCTION)]
     pub provider_function: String,
@@ -81,14 +84,25 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
             "warning: the template does not declare Transform: {TRANSFORM_NAME}; deployed as is, CloudFormation would not run the macro"
         );
     }
-    for warning in &expansion.warnings {
-        eprintln!("warning: {warning}");
-    }
-    let rendered = match args.format {
-        Format::Json => serde_json::to_string_pretty(&expansion.template)
+    let rendered = match (args.format, args.pretty) {
+        (Format::Json, false) => expansion.template.to_string(),
+        (Format::Json, true) => serde_json::to_string_pretty(&expansion.template)
             .map_err(|e| format!("cannot render JSON: {e}"))?,
-        Format::Yaml => to_yaml(&expansion.template)?,
+        (Format::Yaml, _) => to_yaml(&expansion.template)?,
     };
+    let written = rendered.trim_end().len() + 1;
+    // The expansion measured compact JSON; what matters is the file this writes.
+    let compact = size_finding(expansion.template.to_string().len());
+    for warning in &expansion.warnings {
+        let about_size = warning.resource == "Template"
+            && matches!(&compact, Some(SizeFinding::NotInline(m)) if *m == warning.message);
+        if !about_size {
+            eprintln!("warning: {warning}");
+        }
+    }
+    if let Some(SizeFinding::NotInline(m) | SizeFinding::TooLarge(m)) = size_finding(written) {
+        eprintln!("warning: as written: {m}");
+    }
     println!("{}", rendered.trim_end());
     Ok(())
 }
