@@ -157,6 +157,101 @@ fn each_install_stack_reads_its_code_from_a_bucket_in_its_own_region() {
     }
 }
 
+/// With account IDs other than the examples' (as every real var file has), the DR copies
+/// stack copies from the var file's production account and region, and every stack group
+/// uploads its templates under the one prefix the code bucket lets the deploy roles write.
+#[test]
+#[ignore = "needs make test"]
+fn sceptre_takes_the_accounts_from_the_var_file_and_uploads_where_it_may() {
+    let dir = std::env::temp_dir().join(format!("rsp-vars-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let vars = dir.join("other-ids.yaml");
+    fs::write(
+        &vars,
+        "prod_account: \"444455556666\"\nprod_region: eu-west-1\ndr_account: \"777788889999\"\n\
+         deploy_role_name: deploy\nversion: 9.9.9\ncode_buckets:\n  eu-west-1: code-west\n  eu-central-1: code-central\n",
+    )
+    .unwrap();
+    let vars = vars.display().to_string();
+    let out = sceptre(&[
+        "--var-file",
+        &vars,
+        "dump",
+        "config",
+        "dr/eu-central-1/copies.yaml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copies = text
+        .split("\n---\n")
+        .find(|doc| doc.contains("path: examples/destination.yaml"))
+        .unwrap_or_else(|| panic!("no copies stack in {text}"));
+    assert!(
+        copies.contains("ProductionAccountId: '444455556666'")
+            && copies.contains("ProductionRegion: eu-west-1"),
+        "{copies}"
+    );
+    for stack in [
+        "prod/eu-west-1/install.yaml",
+        "dr/eu-central-1/install.yaml",
+    ] {
+        let out = sceptre(&["--var-file", &vars, "dump", "config", stack]);
+        let config: serde_json::Value =
+            serde_yaml_ng::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert_eq!(
+            config["template_key_prefix"], "sceptre-templates",
+            "{stack}"
+        );
+    }
+    let bucket =
+        parse_template(&fs::read_to_string(root().join("templates/code-bucket.yaml")).unwrap())
+            .unwrap();
+    let statements =
+        bucket["Resources"]["CodeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+    let upload = statements
+        .iter()
+        .find(|s| s["Sid"] == "TargetAccountsUploadTemplates")
+        .expect("an upload statement");
+    assert_eq!(
+        upload["Resource"]["Fn::Sub"],
+        "${CodeBucket.Arn}/sceptre-templates/*"
+    );
+    assert!(
+        upload["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&"s3:PutObject".into())
+    );
+    for s in &statements {
+        let writes = s["Action"]
+            .as_array()
+            .map(|a| a.iter().any(|x| x == "s3:PutObject"))
+            .unwrap_or(s["Action"] == "s3:PutObject");
+        let packages = s["Resource"].to_string().contains("rds-snapshot-policy/");
+        assert!(
+            !(writes && packages && s["Effect"] == "Allow"),
+            "the target accounts may not write the packages: {s}"
+        );
+    }
+    let find = statements
+        .iter()
+        .find(|s| s["Sid"] == "TargetAccountsFindTheBucket")
+        .expect("HeadBucket needs s3:ListBucket");
+    assert!(
+        find["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&"s3:ListBucket".into())
+    );
+}
+
 #[test]
 #[ignore = "needs make test"]
 fn sceptre_without_a_var_file_says_which_to_pass() {
