@@ -296,6 +296,49 @@ def _task_checks(service, action, params, region, account):
     return []
 
 
+def _s3_checks(params, account):
+    """S3 REST requests (path style): the bucket or object the action acts on, with the
+    bucket's policy and owner (IAM Service Authorization Reference, Amazon S3: HeadBucket is
+    s3:ListBucket, HEAD of an object s3:GetObject). Requests reach S3 over TLS from the SDKs,
+    so `aws:SecureTransport` is true (the emulator's plain http is a test artifact)."""
+    import urllib.parse as parse
+    from moto.s3 import models as s3_models
+    bucket, _, key = params["_path"].lstrip("/").partition("/")
+    if not bucket:
+        return []
+    query = parse.parse_qs(params.get("_query", ""), keep_blank_values=True)
+    method = params["_method"]
+    if key:
+        action = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "POST": "PutObject",
+                  "DELETE": "DeleteObject"}.get(method)
+        resource = f"arn:aws:s3:::{bucket}/{key}"
+    else:
+        resource = f"arn:aws:s3:::{bucket}"
+        if "location" in query:
+            action = "GetBucketLocation"
+        elif "policy" in query:
+            action = {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"}.get(method)
+        elif query and set(query) - {"list-type", "prefix", "delimiter", "max-keys", "marker",
+                                     "continuation-token", "encoding-type", "start-after"}:
+            return []  # other bucket subresources: not decided here
+        else:
+            action = {"GET": "ListBucket", "HEAD": "ListBucket", "PUT": "CreateBucket",
+                      "DELETE": "DeleteBucket"}.get(method)
+    if action is None:
+        return []
+    context = {"aws:SecureTransport": "true"}
+    if params.get("_sse"):
+        context["s3:x-amz-server-side-encryption"] = params["_sse"]
+    owner, policy = account, None
+    if bucket in s3_models.s3_backends.bucket_accounts:
+        partition, owner = s3_models.s3_backends.bucket_accounts[bucket]
+        found = s3_models.s3_backends[owner][partition].buckets.get(bucket)
+        text = getattr(found, "policy", None)
+        if text:
+            policy = json.loads(text.decode() if isinstance(text, bytes) else text)
+    return [(f"s3:{action}", resource, context, policy or {"Statement": []}, owner)]
+
+
 def _stack_arn(name, region, account):
     if name.startswith("arn:"):
         return name
@@ -329,6 +372,8 @@ def checks(service, action, params, region, account):
     elif service == "cloudtrail":
         out += [(act, resource, context, None, account)
                 for act, resource, context in _cloudtrail_checks(action, params, region, account)]
+    elif service == "s3":
+        out += _s3_checks(params, account)
     elif service in ("lambda", "events", "sns", "monitoring"):
         out += _task_checks(service, action, params, region, account)
     elif service == "cloudformation" and action:
@@ -375,16 +420,19 @@ def _decide(caller, region, wanted):
                 "aws:RequestedRegion": region, **context}
         # A cross-account key: the caller's account must be allowed by the key policy too.
         key_policy = act.startswith("kms:") and resource_policy is not None
+        bucket_policy = act.startswith("s3:") and resource_policy is not None
         caller_for_policy = {"arn": role_arn, "account": account}
         decision = iam_eval.evaluate(act, resource, base, caller_for_policy, identity,
-                                     resource_policy if key_policy else None,
+                                     resource_policy if key_policy or bucket_policy else None,
                                      resource_account, key_policy=key_policy)
         with _lock:
             _log["decisions"] += 1
         if decision != iam_eval.ALLOW:
             why = ("an explicit deny" if decision == iam_eval.EXPLICIT_DENY else
                    "the key policy and the role's policies do not both allow it" if key_policy
-                   else f"no identity-based policy allows the {act} action")
+                   else "the bucket policy and the role's policies do not allow it"
+                   + (" (another account's bucket: both must)" if resource_account != account else "")
+                   if bucket_policy else f"no identity-based policy allows the {act} action")
             message = iam_eval.access_denied_message(who, act, resource, why)
             with _lock:
                 _log["denied"].append({"role": role_arn, "action": act, "resource": resource, "message": message})
@@ -407,6 +455,11 @@ def refusal(service, message):
     if service in ("kms", "states", "cloudtrail", "events"):
         body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
         return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body
+    if service == "s3":
+        escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
+                f"<Message>{escaped}</Message><RequestId>rsp-authorization</RequestId></Error>").encode()
+        return "403 Forbidden", [("Content-Type", "application/xml")], body
     namespace = {"rds": "http://rds.amazonaws.com/doc/2014-10-31/",
                  "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
                  "sns": "http://sns.amazonaws.com/doc/2010-03-31/",

@@ -18,7 +18,9 @@ which cites the AWS text it models and can be read and retired on its own:
   eventbridge.py        RDS events, rules to Step Functions (as the target's role), bus policies
   cloudwatch_cbor.py    CloudWatch GetMetricData over Smithy RPC v2 CBOR
   notifications.py      alarms evaluated and their actions, topic and key policies, CloudTrail
-  authorization.py      calls of known roles decided by their policies (iam_eval.py)
+  authorization.py      calls of known roles decided by their policies (iam_eval.py), S3
+                        requests by the bucket policy too
+  s3_policies.py        AWS::S3::BucketPolicy from CloudFormation
 This file holds what joins them: the runtime-settings and test endpoints, the middleware that
 decides and records each request, and the server on 127.0.0.1.
 
@@ -53,6 +55,7 @@ import cloudwatch_cbor  # CloudWatch over CBOR
 import stepfunctions_glue  # noqa: F401  (Step Functions and CloudFormation glue)
 import notifications  # alarms, topic and key policies, CloudTrail events
 import authorization  # the calls of known roles decided by their policies
+import s3_policies  # noqa: F401  (AWS::S3::BucketPolicy from CloudFormation)
 
 eventbridge.set_clock(lambda: _now())
 notifications.set_clock(lambda: _now())
@@ -112,7 +115,7 @@ class _ConfigMiddleware:
 _SCOPE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
-_ENFORCED = ("rds", "kms", "states", "cloudformation", "iam", "cloudtrail")
+_ENFORCED = ("rds", "kms", "states", "cloudformation", "iam", "cloudtrail", "s3")
 # Decided only for Step Functions tasks (made as the execution's role): Lambda Invoke,
 # EventBridge PutEvents, SNS Publish, CloudWatch PutMetricData.
 _TASK_SERVICES = ("lambda", "events", "sns", "monitoring")
@@ -128,14 +131,21 @@ def _recorded(app, environ, start_response):
         return app(environ, start_response)
     import io
     import urllib.parse as parse
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
     key, region, service = scope.groups()
+    body = b""
+    if service != "s3":  # S3 is decided by method, path and headers: its body stays a stream
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
     try:
         if service in ("rds", "cloudformation", "iam", "sns"):
             params = {k: v[0] for k, v in parse.parse_qs(body.decode()).items()}
             action = params.get("Action")
+        elif service == "s3":
+            params = {"_path": parse.unquote(environ.get("PATH_INFO", "")), "_query": environ.get("QUERY_STRING", ""),
+                      "_method": environ.get("REQUEST_METHOD", "GET"),
+                      "_sse": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION")}
+            action = params["_method"]
         elif service == "lambda":
             params = {"_path": parse.unquote(environ.get("PATH_INFO", ""))}
             action = "Invoke" if params["_path"].endswith("/invocations") else None

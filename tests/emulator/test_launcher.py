@@ -549,5 +549,38 @@ class Launcher(unittest.TestCase):
         events_b.put_events(Entries=[entry])
         self.assertEqual(len(self.executions(sfn, arn)), 1)
 
+    def test_sceptres_upload_is_decided_by_the_code_buckets_policy(self):
+        """sceptre uploads a template with the stack's own role: HeadBucket, GetBucketLocation,
+        PutObject with SSE AES256 (sceptre source, template.py). The code bucket lives in the
+        tooling account; its policy decides, with the deploy role's own IAM."""
+        tooling = "333333333333"
+        with open(os.path.join(HERE, "..", "..", "templates", "code-bucket.yaml")) as f:
+            template = f.read()
+        cfn = self.client("cloudformation", tooling)
+        cfn.create_stack(StackName="code-bucket", TemplateBody=template,
+                         Parameters=[{"ParameterKey": "ReaderAccounts", "ParameterValue": f"{A},{B}"}])
+        bucket = f"rds-snapshot-policy-code-{tooling}-{REGION}"
+        self.client("s3", tooling).put_object(Bucket=bucket, Key="rds-snapshot-policy/provider.zip", Body=b"zip")
+        s3 = self.role_client("s3", A, "sceptre-deploy", [
+            {"Sid": "Templates", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}])
+        s3.head_bucket(Bucket=bucket)
+        s3.get_bucket_location(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="sceptre-templates/prod/eu-west-1/install/2026.json", Body=b"{}",
+                      ServerSideEncryption="AES256")
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="rds-snapshot-policy/provider.zip")["Body"].read(), b"zip")
+        with self.assertRaises(s3.exceptions.ClientError) as packages:
+            s3.put_object(Bucket=bucket, Key="rds-snapshot-policy/provider.zip", Body=b"not ours")
+        self.assertEqual(packages.exception.response["Error"]["Code"], "AccessDenied")
+        # The bucket policy before the fix granted GetObject on the packages only: sceptre's
+        # HeadBucket was refused before any stack was created.
+        self.client("s3", tooling).put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Sid": "TargetAccountsReadPackages", "Effect": "Allow",
+                 "Principal": {"AWS": [A, B]}, "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/rds-snapshot-policy/*"}]}))
+        with self.assertRaises(s3.exceptions.ClientError) as head:
+            s3.head_bucket(Bucket=bucket)
+        self.assertEqual(head.exception.response["Error"]["Code"], "403")
+
 if __name__ == "__main__":
     unittest.main()
