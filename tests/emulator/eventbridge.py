@@ -28,6 +28,8 @@ from moto.core.common_models import CloudFormationModel
 from moto.events import models as events
 from moto.rds import models as rds
 
+import state
+
 _lock = threading.RLock()
 _log = {"delivered": [], "refused": [], "emitted": []}
 _executions = []  # (account, region, execution ARN)
@@ -313,11 +315,4 @@ class EventBusPolicy(CloudFormationModel):
         bus._statements.pop(properties.get("StatementId") or resource_name, None)
 
 
-def _refresh_cfn_types():
-    """moto finds CloudFormation types among CloudFormationModel's subclasses, cached."""
-    from moto.cloudformation import parsing
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
-
-
-_refresh_cfn_types()
+state.refresh_cfn_types()

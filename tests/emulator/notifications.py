@@ -44,6 +44,7 @@ from moto.sns import models as sns
 from moto.sts import models as sts
 
 import iam_eval
+import state
 
 _lock = threading.RLock()
 _log = {"published": [], "refused": [], "alarms": [], "trail": []}
@@ -451,10 +452,4 @@ def record_api_call(service, action, params, access_key_id, region):
     _record("trail", {"account": account, "region": region, "event": action, "by": role_arn, "recorded": True})
 
 
-def _refresh_cfn_types():
-    from moto.cloudformation import parsing
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
-
-
-_refresh_cfn_types()
+state.refresh_cfn_types()

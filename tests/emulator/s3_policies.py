@@ -17,6 +17,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.s3 import models as s3
 
 import iam_eval
+import state
 
 
 class BucketPolicy(CloudFormationModel):
@@ -78,11 +79,4 @@ def _get_permission(self, action, resource):
 s3.FakeBucket.get_permission = _get_permission
 
 
-def _refresh_cfn_types():
-    """moto finds CloudFormation types among CloudFormationModel's subclasses, cached."""
-    from moto.cloudformation import parsing
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
-
-
-_refresh_cfn_types()
+state.refresh_cfn_types()

@@ -34,3 +34,11 @@ from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 
 cloudwatch_models.utcnow = _now
 
+
+
+def refresh_cfn_types():
+    """moto finds CloudFormation types among CloudFormationModel's subclasses and caches them:
+    a module that adds a type calls this after defining it."""
+    from moto.cloudformation import parsing
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
