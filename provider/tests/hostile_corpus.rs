@@ -165,6 +165,10 @@ async fn every_hostile_case_gets_its_answer() {
                 let mut event = case["event"].clone();
                 if event.get("policy") == Some(&Value::String("NORMALIZED_POLICY".into())) {
                     event["policy"] = normalized_policy();
+                    // Fields a forged task adds to a genuine policy.
+                    for (key, value) in case["policy_overlay"].as_object().into_iter().flatten() {
+                        event["policy"][key] = value.clone();
+                    }
                 }
                 provider_event(&aws, &event_text(case, &event)).await
             }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Aws;
 use super::snapshot_api::{SnapshotApi, WriteResult};
 use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::tags;
+use crate::inventory::{Kind, tags};
 use crate::plan::{Note, Operation, Plan, Step};
 use crate::policy::RuntimePolicy;
 
@@ -205,29 +205,15 @@ async fn apply_step(
             tags: t,
             option_group,
         } => {
-            let api = SnapshotApi {
-                rds: aws.rds(policy.own_region()),
-                kind: *kind,
+            let region = policy.own_region();
+            let copy = SnapshotCopy {
+                source_arn,
+                target_id,
+                kms_key_id,
+                option_group: option_group.as_deref(),
+                tags: t,
             };
-            let context = format!(
-                "copying {source_arn} to {target_id} in {}",
-                policy.own_region()
-            );
-            let result = api
-                .copy(
-                    source_arn,
-                    target_id,
-                    kms_key_id,
-                    option_group.as_deref(),
-                    t,
-                    &context,
-                )
-                .await
-                .map_err(|e| e.map(copy_limit));
-            settle(
-                result,
-                format!("{target_id} already exists (copied by a concurrent run)"),
-            )
+            copy_snapshot(aws, region, *kind, copy, "").await
         }
         Operation::MarkDelivered {
             snapshot_id,
@@ -237,7 +223,7 @@ async fn apply_step(
         } => {
             SnapshotApi {
                 rds: aws.rds(&policy.destination_region),
-                kind: crate::inventory::Kind::Instance,
+                kind: Kind::Instance,
             }
             .tag(
                 snapshot_arn,
@@ -254,52 +240,96 @@ async fn apply_step(
             kms_key_id,
             tags: t,
         } => {
-            let api = SnapshotApi {
-                rds: aws.rds(&policy.source_region),
-                kind: *kind,
+            let copy = SnapshotCopy {
+                source_arn,
+                target_id,
+                kms_key_id,
+                option_group: None,
+                tags: t,
             };
-            let context = format!(
-                "copying {source_arn} to {target_id} in {} (first of two steps)",
-                policy.source_region
-            );
-            let result = api
-                .copy(source_arn, target_id, kms_key_id, None, t, &context)
-                .await
-                .map_err(|e| e.map(copy_limit));
-            settle(
-                result,
-                format!(
-                    "{target_id} already exists in {} (copied by a concurrent run)",
-                    policy.source_region
-                ),
+            copy_snapshot(
+                aws,
+                &policy.source_region,
+                *kind,
+                copy,
+                " (first of two steps)",
             )
+            .await
         }
         Operation::DeleteStaged { snapshot_id, kind } => {
-            let api = SnapshotApi {
-                rds: aws.rds(&policy.source_region),
-                kind: *kind,
-            };
-            let context = format!(
-                "deleting the first-step copy {snapshot_id} in {}",
-                policy.source_region
-            );
-            settle(
-                api.delete(snapshot_id, &context).await,
-                format!("first-step copy {snapshot_id} is already gone"),
-            )
+            let what = format!("first-step copy {snapshot_id} in {}", policy.source_region);
+            delete_snapshot(aws, &policy.source_region, *kind, snapshot_id, &what).await
         }
         Operation::Delete { snapshot_id, kind } => {
-            let api = SnapshotApi {
-                rds: aws.rds(policy.own_region()),
-                kind: *kind,
-            };
-            let context = format!("deleting snapshot {snapshot_id}");
-            settle(
-                api.delete(snapshot_id, &context).await,
-                format!("snapshot {snapshot_id} is already gone"),
-            )
+            let what = format!("snapshot {snapshot_id}");
+            delete_snapshot(aws, policy.own_region(), *kind, snapshot_id, &what).await
         }
     }
+}
+
+/// One CopyDBSnapshot / CopyDBClusterSnapshot request.
+struct SnapshotCopy<'a> {
+    source_arn: &'a str,
+    target_id: &'a str,
+    kms_key_id: &'a str,
+    option_group: Option<&'a str>,
+    tags: &'a [(String, String)],
+}
+
+/// Copies into `region` (`step` qualifies the context, e.g. the first of two steps); a copy
+/// that already exists was made by a concurrent run.
+async fn copy_snapshot(
+    aws: &Aws,
+    region: &str,
+    kind: Kind,
+    copy: SnapshotCopy<'_>,
+    step: &str,
+) -> Result<Outcome, ProviderError> {
+    let SnapshotCopy {
+        source_arn,
+        target_id,
+        kms_key_id,
+        option_group,
+        tags,
+    } = copy;
+    let api = SnapshotApi {
+        rds: aws.rds(region),
+        kind,
+    };
+    let context = format!("copying {source_arn} to {target_id} in {region}{step}");
+    let result = api
+        .copy(
+            source_arn,
+            target_id,
+            kms_key_id,
+            option_group,
+            tags,
+            &context,
+        )
+        .await
+        .map_err(|e| e.map(copy_limit));
+    settle(
+        result,
+        format!("{target_id} already exists in {region} (copied by a concurrent run)"),
+    )
+}
+
+/// Deletes `snapshot_id` in `region` (`what` names it in messages); one already gone is done.
+async fn delete_snapshot(
+    aws: &Aws,
+    region: &str,
+    kind: Kind,
+    snapshot_id: &str,
+    what: &str,
+) -> Result<Outcome, ProviderError> {
+    let api = SnapshotApi {
+        rds: aws.rds(region),
+        kind,
+    };
+    settle(
+        api.delete(snapshot_id, &format!("deleting {what}")).await,
+        format!("{what} is already gone"),
+    )
 }
 
 /// A copy refused for quota means the concurrent-copy limit (or the snapshot quota): retry later.
