@@ -659,6 +659,9 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "describe_execution" => "states:DescribeExecution",
         "describe_state_machine_for_execution" => "states:DescribeStateMachineForExecution",
         "describe_stack_resource" => "cloudformation:DescribeStackResource",
+        "get_template" => "cloudformation:GetTemplate",
+        "list_stacks" => "cloudformation:ListStacks",
+        "list_stack_resources" => "cloudformation:ListStackResources",
         _ => return None,
     })
 }

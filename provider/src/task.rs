@@ -350,7 +350,7 @@ pub async fn handle_task(
     let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
         .map_err(|e| ProviderError::new(e.name(), e.0))?;
     if trust.verify_deployment {
-        verify_deployed(aws, region, payload, &input).await?;
+        verify_deployed(aws, region, &trust.provider_function, payload, &input).await?;
     }
     let execution = input.execution.clone().unwrap_or_default();
     let mut policy = RuntimePolicy::bind(input.policy, region)?;

@@ -4,7 +4,7 @@
 //! the operator's own credentials); the Lambda trusts only deployed state machines.
 
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::contract::provider_env;
+use rds_snapshot_policy_macro::contract::{DEFAULT_PROVIDER_FUNCTION, provider_env};
 use serde_json::Value;
 
 use crate::error::{ErrorKind, ProviderError};
@@ -29,6 +29,9 @@ pub struct Trust {
     pub kms_key_arns: Vec<String>,
     /// DR: the installation's `SourceKmsKeyArns` (the production keys of shared snapshots).
     pub source_kms_key_arns: Vec<String>,
+    /// The provider's own function name: a task's policy resource must name it as its
+    /// `ServiceToken` (a resource served by another function proves nothing).
+    pub provider_function: String,
 }
 
 impl Trust {
@@ -41,6 +44,7 @@ impl Trust {
             allow_local_response_url: false,
             kms_key_arns: Vec::new(),
             source_kms_key_arns: Vec::new(),
+            provider_function: DEFAULT_PROVIDER_FUNCTION.to_string(),
         }
     }
 
@@ -84,6 +88,9 @@ impl Trust {
                 == Some("1"),
             kms_key_arns: key_list(provider_env::KMS_KEY_ARNS)?,
             source_kms_key_arns: key_list(provider_env::SOURCE_KMS_KEY_ARNS)?,
+            provider_function: lookup(provider_env::FUNCTION_NAME)
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| DEFAULT_PROVIDER_FUNCTION.to_string()),
         })
     }
 

@@ -79,14 +79,38 @@ async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
     assert_eq!(body["Data"]["WorstCaseRpoMinutes"], "56");
     let id = body["PhysicalResourceId"].as_str().unwrap().to_string();
 
+    // The physical ID binds the stack and every property (the trust chain compares a task's
+    // policy with it): a property update gives a new one that still holds the previous
+    // properties' digest, for the executions started before the update.
+    let digests = |id: &str| -> Vec<String> {
+        provider::identity::digests_of(id)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        id.starts_with(
+            "rds-snapshot-policy:orders-stack-OrdersDbSnapshots:source:db-instance/cr1-orders:"
+        ),
+        "{id}"
+    );
+    assert_eq!(digests(&id).len(), 1, "{id}");
     let mut changed = props.clone();
     changed["RetentionDays"] = json!(2);
-    let updated = answer(&src, cr_event("Update", &server.url, changed, Some(&id))).await;
+    let mut update = cr_event("Update", &server.url, changed, Some(&id));
+    update["OldResourceProperties"] = props.clone();
+    let updated = answer(&src, update).await;
     assert_eq!(updated["Status"], "SUCCESS");
-    assert_eq!(
-        updated["PhysicalResourceId"],
+    let updated_id = updated["PhysicalResourceId"].as_str().unwrap();
+    assert_ne!(updated_id, id, "the properties are part of the identity");
+    assert_eq!(digests(updated_id)[1], digests(&id)[0], "{updated_id}");
+    let mut same = cr_event("Create", &server.url, props.clone(), None);
+    same["StackId"] = json!("arn:aws:cloudformation:eu-west-1:111111111111:stack/other/guid");
+    let elsewhere = answer(&src, same).await;
+    assert_ne!(
+        elsewhere["PhysicalResourceId"],
         id.as_str(),
-        "a property update keeps the resource"
+        "unique per stack"
     );
 
     create_instance(&src, SOURCE_REGION, "cr1-billing", Some(&key), &[]).await;

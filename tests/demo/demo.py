@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import yaml
 
+import identity_attacks
 from inbox import Inbox
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -815,6 +816,15 @@ def main():
         f"({len(unexpected)} ALARM)")
     ok = ok and bool(failures) and bool(unexpected)
 
+    # A policy's identity: a plain stack and a copycat stack try to prune the orders policy.
+    now = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    plain_ok, plain_text = identity_attacks.plain_stack_attack(endpoint, post, prod, stacks[1], now)
+    say(f"identity: {plain_text}: " + ("refused, nothing deleted" if plain_ok else "NOT REFUSED"))
+    copycat_ok, copycat_text = identity_attacks.copycat_attack(endpoint, post, prod, prod_lambdas, invoke,
+                                                               stacks[1], now)
+    say(f"identity: {copycat_text}: " + ("refused, nothing deleted" if copycat_ok else "NOT REFUSED"))
+    ok = ok and plain_ok and copycat_ok
+
     drilled, rows, leftovers, rto = drill_scenario(endpoint, stacks, dr)
     print()
     print(f"{'database':<9} {'restore':>8}  verdict (RtoMinutes {rto}, restore drill of the newest DR copy)")
@@ -859,7 +869,7 @@ def main():
     say(f"authorization: {authz_text}")
     ok = ok and authorized
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
-        "forged tasks were refused, every database restored within RtoMinutes, `status` reported them protected, "
+        "forged tasks were refused, a plain stack and a copycat stack could not act as the orders policy, every database restored within RtoMinutes, `status` reported them protected, "
         "a failed execution, an unexpected share and a manual delete each reached the operator's queue, "
         "and a stalled copy raised the alarm and its notification was received"
         if ok else "FAILED")

@@ -227,6 +227,11 @@ def _custom_resource_answer(environ, start_response):
     if len(parts) > 5:
         stack = cloudformation_backends[parts[4]][parts[3]].get_stack(body["StackId"])
         resource = stack.get_custom_resource(body.get("LogicalResourceId"))
+        # CloudFormation records the PhysicalResourceId the provider answers (CloudFormation
+        # guide, "Custom resource response objects": "PhysicalResourceId ... an identifier
+        # unique to the custom resource vendor"); moto keeps the name it made up.
+        if body.get("PhysicalResourceId"):
+            resource.resource_name = body["PhysicalResourceId"]
         if body.get("Status") == "SUCCESS":
             resource.set_data(body.get("Data") or {})
             stack.verify_readiness()

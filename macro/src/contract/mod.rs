@@ -363,6 +363,9 @@ pub mod provider_env {
     pub const KMS_KEY_ARNS: &str = "RSP_KMS_KEY_ARNS";
     /// DR: the installation's `SourceKmsKeyArns`, the production keys of shared snapshots.
     pub const SOURCE_KMS_KEY_ARNS: &str = "RSP_SOURCE_KMS_KEY_ARNS";
+    /// The function's own name, set by Lambda itself (a reserved variable, Lambda developer
+    /// guide, "Defined runtime environment variables"): a policy resource must be served by it.
+    pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 }
 
 /// Names of AWS resources the deploy-time checks look for.
@@ -404,7 +407,12 @@ pub mod metadata {
 pub mod generated_properties {
     pub const SERVICE_TOKEN: &str = "ServiceToken";
     pub const GENERATED_RESOURCES: &str = "GeneratedResources";
-    pub const ALL: [&str; 2] = [SERVICE_TOKEN, GENERATED_RESOURCES];
+    /// The version of the policy resource's identity (its physical ID): a new version changes
+    /// the properties, so re-deploying a stack updates the resource and its identity.
+    pub const IDENTITY_VERSION: &str = "IdentityVersion";
+    /// The identity version this release writes.
+    pub const CURRENT_IDENTITY_VERSION: u32 = 2;
+    pub const ALL: [&str; 3] = [SERVICE_TOKEN, GENERATED_RESOURCES, IDENTITY_VERSION];
 }
 
 /// CloudFormation's custom-resource event names the provider answers.

@@ -203,6 +203,10 @@ pub fn generate(
         generated_properties::GENERATED_RESOURCES.into(),
         json!({"StateMachines": machines, "NotificationTopic": topic_arn}),
     );
+    properties.insert(
+        generated_properties::IDENTITY_VERSION.into(),
+        json!(generated_properties::CURRENT_IDENTITY_VERSION),
+    );
     let mut resource = original.clone();
     resource.insert("Properties".into(), Value::Object(properties));
     if !policy.warnings.is_empty() {

@@ -18,8 +18,8 @@ pub(crate) enum Applies {
     Only(Role),
 }
 
-/// Every property a user may write (`ServiceToken` and `GeneratedResources` are the
-/// expansion's own and refused).
+/// Every property a user may write (`ServiceToken`, `GeneratedResources` and
+/// `IdentityVersion` are the expansion's own and refused).
 pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("Role", Applies::Both),
     ("PolicyId", Applies::Both),

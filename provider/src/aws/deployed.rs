@@ -1,12 +1,16 @@
 //! The trust chain of a Step Functions task: the execution it names is running, its state
-//! machine's definition sends exactly this input, and the stack named in the input declares
-//! that state machine. Anything else invoking the provider is refused before any RDS call.
+//! machine's definition sends exactly this input, the stack named in the input declares that
+//! state machine as the one the expansion generates for a policy resource, and that policy
+//! resource (served by this provider) holds exactly the task's policy. Anything else invoking
+//! the provider is refused before any RDS call.
 
-use rds_snapshot_policy_macro::contract::TaskInput;
+use aws_sdk_cloudformation::types::TemplateStage;
+use rds_snapshot_policy_macro::contract::{TaskInput, generated_properties};
 use serde_json::Value;
 
 use super::{Aws, classify, error_code};
 use crate::error::{ErrorKind, ProviderError};
+use crate::identity;
 use crate::trust::matches_definition;
 
 /// CloudFormation's resource type of a state machine.
@@ -43,6 +47,7 @@ where
 pub async fn verify_deployed(
     aws: &Aws,
     region: &str,
+    provider_function: &str,
     payload: &Value,
     input: &TaskInput,
 ) -> Result<(), ProviderError> {
@@ -133,5 +138,140 @@ pub async fn verify_deployed(
             detail.resource_type().unwrap_or("no type"),
         )));
     }
-    Ok(())
+    let stack_id = detail
+        .stack_id()
+        .unwrap_or(origin.stack.as_str())
+        .to_string();
+    verify_policy_resource(aws, region, provider_function, payload, input, &stack_id).await
+}
+
+/// The policy resource of the task's state machine: declared next to it under the logical ID
+/// the expansion derives the machine's from, of the policy type, served by this provider, and
+/// holding exactly the task's policy (its physical ID binds the stack and the properties).
+async fn verify_policy_resource(
+    aws: &Aws,
+    region: &str,
+    provider_function: &str,
+    payload: &Value,
+    input: &TaskInput,
+    stack_id: &str,
+) -> Result<(), ProviderError> {
+    let Some(origin) = &input.origin else {
+        return Ok(());
+    };
+    let Some(logical) = identity::policy_logical_id(&origin.state_machine, input.action) else {
+        return Err(refused(format!(
+            "state machine {} of stack {stack_id} is not one the expansion generates for a {} task (<policy>{}StateMachine)",
+            origin.state_machine,
+            input.action,
+            input.action.title()
+        )));
+    };
+    let cfn = aws.cloudformation(region);
+    let resource = cfn
+        .describe_stack_resource()
+        .stack_name(stack_id)
+        .logical_resource_id(logical)
+        .send()
+        .await
+        .map_err(|e| not_found_or(e, &format!("policy resource {logical} of stack {stack_id}")))?;
+    let detail = resource.stack_resource_detail();
+    let kind = detail.and_then(|d| d.resource_type()).unwrap_or_default();
+    let status = detail
+        .and_then(|d| d.resource_status())
+        .map(|s| s.as_str())
+        .unwrap_or_default();
+    let physical = detail
+        .and_then(|d| d.physical_resource_id())
+        .unwrap_or_default();
+    if !identity::is_policy_resource_type(kind) || !identity::holds_identity(status) {
+        return Err(refused(format!(
+            "stack {stack_id} holds no deployed policy resource {logical} ({}, {status})",
+            if kind.is_empty() { "no type" } else { kind }
+        )));
+    }
+    let digests = identity::digests_of(physical);
+    if digests.is_empty() {
+        return Err(refused(format!(
+            "the policy resource {logical} of stack {stack_id} was deployed before policy identities (physical ID {physical}): re-deploy the stack with this release's macro, which updates it"
+        )));
+    }
+    let policy = payload.get("policy").unwrap_or(&Value::Null);
+    let policy_id = policy
+        .get("PolicyId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if identity::policy_id_of(physical) != Some(policy_id) {
+        return Err(refused(format!(
+            "the policy resource {logical} of stack {stack_id} is not policy {policy_id:?} (physical ID {physical})"
+        )));
+    }
+    let digest = identity::identity_digest(stack_id, policy);
+    if !digests.contains(&digest.as_str()) {
+        if status == "UPDATE_IN_PROGRESS" {
+            // The stack's state machines are updated before the policy resource that names
+            // them: the new definition runs a moment before the resource holds its properties.
+            return Err(ProviderError::new(
+                ErrorKind::TransientAwsError,
+                format!(
+                    "the policy resource {logical} of stack {stack_id} is being updated and does not hold this policy yet; retried"
+                ),
+            ));
+        }
+        return Err(refused(format!(
+            "the policy resource {logical} of stack {stack_id} holds other properties than the task's policy {policy_id}"
+        )));
+    }
+    verify_service_token(aws, region, provider_function, stack_id, logical).await
+}
+
+/// The policy resource's `ServiceToken`, as the stack's processed template has it, names this
+/// provider: a resource served by another function could answer any physical ID.
+async fn verify_service_token(
+    aws: &Aws,
+    region: &str,
+    provider_function: &str,
+    stack_id: &str,
+    logical: &str,
+) -> Result<(), ProviderError> {
+    let template = aws
+        .cloudformation(region)
+        .get_template()
+        .stack_name(stack_id)
+        .template_stage(TemplateStage::Processed)
+        .send()
+        .await
+        .map_err(|e| not_found_or(e, &format!("the template of stack {stack_id}")))?;
+    let body = template.template_body().unwrap_or_default();
+    let parsed = serde_json::from_str::<Value>(body)
+        .or_else(|_| rds_snapshot_policy_macro::yaml::parse_template(body))
+        .map_err(|e| {
+            refused(format!(
+                "the template of stack {stack_id} cannot be read: {e}"
+            ))
+        })?;
+    let token = parsed
+        .get("Resources")
+        .and_then(|r| r.get(logical))
+        .and_then(|r| r.get("Properties"))
+        .and_then(|p| p.get(generated_properties::SERVICE_TOKEN))
+        .unwrap_or(&Value::Null);
+    let parts: Vec<&str> = stack_id.split(':').collect();
+    let (partition, stack_region, account) = match parts.as_slice() {
+        ["arn", partition, "cloudformation", region, account, ..] => {
+            (*partition, *region, *account)
+        }
+        _ => return Err(refused(format!("{stack_id} is not a stack ARN"))),
+    };
+    let expected =
+        format!("arn:{partition}:lambda:{stack_region}:{account}:function:{provider_function}");
+    match identity::resolve_service_token(token, partition, stack_region, account) {
+        Some(arn) if arn == expected => Ok(()),
+        Some(arn) => Err(refused(format!(
+            "the policy resource {logical} of stack {stack_id} is served by {arn}, not by this provider ({expected})"
+        ))),
+        None => Err(refused(format!(
+            "the ServiceToken of the policy resource {logical} of stack {stack_id} does not name this provider in a form known without the stack's parameters ({token})"
+        ))),
+    }
 }

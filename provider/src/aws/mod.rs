@@ -6,11 +6,13 @@ mod deployed;
 pub mod drill_api;
 mod list;
 mod snapshot_api;
+mod stacks;
 
 pub use apply::apply;
 pub use deployed::verify_deployed;
 pub(crate) use list::list_databases;
 pub use list::list_inventory;
+pub use stacks::stack_resources;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -22,6 +22,7 @@ use rds_snapshot_policy_macro::contract::generated_properties;
 use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;
+use crate::identity;
 use crate::policy::{RuntimePolicy, Selector};
 use crate::trust::Trust;
 
@@ -40,6 +41,8 @@ pub struct Request {
     pub logical_resource_id: String,
     pub physical_resource_id: Option<String>,
     pub properties: Value,
+    /// Update: the properties before it.
+    pub old_properties: Value,
 }
 
 impl Request {
@@ -54,6 +57,10 @@ impl Request {
             physical_resource_id: text("PhysicalResourceId"),
             properties: event
                 .get("ResourceProperties")
+                .cloned()
+                .unwrap_or(Value::Null),
+            old_properties: event
+                .get("OldResourceProperties")
                 .cloned()
                 .unwrap_or(Value::Null),
         }
@@ -93,8 +100,8 @@ impl Request {
     }
 }
 
-/// A physical ID that changes only when the policy's target changes.
-pub fn physical_id(policy: &RuntimePolicy) -> String {
+/// The readable part of the physical ID: the role and what the policy protects.
+fn target(policy: &RuntimePolicy) -> String {
     let target = match &policy.selector {
         Selector::Instance(id) => format!("db-instance/{id}"),
         Selector::Cluster(id) => format!("db-cluster/{id}"),
@@ -103,11 +110,61 @@ pub fn physical_id(policy: &RuntimePolicy) -> String {
             crate::plan::accounts_digest(&[re.as_str().to_string()])
         ),
     };
-    format!(
-        "rds-snapshot-policy:{}:{}:{target}",
-        policy.id,
-        policy.role().as_str().to_ascii_lowercase()
-    )
+    format!("{}:{target}", policy.role().as_str().to_ascii_lowercase())
+}
+
+/// The physical ID for `policy` declared by `request` with `properties` (the policy's, without
+/// the generated ones): it binds the stack and every property (`identity`); an Update keeps the
+/// digest of the properties it replaces while the `PolicyId` stays the same.
+pub fn physical_id(policy: &RuntimePolicy, request: &Request, properties: &Value) -> String {
+    let current = identity::identity_digest(&request.stack_id, properties);
+    let same_policy = request
+        .physical_resource_id
+        .as_deref()
+        .and_then(identity::policy_id_of)
+        == Some(policy.id.as_str());
+    let previous = (request.request_type == events::UPDATE && same_policy).then(|| {
+        identity::identity_digest(
+            &request.stack_id,
+            &policy_properties(&request.old_properties),
+        )
+    });
+    identity::physical_id(&policy.id, &target(policy), &current, previous.as_deref())
+}
+
+/// Refuses a `PolicyId` another stack's policy resource already holds (Create, or an Update
+/// that changes it): one owner per account and region, so no second stack can act on the
+/// snapshots of a deployed policy.
+async fn check_owner(
+    aws: &Aws,
+    region: &str,
+    policy: &RuntimePolicy,
+    request: &Request,
+) -> Result<(), String> {
+    let keeps_its_id = request.request_type == events::UPDATE
+        && request
+            .physical_resource_id
+            .as_deref()
+            .and_then(identity::policy_id_of)
+            == Some(policy.id.as_str());
+    if keeps_its_id {
+        return Ok(());
+    }
+    let resources = crate::aws::stack_resources(aws, region)
+        .await
+        .map_err(|e| {
+            format!(
+                "could not check that no other stack holds PolicyId {} ({}); nothing was created",
+                policy.id, e.message
+            )
+        })?;
+    match identity::owner_of(&resources, &policy.id, &request.stack_id) {
+        Some(owner) => Err(format!(
+            "PolicyId {} is already held by stack {} (resource {}): a PolicyId has one owner per account and region. Choose another PolicyId, or delete that stack's policy first; nothing was created",
+            policy.id, owner.stack_name, owner.logical_id
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Strips the properties the provider does not read as policy.
@@ -151,6 +208,9 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
     if let Err(e) = trust.confine(&mut policy) {
         return request.response(false, e.message, request.fallback_physical_id(), Map::new());
     }
+    if let Err(reason) = check_owner(aws, region, &policy, request).await {
+        return request.response(false, reason, request.fallback_physical_id(), Map::new());
+    }
     let strict = policy.spec.strict_checks;
     let report = run_checks(aws, &policy, trust).await;
     let mut data = generated_attributes(&request.properties);
@@ -170,7 +230,7 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
                 .map(|w| format!("{w} (StrictChecks is on)")),
         );
     }
-    let id = physical_id(&policy);
+    let id = physical_id(&policy, request, &properties);
     if problems.is_empty() {
         let reason = if report.warnings.is_empty() {
             "All prerequisite checks passed.".to_string()

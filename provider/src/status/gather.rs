@@ -5,21 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::contract::{Action, RESOURCE_TYPE, metrics};
+use rds_snapshot_policy_macro::contract::{Action, metrics};
 use rds_snapshot_policy_macro::spec::{PolicySpec, Role};
 use serde_json::Value;
 
 use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
-use crate::aws::{Aws, classify, list_databases, list_inventory};
+use crate::aws::{Aws, classify, list_databases, list_inventory, stack_resources};
+use crate::identity::is_policy_resource_type;
 use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
 
-/// CloudFormation's type for a custom resource created from a template that spells its type
-/// (what some tools report instead of `Custom::…`).
-const CUSTOM_RESOURCE_TYPE: &str = "AWS::CloudFormation::CustomResource";
 const STATE_MACHINE_TYPE: &str = "AWS::StepFunctions::StateMachine";
 /// Executions read per state machine (newest first).
 const EXECUTIONS_READ: i32 = 20;
@@ -72,58 +69,32 @@ struct Deployed {
 }
 
 async fn deployed_policies(aws: &Aws, region: &str) -> Result<Vec<Deployed>, String> {
-    let cfn = aws.cloudformation(region);
-    let mut stacks = Vec::new();
-    let mut pages = cfn.list_stacks().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify(e, "listing stacks").message)?;
-        for summary in page.stack_summaries() {
-            if summary.stack_status() != Some(&StackStatus::DeleteComplete)
-                && let Some(id) = summary.stack_id()
-            {
-                stacks.push(id.to_string());
-            }
-        }
-    }
+    let resources = stack_resources(aws, region).await.map_err(|e| e.message)?;
     let mut found = Vec::new();
-    for stack in stacks {
-        let mut resources = Vec::new();
-        let mut pages = cfn
-            .list_stack_resources()
-            .stack_name(&stack)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| classify(e, &format!("listing the resources of {stack}")).message)?;
-            for r in page.stack_resource_summaries() {
-                resources.push((
-                    r.logical_resource_id().unwrap_or_default().to_string(),
-                    r.resource_type().unwrap_or_default().to_string(),
-                    r.physical_resource_id().unwrap_or_default().to_string(),
-                ));
-            }
-        }
-        for (logical, kind, _) in &resources {
-            if kind != RESOURCE_TYPE && kind != CUSTOM_RESOURCE_TYPE {
-                continue;
-            }
-            let machines: Vec<(Action, String)> = Action::ALL
-                .into_iter()
-                .filter_map(|action| {
-                    let id = format!("{logical}{}StateMachine", action.title());
-                    resources
-                        .iter()
-                        .find(|(l, k, p)| *l == id && k == STATE_MACHINE_TYPE && !p.is_empty())
-                        .map(|(_, _, arn)| (action, arn.clone()))
-                })
-                .collect();
-            if !machines.is_empty() {
-                found.push(Deployed {
-                    stack: stack.clone(),
-                    machines,
-                });
-            }
+    for policy in resources
+        .iter()
+        .filter(|r| is_policy_resource_type(&r.resource_type))
+    {
+        let machines: Vec<(Action, String)> = Action::ALL
+            .into_iter()
+            .filter_map(|action| {
+                let id = format!("{}{}StateMachine", policy.logical_id, action.title());
+                resources
+                    .iter()
+                    .find(|r| {
+                        r.stack_id == policy.stack_id
+                            && r.logical_id == id
+                            && r.resource_type == STATE_MACHINE_TYPE
+                            && !r.physical_id.is_empty()
+                    })
+                    .map(|r| (action, r.physical_id.clone()))
+            })
+            .collect();
+        if !machines.is_empty() {
+            found.push(Deployed {
+                stack: policy.stack_id.clone(),
+                machines,
+            });
         }
     }
     Ok(found)
