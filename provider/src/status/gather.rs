@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
 use crate::aws::{Aws, classify, list_databases, list_inventory, stack_resources};
-use crate::identity::is_policy_resource_type;
+use crate::identity::{self, is_policy_resource_type};
 use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
 
@@ -68,7 +68,11 @@ struct Deployed {
     machines: Vec<(Action, String)>,
 }
 
-async fn deployed_policies(aws: &Aws, region: &str) -> Result<Vec<Deployed>, String> {
+async fn deployed_policies(
+    aws: &Aws,
+    region: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Deployed>, String> {
     let resources = stack_resources(aws, region).await.map_err(|e| e.message)?;
     let mut found = Vec::new();
     for policy in resources
@@ -91,6 +95,12 @@ async fn deployed_policies(aws: &Aws, region: &str) -> Result<Vec<Deployed>, Str
             })
             .collect();
         if !machines.is_empty() {
+            if identity::digests_of(&policy.physical_id).is_empty() {
+                warnings.push(format!(
+                    "policy resource {} of stack {} was deployed before policy identities: the provider refuses its tasks until the stack is re-deployed with this release's macro",
+                    policy.logical_id, policy.stack_name
+                ));
+            }
             found.push(Deployed {
                 stack: policy.stack_id.clone(),
                 machines,
@@ -309,7 +319,7 @@ pub async fn gather_side(
     match given {
         Some(policies) => found.extend(policies.into_iter().map(|p| (p, None, Vec::new()))),
         None => {
-            for deployed in deployed_policies(aws, region).await? {
+            for deployed in deployed_policies(aws, region, &mut warnings).await? {
                 let policy = policy_from_machine(aws, region, &deployed.machines[0].1).await?;
                 let mut machines = Vec::new();
                 for (action, arn) in &deployed.machines {
