@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -48,8 +49,30 @@ START = dt.datetime(2026, 6, 1, 0, 0, tzinfo=dt.timezone.utc)
 CHILDREN = []
 
 
+PROGRESS = {"last": time.time(), "doing": "starting"}
+PROGRESS_LOCK = threading.Lock()
+
+
 def say(message):
-    print(f"demo: {message}", flush=True)
+    with PROGRESS_LOCK:
+        print(f"demo: {message}", flush=True)
+        PROGRESS["last"] = time.time()
+
+
+def doing(what):
+    """What the demo is busy with: the heartbeat names it."""
+    PROGRESS["doing"] = what
+
+
+def heartbeat():
+    """Prints what the demo is doing whenever it has been silent for 10 seconds."""
+    begun = time.time()
+    while True:
+        time.sleep(1)
+        with PROGRESS_LOCK:
+            if time.time() - PROGRESS["last"] >= 10:
+                print(f"demo: ... {PROGRESS['doing']} ({time.time() - begun:.0f} s in)", flush=True)
+                PROGRESS["last"] = time.time()
 
 
 def stop_children():
@@ -189,6 +212,7 @@ def invoke(endpoint, function, payload):
 
 def deploy(account, lambdas, name, template_path, parameters):
     """Expands a template through the macro Lambda and creates the stack; waits for it."""
+    doing(f"deploying {name} (the first Lambda call compiles the Lambdas: minutes on a fresh checkout)")
     template = load_template(template_path)
     declared = template.get("Parameters", {})
     values = {k: str(v.get("Default")) for k, v in declared.items() if "Default" in v}
@@ -293,9 +317,10 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0
 
 
-def simulate(endpoint, stacks, start, end, observer, say_steps=True):
-    """Runs every schedule firing and every event between `start` and `end`, minute by minute.
-    Returns (executions started by the schedules, failed executions)."""
+def simulate(endpoint, stacks, start, end, observer, running=(), stop_when=None):
+    """Runs every schedule firing and every event between `start` and `end`, minute by minute,
+    waiting each minute for the executions it started (not for those in `running`); stops early
+    once `stop_when()` is true. Returns (the executions the schedules started, the end)."""
     timeline = defaultdict(list)
     for name, account, template, resources in stacks:
         for rule, expression, machine, constant in schedules(template, resources):
@@ -313,15 +338,19 @@ def simulate(endpoint, stacks, start, end, observer, say_steps=True):
             arn = sfn.start_execution(stateMachineArn=machine, name=f"{rule}-{minute:%Y%m%d%H%M}",
                                       input=constant or json.dumps(event))["executionArn"]
             started.append((account, arn))
-        post(f"{endpoint}/_rsp/wait", {})
+        post(f"{endpoint}/_rsp/wait", {"except": list(running)})
         post(f"{endpoint}/_rsp/tick", {})  # copies/snapshots that became available just now
-        post(f"{endpoint}/_rsp/wait", {})
+        post(f"{endpoint}/_rsp/wait", {"except": list(running)})
         if minute.minute % 5 == 0:
             # CloudWatch evaluates the alarms; their actions publish to the topics.
             post(f"{endpoint}/_rsp/alarms", {})
         observer.observe(minute)
+        doing(f"simulated {minute:%d %H:%M} of {end:%d %H:%M} UTC: {len(started)} scheduled executions started, "
+              f"{len(observer.seen)} DR copies seen")
         minute += dt.timedelta(minutes=1)
-    return started
+        if stop_when and stop_when():
+            break
+    return started, minute
 
 
 def execution_results(stacks):
@@ -520,10 +549,11 @@ def tamper_scenario(dr, inbox):
     return bool(by_hand) and not by_provider, text
 
 
-def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
-    """The DR stack's restore drill: restores the newest copy of each database (restores take
-    `restore_minutes` simulated minutes), checks them, records the times, deletes everything it
-    created. Returns (ok, rows of (database, minutes, verdict), leftovers, rto)."""
+def drill_scenario(endpoint, stacks, dr, observer, restore_minutes=25):
+    """The DR stack's restore drill, while the schedules go on (as on AWS: backups do not stop for
+    a drill): restores the newest copy of each database (restores take `restore_minutes`
+    simulated minutes), checks them, records the times, deletes everything it created.
+    Returns (ok, rows of (database, minutes, verdict), leftovers, rto, the clock after it)."""
     _, _, template, _ = stacks[0]
     policy = next(r for r in template["Resources"].values() if r["Type"].startswith("Custom::"))["Properties"]
     rto = int(policy.get("RtoMinutes", 180))
@@ -533,13 +563,15 @@ def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
     sfn = dr.client("stepfunctions", DR_REGION)
     arn = sfn.start_execution(stateMachineArn=machine, name="restore-drill",
                               input=json.dumps({"waitSeconds": 1}))["executionArn"]
-    for _ in range(600):
-        execution = sfn.describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING":
-            break
-        clock += dt.timedelta(minutes=1)
-        post(f"{endpoint}/_rsp/config", {"clock": clock.isoformat()})
+    doing("restore drill in the DR account, schedules running")
+
+    def finished():
         time.sleep(0.2)
+        return sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"
+
+    _, clock = simulate(endpoint, stacks, clock, clock + dt.timedelta(hours=4), observer,
+                        running=[arn], stop_when=finished)
+    execution = sfn.describe_execution(executionArn=arn)
     post(f"{endpoint}/_rsp/config", {"restore_pending_seconds": 0})
     output = json.loads(execution.get("output") or "{}")
     restores = output.get("drill", {}).get("run", {}).get("restores", [])
@@ -554,7 +586,7 @@ def drill_scenario(endpoint, stacks, dr, restore_minutes=25):
           and not leftovers)
     if execution["status"] != "SUCCEEDED":
         say(f"restore drill: {execution['status']} {execution.get('error')} {execution.get('cause')}")
-    return ok, rows, leftovers, rto
+    return ok, rows, leftovers, rto, clock
 
 
 def status_scenario(prod, dr, databases, workdir):
@@ -601,6 +633,7 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     atexit.register(stop_children)
+    threading.Thread(target=heartbeat, daemon=True).start()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
@@ -795,15 +828,6 @@ def main():
         published.append(f"{db} {count} copies, max {worst:.0f} min")
     say("published DeliveryLagMinutes: " + "; ".join(published))
 
-    # Right after the run (the drill below moves the clock on without new snapshots).
-    reported, report = status_scenario(prod, dr, databases, args.workdir)
-    if report:
-        ages = ", ".join(f"{d['database']} {d['recoveryPointAgeMinutes']} min" for d in report["databases"])
-        say(f"status report (both accounts, {len(report['policies'])} policies discovered through "
-            f"CloudFormation): {report['verdict']}; newest DR copy ages: {ages}; "
-            f"evidence in {os.path.join(args.workdir, 'status.md')} and status.html")
-    ok = ok and reported
-
     refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
     say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
     ok = ok and refused
@@ -825,7 +849,7 @@ def main():
     say(f"identity: {copycat_text}: " + ("refused, nothing deleted" if copycat_ok else "NOT REFUSED"))
     ok = ok and plain_ok and copycat_ok
 
-    drilled, rows, leftovers, rto = drill_scenario(endpoint, stacks, dr)
+    drilled, rows, leftovers, rto, after_drill = drill_scenario(endpoint, stacks, dr, observer)
     print()
     print(f"{'database':<9} {'restore':>8}  verdict (RtoMinutes {rto}, restore drill of the newest DR copy)")
     for database, minutes, verdict in rows:
@@ -835,18 +859,31 @@ def main():
         f"drill resources left: {leftovers or 'none'}")
     ok = ok and drilled
 
+    # The evidence after the drill (the schedules ran on during it): both accounts, every table,
+    # the drill's times.
+    reported, report = status_scenario(prod, dr, databases, args.workdir)
+    if report:
+        ages = ", ".join(f"{d['database']} {d['recoveryPointAgeMinutes']} min" for d in report["databases"])
+        drills = ", ".join(f"{d['database']} {(d.get('lastDrill') or {}).get('restoreMinutes', '-')} min"
+                           for d in report["databases"])
+        say(f"status report (both accounts, {len(report['policies'])} policies discovered through "
+            f"CloudFormation): {report['verdict']}; newest DR copy ages: {ages}; last drill: {drills}; "
+            f"evidence in {os.path.join(args.workdir, 'status.md')} and status.html")
+    ok = ok and reported
+
     # Tampering: the operator role (not the provider's) deletes an old DR copy by hand.
     tampered, tamper_text = tamper_scenario(dr, inbox)
     say(f"tamper scenario: {tamper_text}")
     ok = ok and tampered
 
     if args.stall_hours > 0 and args.stall_from is None:
-        stall_end = end + dt.timedelta(hours=args.stall_hours)
+        stall_start = after_drill
+        stall_end = stall_start + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
-        say(f"stall scenario: copies never finish from {end:%d %H:%M} for {args.stall_hours:g} hours")
-        simulate(endpoint, stacks, end, stall_end, observer)
+        say(f"stall scenario: copies never finish from {stall_start:%d %H:%M} for {args.stall_hours:g} hours")
+        simulate(endpoint, stacks, stall_start, stall_end, observer)
         after = evaluate_alarm(cloudwatch, alarm, dr_policy_id, settled, stall_end)
-        fired = next((p for p in after if p[2] and p[0] >= end), None)
+        fired = next((p for p in after if p[2] and p[0] >= stall_start), None)
         if fired:
             value = "no data" if fired[1] is None else f"oldest recovery point {fired[1]:.0f} min"
             say(f"stall scenario: the RPO alarm's condition became true for the period from "
@@ -855,7 +892,7 @@ def main():
             ok = False
             say("stall scenario: the RPO alarm never became true although the copies stalled")
         inbox.drain()
-        paged = inbox.alarms("RpoAlarm", after=end)
+        paged = inbox.alarms("RpoAlarm", after=stall_start)
         if paged:
             say(f"stall scenario: the RPO alarm's notification was received at {paged[0]['time']:%d %H:%M} "
                 f"({paged[0]['name']}: {paged[0]['state']})")

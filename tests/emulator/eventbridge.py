@@ -69,9 +69,9 @@ def track_execution(account, region, arn):
         _executions.append((account, region, arn))
 
 
-def _running():
+def _running(exclude=()):
     with _lock:
-        pending = list(_executions)
+        pending = [e for e in _executions if e[2] not in exclude]
     still = []
     for account, region, arn in pending:
         try:
@@ -86,11 +86,13 @@ def _running():
     return still
 
 
-def wait_for_executions(timeout=300.0):
-    """Blocks until no tracked execution is RUNNING; returns how many still run (0 normally)."""
+def wait_for_executions(timeout=300.0, exclude=()):
+    """Blocks until no tracked execution (but those in `exclude`) is RUNNING; returns how many
+    still run (0 normally)."""
     deadline = time.time() + timeout
+    exclude = set(exclude)
     while True:
-        still = _running()
+        still = _running(exclude)
         if not still or time.time() > deadline:
             return len(still)
         time.sleep(0.02)

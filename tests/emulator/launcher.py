@@ -28,7 +28,8 @@ Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "copy_pendi
 "pending_prefixes": {"slow-": N}, "restore_pending_seconds": N, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
 "http://127.0.0.1:PORT"}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots
 whose identifier starts with a prefix use its pending time (seconds of the emulated clock).
-POST /_rsp/tick emits the RDS events due; POST /_rsp/wait returns once no execution runs;
+POST /_rsp/tick emits the RDS events due; POST /_rsp/wait returns once no execution runs (but
+those listed in its "except");
 GET /_rsp/events lists delivered, refused and emitted events. Listens on 127.0.0.1 only.
 
 Usage: python launcher.py PORT [PARENT_PID]   (exits when PARENT_PID is gone)
@@ -76,7 +77,7 @@ class _ConfigMiddleware:
             return _custom_resource_answer(environ, start_response)
         if path in ("/_rsp/tick", "/_rsp/wait", "/_rsp/events", "/_rsp/alarms", "/_rsp/notifications",
                     "/_rsp/authorization"):
-            return _events_endpoint(path, start_response)
+            return _events_endpoint(path, start_response, environ)
         if path != "/_rsp/config":
             return _recorded(self.app, environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
@@ -197,11 +198,18 @@ _original_date_time_string = _werkzeug_serving.WSGIRequestHandler.date_time_stri
 _werkzeug_serving.WSGIRequestHandler.date_time_string = _date_time_string
 
 
-def _events_endpoint(path, start_response):
+def _events_endpoint(path, start_response, environ):
     if path == "/_rsp/tick":
         reply = {"emitted": eventbridge.announce_rds_events()}
     elif path == "/_rsp/wait":
-        reply = {"running": eventbridge.wait_for_executions()}
+        # {"except": [execution ARN, ...]}: executions not waited for (a restore drill that runs
+        # while the clock, and the schedules, go on).
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        except ValueError:
+            body = {}
+        reply = {"running": eventbridge.wait_for_executions(exclude=body.get("except") or ())}
     elif path == "/_rsp/alarms":
         reply = {"changes": notifications.evaluate_alarms()}
     elif path == "/_rsp/notifications":

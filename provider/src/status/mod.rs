@@ -144,7 +144,7 @@ pub struct DatabaseReport {
     pub rpo_met: Option<bool>,
     /// Recovery point to delivery (the copy's `delivered` tag) of the newest delivered copy.
     pub delivery_lag_minutes: Option<i64>,
-    /// The newest copy's last drill (its `drilled` tag); `null` when never drilled.
+    /// The latest drill of a copy of this database (its `drilled` tag); `null` when never drilled.
     pub last_drill: Option<DrillReport>,
     /// The newest failure of a state machine of a policy covering this database.
     pub last_failure: Option<FailureReport>,
@@ -302,9 +302,18 @@ pub fn assemble(
             })
         });
         let rto_minutes = dr.and_then(|p| policy_report(p).rto_minutes);
-        let last_drill = copy
-            .and_then(|s| s.tag(tags::DRILLED))
-            .and_then(parse_drilled)
+        // The latest drill of any copy of this database (the newest copy is often younger
+        // than the last drill); a drill dated after now is no evidence.
+        let now_text = rfc3339(now);
+        let last_drill = dr
+            .and_then(|p| {
+                p.snapshots
+                    .iter()
+                    .filter(|s| s.database_key() == name)
+                    .filter_map(|s| s.tag(tags::DRILLED).and_then(parse_drilled))
+                    .filter(|(at, _)| *at <= now_text)
+                    .max_by(|a, b| a.0.cmp(&b.0))
+            })
             .map(|(at, minutes)| DrillReport {
                 at,
                 minutes,

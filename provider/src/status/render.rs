@@ -205,70 +205,154 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// The timeline's drawing: one SVG per database from the report embedded as JSON.
+/// The timeline's drawing: one SVG per database from the report embedded as JSON, with a time
+/// axis (UTC), a minutes axis, the RPO as a dashed line and a legend.
 const CHART_SCRIPT: &str = r#"
 const report = JSON.parse(document.getElementById("report").textContent);
 const svgNs = "http://www.w3.org/2000/svg";
+const el = (name, attrs, text) => {
+  const node = document.createElementNS(svgNs, name);
+  Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const hhmm = t => new Date(t).toISOString().slice(11, 16);
 report.databases.forEach((db, i) => {
   const box = document.getElementById("chart-" + i);
   if (!box) return;
   const points = db.ageHistory.map(([t, v]) => [Date.parse(t), v]);
   if (points.length === 0) { box.textContent = "no published recovery-point ages"; return; }
-  const [w, h, pad] = [640, 160, 30];
+  const [w, h, left, right, top, bottom] = [720, 220, 56, 16, 30, 44];
   const rpo = db.rpoMinutes || 0;
   const t0 = points[0][0], t1 = Math.max(points[points.length - 1][0], t0 + 1);
-  const top = Math.max(rpo * 1.2, ...points.map(p => p[1]), 1);
-  const x = t => pad + (w - 2 * pad) * (t - t0) / (t1 - t0);
-  const y = v => h - pad - (h - 2 * pad) * v / top;
-  const svg = document.createElementNS(svgNs, "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-  svg.setAttribute("class", "timeline");
-  const line = document.createElementNS(svgNs, "polyline");
-  line.setAttribute("class", "age");
-  line.setAttribute("points", points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
-  svg.appendChild(line);
+  const high = Math.max(rpo * 1.2, ...points.map(p => p[1]), 1);
+  const x = t => left + (w - left - right) * (t - t0) / (t1 - t0);
+  const y = v => h - bottom - (h - top - bottom) * v / high;
+  const svg = el("svg", {viewBox: `0 0 ${w} ${h}`, class: "timeline", role: "img",
+    "aria-label": `recovery-point age of ${db.database} against its RPO`});
+  svg.appendChild(el("line", {class: "x-axis", x1: left, x2: w - right, y1: h - bottom, y2: h - bottom}));
+  svg.appendChild(el("line", {class: "y-axis", x1: left, x2: left, y1: top, y2: h - bottom}));
+  [t0, (t0 + t1) / 2, t1].forEach(t => {
+    svg.appendChild(el("text", {class: "tick x-tick", x: x(t), y: h - bottom + 14, "text-anchor": "middle"}, hhmm(t)));
+  });
+  [0, Math.round(high / 2), Math.round(high)].forEach(v => {
+    svg.appendChild(el("text", {class: "tick y-tick", x: left - 6, y: y(v) + 4, "text-anchor": "end"}, String(v)));
+  });
+  svg.appendChild(el("text", {class: "axis-title", x: (left + w - right) / 2, y: h - 6, "text-anchor": "middle"},
+    "time (UTC)"));
+  svg.appendChild(el("text", {class: "axis-title", x: 14, y: (top + h - bottom) / 2, "text-anchor": "middle",
+    transform: `rotate(-90 14 ${(top + h - bottom) / 2})`}, "age (minutes)"));
+  svg.appendChild(el("polyline", {class: "age",
+    points: points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}));
+  const legend = el("g", {class: "legend"});
+  legend.appendChild(el("line", {class: "age", x1: left + 8, x2: left + 32, y1: 12, y2: 12}));
+  legend.appendChild(el("text", {x: left + 38, y: 16}, "recovery-point age of the newest DR copy"));
   if (rpo) {
-    const limit = document.createElementNS(svgNs, "line");
-    limit.setAttribute("class", "rpo-line");
-    limit.setAttribute("x1", pad); limit.setAttribute("x2", w - pad);
-    limit.setAttribute("y1", y(rpo)); limit.setAttribute("y2", y(rpo));
-    svg.appendChild(limit);
+    svg.appendChild(el("line", {class: "rpo-line", x1: left, x2: w - right, y1: y(rpo), y2: y(rpo)}));
+    legend.appendChild(el("line", {class: "rpo-line", x1: left + 330, x2: left + 354, y1: 12, y2: 12}));
+    legend.appendChild(el("text", {x: left + 360, y: 16}, `RPO ${rpo} min`));
   }
+  svg.appendChild(legend);
   box.appendChild(svg);
 });
 "#;
 
-/// The markdown report's content as a page, with a timeline per database.
-pub fn html(report: &Report) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rds-snapshot-policy evidence {}</title>\
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
-.timeline{{width:640px;height:160px;border:1px solid #ddd}}.age{{fill:none;stroke:#1f77b4;stroke-width:2}}.rpo-line{{stroke:#d62728;stroke-dasharray:6 4}}\
-.verdict-protected{{color:#2ca02c}}.verdict-at-risk,.verdict-unknown{{color:#d62728}}</style></head><body>\n",
-        escape(&report.generated_at)
-    );
-    let _ = writeln!(
-        out,
-        "<h1>Disaster-recovery evidence: rds-snapshot-policy</h1>\n<p>Produced at {} (AWS's clock). Verdict: <strong class=\"verdict-{}\">{}</strong></p>",
-        escape(&report.generated_at),
-        escape(&report.verdict.replace(' ', "-")),
-        escape(&report.verdict)
-    );
-    let _ = write!(out, "<table><tr>");
-    for h in HEADERS {
+/// A titled table of escaped cells.
+fn html_table(
+    out: &mut String,
+    title: &str,
+    headers: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) {
+    let _ = write!(out, "<h2>{}</h2>\n<table><tr>", escape(title));
+    for h in headers {
         let _ = write!(out, "<th>{}</th>", escape(h));
     }
     let _ = writeln!(out, "</tr>");
-    for row in rows(report) {
+    for row in rows {
         let _ = write!(out, "<tr>");
         for cell in row {
             let _ = write!(out, "<td>{}</td>", escape(&cell));
         }
         let _ = writeln!(out, "</tr>");
     }
-    let _ = writeln!(out, "</table>\n<h2>Recovery-point age against the RPO</h2>");
+    let _ = writeln!(out, "</table>");
+}
+
+/// The markdown report's content as a page (every table), with a timeline per database.
+pub fn html(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rds-snapshot-policy evidence {}</title>\
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
+.timeline{{width:720px;height:220px;border:1px solid #ddd}}.age{{fill:none;stroke:#1f77b4;stroke-width:2}}.rpo-line{{stroke:#d62728;stroke-dasharray:6 4}}\
+.x-axis,.y-axis{{stroke:#333}}.tick,.legend text{{font-size:11px;fill:#333}}.axis-title{{font-size:12px;fill:#333}}\
+.verdict-protected{{color:#2ca02c}}.verdict-at-risk,.verdict-unknown{{color:#d62728}}</style></head><body>\n",
+        escape(&report.generated_at)
+    );
+    let _ = writeln!(
+        out,
+        "<h1>Disaster-recovery evidence: rds-snapshot-policy</h1>\n<p>Produced at {} (AWS's clock). Verdict: <strong class=\"verdict-{}\">{}</strong>. Report format: version {} (<code>rds-snapshot-policy status --json</code>).</p>",
+        escape(&report.generated_at),
+        escape(&report.verdict.replace(' ', "-")),
+        escape(&report.verdict),
+        report.report_version
+    );
+    html_table(
+        &mut out,
+        "Databases",
+        &HEADERS,
+        rows(report).into_iter().map(|row| row.to_vec()),
+    );
+    html_table(
+        &mut out,
+        "Policies",
+        &[
+            "policy",
+            "role",
+            "account",
+            "region",
+            "stack",
+            "RPO (min)",
+            "RTO (min)",
+            "failing",
+        ],
+        report.policies.iter().map(|p| {
+            vec![
+                p.policy_id.clone(),
+                p.role.clone(),
+                p.account.clone(),
+                p.region.clone(),
+                p.stack.clone().unwrap_or_else(|| "-".into()),
+                p.rpo_minutes.to_string(),
+                or_dash(p.rto_minutes),
+                if p.failing { "yes" } else { "no" }.to_string(),
+            ]
+        }),
+    );
+    html_table(
+        &mut out,
+        "Snapshot quotas",
+        &["account", "region", "quota", "used", "max"],
+        report.quotas.iter().map(|q| {
+            vec![
+                q.account.clone(),
+                q.region.clone(),
+                q.quota.to_string(),
+                q.used.to_string(),
+                q.max.to_string(),
+            ]
+        }),
+    );
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "<h2>Not read</h2>\n<ul>");
+        for w in &report.warnings {
+            let _ = writeln!(out, "<li>{}</li>", escape(w));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    let _ = writeln!(out, "<h2>Recovery-point age against the RPO</h2>");
     for (i, d) in report.databases.iter().enumerate() {
         let _ = writeln!(
             out,

@@ -311,7 +311,113 @@ fn the_html_report_draws_each_databases_age_against_its_rpo_in_a_browser() {
         .and_then(|p| p.split('"').next())
         .unwrap();
     assert_eq!(points.split(' ').count(), 12, "{points}");
-    assert_eq!(dom.matches("class=\"rpo-line\"").count(), 1, "{dom}");
+    // The RPO line, and its sample in the legend.
+    assert_eq!(dom.matches("class=\"rpo-line\"").count(), 2, "{dom}");
     assert!(dom.contains("no published recovery-point ages"), "{dom}");
     assert!(dom.contains("verdict-protected"), "{dom}");
+    // Axes with their units, ticks in UTC time and minutes, a legend naming both lines.
+    for element in [
+        "class=\"x-axis\"",
+        "class=\"y-axis\"",
+        ">time (UTC)</text>",
+        ">age (minutes)</text>",
+        ">09:00</text>",
+        ">09:55</text>",
+        "class=\"tick y-tick\"",
+        ">recovery-point age of the newest DR copy</text>",
+        ">RPO 60 min</text>",
+    ] {
+        assert!(dom.contains(element), "no {element} in {dom}");
+    }
+    // Every table of the markdown report.
+    for table in ["Databases", "Policies", "Snapshot quotas"] {
+        assert!(
+            dom.contains(&format!("<h2>{table}</h2>")),
+            "no {table} table"
+        );
+        assert!(markdown(&report).contains(&format!("## {table}")));
+    }
+    assert!(dom.contains("<td>dr</td><td>Destination</td>"), "{dom}");
+}
+
+/// A screenshot of the page as a browser draws it, kept for a human to look at
+/// (`target/status-report.png`): the browser must produce a real image.
+#[test]
+#[ignore = "needs make test"]
+fn the_html_report_renders_to_a_screenshot() {
+    let mut dr_side = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
+    dr_side.ages.insert(
+        "orders".into(),
+        (0..24)
+            .map(|i| {
+                (
+                    at(8, 0) + chrono::Duration::minutes(i * 5),
+                    30.0 + (i % 6) as f64 * 4.0,
+                )
+            })
+            .collect(),
+    );
+    let report = assemble(&[dr_side], vec![], vec![], at(10, 30));
+    let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/status-report.png");
+    let _ = std::fs::remove_file(&png);
+    let file = std::env::temp_dir().join(format!("rsp-status-shot-{}.html", std::process::id()));
+    std::fs::write(&file, html(&report)).unwrap();
+    let out = std::process::Command::new("/usr/bin/chromium-headless-shell")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1000,900")
+        .arg(format!("file://{}", file.display()))
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = std::fs::read(&png).expect("the screenshot");
+    assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    assert!(
+        image.len() > 10_000,
+        "a page with content, not a blank one: {} bytes",
+        image.len()
+    );
+}
+
+#[test]
+fn the_last_drill_is_the_latest_of_any_copy_and_never_in_the_future() {
+    let copies = vec![
+        snapshot(
+            "orders-1-copy",
+            at(8, 0),
+            &[(tags::DRILLED, "2026-06-01T08:40:00Z 27 min")],
+        ),
+        snapshot(
+            "orders-2-copy",
+            at(9, 0),
+            &[(tags::DRILLED, "2026-06-01T09:20:00Z 31 min")],
+        ),
+        snapshot(
+            "orders-3-copy",
+            at(9, 30),
+            &[(tags::DRILLED, "2099-01-01T00:00:00Z 1 min")],
+        ),
+        snapshot("orders-4-copy", at(10, 0), &[]),
+    ];
+    let report = assemble(&[facts(dr(), copies)], vec![], vec![], at(10, 15));
+    let d = &report.databases[0];
+    assert_eq!(d.newest_copy.as_ref().unwrap().id, "orders-4-copy");
+    let drill = d
+        .last_drill
+        .as_ref()
+        .expect("a drill of an older copy still counts");
+    assert_eq!(
+        (drill.at.as_str(), drill.minutes),
+        ("2026-06-01T09:20:00Z", 31)
+    );
 }
