@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`.
-.PHONY: demo test lint build setup bench bench-rpo bench-scale package install emulator
+.PHONY: demo test lint build setup bench bench-rpo bench-scale package install install-dev emulator
 
 demo:
 	bash scripts/demo.sh
@@ -18,6 +18,10 @@ build:
 # first time on 2 cores; it shares target/ with the other builds.
 install:
 	cargo install --locked --path provider --bin rds-snapshot-policy --target-dir target
+
+# The same, from the debug build the demo and the tests already made: seconds, not minutes.
+install-dev:
+	cargo install --locked --debug --path provider --bin rds-snapshot-policy --target-dir target
 
 # The emulator alone, with two accounts, a few databases and their AWS profiles; Ctrl-C stops it.
 emulator:

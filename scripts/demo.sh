@@ -14,7 +14,9 @@ if [[ -x target/debug/rds-snapshot-policy-provider ]]; then
 else
   echo "demo: building the workspace in debug: about 6 minutes the first time on 2 cores, seconds afterwards"
 fi
-cargo build --bins
+# shellcheck source=scripts/heartbeat.sh
+source scripts/heartbeat.sh
+heartbeat "demo: cargo build" cargo build --bins
 echo "demo: tools and build took $(( $(date +%s) - started )) s; starting the emulator"
 export AWS_EC2_METADATA_DISABLED=true
 exec .tools/moto/bin/python tests/demo/demo.py "$@"

@@ -74,8 +74,21 @@ for name in "${wanted[@]}"; do
   pids+=("$!:$name")
 done
 status=0
+last=$started
 for entry in "${pids[@]}"; do
   pid="${entry%%:*}"; name="${entry#*:}"
+  # A line at least every 10 seconds while anything installs.
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( $(date +%s) - last >= 10 )); then
+      running=()
+      for other in "${pids[@]}"; do
+        kill -0 "${other%%:*}" 2>/dev/null && running+=("${other#*:}")
+      done
+      echo "setup-tools: still installing ${running[*]} ($(( $(date +%s) - started )) s)" >&2
+      last=$(date +%s)
+    fi
+  done
   if wait "$pid"; then
     echo "setup-tools: $name ready after $(( $(date +%s) - started )) s" >&2
   else

@@ -10,11 +10,13 @@ echo "test: tool setup took $(( $(date +%s) - t )) s"
 # Tests that need the emulator, cargo-lambda or the linters are #[ignore = "needs make test"]
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).
 stage() { echo "test: $1 took $(( $(date +%s) - $2 )) s"; }
+# shellcheck source=scripts/heartbeat.sh
+source scripts/heartbeat.sh
 t=$(date +%s)
 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py tests/emulator/test_iam_eval.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
-cargo test --workspace --lib --bins --tests "$@" -- --include-ignored
+heartbeat "test: cargo test" cargo test --workspace --lib --bins --tests "$@" -- --include-ignored
 stage "cargo test" "$t"
 t=$(date +%s)
 echo "test: end-to-end pipeline on the emulator"

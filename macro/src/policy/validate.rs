@@ -535,9 +535,16 @@ fn read_event_buses(
                     && let Some(account) = crate::spec::event_bus_account(&arn)
                     && !spec.accounts().iter().any(|a| a.literal() == Some(account))
                 {
+                    // Name the property the accounts were given in.
+                    let named = match r.props.get("DestinationAccount").and_then(Value::as_str) {
+                        Some(single) if !r.has("DestinationAccounts") => {
+                            format!("the DestinationAccount ({single})")
+                        }
+                        _ => "one of DestinationAccounts".to_string(),
+                    };
                     r.diag.error(
                         &path,
-                        format!("is in account {account}, which is not one of DestinationAccounts: the DR account's bus receives the announcement"),
+                        format!("is in account {account}, which is not {named}: the DR account's bus receives the announcement"),
                     );
                 }
                 out.push(Text::Literal(arn));

@@ -172,6 +172,11 @@ impl Aws {
         self.deadline.map(|(_, m)| m).unwrap_or_default()
     }
 
+    /// The endpoint every client uses (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`), if set.
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.config.endpoint_url().map(str::to_string)
+    }
+
     /// The region the provider runs in.
     pub fn region(&self) -> Option<String> {
         self.config.region().map(|r| r.to_string())

@@ -10,8 +10,15 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+                // The SDK's credential and region chains warn at length about every source
+                // they try; the CLI's own error names the fix. `--verbose` shows them.
+                tracing_subscriber::EnvFilter::new(if cli.verbose {
+                    "info"
+                } else {
+                    "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_runtime=error"
+                })
+            }),
         )
         .init();
     provider::cli::run(cli).await

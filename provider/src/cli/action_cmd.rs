@@ -24,6 +24,10 @@ pub struct ActionArgs {
     /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
     #[arg(long, value_name = "NAME")]
     pub resource: Option<String>,
+    /// With a template as --policy: a parameter's value, as CloudFormation would pass it
+    /// (repeatable; the template's defaults otherwise).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = super::expand_cmd::parse_param)]
+    pub params: Vec<(String, String)>,
     /// The PolicyId whose snapshots are considered this policy's (default: the file's
     /// PolicyId; one of the two is required).
     #[arg(long)]
@@ -43,6 +47,7 @@ fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String>
         args.policy_id.as_deref(),
         args.resource.as_deref(),
         region,
+        &args.params,
     )
 }
 
@@ -69,6 +74,7 @@ pub(super) fn load_policy_file(
     policy_id: Option<&str>,
     resource: Option<&str>,
     region: &str,
+    params: &[(String, String)],
 ) -> Result<RuntimePolicy, String> {
     let path = file.display().to_string();
     let text =
@@ -99,7 +105,12 @@ pub(super) fn load_policy_file(
                 ));
             }
         };
-        value = value["Resources"][&chosen].clone();
+        value = resolve_parameters(&value["Resources"][&chosen], &value, params, region)
+            .map_err(|e| format!("{path}: {e}"))?;
+    } else if !params.is_empty() {
+        return Err(format!(
+            "{path}: --param needs a template (with Parameters); this file is a single policy"
+        ));
     } else if let Some(name) = resource {
         return Err(format!(
             "{path}: --resource {name} needs a template; this file is a single policy"
@@ -122,17 +133,125 @@ pub(super) fn load_policy_file(
         .map_err(|e| format!("{path}: {}", e.message))
 }
 
+/// A template's policy resource with its parameters' values (their defaults, then `params`)
+/// in place of `Ref`s to them, and `AWS::Region` / `AWS::Partition` in `Ref`s and `Fn::Sub`s,
+/// as CloudFormation would substitute them; a `Ref` to the template's DB instance or cluster is
+/// its identifier when the template gives it. Other intrinsics stay, and the policy reader
+/// refuses them naming the property.
+fn resolve_parameters(
+    resource: &Value,
+    template: &Value,
+    params: &[(String, String)],
+    region: &str,
+) -> Result<Value, String> {
+    let declared = template.get("Parameters").and_then(Value::as_object);
+    let mut values: std::collections::BTreeMap<String, (String, bool)> = Default::default();
+    for (name, decl) in declared.into_iter().flatten() {
+        let list = decl
+            .get("Type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
+        if let Some(default) = decl.get("Default") {
+            let text = match default {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            values.insert(name.clone(), (text, list));
+        }
+    }
+    for (key, value) in params {
+        let Some(decl) = declared.and_then(|d| d.get(key)) else {
+            return Err(format!(
+                "--param {key}: the template declares no parameter {key:?}"
+            ));
+        };
+        let list = decl
+            .get("Type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
+        values.insert(key.clone(), (value.clone(), list));
+    }
+    // AWS's partitions by region prefix (AWS General Reference, "ARNs").
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    let lookup = |name: &str| -> Option<Value> {
+        match name {
+            "AWS::Region" => Some(Value::String(region.to_string())),
+            "AWS::Partition" => Some(Value::String(partition.to_string())),
+            _ if !values.contains_key(name) => database_identifier(template, name),
+            _ => values.get(name).map(|(text, list)| {
+                if *list {
+                    Value::Array(
+                        text.split(',')
+                            .map(|s| Value::String(s.trim().to_string()))
+                            .collect(),
+                    )
+                } else {
+                    Value::String(text.clone())
+                }
+            }),
+        }
+    };
+    // `Ref` of AWS::RDS::DBInstance / DBCluster is its identifier (CloudFormation guide, the
+    // resources' "Return values").
+    fn database_identifier(template: &Value, name: &str) -> Option<Value> {
+        let resource = template.get("Resources")?.get(name)?;
+        let property = match resource.get("Type")?.as_str()? {
+            "AWS::RDS::DBInstance" => "DBInstanceIdentifier",
+            "AWS::RDS::DBCluster" => "DBClusterIdentifier",
+            _ => return None,
+        };
+        resource.get("Properties")?.get(property).cloned()
+    }
+    // `depth` bounds chains of references (a hostile template may make them circular).
+    fn walk(value: &Value, lookup: &dyn Fn(&str) -> Option<Value>, depth: usize) -> Value {
+        let deeper = |v: &Value| walk(v, lookup, depth + 1);
+        match value {
+            _ if depth > 8 => value.clone(),
+            Value::Object(map) if map.len() == 1 => {
+                if let Some(found) = map.get("Ref").and_then(Value::as_str).and_then(lookup) {
+                    return deeper(&found);
+                }
+                if let Some(text) = map.get("Fn::Sub").and_then(Value::as_str) {
+                    let re = regex::Regex::new(r"\$\{([A-Za-z0-9:]+)\}").expect("a valid pattern");
+                    let mut unresolved = false;
+                    let out = re.replace_all(text, |c: &regex::Captures| match lookup(&c[1]) {
+                        Some(Value::String(s)) => s,
+                        _ => {
+                            unresolved = true;
+                            c[0].to_string()
+                        }
+                    });
+                    if !unresolved {
+                        return Value::String(out.into_owned());
+                    }
+                }
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), deeper(v))).collect())
+            }
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), deeper(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(deeper).collect()),
+            other => other.clone(),
+        }
+    }
+    Ok(walk(resource, &lookup, 0))
+}
+
 async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), String> {
-    let mut aws = Aws::from_env().await;
+    let (mut aws, region) = super::connect::connect(None).await?;
     if let Some(seconds) = args.max_seconds {
         let budget = std::time::Duration::from_secs(seconds);
         let margin = crate::aws::apply::DEADLINE_MARGIN.min(budget / 4);
         aws = aws.with_deadline(std::time::Instant::now() + budget, margin);
     }
-    let region = aws
-        .region()
-        .ok_or("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")?;
     let policy = load_policy(args, &region)?;
+    super::connect::reachable(&aws)?;
     Ok((aws, policy))
 }
 
@@ -172,7 +291,7 @@ fn print_plan(plan: &Plan, policy: &RuntimePolicy, now: &str) {
     }
 }
 
-fn print_summary(summary: &Summary) {
+fn print_summary(summary: &Summary, policy: &RuntimePolicy) {
     println!(
         "{} for policy {} at {}{}",
         summary.action,
@@ -199,9 +318,15 @@ fn print_summary(summary: &Summary) {
             failure.message
         );
     }
+    // A source policy's recovery points are its snapshots (in this account); a DR policy's
+    // are its copies.
+    let what = match policy.role() {
+        rds_snapshot_policy_macro::Role::Source => "newest snapshot",
+        rds_snapshot_policy_macro::Role::Destination => "newest DR copy",
+    };
     for (db, point) in &summary.recovery_points {
         println!(
-            "  newest DR copy of {db}: {} taken {} ({} minutes ago)",
+            "  {what} of {db}: {} taken {} ({} minutes ago)",
             point.snapshot, point.taken, point.age_minutes
         );
     }
@@ -256,7 +381,7 @@ pub async fn run(args: &ActionArgs) -> Result<(), String> {
                 serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?
             );
         } else {
-            print_summary(summary);
+            print_summary(summary, &policy);
         }
     }
     result

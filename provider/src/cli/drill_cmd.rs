@@ -94,11 +94,9 @@ async fn setup(
     id: Option<&str>,
     resource: Option<&str>,
 ) -> Result<(Aws, RuntimePolicy), String> {
-    let aws = Aws::from_env().await;
-    let region = aws
-        .region()
-        .ok_or("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")?;
-    let policy = load_policy_file(file, id, resource, &region)?;
+    let (aws, region) = super::connect::connect(None).await?;
+    let policy = load_policy_file(file, id, resource, &region, &[])?;
+    super::connect::reachable(&aws)?;
     if policy.role() != rds_snapshot_policy_macro::Role::Destination {
         return Err(format!(
             "{}: drills and restores use a DR (Destination) policy",

@@ -107,7 +107,7 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("must be KEY=VALUE, got {text:?}")),

@@ -51,6 +51,7 @@ pub fn run(args: &GuardArgs) -> Result<(), String> {
         args.policy_id.as_deref(),
         args.resource.as_deref(),
         &args.region,
+        &[],
     )?;
     let scp = service_control_policy(&policy.spec, &args.keys, &args.exempt);
     let text = serde_json::to_string_pretty(&scp).map_err(|e| e.to_string())?;

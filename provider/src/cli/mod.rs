@@ -1,6 +1,7 @@
 //! The command line: a thin shell over `expand` and the planner/executor.
 
 mod action_cmd;
+mod connect;
 mod drill_cmd;
 mod expand_cmd;
 mod guard_cmd;
@@ -21,6 +22,9 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show the AWS SDK's own details: its log lines and full error chains.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,12 +56,13 @@ pub enum Command {
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
 /// usage error, 3 a `status` report at risk).
 pub async fn run(cli: Cli) -> ExitCode {
+    let verbose = cli.verbose;
     let outcome = match cli.command {
         Command::Expand(args) => expand_cmd::run(&args),
         Command::Plan(args) => action_cmd::plan(&args).await,
         Command::Run(args) => action_cmd::run(&args).await,
         Command::Schedule(args) => schedule_cmd::run(&args),
-        Command::Rpo(args) => rpo_cmd::run(&args),
+        Command::Rpo(args) => rpo_cmd::run(&args).await,
         Command::Guard(args) => guard_cmd::run(&args),
         Command::Drill(args) => drill_cmd::drill(&args).await,
         Command::Restore(args) => drill_cmd::restore(&args).await,
@@ -70,7 +75,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("{}", connect::explain(&message, verbose));
             ExitCode::from(1)
         }
     }

@@ -16,9 +16,15 @@ pub struct RpoArgs {
     /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
     #[arg(long, value_name = "NAME")]
     pub resource: Option<String>,
-    /// The stack's region (only the default DestinationRegion depends on it, not the RPO).
-    #[arg(long, default_value = "us-east-1", value_parser = super::expand_cmd::parse_region)]
-    pub region: String,
+    /// The stack's region (the default DestinationRegion and the keys' regions depend on it);
+    /// default: AWS_REGION, AWS_DEFAULT_REGION or the profile's (AWS_PROFILE) region, else
+    /// us-east-1.
+    #[arg(long, value_parser = super::expand_cmd::parse_region)]
+    pub region: Option<String>,
+    /// With a template as --policy: a parameter's value, as CloudFormation would pass it
+    /// (repeatable; the template's defaults otherwise).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = super::expand_cmd::parse_param)]
+    pub params: Vec<(String, String)>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -27,13 +33,44 @@ pub struct RpoArgs {
     pub check: bool,
 }
 
-pub fn run(args: &RpoArgs) -> Result<(), String> {
+/// The region assumed when none is given or configured.
+const ASSUMED_REGION: &str = "us-east-1";
+
+/// The region from the environment or the shared config file, without any network call (the
+/// SDK's chain would also ask EC2's instance metadata).
+async fn configured_region() -> Option<String> {
+    use aws_config::meta::region::RegionProviderChain;
+    RegionProviderChain::first_try(
+        aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(aws_config::profile::ProfileFileRegionProvider::builder().build())
+    .region()
+    .await
+    .map(|r| r.to_string())
+}
+
+pub async fn run(args: &RpoArgs) -> Result<(), String> {
+    let (region, assumed) = match &args.region {
+        Some(region) => (region.clone(), false),
+        None => match configured_region().await {
+            Some(region) => (region, false),
+            None => (ASSUMED_REGION.to_string(), true),
+        },
+    };
     let policy = load_policy_file(
         &args.policy,
         Some("rpo"),
         args.resource.as_deref(),
-        &args.region,
-    )?;
+        &region,
+        &args.params,
+    )
+    .map_err(|e| {
+        if assumed && e.contains(ASSUMED_REGION) {
+            format!("{e} (no region is configured, so {ASSUMED_REGION} was assumed: pass --region, set AWS_REGION, or use a profile with a region)")
+        } else {
+            e
+        }
+    })?;
     let Some(worst) = policy.worst_case() else {
         return Err(format!(
             "{}: a schedule of this policy fires less than twice in 35 days, so no recovery-point age can be promised",

@@ -6,7 +6,6 @@ use clap::{Args, ValueEnum};
 use rds_snapshot_policy_macro::spec::Role;
 
 use super::action_cmd::load_policy_file;
-use crate::aws::Aws;
 use crate::status::{Side, SideFacts, assemble, gather_side, html, markdown, text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,12 +59,7 @@ fn file_role(file: &std::path::Path) -> Option<String> {
 pub const AT_RISK_EXIT: u8 = 3;
 
 async fn side(profile: Option<&str>, hours: i64) -> Result<Side, String> {
-    let aws = Aws::from_profile(profile).await;
-    let region = aws.region().ok_or_else(|| match profile {
-        Some(p) => format!("profile {p} has no region: set `region` in it or AWS_REGION"),
-        None => "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)"
-            .to_string(),
-    })?;
+    let (aws, region) = super::connect::connect(profile).await?;
     Ok(Side { aws, region, hours })
 }
 
@@ -85,8 +79,12 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
         };
     let mut all = SideFacts::default();
     let mut now = None;
+    // Every profile is checked before any AWS call.
+    let mut sides = Vec::new();
     for (profile, role) in profiles {
-        let side = side(profile, args.hours).await?;
+        sides.push((side(profile, args.hours).await?, role));
+    }
+    for (side, role) in sides {
         let mut given = Vec::new();
         for file in &args.policy {
             // With both profiles, a file is read only by the side of its Role (a DR policy's
@@ -101,11 +99,13 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
                 args.policy_id.as_deref(),
                 None,
                 &side.region,
+                &[],
             )?);
         }
         if !args.policy.is_empty() && given.is_empty() {
             continue;
         }
+        super::connect::reachable(&side.aws)?;
         let found = gather_side(&side, (!given.is_empty()).then_some(given)).await?;
         all.policies.extend(found.policies);
         all.quotas.extend(found.quotas);
