@@ -24,7 +24,9 @@ async fn answer(aws: &Aws, event: Value) -> Value {
 }
 
 async fn answer_trusting(aws: &Aws, event: Value, trust: Trust) -> Value {
-    let (aws, region) = (aws.clone(), aws.region().unwrap());
+    // As the provider's role: the emulator decides each call by its policies.
+    let aws = emulator().provider_for(aws).await;
+    let region = aws.region().unwrap();
     let response = answer_with(
         &event,
         Duration::from_secs(120),
@@ -185,7 +187,7 @@ async fn reencrypt_kms_key_lets_an_aws_managed_database_deploy_when_the_key_is_s
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let closed = shared_key(&src, &[]).await;
     let body = answer(&src, create(&closed)).await;
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Status"], "FAILED", "{body}");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
         reason.contains("the key policy of ReencryptKmsKey")
@@ -193,7 +195,7 @@ async fn reencrypt_kms_key_lets_an_aws_managed_database_deploy_when_the_key_is_s
         "{reason}"
     );
     let body = answer(&src, create("alias/no-such-key")).await;
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Status"], "FAILED", "{body}");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
         reason.contains("ReencryptKmsKey alias/no-such-key") && reason.contains("does not exist"),

@@ -20,7 +20,9 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
+    // "Sharing a DB snapshot": encrypted snapshots).
+    let key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&src, SOURCE_REGION, "c1-orders", Some(&key), &[]).await;
     create_instance(&src, SOURCE_REGION, "c1-billing", Some(&key), &[]).await;
@@ -162,7 +164,9 @@ async fn pending_snapshots_are_waited_for_not_duplicated() {
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
+    // "Sharing a DB snapshot": encrypted snapshots).
+    let key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&src, SOURCE_REGION, "p2-orders", Some(&key), &[]).await;
     em.configure(json!({"pending_prefixes": {"p2-": 2}})).await;
@@ -342,7 +346,9 @@ async fn cross_region_cluster_copies_respect_the_in_flight_limit() {
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
+    // "Sharing a DB snapshot": encrypted snapshots).
+    let key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     for i in 0..7 {
         create_cluster(&src, SOURCE_REGION, &format!("l7-c{i}"), &key).await;

@@ -23,6 +23,8 @@ async fn step(
     step: DrillStep,
     run: Option<DrillRun>,
 ) -> DrillRun {
+    // As the provider's role: the emulator decides each call by its policies.
+    let aws = &emulator().provider_for(aws).await;
     run_drill_step(
         aws,
         policy,
@@ -77,7 +79,9 @@ async fn drills_restore_time_and_delete_only_their_own() {
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
+    // "Sharing a DB snapshot": encrypted snapshots).
+    let key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&src, SOURCE_REGION, "dr1-orders", Some(&key), &[]).await;
     create_cluster(&src, SOURCE_REGION, "dr1-ledger", &key).await;
@@ -176,7 +180,7 @@ async fn drills_restore_time_and_delete_only_their_own() {
         snapshot_version
     );
     let summary = run_drill_step(
-        &dr,
+        &emulator().provider_for(&dr).await,
         &policy,
         &DrillInput {
             step: DrillStep::Finish,

@@ -23,7 +23,8 @@ async fn an_aws_managed_database_reaches_the_dr_account_reencrypted() {
     em.configure(json!({"pending_seconds": 0})).await;
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let share_key = create_key(&src, SOURCE_REGION).await;
+    // The re-encryption key: its key policy lets the DR account copy under it.
+    let share_key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&src, SOURCE_REGION, "reenc-orders", None, &[]).await;
     create_cluster(&src, SOURCE_REGION, "reenc-ledger", "alias/aws/rds").await;

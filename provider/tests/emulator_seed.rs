@@ -65,7 +65,9 @@ async fn both_accounts() -> (&'static Emulator, Aws, Aws, String, String) {
     em.configure(json!({"pending_seconds": 0})).await;
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
+    // "Sharing a DB snapshot": encrypted snapshots).
+    let key = shared_key(&src, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     (em, src, dr, key, dr_key)
 }
@@ -102,10 +104,14 @@ async fn sixty_days_of_snapshots_keep_exactly_what_the_tiers_say() {
     assert_eq!(before.len(), 240);
     let runtime =
         provider::policy::RuntimePolicy::from_properties(&policy, SOURCE_REGION, None).unwrap();
-    let (plan, _) =
-        provider::task::plan_action(&src, provider::plan::Action::Delete, &runtime, now)
-            .await
-            .unwrap();
+    let (plan, _) = provider::task::plan_action(
+        &emulator().provider_for(&src).await,
+        provider::plan::Action::Delete,
+        &runtime,
+        now,
+    )
+    .await
+    .unwrap();
     let planned: BTreeSet<String> = plan
         .steps
         .iter()

@@ -28,7 +28,7 @@ async fn removed_accounts_lose_access_and_strangers_are_never_copied() {
     let _serial = exclusive().await;
     let em = emulator();
     let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let key = create_key(&src, SOURCE_REGION).await;
+    let key = shared_key(&src, &[DR, REMOVED]).await;
     create_instance(&src, SOURCE_REGION, "r1-orders", Some(&key), &[]).await;
     clock(em, t0()).await;
     let both = source_policy(

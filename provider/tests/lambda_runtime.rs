@@ -14,7 +14,14 @@ async fn lambdas_answer_through_the_runtime_api() {
     let src = em.aws(SOURCE, SOURCE_REGION).await;
     let key = shared_key(&src, &[DR]).await;
     create_instance(&src, SOURCE_REGION, "lr-orders", Some(&key), &[]).await;
-    let creds = em.credentials(SOURCE).await;
+    // The Lambdas act as the provider's role, as on AWS.
+    em.provider(SOURCE, SOURCE_REGION).await;
+    let creds = em
+        .credentials_as(
+            SOURCE,
+            &format!("rds-snapshot-policy-provider-{SOURCE_REGION}"),
+        )
+        .await;
     let watch = LambdaWatch::start(&[
         ("AWS_ENDPOINT_URL", em.endpoint.clone()),
         ("AWS_REGION", SOURCE_REGION.to_string()),

@@ -16,7 +16,8 @@ use support::*;
 const OWNED: &str = "pi-owned";
 
 async fn answer(aws: &Aws, event: Value) -> Value {
-    let (aws, region) = (aws.clone(), aws.region().unwrap());
+    let aws = emulator().provider_for(aws).await;
+    let region = aws.region().unwrap();
     let trust = Trust {
         allow_local_response_url: true,
         ..Trust::operator()

@@ -321,6 +321,8 @@ def simulate(endpoint, stacks, start, end, observer, running=(), stop_when=None)
     """Runs every schedule firing and every event between `start` and `end`, minute by minute,
     waiting each minute for the executions it started (not for those in `running`); stops early
     once `stop_when()` is true. Returns (the executions the schedules started, the end)."""
+    # The schedules fire on whole minutes; the emulator's clock runs on between the steps.
+    start = start.replace(second=0, microsecond=0)
     timeline = defaultdict(list)
     for name, account, template, resources in stacks:
         for rule, expression, machine, constant in schedules(template, resources):
@@ -471,6 +473,19 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     return share_refused and delete_refused and stranger_refused, text
 
 
+def production_failures(endpoint, stacks):
+    """Starts each production policy's delete with the time 9999-12-31: {stack: status}."""
+    started = {}
+    for stack in stacks:
+        name, account = stack[0], stack[1]
+        _, delete_arn = machine_of(stack, "DeleteStateMachine")
+        sfn = account.client("stepfunctions")
+        started[name] = (sfn, sfn.start_execution(stateMachineArn=delete_arn, name=f"{name}-far-future-delete",
+                                                  input=json.dumps({"time": "9999-12-31T00:00:00Z"}))["executionArn"])
+    post(f"{endpoint}/_rsp/wait", {})
+    return {name: sfn.describe_execution(executionArn=arn)["status"] for name, (sfn, arn) in started.items()}
+
+
 # Provider-role statements this demo cannot show to be necessary, and why (each is in the
 # README's IAM section). Every other statement must, in this run, have been the only statement
 # that allowed some call: removing it would have refused that call and failed the demo.
@@ -508,7 +523,7 @@ def authorization_verdict(endpoint):
             used.update(sids)
     denied = log["denied"]
     unproven = sorted(declared - necessary - set(NOT_EXERCISED_BY_THE_DEMO))
-    generated = generated_roles_text(log)
+    generated_ok, generated = generated_roles_text(log)
     text = (f"{log['decisions']} decisions, {len(denied)} refused"
             + (f" (first: {denied[0]['message']})" if denied else "")
             + f"; provider role: {len(necessary & declared)} of {len(declared)} statements shown necessary"
@@ -516,17 +531,23 @@ def authorization_verdict(endpoint):
             + (f"; neither necessary nor explained: {', '.join(unproven)}"
                f" (used only beside another: {', '.join(sorted(set(unproven) & used)) or 'none'})" if unproven else "")
             + f"; {generated}")
-    return not denied and not unproven, text
+    return not denied and not unproven and generated_ok, text
+
+
+# Stacks deployed by the identity attacks: their roles are the attacker's, not the product's.
+ATTACK_STACKS = ("copycat-", "plain-evil-")
 
 
 def generated_roles_text(log):
-    """The generated roles that made calls (the state machines' tasks, the rules' targets):
-    their statements that were not the only one allowing some call in this run."""
-    roles = [r for r in sorted(log["declared"]) if "rds-snapshot-policy-provider-" not in r]
+    """The generated roles that made calls (the state machines' tasks, the rules' targets): each
+    of their statements must have been the only one allowing some call in this run.
+    (every statement shown necessary, text)"""
+    roles = [r for r in sorted(log["declared"]) if "rds-snapshot-policy-provider-" not in r
+             and not r.rsplit("/", 1)[-1].startswith(ATTACK_STACKS)]
     unproven = [f"{role.rsplit('/', 1)[-1]}: {sid}" for role in roles
                 for sid in sorted(set(log["declared"][role]) - set(log["necessary"].get(role, [])))]
-    return (f"{len(roles)} generated roles made calls, each decided by its policies; their statements "
-            f"not shown necessary by this run: {'; '.join(unproven) or 'none'}")
+    return not unproven, (f"{len(roles)} generated roles made calls, each decided by its policies; their "
+                          f"statements not shown necessary by this run: {'; '.join(unproven) or 'none'}")
 
 
 def tamper_scenario(dr, inbox):
@@ -616,7 +637,8 @@ def status_scenario(prod, dr, databases, workdir):
     ok = report["verdict"] == "protected" and done.returncode == 0
     for db in databases:
         row = rows.get(db)
-        if not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"] or not row["ageHistory"]:
+        if (not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"] or not row["ageHistory"]
+                or not row["lastDrill"]):
             ok = False
             say(f"status: {db} is not reported protected: {json.dumps(row)[:300]}")
     return ok, report
@@ -828,27 +850,6 @@ def main():
         published.append(f"{db} {count} copies, max {worst:.0f} min")
     say("published DeliveryLagMinutes: " + "; ".join(published))
 
-    refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
-    say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
-    ok = ok and refused
-    post(f"{endpoint}/_rsp/alarms", {})
-    inbox.drain()
-    failures = [m for m in inbox.of_kind("failure") if "far-future-delete" in m["text"]]
-    unexpected = inbox.alarms("UnexpectedSharesAlarm")
-    say(f"notifications received: the failed delete execution's ({len(failures)}: "
-        f"{failures[0]['text'][:90] + '...' if failures else 'none'}), the unexpected-shares alarm "
-        f"({len(unexpected)} ALARM)")
-    ok = ok and bool(failures) and bool(unexpected)
-
-    # A policy's identity: a plain stack and a copycat stack try to prune the orders policy.
-    now = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).strftime("%Y-%m-%dT%H:%M:%SZ")
-    plain_ok, plain_text = identity_attacks.plain_stack_attack(endpoint, post, prod, stacks[1], now)
-    say(f"identity: {plain_text}: " + ("refused, nothing deleted" if plain_ok else "NOT REFUSED"))
-    copycat_ok, copycat_text = identity_attacks.copycat_attack(endpoint, post, prod, prod_lambdas, invoke,
-                                                               stacks[1], now)
-    say(f"identity: {copycat_text}: " + ("refused, nothing deleted" if copycat_ok else "NOT REFUSED"))
-    ok = ok and plain_ok and copycat_ok
-
     drilled, rows, leftovers, rto, after_drill = drill_scenario(endpoint, stacks, dr, observer)
     print()
     print(f"{'database':<9} {'restore':>8}  verdict (RtoMinutes {rto}, restore drill of the newest DR copy)")
@@ -864,12 +865,40 @@ def main():
     reported, report = status_scenario(prod, dr, databases, args.workdir)
     if report:
         ages = ", ".join(f"{d['database']} {d['recoveryPointAgeMinutes']} min" for d in report["databases"])
-        drills = ", ".join(f"{d['database']} {(d.get('lastDrill') or {}).get('restoreMinutes', '-')} min"
+        drills = ", ".join(f"{d['database']} {(d.get('lastDrill') or {}).get('minutes', '-')} min"
                            for d in report["databases"])
         say(f"status report (both accounts, {len(report['policies'])} policies discovered through "
             f"CloudFormation): {report['verdict']}; newest DR copy ages: {ages}; last drill: {drills}; "
             f"evidence in {os.path.join(args.workdir, 'status.md')} and status.html")
     ok = ok and reported
+
+    refused, text = compromise_scenario(endpoint, prod_lambdas, stacks, dr)
+    say(f"compromise scenario: {text}: " + ("refused, nothing changed" if refused else "NOT REFUSED"))
+    ok = ok and refused
+    post(f"{endpoint}/_rsp/alarms", {})
+    inbox.drain()
+    failures = [m for m in inbox.of_kind("failure") if "far-future-delete" in m["text"]]
+    unexpected = inbox.alarms("UnexpectedSharesAlarm")
+    say(f"notifications received: the failed delete execution's ({len(failures)}: "
+        f"{failures[0]['text'][:90] + '...' if failures else 'none'}), the unexpected-shares alarm "
+        f"({len(unexpected)} ALARM)")
+    ok = ok and bool(failures) and bool(unexpected)
+
+    # A failed execution in production notifies too: each source policy's delete started with a
+    # far-future time fails, and its Notify publishes to the policy's encrypted topic (which
+    # shows the production roles' NotifyOnFailure and UseTheTopicKey statements necessary).
+    prod_failed = production_failures(endpoint, stacks[1:])
+    say(f"production failures: {prod_failed}")
+    ok = ok and all(status == "FAILED" for status in prod_failed.values())
+
+    # A policy's identity: a plain stack and a copycat stack try to prune the orders policy.
+    now = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    plain_ok, plain_text = identity_attacks.plain_stack_attack(endpoint, post, prod, stacks[1], now)
+    say(f"identity: {plain_text}: " + ("refused, nothing deleted" if plain_ok else "NOT REFUSED"))
+    copycat_ok, copycat_text = identity_attacks.copycat_attack(endpoint, post, prod, prod_lambdas, invoke,
+                                                               stacks[1], now)
+    say(f"identity: {copycat_text}: " + ("refused, nothing deleted" if copycat_ok else "NOT REFUSED"))
+    ok = ok and plain_ok and copycat_ok
 
     # Tampering: the operator role (not the provider's) deletes an old DR copy by hand.
     tampered, tamper_text = tamper_scenario(dr, inbox)
@@ -877,7 +906,7 @@ def main():
     ok = ok and tampered
 
     if args.stall_hours > 0 and args.stall_from is None:
-        stall_start = after_drill
+        stall_start = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).replace(second=0, microsecond=0)
         stall_end = stall_start + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
         say(f"stall scenario: copies never finish from {stall_start:%d %H:%M} for {args.stall_hours:g} hours")

@@ -213,7 +213,12 @@ def _json_checks(service, action, body, region, account):
         key_id = body.get("KeyId")
         if not key_id:
             return [(f"kms:{action}", "*", {})]
-        return [(f"kms:{action}", _kms_key_arn(key_id, region, account), {})]
+        key = _kms_key_arn(key_id, region, account)
+        if ":key/" not in key[0]:
+            # No such key or alias: there is no key (or key policy) to authorize against, and KMS
+            # answers NotFoundException (AWS KMS API Reference, the operations' errors), as moto does.
+            return []
+        return [(f"kms:{action}", key, {})]
     if service == "states":
         resource = body.get("executionArn") or body.get("stateMachineArn") or "*"
         return [(f"states:{action}", resource, {})]

@@ -172,6 +172,11 @@ impl Aws {
         self.deadline.map(|(_, m)| m).unwrap_or_default()
     }
 
+    /// The SDK configuration the clients are built from.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// The endpoint every client uses (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`), if set.
     pub fn endpoint_url(&self) -> Option<String> {
         self.config.endpoint_url().map(str::to_string)

@@ -89,13 +89,20 @@ impl Emulator {
     }
 
     /// Credentials of `account`, from STS AssumeRole (the emulator's way to switch accounts).
+    /// The `tests` role is unknown to the emulator's IAM, so its calls are not decided by any
+    /// policy: it sets up what each test needs, as an administrator would.
     pub async fn credentials(&self, account: &str) -> Credentials {
+        self.credentials_as(account, "tests").await
+    }
+
+    /// Credentials of `role` in `account`, from STS AssumeRole.
+    pub async fn credentials_as(&self, account: &str, role: &str) -> Credentials {
         let body = reqwest::Client::new()
             .post(&self.endpoint)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x")
             .body(format!(
-                "Action=AssumeRole&Version=2011-06-15&RoleSessionName=tests&RoleArn=arn:aws:iam::{account}:role/tests"
+                "Action=AssumeRole&Version=2011-06-15&RoleSessionName=tests&RoleArn=arn:aws:iam::{account}:role/{role}"
             ))
             .send()
             .await
@@ -117,16 +124,174 @@ impl Emulator {
         )
     }
 
-    /// An `Aws` acting as `account`, with `region` as its own region.
+    /// An `Aws` acting as `account` (its administrator), with `region` as its own region.
     pub async fn aws(&self, account: &str, region: &str) -> Aws {
+        let credentials = self.credentials(account).await;
+        accounts()
+            .lock()
+            .unwrap()
+            .insert(credentials.access_key_id().to_string(), account.to_string());
+        self.aws_with(credentials, region).await
+    }
+
+    async fn aws_with(&self, credentials: Credentials, region: &str) -> Aws {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new(region.to_string()))
-            .credentials_provider(self.credentials(account).await)
+            .credentials_provider(credentials)
             .load()
             .await;
         Aws::from_config(config)
     }
+
+    /// An `Aws` acting as the provider's role in `account` and `region`: the install stack's
+    /// `ProviderRole`, created from `templates/install.yaml` through the emulator's
+    /// CloudFormation (with the stack's default parameters). The emulator decides each of its
+    /// calls by that role's policies, as AWS would, so a call the role does not allow fails
+    /// the test.
+    pub async fn provider(&self, account: &str, region: &str) -> Aws {
+        let admin = self.aws(account, region).await;
+        let stack = format!("rsp-provider-role-{region}");
+        let cfn = admin.cloudformation(region);
+        let exists = cfn
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.stacks().first().and_then(|s| s.stack_status().cloned()))
+            .is_some_and(|s| s.as_str() == "CREATE_COMPLETE");
+        if !exists {
+            cfn.create_stack()
+                .stack_name(&stack)
+                .template_body(provider_role_template().to_string())
+                .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+                .send()
+                .await
+                .expect("create the provider role's stack");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let status = cfn
+                    .describe_stacks()
+                    .stack_name(&stack)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|d| d.stacks().first().and_then(|s| s.stack_status().cloned()));
+                match status.as_ref().map(|s| s.as_str()) {
+                    Some("CREATE_COMPLETE") => break,
+                    Some(s) if !s.ends_with("IN_PROGRESS") => panic!("{stack} is {s}"),
+                    _ if Instant::now() > deadline => panic!("{stack} is not complete after 60 s"),
+                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        }
+        let role = format!("rds-snapshot-policy-provider-{region}");
+        let credentials = self.credentials_as(account, &role).await;
+        self.aws_with(credentials, region).await
+    }
+
+    /// The provider's role for the account `aws` (from `aws()`) acts as, in its region; any
+    /// other `Aws` (through a proxy, offline) as it is.
+    pub async fn provider_for(&self, aws: &Aws) -> Aws {
+        match account_of(aws).await {
+            Some(account) => {
+                self.provider(&account, &aws.region().expect("region"))
+                    .await
+            }
+            None => aws.clone(),
+        }
+    }
+}
+
+/// Access key IDs of `aws()` to their accounts.
+fn accounts() -> &'static Mutex<std::collections::HashMap<String, String>> {
+    static ACCOUNTS: OnceLock<Mutex<std::collections::HashMap<String, String>>> = OnceLock::new();
+    ACCOUNTS.get_or_init(Default::default)
+}
+
+/// The account an `Aws` from `aws()` acts as (`None` for any other `Aws`).
+pub async fn account_of(aws: &Aws) -> Option<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let credentials = aws
+        .sdk_config()
+        .credentials_provider()?
+        .provide_credentials()
+        .await
+        .ok()?;
+    accounts()
+        .lock()
+        .unwrap()
+        .get(credentials.access_key_id())
+        .cloned()
+}
+
+/// The names a template value refers to (`Ref`, `Fn::GetAtt`, `${...}` in `Fn::Sub`).
+fn references(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("Ref", Value::String(name)) => {
+                        out.insert(name.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(parts)) => {
+                        if let Some(name) = parts.first().and_then(Value::as_str) {
+                            out.insert(name.to_string());
+                        }
+                    }
+                    ("Fn::GetAtt", Value::String(path)) => {
+                        out.insert(path.split('.').next().unwrap_or_default().to_string());
+                    }
+                    ("Fn::Sub", sub) => {
+                        let text = sub
+                            .as_str()
+                            .or_else(|| sub.get(0).and_then(Value::as_str))
+                            .unwrap_or_default();
+                        for part in text.split("${").skip(1) {
+                            let name = part.split('}').next().unwrap_or_default();
+                            out.insert(name.split('.').next().unwrap_or_default().to_string());
+                        }
+                    }
+                    _ => {}
+                }
+                references(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+/// `templates/install.yaml`'s provider role with what it refers to (its log group and that
+/// group's key, the parameters and conditions), as one template.
+fn provider_role_template() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("templates/install.yaml")).unwrap();
+    let install = rds_snapshot_policy_macro::yaml::parse_template(&text).unwrap();
+    let mut wanted = std::collections::BTreeSet::from(["ProviderRole".to_string()]);
+    references(&install["Conditions"], &mut wanted);
+    let mut resources = serde_json::Map::new();
+    while let Some(name) = wanted
+        .iter()
+        .find(|n| install["Resources"].get(n.as_str()).is_some() && !resources.contains_key(*n))
+        .cloned()
+    {
+        let resource = install["Resources"][&name].clone();
+        references(&resource, &mut wanted);
+        resources.insert(name, resource);
+    }
+    let parameters: serde_json::Map<String, Value> = install["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| wanted.contains(*name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    json!({
+        "Parameters": parameters,
+        "Conditions": install["Conditions"],
+        "Resources": resources,
+    })
 }
 
 pub async fn create_key(aws: &Aws, region: &str) -> String {
@@ -381,7 +546,9 @@ pub async fn try_run(
     let region = aws.region().expect("region");
     let policy = provider::policy::RuntimePolicy::from_properties(policy, &region, None)
         .expect("valid policy");
-    provider::task::run_action(aws, action.parse().expect("action"), &policy, now, false).await
+    // As the provider's role: the emulator decides each call by its policies.
+    let aws = emulator().provider_for(aws).await;
+    provider::task::run_action(&aws, action.parse().expect("action"), &policy, now, false).await
 }
 
 /// The normalized policy of a Properties block, as the expansion embeds it in a task input.

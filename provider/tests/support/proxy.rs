@@ -77,10 +77,13 @@ impl Drop for FaultProxy {
 /// `attempt` timeout each.
 pub async fn aws_through(proxy: &FaultProxy, attempts: u32, attempt: Duration) -> Aws {
     let em = emulator();
+    // As the provider's role (created if needed).
+    em.provider(SOURCE, SOURCE_REGION).await;
+    let role = format!("rds-snapshot-policy-provider-{SOURCE_REGION}");
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&proxy.endpoint)
         .region(Region::new(SOURCE_REGION))
-        .credentials_provider(em.credentials(SOURCE).await)
+        .credentials_provider(em.credentials_as(SOURCE, &role).await)
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
         .timeout_config(timeouts(attempt))
         .load()
