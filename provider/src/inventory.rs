@@ -84,13 +84,20 @@ impl Snapshot {
         self.tags.get(key).map(String::as_str)
     }
 
-    /// The point in time the snapshot's data is from.
+    /// The point in time the snapshot's data is from: the recovery-point tag (a copy's is its
+    /// original's), bounded by AWS's own creation time. Anyone who may tag the snapshot may
+    /// write the tag, so it may only move the recovery point earlier than the creation, never
+    /// later (issue 29: a tag in the future stopped backups and silenced the RPO metric).
     pub fn recovery_point(&self) -> Option<DateTime<Utc>> {
-        self.tag(tags::RECOVERY_POINT)
+        let tagged = self
+            .tag(tags::RECOVERY_POINT)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .or(self.original_created)
-            .or(self.created)
+            .map(|t| t.with_timezone(&Utc));
+        let created = self.original_created.or(self.created);
+        match (tagged, created) {
+            (Some(tagged), Some(created)) => Some(tagged.min(created)),
+            (tagged, created) => tagged.or(created),
+        }
     }
 
     /// The database this snapshot belongs to, by the tool's tag or by RDS.

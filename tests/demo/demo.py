@@ -590,7 +590,9 @@ def drill_scenario(endpoint, stacks, dr, observer, restore_minutes=25):
         time.sleep(0.2)
         return sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"
 
-    _, clock = simulate(endpoint, stacks, clock, clock + dt.timedelta(hours=4), observer,
+    # From the minute after the last one simulated (its schedules have fired).
+    start = clock.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    _, clock = simulate(endpoint, stacks, start, start + dt.timedelta(hours=4), observer,
                         running=[arn], stop_when=finished)
     execution = sfn.describe_execution(executionArn=arn)
     post(f"{endpoint}/_rsp/config", {"restore_pending_seconds": 0})
@@ -906,7 +908,8 @@ def main():
     ok = ok and tampered
 
     if args.stall_hours > 0 and args.stall_from is None:
-        stall_start = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).replace(second=0, microsecond=0)
+        stall_start = (parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).replace(second=0, microsecond=0)
+                       + dt.timedelta(minutes=1))
         stall_end = stall_start + dt.timedelta(hours=args.stall_hours)
         post(f"{endpoint}/_rsp/config", {"copy_pending_seconds": 10 ** 7})
         say(f"stall scenario: copies never finish from {stall_start:%d %H:%M} for {args.stall_hours:g} hours")

@@ -158,7 +158,11 @@ pub(crate) fn is_reencrypted_copy_of(
             && s.tag(policy.marker_tag()) == Some(tags::TOOL)
     };
     let second = |s: &crate::inventory::Snapshot| s.recovery_point().map(|t| t.timestamp());
-    ours(copy)
+    // Two distinct snapshots: a copy tagged as re-encrypted from itself would otherwise be
+    // "an original with an available copy" and deleted whatever its age (issue 29).
+    copy.id != original.id
+        && copy.arn != original.arn
+        && ours(copy)
         && ours(original)
         && copy.kind == original.kind
         && copy.tag(tags::REENCRYPTED_FROM) == Some(original.id.as_str())

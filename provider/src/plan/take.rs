@@ -90,6 +90,10 @@ fn targets<'a>(
     covered
 }
 
+/// How far after the schedule's time a recovery point may lie and still count (clock skew
+/// between the schedule and RDS's creation times).
+const FUTURE_TOLERANCE_MINUTES: i64 = 5;
+
 /// How much earlier than BackupInterval a snapshot may be taken: schedules fire a few seconds
 /// after the hour, snapshots are stamped a few seconds later still.
 fn tolerance(interval: Duration) -> Duration {
@@ -145,10 +149,13 @@ pub(super) fn plan_take(
             );
             continue;
         }
+        // A recovery point after now (AWS's creation time ahead of the schedule's time) is not
+        // trusted to skip a backup: the snapshot is taken.
         let newest = own
             .iter()
             .filter(|s| s.is_available())
             .filter_map(|s| s.recovery_point().map(|c| (c, s)))
+            .filter(|(c, _)| *c <= now + Duration::minutes(FUTURE_TOLERANCE_MINUTES))
             .max_by_key(|(c, _)| *c);
         if let Some((created, snapshot)) = newest {
             let since = now - created;
