@@ -100,6 +100,15 @@ impl Snapshot {
         }
     }
 
+    /// When retention counts from: AWS's own record of when the data was captured
+    /// (`OriginalSnapshotCreateTime`, which copies keep), else the recovery point. A tag cannot
+    /// make an instance snapshot older than AWS says it is, so it cannot make it deletable;
+    /// cluster snapshots have no such field, and their recovery-point tag still counts
+    /// (README, "Retention tiers").
+    pub fn retention_time(&self) -> Option<DateTime<Utc>> {
+        self.original_created.or_else(|| self.recovery_point())
+    }
+
     /// The database this snapshot belongs to, by the tool's tag or by RDS.
     pub fn database_key(&self) -> &str {
         self.tag(tags::DATABASE).unwrap_or(&self.database)

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use provider::aws::Aws;
-use provider::custom_resource::{Response, answer_with, fit_body, handle};
+use provider::custom_resource::{Response, answer_with, fit_body};
 use provider::trust::Trust;
 use serde_json::{Map, Value, json};
 use support::*;
@@ -24,17 +24,7 @@ async fn answer(aws: &Aws, event: Value) -> Value {
 }
 
 async fn answer_trusting(aws: &Aws, event: Value, trust: Trust) -> Value {
-    // As the provider's role: the emulator decides each call by its policies.
-    let aws = emulator().provider_for(aws).await;
-    let region = aws.region().unwrap();
-    let response = answer_with(
-        &event,
-        Duration::from_secs(120),
-        true,
-        move |r| async move { handle(&aws, &region, &trust, &r).await },
-    )
-    .await;
-    serde_json::to_value(response).unwrap()
+    answer_as_provider(aws, event, trust).await
 }
 
 fn source_properties(extra: Value) -> Value {

@@ -1,7 +1,8 @@
 //! Tags are anyone's to write (any principal with tagging rights on a snapshot), so they may
 //! not decide what is deleted or whether a backup is taken. Properties over random histories
-//! with hostile tags: a recovery-point tag later than AWS's creation time, in the future, a
-//! re-encryption link to the snapshot itself or to any other (issue 29).
+//! of instance snapshots with hostile tags: a recovery-point tag earlier or later than AWS's
+//! creation time, in the future, a re-encryption link to the snapshot itself or to any other
+//! (issue 29).
 
 use std::collections::BTreeMap;
 
@@ -99,7 +100,8 @@ fn build(history: &[(usize, i64, Hostile)], destination: bool) -> Vec<Snapshot> 
                 status: "available".to_string(),
                 snapshot_type: "manual".to_string(),
                 created: Some(created),
-                original_created: None,
+                // RDS's OriginalSnapshotCreateTime: the snapshot's own creation (not a copy).
+                original_created: Some(created),
                 tags: t,
                 kms_key_id: None,
                 encrypted: true,

@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::time::Duration;
-
 use provider::aws::Aws;
-use provider::custom_resource::{answer_with, handle};
 use provider::trust::Trust;
 use serde_json::{Value, json};
 use support::*;
@@ -16,20 +13,11 @@ use support::*;
 const OWNED: &str = "pi-owned";
 
 async fn answer(aws: &Aws, event: Value) -> Value {
-    let aws = emulator().provider_for(aws).await;
-    let region = aws.region().unwrap();
     let trust = Trust {
         allow_local_response_url: true,
         ..Trust::operator()
     };
-    let response = answer_with(
-        &event,
-        Duration::from_secs(120),
-        true,
-        move |r| async move { handle(&aws, &region, &trust, &r).await },
-    )
-    .await;
-    serde_json::to_value(response).unwrap()
+    answer_as_provider(aws, event, trust).await
 }
 
 /// Creates stack `name` whose policy resource `Owned` is answered with `physical_id` (as the

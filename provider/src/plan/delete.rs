@@ -61,7 +61,7 @@ pub(super) fn plan_delete(
     let mut by_database: BTreeMap<(&str, Kind), Vec<&Snapshot>> = BTreeMap::new();
     for s in own.iter().filter(|s| {
         s.is_available()
-            && s.recovery_point().is_some()
+            && s.retention_time().is_some()
             && !reencrypted.contains_key(&(s.id.as_str(), s.kind))
     }) {
         by_database
@@ -98,7 +98,7 @@ pub(super) fn plan_delete(
             }
             continue;
         }
-        let Some(point) = snapshot.recovery_point() else {
+        let Some(point) = snapshot.retention_time() else {
             plan.skip(subject, "has no creation time yet");
             continue;
         };
@@ -185,8 +185,8 @@ fn tiers(policy: &RuntimePolicy) -> Vec<Tier> {
 /// result does not depend on its order.
 fn keepers<'a>(policy: &RuntimePolicy, list: &mut [&'a Snapshot]) -> Vec<(&'a str, String)> {
     list.sort_by(|a, b| {
-        b.recovery_point()
-            .cmp(&a.recovery_point())
+        b.retention_time()
+            .cmp(&a.retention_time())
             .then(b.arn.cmp(&a.arn))
     });
     let mut out: Vec<(&'a str, String)> = list
@@ -206,7 +206,7 @@ fn keepers<'a>(policy: &RuntimePolicy, list: &mut [&'a Snapshot]) -> Vec<(&'a st
     for (name, count, bucket_of) in tiers(policy) {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for s in list.iter() {
-            let Some(point) = s.recovery_point() else {
+            let Some(point) = s.retention_time() else {
                 continue;
             };
             let bucket = bucket_of(point);

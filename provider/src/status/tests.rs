@@ -254,8 +254,8 @@ fn hostile_names_cannot_escape_the_html_or_the_markdown() {
     assert!(markdown(&report).contains("\\|x"));
 }
 
-/// The page as headless Chromium renders it (`--dump-dom`: the DOM after its script ran).
-fn rendered(page: &str) -> String {
+/// Headless Chromium on `page` (written to a file) with `args`; its stdout.
+fn chromium(page: &str, args: &[String]) -> String {
     let chromium = std::path::Path::new("/usr/bin/chromium-headless-shell");
     assert!(
         chromium.exists(),
@@ -263,7 +263,7 @@ fn rendered(page: &str) -> String {
     );
     let dir = std::env::temp_dir().join(format!("rsp-status-html-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("status.html");
+    let file = dir.join(format!("status-{}.html", args.len()));
     std::fs::write(&file, page).unwrap();
     let out = std::process::Command::new(chromium)
         .args([
@@ -271,8 +271,8 @@ fn rendered(page: &str) -> String {
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
-            "--dump-dom",
         ])
+        .args(args)
         .arg(format!("file://{}", file.display()))
         .env("HOME", &dir)
         .output()
@@ -283,6 +283,11 @@ fn rendered(page: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page as headless Chromium renders it (`--dump-dom`: the DOM after its script ran).
+fn rendered(page: &str) -> String {
+    chromium(page, &["--dump-dom".to_string()])
 }
 
 #[test]
@@ -360,25 +365,12 @@ fn the_html_report_renders_to_a_screenshot() {
     let report = assemble(&[dr_side], vec![], vec![], at(10, 30));
     let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/status-report.png");
     let _ = std::fs::remove_file(&png);
-    let file = std::env::temp_dir().join(format!("rsp-status-shot-{}.html", std::process::id()));
-    std::fs::write(&file, html(&report)).unwrap();
-    let out = std::process::Command::new("/usr/bin/chromium-headless-shell")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1000,900")
-        .arg(format!("file://{}", file.display()))
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("run chromium");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    chromium(
+        &html(&report),
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1000,900".to_string(),
+        ],
     );
     let image = std::fs::read(&png).expect("the screenshot");
     assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n", "a PNG");

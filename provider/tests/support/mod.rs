@@ -153,15 +153,18 @@ impl Emulator {
         let admin = self.aws(account, region).await;
         let stack = format!("rsp-provider-role-{region}");
         let cfn = admin.cloudformation(region);
-        let exists = cfn
-            .describe_stacks()
-            .stack_name(&stack)
-            .send()
+        let status = || async {
+            cfn.describe_stacks()
+                .stack_name(&stack)
+                .send()
+                .await
+                .ok()
+                .and_then(|d| d.stacks().first().and_then(|s| s.stack_status().cloned()))
+        };
+        if status()
             .await
-            .ok()
-            .and_then(|d| d.stacks().first().and_then(|s| s.stack_status().cloned()))
-            .is_some_and(|s| s.as_str() == "CREATE_COMPLETE");
-        if !exists {
+            .is_none_or(|s| s.as_str() != "CREATE_COMPLETE")
+        {
             cfn.create_stack()
                 .stack_name(&stack)
                 .template_body(provider_role_template().to_string())
@@ -171,14 +174,7 @@ impl Emulator {
                 .expect("create the provider role's stack");
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
-                let status = cfn
-                    .describe_stacks()
-                    .stack_name(&stack)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|d| d.stacks().first().and_then(|s| s.stack_status().cloned()));
-                match status.as_ref().map(|s| s.as_str()) {
+                match status().await.as_ref().map(|s| s.as_str()) {
                     Some("CREATE_COMPLETE") => break,
                     Some(s) if !s.ends_with("IN_PROGRESS") => panic!("{stack} is {s}"),
                     _ if Instant::now() > deadline => panic!("{stack} is not complete after 60 s"),
@@ -640,6 +636,21 @@ impl ResponseServer {
             .map(|b| serde_json::from_str(b).expect("JSON body"))
             .collect()
     }
+}
+
+/// The provider's answer to a custom-resource `event`, as the provider's role (the emulator
+/// decides each call by its policies), with `trust`; the answer goes to the event's URL.
+pub async fn answer_as_provider(aws: &Aws, event: Value, trust: provider::trust::Trust) -> Value {
+    let aws = emulator().provider_for(aws).await;
+    let region = aws.region().unwrap();
+    let response = provider::custom_resource::answer_with(
+        &event,
+        Duration::from_secs(120),
+        true,
+        move |r| async move { provider::custom_resource::handle(&aws, &region, &trust, &r).await },
+    )
+    .await;
+    serde_json::to_value(response).unwrap()
 }
 
 /// A CloudFormation custom-resource event for the policy resource.
