@@ -535,7 +535,7 @@ def authorization_verdict(endpoint):
 
 
 # Stacks deployed by the identity attacks: their roles are the attacker's, not the product's.
-ATTACK_STACKS = ("copycat-", "plain-evil-")
+ATTACK_STACKS = ("copycat-", "plain-evil-", "plain-legacy-")
 
 
 def generated_roles_text(log):
@@ -897,6 +897,9 @@ def main():
     now = parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).strftime("%Y-%m-%dT%H:%M:%SZ")
     plain_ok, plain_text = identity_attacks.plain_stack_attack(endpoint, post, prod, stacks[1], now)
     say(f"identity: {plain_text}: " + ("refused, nothing deleted" if plain_ok else "NOT REFUSED"))
+    legacy_ok, legacy_text = identity_attacks.plain_stack_attack(endpoint, post, prod, stacks[1], now, legacy=True)
+    say(f"identity: {legacy_text}: " + ("refused, nothing deleted" if legacy_ok else "NOT REFUSED"))
+    plain_ok = plain_ok and legacy_ok
     copycat_ok, copycat_text = identity_attacks.copycat_attack(endpoint, post, prod, prod_lambdas, invoke,
                                                                stacks[1], now)
     say(f"identity: {copycat_text}: " + ("refused, nothing deleted" if copycat_ok else "NOT REFUSED"))

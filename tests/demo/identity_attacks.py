@@ -59,8 +59,9 @@ def _run(endpoint, post, sfn, machine_arn, name, clock):
     return execution["status"], detail.get("error"), detail.get("cause") or ""
 
 
-def plain_stack_attack(endpoint, post, prod, victim, clock):
-    """The plain stack with its own state machine and the victim's role. Returns (ok, text)."""
+def plain_stack_attack(endpoint, post, prod, victim, clock, legacy=False):
+    """The plain stack with its own state machine and the victim's role. Returns (ok, text).
+    `legacy`: the Task sends a version-3 input, which names no origin stack (issue 29)."""
     _, account, template, resources = victim
     policy_logical = next(k for k, r in template["Resources"].items() if r["Type"].startswith("Custom::"))
     sfn, rds = prod.client("stepfunctions"), prod.client("rds")
@@ -69,26 +70,35 @@ def plain_stack_attack(endpoint, post, prod, victim, clock):
     role_arn = prod.client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
     forged = {k: v for k, v in policy.items() if k != "RetentionDays"}
     forged.update(RetentionHours=1, KeepLatest=1)
-    machine = f"Evil{DELETE_SUFFIX}"
-    parameters = {"version": 6, "action": "delete", "policy": forged, "execution.$": "$$.Execution.Id",
-                  "now.$": "$.time", "executionStart.$": "$$.Execution.StartTime",
-                  "origin": {"stack": "STACK_ID", "stateMachine": machine}}
+    machine = f"{'Legacy' if legacy else 'Evil'}{DELETE_SUFFIX}"
+    if legacy:
+        parameters = {"version": 3, "action": "delete", "policy": forged, "execution.$": "$$.Execution.Id",
+                      "now.$": "$.time"}
+    else:
+        parameters = {"version": 6, "action": "delete", "policy": forged, "execution.$": "$$.Execution.Id",
+                      "now.$": "$.time", "executionStart.$": "$$.Execution.StartTime",
+                      "origin": {"stack": "STACK_ID", "stateMachine": machine}}
     definition = json.dumps({"StartAt": "Delete", "States": {"Delete": {
         "Type": "Task", "Resource": provider_arn, "Parameters": parameters, "End": True}}})
-    before, after_stack = definition.split('"STACK_ID"')
+    if legacy:
+        definition_string = definition
+    else:
+        before, after_stack = definition.split('"STACK_ID"')
+        definition_string = {"Fn::Join": ["", [before + '"', {"Ref": "AWS::StackId"}, '"' + after_stack]]}
     plain = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {machine: {
         "Type": "AWS::StepFunctions::StateMachine",
-        "Properties": {"RoleArn": role_arn, "DefinitionString": {
-            "Fn::Join": ["", [before + '"', {"Ref": "AWS::StackId"}, '"' + after_stack]]}}}}}
+        "Properties": {"RoleArn": role_arn, "DefinitionString": definition_string}}}}
     cfn = prod.client("cloudformation")
-    status, _, created = _create(cfn, "plain-evil", plain)
+    name = "plain-legacy" if legacy else "plain-evil"
+    status, _, created = _create(cfn, name, plain)
     kept = _snapshots_of(rds, "orders")
-    run_status, error, cause = _run(endpoint, post, sfn, created[machine], "plain-stack-prune", clock)
+    run_status, error, cause = _run(endpoint, post, sfn, created[machine], f"{name}-prune", clock)
     left = _snapshots_of(rds, "orders")
-    cfn.delete_stack(StackName="plain-evil")
+    cfn.delete_stack(StackName=name)
     ok = status == "CREATE_COMPLETE" and error == "NotDeployed" and left == kept
-    return ok, (f"plain stack with its own {machine} on the victim's role: {run_status} {error} "
-                f"({cause[:140]}); orders snapshots {len(kept)} -> {len(left)}")
+    what = "a version-3 input (no origin stack)" if legacy else "its own origin stack"
+    return ok, (f"plain stack with its own {machine} on the victim's role, sending {what}: {run_status} "
+                f"{error} ({cause[:140]}); orders snapshots {len(kept)} -> {len(left)}")
 
 
 def copycat_attack(endpoint, post, prod, prod_lambdas, invoke, victim, clock):

@@ -56,8 +56,15 @@ pub async fn verify_deployed(
             "the task names no Step Functions execution; only the policy's state machines may run it",
         ));
     };
-    if input.version >= 4 && input.origin.is_none() {
-        return Err(refused("the task names no origin stack"));
+    // Task inputs before version 4 name no stack, so nothing would tie them to a deployed
+    // policy: a state machine of anyone's could send one (issue 29). Since the identities of
+    // issue 30 every policy stack is re-deployed anyway, which re-expands it to the current
+    // version; until then its tasks are refused naming the fix.
+    if input.origin.is_none() {
+        return Err(refused(format!(
+            "the task (input version {}) names no origin stack, so it cannot be tied to a deployed policy: re-deploy the stack with this release's macro (README, Updating)",
+            input.version
+        )));
     }
     let sfn = aws.sfn(region);
     let execution = sfn
@@ -93,12 +100,7 @@ pub async fn verify_deployed(
         )));
     }
     let Some(origin) = &input.origin else {
-        tracing::warn!(
-            execution = execution_arn,
-            version = input.version,
-            "task input before version 4 names no stack: the stack check is skipped until the stack is re-expanded"
-        );
-        return Ok(());
+        return Err(refused("the task names no origin stack"));
     };
     let resource = aws
         .cloudformation(region)
