@@ -133,6 +133,14 @@ pub(super) fn load_policy_file(
         .map_err(|e| format!("{path}: {}", e.message))
 }
 
+/// Whether a declared parameter's value is a list (CloudFormation passes it split at commas).
+fn is_list_parameter(declaration: &Value) -> bool {
+    declaration
+        .get("Type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"))
+}
+
 /// A template's policy resource with its parameters' values (their defaults, then `params`)
 /// in place of `Ref`s to them, and `AWS::Region` / `AWS::Partition` in `Ref`s and `Fn::Sub`s,
 /// as CloudFormation would substitute them; a `Ref` to the template's DB instance or cluster is
@@ -147,10 +155,7 @@ fn resolve_parameters(
     let declared = template.get("Parameters").and_then(Value::as_object);
     let mut values: std::collections::BTreeMap<String, (String, bool)> = Default::default();
     for (name, decl) in declared.into_iter().flatten() {
-        let list = decl
-            .get("Type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
+        let list = is_list_parameter(decl);
         if let Some(default) = decl.get("Default") {
             let text = match default {
                 Value::String(s) => s.clone(),
@@ -165,11 +170,7 @@ fn resolve_parameters(
                 "--param {key}: the template declares no parameter {key:?}"
             ));
         };
-        let list = decl
-            .get("Type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
-        values.insert(key.clone(), (value.clone(), list));
+        values.insert(key.clone(), (value.clone(), is_list_parameter(decl)));
     }
     // AWS's partitions by region prefix (AWS General Reference, "ARNs").
     let partition = if region.starts_with("cn-") {

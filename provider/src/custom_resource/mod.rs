@@ -118,18 +118,23 @@ fn target(policy: &RuntimePolicy) -> String {
 /// digest of the properties it replaces while the `PolicyId` stays the same.
 pub fn physical_id(policy: &RuntimePolicy, request: &Request, properties: &Value) -> String {
     let current = identity::identity_digest(&request.stack_id, properties);
-    let same_policy = request
-        .physical_resource_id
-        .as_deref()
-        .and_then(identity::policy_id_of)
-        == Some(policy.id.as_str());
-    let previous = (request.request_type == events::UPDATE && same_policy).then(|| {
+    let previous = keeps_policy_id(policy, request).then(|| {
         identity::identity_digest(
             &request.stack_id,
             &policy_properties(&request.old_properties),
         )
     });
     identity::physical_id(&policy.id, &target(policy), &current, previous.as_deref())
+}
+
+/// An Update of a resource that already holds this policy's `PolicyId`.
+fn keeps_policy_id(policy: &RuntimePolicy, request: &Request) -> bool {
+    request.request_type == events::UPDATE
+        && request
+            .physical_resource_id
+            .as_deref()
+            .and_then(identity::policy_id_of)
+            == Some(policy.id.as_str())
 }
 
 /// Refuses a `PolicyId` another stack's policy resource already holds (Create, or an Update
@@ -141,13 +146,7 @@ async fn check_owner(
     policy: &RuntimePolicy,
     request: &Request,
 ) -> Result<(), String> {
-    let keeps_its_id = request.request_type == events::UPDATE
-        && request
-            .physical_resource_id
-            .as_deref()
-            .and_then(identity::policy_id_of)
-            == Some(policy.id.as_str());
-    if keeps_its_id {
+    if keeps_policy_id(policy, request) {
         return Ok(());
     }
     let resources = crate::aws::stack_resources(aws, region)
