@@ -13,7 +13,9 @@ use crate::aws::{Aws, list_inventory};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Kind, tags};
 use crate::plan::Action;
-use crate::plan::drill::{DrillResource, drill_identifier, drill_prefix, drill_targets, sweep};
+use crate::plan::drill::{
+    DrillResource, drill_identifier, drill_prefix, drill_targets, observe_restore, sweep,
+};
 use crate::policy::RuntimePolicy;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -79,16 +81,10 @@ pub async fn run_drill_step(
         (DrillStep::Start, _) => Some(start(aws, &api, policy, only).await?),
         (DrillStep::Check, Some(run)) => Some(check(aws, &api, policy, run.clone()).await?),
         (DrillStep::Finish, Some(run)) => {
-            let mut run = run.clone();
-            if let Some(at) = input.validated.as_deref().and_then(parse) {
-                for r in &mut run.restores {
-                    r.validated = Some(rfc3339(at));
-                    r.minutes = parse(&r.requested)
-                        .map(|q| (at - q).num_minutes())
-                        .or(r.minutes);
-                }
-            }
-            let run = finish(aws, &api, policy, run).await?;
+            // Only which databases to finish comes from the input; every time, copy and
+            // figure of the evidence is read from RDS (issue 29).
+            let validated = input.validated.is_some();
+            let run = finish(aws, &api, policy, run, validated).await?;
             summary.metric_data = restore_metrics(policy, &run);
             Some(run)
         }
@@ -143,7 +139,8 @@ async fn start(
     let mut restores = Vec::new();
     for copy in targets {
         let identifier = drill_identifier(&policy.id, copy.database_key());
-        api.restore(policy, copy, &identifier).await?;
+        let requested = rfc3339(aws.now());
+        api.restore(policy, copy, &identifier, &requested).await?;
         tracing::info!(policy = %policy.id, database = copy.database_key(), snapshot = %copy.id, %identifier, "drill restore requested");
         restores.push(DrillRestore {
             database: copy.database_key().to_string(),
@@ -154,7 +151,7 @@ async fn start(
             snapshot: copy.id.clone(),
             snapshot_arn: copy.arn.clone(),
             identifier,
-            requested: rfc3339(aws.now()),
+            requested,
             available: None,
             endpoint: None,
             validated: None,
@@ -176,14 +173,24 @@ async fn check(
     mut run: DrillRun,
 ) -> Result<DrillRun, ProviderError> {
     for restore in run.restores.iter_mut().filter(|r| r.available.is_none()) {
+        // The input names the database; the resource is the policy's drill of it, by name.
+        restore.identifier = drill_identifier(&policy.id, &restore.database);
         let kind = kind_of(restore.kind);
         let target = crate::aws::drill_api::drill_target(policy, kind, &restore.database);
         let status = api.status(&restore.identifier, kind, &target).await?;
         if status.available {
-            let now = aws.now();
-            restore.available = Some(rfc3339(now));
+            let now = rfc3339(aws.now());
+            if let Some(arn) = &status.arn
+                && let Err(e) = api.mark_available(&policy.id, arn, &now).await
+            {
+                // The finish step then counts to its own time: later, never shorter.
+                tracing::warn!(policy = %policy.id, identifier = %restore.identifier, error = %e, "could not record when the drill restore became available");
+            }
+            restore.minutes = parse(&restore.requested)
+                .zip(parse(&now))
+                .map(|(r, n)| (n - r).num_minutes());
+            restore.available = Some(now);
             restore.endpoint = status.endpoint;
-            restore.minutes = parse(&restore.requested).map(|r| (now - r).num_minutes());
         }
     }
     run.ready = run.restores.iter().all(|r| r.available.is_some());
@@ -192,30 +199,67 @@ async fn check(
     Ok(run)
 }
 
+/// Records the drill from what RDS shows (`observe_restore`), tags each copy restored with
+/// it, then deletes the drill resources. A restore RDS does not show serving, from one of the
+/// policy's copies, fails the step naming it (the state machine cleans up and notifies).
 async fn finish(
     aws: &Aws,
     api: &DrillApi,
     policy: &RuntimePolicy,
-    run: DrillRun,
+    run: &DrillRun,
+    validated: bool,
 ) -> Result<DrillRun, ProviderError> {
-    for restore in &run.restores {
-        let minutes = restore.minutes.unwrap_or(-1);
-        let value = format!("{} {minutes} min", run.started);
+    let mut databases: Vec<&str> = run.restores.iter().map(|r| r.database.as_str()).collect();
+    databases.sort_unstable();
+    databases.dedup();
+    let resources = api.list(&drill_prefix(&policy.id)).await?;
+    let inventory = list_inventory(aws, Action::Drill, policy).await?;
+    let now = aws.now();
+    let mut restores = Vec::new();
+    for database in databases {
+        let seen = observe_restore(policy, database, &resources, &inventory, validated, now)
+            .map_err(|reason| ProviderError::new(ErrorKind::DatabaseNotFound, reason))?;
+        let value = format!("{} {} min", rfc3339(seen.requested), seen.minutes);
         if let Err(e) = crate::aws::tag_snapshot(
             aws,
             &policy.destination_region,
-            kind_of(restore.kind),
-            &restore.snapshot_arn,
+            seen.copy.kind,
+            &seen.copy.arn,
             &[(tags::DRILLED.to_string(), value)],
         )
         .await
         {
-            tracing::warn!(policy = %policy.id, snapshot = %restore.snapshot, error = %e, "could not record the drill on the copy");
+            tracing::warn!(policy = %policy.id, snapshot = %seen.copy.id, error = %e, "could not record the drill on the copy");
         }
+        restores.push(DrillRestore {
+            database: seen.database,
+            kind: match seen.kind {
+                Kind::Instance => KindName::Instance,
+                Kind::Cluster => KindName::Cluster,
+            },
+            snapshot: seen.copy.id.clone(),
+            snapshot_arn: seen.copy.arn.clone(),
+            identifier: seen.identifier,
+            requested: rfc3339(seen.requested),
+            available: Some(rfc3339(seen.available)),
+            endpoint: seen.endpoint,
+            validated: seen.validated.map(rfc3339),
+            minutes: Some(seen.minutes),
+        });
     }
-    let names: Vec<String> = run.restores.iter().map(|r| r.identifier.clone()).collect();
+    let names: Vec<String> = restores.iter().map(|r| r.identifier.clone()).collect();
     cleanup(api, policy, Some(&names)).await?;
-    Ok(run)
+    let started = restores
+        .iter()
+        .filter_map(|r| parse(&r.requested))
+        .min()
+        .unwrap_or(now);
+    Ok(DrillRun {
+        started: rfc3339(started),
+        restores,
+        ready: true,
+        timed_out: false,
+    })
 }
 
 /// Deletes this policy's drill resources (`names`: only those and their cluster members).

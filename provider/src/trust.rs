@@ -4,15 +4,16 @@
 //! the operator's own credentials); the Lambda trusts only deployed state machines.
 
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::contract::{DEFAULT_PROVIDER_FUNCTION, provider_env};
+use rds_snapshot_policy_macro::contract::{DEFAULT_PROVIDER_FUNCTION, provider_env, states};
 use serde_json::Value;
 
 use crate::error::{ErrorKind, ProviderError};
 use crate::policy::RuntimePolicy;
 use rds_snapshot_policy_macro::Role;
 
-/// How far ahead of AWS's clock a task's `now` may be (Step Functions stamps it from the
-/// schedule or the execution start, so it is never ahead by more than clock skew).
+/// How far a task's `now` may be from its execution's start as Step Functions records it
+/// (the definitions send `$$.Execution.StartTime`; those deployed before this release send the
+/// schedule's time, stamped seconds before the start), and ahead of AWS's clock.
 pub const MAX_NOW_AHEAD_MINUTES: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,25 +148,58 @@ impl Trust {
         Ok(())
     }
 
-    /// The run's `now` may not be later than AWS's clock allows: a far-future `now` would
-    /// expire every snapshot at once.
+    /// The run's `now` lies within an execution's life of AWS's clock: never more than a few
+    /// minutes ahead (a far-future `now` would expire every snapshot at once), never before the
+    /// earliest start a running execution can have (a `now` in the past would copy outside
+    /// retention, stamp old evidence and make the RPO arithmetic lie).
     pub fn check_now(
         &self,
         now: DateTime<Utc>,
         aws_now: DateTime<Utc>,
     ) -> Result<(), ProviderError> {
-        if now > aws_now + Duration::minutes(MAX_NOW_AHEAD_MINUTES) {
-            return Err(ProviderError::new(
+        let refuse = |what: String| {
+            Err(ProviderError::new(
                 ErrorKind::InputInvalid,
                 format!(
-                    "the task's now ({}) is more than {MAX_NOW_AHEAD_MINUTES} minutes after AWS's clock ({}): refused, nothing was done",
+                    "the task's now ({}) is {what} AWS's clock ({}): refused, nothing was done",
                     now.to_rfc3339(),
                     aws_now.to_rfc3339()
                 ),
+            ))
+        };
+        if now > aws_now + Duration::minutes(MAX_NOW_AHEAD_MINUTES) {
+            return refuse(format!("more than {MAX_NOW_AHEAD_MINUTES} minutes after"));
+        }
+        let oldest = Duration::seconds(states::EXECUTION_TIMEOUT_SECONDS as i64)
+            + Duration::minutes(MAX_NOW_AHEAD_MINUTES);
+        if now < aws_now - oldest {
+            return refuse(format!(
+                "more than {} minutes (an execution's time limit) before",
+                oldest.num_minutes()
             ));
         }
         Ok(())
     }
+}
+
+/// A task's `now` is its execution's start as Step Functions recorded it (DescribeExecution's
+/// `startDate`): time comes from AWS, never from whoever started the execution.
+pub fn check_now_is_execution_start(
+    now: DateTime<Utc>,
+    started: DateTime<Utc>,
+    execution: &str,
+) -> Result<(), ProviderError> {
+    if (now - started).num_seconds().abs() > MAX_NOW_AHEAD_MINUTES * 60 {
+        return Err(ProviderError::new(
+            ErrorKind::InputInvalid,
+            format!(
+                "the task's now ({}) is not the start of execution {execution} ({}): a run plans as of the time Step Functions started it; refused, nothing was done",
+                now.to_rfc3339(),
+                started.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `payload` is exactly what one Task state of `definition` sends: every literal
@@ -344,22 +378,41 @@ mod tests {
             .with_timezone(&Utc);
         let trust = Trust::operator();
         assert!(trust.check_now(aws + Duration::minutes(4), aws).is_ok());
-        assert!(trust.check_now(aws - Duration::days(30), aws).is_ok());
+        assert!(trust.check_now(aws - Duration::minutes(64), aws).is_ok());
         let err = trust
             .check_now(aws + Duration::days(3000), aws)
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InputInvalid);
         assert!(err.message.contains("after AWS's clock"), "{}", err.message);
+        // Nor far behind it: a year-2000 `now` copied outside retention (issue 29).
+        let err = trust.check_now(aws - Duration::days(30), aws).unwrap_err();
+        assert!(err.message.contains("before AWS's clock"), "{}", err.message);
+        assert!(trust.check_now(aws - Duration::minutes(66), aws).is_err());
+    }
+
+    #[test]
+    fn now_is_the_execution_start() {
+        let start = DateTime::parse_from_rfc3339("2026-12-03T08:00:00.412Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(check_now_is_execution_start(start, start, "arn:e").is_ok());
+        // A schedule's time from a definition deployed before this release: seconds before.
+        assert!(check_now_is_execution_start(start - Duration::seconds(20), start, "arn:e").is_ok());
+        let err = check_now_is_execution_start(start - Duration::minutes(6), start, "arn:e")
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InputInvalid);
+        assert!(err.message.contains("not the start of execution arn:e"), "{}", err.message);
+        assert!(check_now_is_execution_start(start + Duration::days(1), start, "arn:e").is_err());
     }
 
     #[test]
     fn only_the_exact_task_parameters_match() {
         let definition = json!({"States": {
-            "When": {"Type": "Choice"},
+            "More": {"Type": "Choice"},
             "Share": {"Type": "Task", "Parameters": {
                 "version": 4, "action": "share",
                 "policy": {"PolicyId": "orders", "DestinationAccounts": ["222222222222"]},
-                "execution.$": "$$.Execution.Id", "now.$": "$.time",
+                "execution.$": "$$.Execution.Id", "now.$": "$$.Execution.StartTime",
                 "origin": {"stack": "arn:s", "stateMachine": "OShareStateMachine"}}},
             "Notify": {"Type": "Task", "Parameters": {"TopicArn": "arn:t", "Message.$": "$.x"}}
         }});

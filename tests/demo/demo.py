@@ -408,7 +408,8 @@ def machine_of(stack, suffix):
 def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     """What a principal allowed only to invoke the provider, or to start a state machine, can
     do: a forged share (an outside account, a real policy, stack and execution) sent straight
-    to the provider, and a delete started with a far-future time. Returns (ok, text)."""
+    to the provider, deletes and copies started with a time in their input, a delete machine
+    edited outside CloudFormation. Returns (ok, text)."""
     name, prod, template, resources = stacks[1]
     share_id, share_arn = machine_of(stacks[1], "ShareStateMachine")
     definition = json.loads(prod.client("stepfunctions").describe_state_machine(
@@ -431,16 +432,21 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
 
     _, _, dr_template, dr_resources = stacks[0]
     _, delete_arn = machine_of(stacks[0], "DeleteStateMachine")
+    _, dr_copy_arn = machine_of(stacks[0], "CopyStateMachine")
     before = len(Observer(dr, ()).copies())
     sfn = dr.client("stepfunctions", DR_REGION)
-    arn = sfn.start_execution(stateMachineArn=delete_arn, name="far-future-delete",
-                              input=json.dumps({"time": "9999-12-31T00:00:00Z"}))["executionArn"]
-    post(f"{endpoint}/_rsp/wait", {})
-    execution = sfn.describe_execution(executionArn=arn)
-    history = sfn.get_execution_history(executionArn=arn)["events"]
-    causes = json.dumps(history, default=str)
+    # Time comes from Step Functions: a far-future or year-2000 time in the input changes
+    # nothing (issue 29: before, the first was refused and the second copied as of 2000).
+    future = identity_attacks.time_from_input_run(endpoint, post, sfn, delete_arn, "future-time-delete",
+                                                  "9999-12-31T00:00:00Z")
+    past = identity_attacks.time_from_input_run(endpoint, post, sfn, dr_copy_arn, "past-time-copy",
+                                                "2000-01-01T00:00:00Z")
+    time_ignored = all(status == "SUCCEEDED" and planned and planned[:16] == started.strftime("%Y-%m-%dT%H:%M")
+                       for status, planned, started in (future, past))
+    # The DR delete machine edited outside CloudFormation (a shorter retention): refused, notified.
+    drift_status, drift_error, _ = identity_attacks.drifted_run(endpoint, post, sfn, delete_arn, "drifted-delete")
     after = len(Observer(dr, ()).copies())
-    delete_refused = execution["status"] == "FAILED" and "after AWS's clock" in causes and after == before
+    delete_refused = time_ignored and drift_status == "FAILED" and drift_error == "NotDeployed" and after == before
 
     # A stranger shares a snapshot named like production with the DR account: never copied,
     # and the copy run publishes UnexpectedSharedSnapshots (its alarm notifies).
@@ -458,8 +464,7 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     srds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-pushed-by-a-stranger",
                                       AttributeName="restore", ValuesToAdd=[DR])
     _, copy_arn = machine_of(stacks[0], "CopyStateMachine")
-    arn = sfn.start_execution(stateMachineArn=copy_arn, name="after-a-stranger-shared", input=json.dumps(
-        {"time": (clock + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}))["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=copy_arn, name="after-a-stranger-shared")["executionArn"]
     post(f"{endpoint}/_rsp/wait", {})
     copy_run = sfn.describe_execution(executionArn=arn)
     output = json.loads(copy_run.get("output") or "{}")
@@ -467,23 +472,24 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     pushed = [c for c in Observer(dr, ()).copies() if "stranger" in c["DBSnapshotIdentifier"]]
     stranger_refused = copy_run["status"] == "SUCCEEDED" and sharers.get("999999999999") == 1 and not pushed
     text = (f"forged share to 999999999999 sent to the provider: {answer.get('errorType')} "
-            f"({len(outside)} snapshots shared outside); delete started with time 9999-12-31: "
-            f"{execution['status']}, DR copies {before} -> {after}; a stranger's shared snapshot: "
+            f"({len(outside)} snapshots shared outside); delete started with the time 9999-12-31 in its input: "
+            f"{future[0]}, planned as of {future[1]} (its start); copy started with 2000-01-01: {past[0]}, "
+            f"planned as of {past[1]}; delete machine edited outside CloudFormation: {drift_status} {drift_error}; "
+            f"DR copies {before} -> {after}; a stranger's shared snapshot: "
             f"{len(pushed)} copied, reported sharers {sharers}")
     return share_refused and delete_refused and stranger_refused, text
 
 
 def production_failures(endpoint, stacks):
-    """Starts each production policy's delete with the time 9999-12-31: {stack: status}."""
-    started = {}
+    """Runs each production policy's delete machine edited outside CloudFormation: {stack: status}."""
+    out = {}
     for stack in stacks:
         name, account = stack[0], stack[1]
         _, delete_arn = machine_of(stack, "DeleteStateMachine")
-        sfn = account.client("stepfunctions")
-        started[name] = (sfn, sfn.start_execution(stateMachineArn=delete_arn, name=f"{name}-far-future-delete",
-                                                  input=json.dumps({"time": "9999-12-31T00:00:00Z"}))["executionArn"])
-    post(f"{endpoint}/_rsp/wait", {})
-    return {name: sfn.describe_execution(executionArn=arn)["status"] for name, (sfn, arn) in started.items()}
+        status, _, _ = identity_attacks.drifted_run(endpoint, post, account.client("stepfunctions"), delete_arn,
+                                                    f"{name}-drifted-delete")
+        out[name] = status
+    return out
 
 
 # Provider-role statements this demo cannot show to be necessary, and why (each is in the
@@ -570,7 +576,7 @@ def tamper_scenario(dr, inbox):
     return bool(by_hand) and not by_provider, text
 
 
-def drill_scenario(endpoint, stacks, dr, observer, restore_minutes=25):
+def drill_scenario(endpoint, stacks, dr, dr_lambdas, observer, restore_minutes=25):
     """The DR stack's restore drill, while the schedules go on (as on AWS: backups do not stop for
     a drill): restores the newest copy of each database (restores take `restore_minutes`
     simulated minutes), checks them, records the times, deletes everything it created.
@@ -585,6 +591,10 @@ def drill_scenario(endpoint, stacks, dr, observer, restore_minutes=25):
     arn = sfn.start_execution(stateMachineArn=machine, name="restore-drill",
                               input=json.dumps({"waitSeconds": 1}))["executionArn"]
     doing("restore drill in the DR account, schedules running")
+    # While it waits for its restores, someone sends its provider a finish step with a made-up
+    # run (2099, one minute, markup): the evidence is read from RDS, so nothing is recorded.
+    rds = dr.client("rds", DR_REGION)
+    forged = identity_attacks.forged_drill_finish(sfn, rds, arn, invoke, dr_lambdas)
 
     def finished():
         time.sleep(0.2)
@@ -600,13 +610,16 @@ def drill_scenario(endpoint, stacks, dr, observer, restore_minutes=25):
     restores = output.get("drill", {}).get("run", {}).get("restores", [])
     rows = [(r["database"], r.get("minutes"), "RTO met" if r.get("minutes") is not None and r["minutes"] <= rto
              else "RTO missed") for r in restores]
-    rds = dr.client("rds", DR_REGION)
+    forged_evidence = identity_attacks.forged_drill_evidence(rds)
+    say(f"forged drill finish sent while the drill waited: {forged.get('errorType', 'ACCEPTED')} "
+        f"({(forged.get('errorMessage') or '')[:120]}); forged drill evidence on the copies: "
+        f"{forged_evidence or 'none'}")
     leftovers = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
                  if d["DBInstanceIdentifier"].startswith("rsp-drill-")]
     leftovers += [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
                   if c["DBClusterIdentifier"].startswith("rsp-drill-")]
     ok = (execution["status"] == "SUCCEEDED" and len(rows) == 3 and all(v == "RTO met" for _, _, v in rows)
-          and not leftovers)
+          and not leftovers and "errorType" in forged and not forged_evidence)
     if execution["status"] != "SUCCEEDED":
         say(f"restore drill: {execution['status']} {execution.get('error')} {execution.get('cause')}")
     return ok, rows, leftovers, rto, clock
@@ -852,7 +865,7 @@ def main():
         published.append(f"{db} {count} copies, max {worst:.0f} min")
     say("published DeliveryLagMinutes: " + "; ".join(published))
 
-    drilled, rows, leftovers, rto, after_drill = drill_scenario(endpoint, stacks, dr, observer)
+    drilled, rows, leftovers, rto, after_drill = drill_scenario(endpoint, stacks, dr, dr_lambdas, observer)
     print()
     print(f"{'database':<9} {'restore':>8}  verdict (RtoMinutes {rto}, restore drill of the newest DR copy)")
     for database, minutes, verdict in rows:
@@ -879,16 +892,16 @@ def main():
     ok = ok and refused
     post(f"{endpoint}/_rsp/alarms", {})
     inbox.drain()
-    failures = [m for m in inbox.of_kind("failure") if "far-future-delete" in m["text"]]
+    failures = [m for m in inbox.of_kind("failure") if "drifted-delete" in m["text"]]
     unexpected = inbox.alarms("UnexpectedSharesAlarm")
     say(f"notifications received: the failed delete execution's ({len(failures)}: "
         f"{failures[0]['text'][:90] + '...' if failures else 'none'}), the unexpected-shares alarm "
         f"({len(unexpected)} ALARM)")
     ok = ok and bool(failures) and bool(unexpected)
 
-    # A failed execution in production notifies too: each source policy's delete started with a
-    # far-future time fails, and its Notify publishes to the policy's encrypted topic (which
-    # shows the production roles' NotifyOnFailure and UseTheTopicKey statements necessary).
+    # A failed execution in production notifies too: each source policy's delete machine, edited
+    # outside CloudFormation, fails, and its Notify publishes to the policy's encrypted topic
+    # (which shows the production roles' NotifyOnFailure and UseTheTopicKey statements necessary).
     prod_failed = production_failures(endpoint, stacks[1:])
     say(f"production failures: {prod_failed}")
     ok = ok and all(status == "FAILED" for status in prod_failed.values())

@@ -49,7 +49,7 @@ def _create(cfn, name, template):
 
 def _run(endpoint, post, sfn, machine_arn, name, clock):
     arn = sfn.start_execution(stateMachineArn=machine_arn, name=name,
-                              input=json.dumps({"time": clock}))["executionArn"]
+                              input=json.dumps({"time": clock} if clock else {}))["executionArn"]
     post(f"{endpoint}/_rsp/wait", {})
     execution = sfn.describe_execution(executionArn=arn)
     failed = [e for e in sfn.get_execution_history(executionArn=arn)["events"]
@@ -135,3 +135,70 @@ def copycat_attack(endpoint, post, prod, prod_lambdas, invoke, victim, clock):
     ok = status != "CREATE_COMPLETE" and victim[0] in refusal and run_ok and left == kept
     return ok, (f"copycat stack with PolicyId {policy['PolicyId']}: {status} ({refusal[:160] or 'no refusal'}); "
                 f"{run_text}; orders snapshots {len(kept)} -> {len(left)}")
+
+
+def drifted_run(endpoint, post, sfn, machine_arn, name):
+    """Edits a deployed state machine outside CloudFormation (UpdateStateMachine: its policy
+    with another RetentionDays), starts it, and puts the deployed definition back. The task's
+    policy no longer matches the policy resource's digest: refused as NotDeployed, and the
+    execution fails through its Notify state. Returns (status, error, cause)."""
+    deployed = sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"]
+    definition = json.loads(deployed)
+    for state in definition["States"].values():
+        policy = state.get("Parameters", {}).get("policy") if state.get("Type") == "Task" else None
+        if isinstance(policy, dict):
+            policy["RetentionDays"] = 2 if str(policy.get("RetentionDays")) == "1" else 1
+    sfn.update_state_machine(stateMachineArn=machine_arn, definition=json.dumps(definition))
+    try:
+        return _run(endpoint, post, sfn, machine_arn, name, None)
+    finally:
+        sfn.update_state_machine(stateMachineArn=machine_arn, definition=deployed)
+
+
+def time_from_input_run(endpoint, post, sfn, machine_arn, name, forged_time):
+    """Starts a deployed machine with `forged_time` in its input (as a schedule's event carries
+    its time). Returns (status, the time the run planned as of, the execution's start)."""
+    arn = sfn.start_execution(stateMachineArn=machine_arn, name=name,
+                              input=json.dumps({"time": forged_time}))["executionArn"]
+    post(f"{endpoint}/_rsp/wait", {})
+    execution = sfn.describe_execution(executionArn=arn)
+    output = json.loads(execution.get("output") or "{}")
+    return execution["status"], output.get("now"), execution["startDate"]
+
+
+def forged_drill_finish(sfn, rds, execution_arn, invoke, lambdas):
+    """While the genuine drill execution `execution_arn` waits for its restores, sends its
+    provider a `finish` step of that execution with a made-up run: a drill in 2099 that took
+    one minute, with markup in its text, naming a DR copy (issue 29). Returns the answer."""
+    history = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        history = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        if any(e["type"] == "WaitStateEntered" for e in history):
+            break
+        time.sleep(0.2)
+    machine = sfn.describe_execution(executionArn=execution_arn)["stateMachineArn"]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    finish = definition["States"]["Finish"]
+    copy = next(s for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+                if s["Status"] == "available")
+    payload = {k: v for k, v in finish["Parameters"].items() if not k.endswith(".$")}
+    payload["execution"] = execution_arn
+    payload["drill"] = {"step": "finish", "run": {
+        "started": "2099-01-01T00:00:00Z <img src=x onerror=alert(1)>",
+        "restores": [{"database": copy.get("DBInstanceIdentifier", "orders"), "kind": "instance",
+                      "snapshot": copy["DBSnapshotIdentifier"], "snapshotArn": copy["DBSnapshotArn"],
+                      "identifier": "rsp-drill-forged", "requested": "2099-01-01T00:00:00Z",
+                      "available": "2099-01-01T00:01:00Z", "minutes": 1}],
+        "ready": True}}
+    return invoke(lambdas, "rds-snapshot-policy-provider", payload)
+
+
+def forged_drill_evidence(rds):
+    """`drilled` tags on DR copies that came from a forged run (2099, or markup)."""
+    out = []
+    for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+        for tag in rds.list_tags_for_resource(ResourceName=s["DBSnapshotArn"])["TagList"]:
+            if tag["Key"] == "rds-snapshot-policy:drilled" and ("2099" in tag["Value"] or "<" in tag["Value"]):
+                out.append(f"{s['DBSnapshotIdentifier']}: {tag['Value']}")
+    return out

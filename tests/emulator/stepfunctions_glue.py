@@ -4,11 +4,14 @@ tracked for /_rsp/wait; DescribeStateMachineForExecution answering the definitio
 started with; DescribeStackResource past the types moto skips; ResponseURLs on 127.0.0.1.
 """
 
+import datetime
 import re
 import threading
+import types
 
 import authorization
 import eventbridge
+import state
 from state import _lock
 
 # With executions enabled, moto's API uses its executing backend, while CloudFormation creates
@@ -102,6 +105,27 @@ def _client_in_task_account(*args, **kwargs):
 
 
 from moto.stepfunctions.parser import models as sfn_parser_models  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state import state as sfn_state  # noqa: E402
+
+
+class _EmulatedDatetime(datetime.datetime):
+    """datetime.datetime whose now() is the emulated clock (state.py)."""
+
+    @classmethod
+    def now(cls, tz=None):
+        now = state._now()
+        return now.replace(tzinfo=datetime.timezone.utc) if tz is not None else now
+
+
+# An execution's start (DescribeExecution's startDate, the context object's
+# `$$.Execution.StartTime`) and a state's `$$.State.EnteredTime` are times like RDS's creation
+# times: they follow the emulated clock (Step Functions developer guide, "Accessing execution
+# data from the Context object": StartTime "the date and time the execution started").
+_clock_datetime = types.ModuleType("datetime")
+_clock_datetime.__dict__.update(datetime.__dict__)
+_clock_datetime.datetime = _EmulatedDatetime
+sfn_parser_models.datetime = _clock_datetime
+sfn_state.datetime = _clock_datetime
 
 _original_parser_start = sfn_parser_models.StepFunctionsParserBackend.start_execution
 

@@ -262,6 +262,23 @@ pub mod tags {
     pub const SHARED_WITH_2: &str = "rds-snapshot-policy:shared-with-2";
     /// On a drill instance or cluster: the PolicyId whose drill created it.
     pub const DRILL: &str = "rds-snapshot-policy:drill";
+    /// On a drill instance or cluster: the ARN of the DR copy it was restored from.
+    pub const DRILL_SNAPSHOT: &str = "rds-snapshot-policy:drill-snapshot";
+    /// On a drill instance or cluster: when the provider requested the restore (RFC 3339, AWS's
+    /// clock), written by the restore call itself.
+    pub const DRILL_REQUESTED: &str = "rds-snapshot-policy:drill-requested";
+    /// On a drill instance or cluster: when a check first saw it serve (RFC 3339, AWS's clock).
+    pub const DRILL_AVAILABLE: &str = "rds-snapshot-policy:drill-available";
+    /// Every tag key the provider writes on a drill instance or cluster (the restore-drill
+    /// statements' `aws:TagKeys`).
+    pub const DRILL_RESOURCE_WRITTEN: [&str; 6] = [
+        DRILL,
+        POLICY,
+        DATABASE,
+        DRILL_SNAPSHOT,
+        DRILL_REQUESTED,
+        DRILL_AVAILABLE,
+    ];
     /// On a DR copy: its last drill (`<RFC 3339> <minutes> min`).
     pub const DRILLED: &str = "rds-snapshot-policy:drilled";
     /// On a source snapshot re-encrypted under ReencryptKmsKey: the identifier of the

@@ -38,19 +38,8 @@ pub fn definition_string(
     let definition = json!({
         "Comment": format!("rds-snapshot-policy {logical_id}: {action}"),
         "TimeoutSeconds": states::EXECUTION_TIMEOUT_SECONDS,
-        "StartAt": "When",
+        "StartAt": state.clone(),
         "States": {
-            "When": {
-                "Type": "Choice",
-                "Comment": "The provider plans as of the schedule's time (the event's time), or the execution's start when started by hand.",
-                "Choices": [{"Variable": "$.time", "IsPresent": true, "Next": state.clone()}],
-                "Default": "StampStartTime",
-            },
-            "StampStartTime": {
-                "Type": "Pass",
-                "Parameters": {"time.$": "$$.Execution.StartTime"},
-                "Next": state.clone(),
-            },
             state.clone(): {
                 "Type": "Task",
                 "Resource": provider,
@@ -59,7 +48,7 @@ pub fn definition_string(
                     "action": action,
                     "policy": policy,
                     "execution.$": "$$.Execution.Id",
-                    "now.$": "$.time",
+                    "now.$": "$$.Execution.StartTime",
                     "executionStart.$": "$$.Execution.StartTime",
                     "origin": {"stack": stack, "stateMachine": machine},
                 },
@@ -111,14 +100,8 @@ pub fn definition_string(
                 "Choices": [{"And": [
                     {"Variable": "$.more", "IsPresent": true},
                     {"Variable": "$.more", "BooleanEquals": true},
-                ], "Next": "Continue"}],
+                ], "Next": state.clone()}],
                 "Default": "Done",
-            },
-            "Continue": {
-                "Type": "Pass",
-                "Comment": "The next round plans as of the same time.",
-                "Parameters": {"time.$": "$.now"},
-                "Next": state.clone(),
             },
             "Done": {"Type": "Succeed"},
             "Notify": {
@@ -327,12 +310,18 @@ mod tests {
         assert_eq!(states["PublishMetrics"]["Next"], "More");
         let more = &states["More"];
         assert_eq!(more["Default"], "Done");
-        assert_eq!(more["Choices"][0]["Next"], "Continue");
+        // The next round plans as of the same time: the execution's start, like the first.
+        assert_eq!(more["Choices"][0]["Next"], "Share");
         assert_eq!(more["Choices"][0]["And"][1]["Variable"], "$.more");
         assert_eq!(more["Choices"][0]["And"][1]["BooleanEquals"], true);
-        assert_eq!(states["Continue"]["Parameters"], json!({"time.$": "$.now"}));
-        assert_eq!(states["Continue"]["Next"], "Share");
-        assert_eq!(states["Share"]["Parameters"]["now.$"], "$.time");
+        // Time comes from Step Functions, never from the execution's input (issue 29).
+        assert_eq!(parsed["StartAt"], "Share");
+        assert_eq!(
+            states["Share"]["Parameters"]["now.$"],
+            "$$.Execution.StartTime"
+        );
+        let text = parsed.to_string();
+        assert!(!text.contains("\"$.time\"") && !text.contains("\"$.now\""), "{text}");
         // The provider ends the loop while a round still fits in the execution's limit.
         assert_eq!(
             states["Share"]["Parameters"]["executionStart.$"],

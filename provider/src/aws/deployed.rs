@@ -5,7 +5,8 @@
 //! the provider is refused before any RDS call.
 
 use aws_sdk_cloudformation::types::TemplateStage;
-use rds_snapshot_policy_macro::contract::{TaskInput, generated_properties};
+use chrono::DateTime;
+use rds_snapshot_policy_macro::contract::{Action, TaskInput, generated_properties};
 use serde_json::Value;
 
 use super::{Aws, classify, error_code};
@@ -144,7 +145,16 @@ pub async fn verify_deployed(
         .stack_id()
         .unwrap_or(origin.stack.as_str())
         .to_string();
-    verify_policy_resource(aws, region, provider_function, payload, input, &stack_id).await
+    verify_policy_resource(aws, region, provider_function, payload, input, &stack_id).await?;
+    // A deployed definition sends the execution's start; anything else is a caller's time.
+    if input.action != Action::Drill {
+        let now = crate::task::parse_now(input.now.as_deref())?;
+        let start = execution.start_date();
+        let started = DateTime::from_timestamp(start.secs(), start.subsec_nanos())
+            .ok_or_else(|| refused(format!("execution {execution_arn} has no start time")))?;
+        crate::trust::check_now_is_execution_start(now, started, execution_arn)?;
+    }
+    Ok(())
 }
 
 /// The policy resource of the task's state machine: declared next to it under the logical ID

@@ -41,6 +41,8 @@ pub struct Status {
     pub available: bool,
     pub status: String,
     pub endpoint: Option<String>,
+    /// The ARN of the drill resource checked (the cluster for Aurora).
+    pub arn: Option<String>,
 }
 
 /// Where a drill restores a copy of `kind` of `database`: the policy's drill class and
@@ -70,20 +72,49 @@ impl DrillApi {
     }
 
     /// Restores `copy` as `identifier`: encrypted with the copy's (DR) key, not public, no
-    /// deletion protection, tagged as this policy's drill. An existing restore of the same name
-    /// counts as done (a retried start).
+    /// deletion protection, tagged as this policy's drill with the copy's ARN and `requested`
+    /// (the drill's evidence is read back from these tags, never from a task's input). An
+    /// existing restore of the same name counts as done (a retried start).
     pub async fn restore(
         &self,
         policy: &RuntimePolicy,
         copy: &Snapshot,
         identifier: &str,
+        requested: &str,
     ) -> Result<(), ProviderError> {
-        self.restore_as(
-            copy,
-            identifier,
-            drill_target(policy, copy.kind, copy.database_key()),
-        )
-        .await
+        let mut target = drill_target(policy, copy.kind, copy.database_key());
+        target.tags.extend(
+            [
+                (tags::DRILL_SNAPSHOT, copy.arn.as_str()),
+                (tags::DRILL_REQUESTED, requested),
+            ]
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build()),
+        );
+        self.restore_as(copy, identifier, target).await
+    }
+
+    /// Records on the drill resource `arn` when a check first saw it serve (with the drill
+    /// tag, which the provider role's condition requires on every drill tag write).
+    pub async fn mark_available(
+        &self,
+        policy_id: &str,
+        arn: &str,
+        at: &str,
+    ) -> Result<(), ProviderError> {
+        self.rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(
+                [(tags::DRILL, policy_id), (tags::DRILL_AVAILABLE, at)]
+                    .into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify(e, &format!("recording when drill {arn} became available")))
     }
 
     /// Restores `copy` as `identifier` with `target`'s class, network and tags (a failover
@@ -197,6 +228,7 @@ impl DrillApi {
         target: &Target,
     ) -> Result<Status, ProviderError> {
         let mut cluster_endpoint = None;
+        let mut cluster_arn = None;
         let instance = match kind {
             Kind::Instance => identifier.to_string(),
             Kind::Cluster => {
@@ -219,9 +251,11 @@ impl DrillApi {
                         available: false,
                         status: format!("cluster {status}"),
                         endpoint: None,
+                        arn: None,
                     });
                 }
                 cluster_endpoint = cluster.endpoint().map(str::to_string);
+                cluster_arn = cluster.db_cluster_arn().map(str::to_string);
                 let member = member_identifier(identifier);
                 if !self.exists(&member, Kind::Instance).await {
                     self.create_member(cluster, &member, target).await?;
@@ -249,6 +283,7 @@ impl DrillApi {
             available: status == "available",
             status,
             endpoint,
+            arn: cluster_arn.or_else(|| db.db_instance_arn().map(str::to_string)),
         })
     }
 
@@ -298,6 +333,7 @@ impl DrillApi {
                         tags: tag_map(db.tag_list()),
                         created: time(db.instance_create_time()),
                         cluster: db.db_cluster_identifier().map(str::to_string),
+                        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_string),
                     });
                 }
             }
@@ -315,6 +351,7 @@ impl DrillApi {
                         tags: tag_map(c.tag_list()),
                         created: time(c.cluster_create_time()),
                         cluster: None,
+                        endpoint: c.endpoint().map(str::to_string),
                     });
                 }
             }

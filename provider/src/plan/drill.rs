@@ -11,6 +11,12 @@ use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 use rds_snapshot_policy_macro::spec::defaults;
 
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// RDS identifiers: at most 63 characters, a letter first, letters, digits and single hyphens.
 const MAX_IDENTIFIER: usize = 63;
 
@@ -56,6 +62,8 @@ pub struct DrillResource {
     pub created: Option<DateTime<Utc>>,
     /// A cluster member: the cluster it belongs to.
     pub cluster: Option<String>,
+    /// Its address (a cluster's writer endpoint), once it has one.
+    pub endpoint: Option<String>,
 }
 
 /// The safety rule: this policy's drill tag and naming scheme, both.
@@ -99,6 +107,120 @@ pub fn drill_targets<'a>(
         }
     }
     newest.into_values().collect()
+}
+
+/// One restore of a drill as RDS shows it: what the evidence (the copy's `drilled` tag, the
+/// `RestoreMinutes` metric, the report) is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedRestore<'a> {
+    pub database: String,
+    pub identifier: String,
+    pub kind: Kind,
+    /// The policy's DR copy the resource was restored from.
+    pub copy: &'a Snapshot,
+    pub requested: DateTime<Utc>,
+    pub available: DateTime<Utc>,
+    /// Passed the validation function (finished at `now`).
+    pub validated: Option<DateTime<Utc>>,
+    pub endpoint: Option<String>,
+    /// Requested → available, or → validated.
+    pub minutes: i64,
+}
+
+/// The restore of `database` as RDS shows it at `now` (issue 29: never from a task's input):
+/// the policy's drill resource of that database (name, drill tag, database tag), serving (an
+/// Aurora cluster and its member both `available`), restored from one of the policy's DR copies
+/// of that database (its `drill-snapshot` tag, checked against the copies listed). Requested is
+/// the earlier of the resource's `drill-requested` tag and RDS's creation time; available is its
+/// `drill-available` tag when that lies between both of those and now, else now (a later
+/// observation never shortens a drill). `validated`: the validation function passed it, now.
+pub fn observe_restore<'a>(
+    policy: &RuntimePolicy,
+    database: &str,
+    resources: &[DrillResource],
+    inventory: &'a Inventory,
+    validated: bool,
+    now: DateTime<Utc>,
+) -> Result<ObservedRestore<'a>, String> {
+    let identifier = drill_identifier(&policy.id, database);
+    let resource = resources
+        .iter()
+        .find(|r| {
+            r.identifier == identifier
+                && r.cluster.is_none()
+                && is_drill_resource(&policy.id, r)
+                && r.tags.get(tags::DATABASE).map(String::as_str) == Some(database)
+        })
+        .ok_or_else(|| {
+            format!("policy {} has no drill restore {identifier} of {database}", policy.id)
+        })?;
+    let serving = match resource.kind {
+        Kind::Instance => resource.status == "available",
+        Kind::Cluster => {
+            let member = member_identifier(&identifier);
+            resource.status == "available"
+                && resources.iter().any(|r| {
+                    r.identifier == member
+                        && r.cluster.as_deref() == Some(identifier.as_str())
+                        && r.status == "available"
+                })
+        }
+    };
+    if !serving {
+        return Err(format!(
+            "drill restore {identifier} of {database} is {}, not serving: nothing recorded",
+            resource.status
+        ));
+    }
+    let restored_from = resource.tags.get(tags::DRILL_SNAPSHOT);
+    let copy = inventory
+        .snapshots
+        .iter()
+        .find(|s| {
+            Some(&s.arn) == restored_from
+                && s.kind == resource.kind
+                && s.tag(tags::POLICY) == Some(policy.id.as_str())
+                && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+                && s.database_key() == database
+        })
+        .ok_or_else(|| {
+            format!(
+                "drill restore {identifier} names no DR copy of {database} of policy {} ({}): nothing recorded",
+                policy.id,
+                restored_from.map_or("no drill-snapshot tag", String::as_str)
+            )
+        })?;
+    let tagged = resource
+        .tags
+        .get(tags::DRILL_REQUESTED)
+        .and_then(|t| parse_time(t));
+    let requested = match (tagged, resource.created) {
+        (Some(t), Some(c)) => t.min(c),
+        (t, c) => t.or(c).ok_or_else(|| {
+            format!("drill restore {identifier} shows no request or creation time: nothing recorded")
+        })?,
+    }
+    .min(now);
+    // Not before RDS's creation time either (an instance may show it only once it serves).
+    let earliest = resource.created.map_or(requested, |c| c.max(requested));
+    let available = resource
+        .tags
+        .get(tags::DRILL_AVAILABLE)
+        .and_then(|t| parse_time(t))
+        .filter(|a| *a >= earliest && *a <= now)
+        .unwrap_or(now);
+    let validated = validated.then_some(now);
+    Ok(ObservedRestore {
+        database: database.to_string(),
+        identifier,
+        kind: resource.kind,
+        copy,
+        requested,
+        available,
+        validated,
+        endpoint: resource.endpoint.clone(),
+        minutes: (validated.unwrap_or(available) - requested).num_minutes(),
+    })
 }
 
 /// The drill's instance class for `kind` (Aurora needs at least a medium class).
