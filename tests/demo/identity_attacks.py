@@ -139,7 +139,7 @@ def copycat_attack(endpoint, post, prod, prod_lambdas, invoke, victim, clock):
 
 def drifted_run(endpoint, post, sfn, machine_arn, name):
     """Edits a deployed state machine outside CloudFormation (UpdateStateMachine: its policy
-    with another RetentionDays), starts it, and puts the deployed definition back. The task's
+    with a longer retention), starts it, and puts the deployed definition back. The task's
     policy no longer matches the policy resource's digest: refused as NotDeployed, and the
     execution fails through its Notify state. Returns (status, error, cause)."""
     deployed = sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"]
@@ -147,7 +147,9 @@ def drifted_run(endpoint, post, sfn, machine_arn, name):
     for state in definition["States"].values():
         policy = state.get("Parameters", {}).get("policy") if state.get("Type") == "Task" else None
         if isinstance(policy, dict):
-            policy["RetentionDays"] = 2 if str(policy.get("RetentionDays")) == "1" else 1
+            # A longer retention than deployed: still valid, no longer the deployed policy.
+            key = next((k for k in ("RetentionDays", "RetentionHours") if k in policy), "RetentionDays")
+            policy[key] = int(policy.get(key, 7)) + 1
     sfn.update_state_machine(stateMachineArn=machine_arn, definition=json.dumps(definition))
     try:
         return _run(endpoint, post, sfn, machine_arn, name, None)
