@@ -625,7 +625,13 @@ fn each_pipeline_stage_has_its_own_role_and_only_prod_deploys_after_approval() {
 
 /// Snake-case names in the provider's source that look like SDK operations but are accessors
 /// or the project's own functions.
-const NOT_OPERATIONS: &[&str] = &["tag_list", "copy_retention", "stop_date", "start_date", "copy_key"];
+const NOT_OPERATIONS: &[&str] = &[
+    "tag_list",
+    "copy_retention",
+    "stop_date",
+    "start_date",
+    "copy_key",
+];
 
 /// The IAM action of each SDK operation the provider Lambda calls.
 fn iam_action(operation: &str) -> Option<&'static str> {
@@ -633,6 +639,8 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "describe_db_instances" => "rds:DescribeDBInstances",
         "describe_db_clusters" => "rds:DescribeDBClusters",
         "describe_db_snapshots" => "rds:DescribeDBSnapshots",
+        "describe_db_snapshot_attributes" => "rds:DescribeDBSnapshotAttributes",
+        "describe_db_cluster_snapshot_attributes" => "rds:DescribeDBClusterSnapshotAttributes",
         "describe_db_cluster_snapshots" => "rds:DescribeDBClusterSnapshots",
         "describe_account_attributes" => "rds:DescribeAccountAttributes",
         "describe_option_groups" => "rds:DescribeOptionGroups",

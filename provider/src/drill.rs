@@ -50,6 +50,7 @@ fn empty_summary(policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
         recovery_points: Default::default(),
         metric_data: Vec::new(),
         unexpected_sharers: Default::default(),
+        shared_outside: Default::default(),
         drill: None,
         announcements: Vec::new(),
         more: false,

@@ -136,4 +136,7 @@ pub struct Inventory {
     pub staged: Vec<Snapshot>,
     /// Share: who manages the keys of the candidate snapshots.
     pub key_managers: BTreeMap<String, KeyManager>,
+    /// Share: the accounts in each policy snapshot's `restore` attribute (by ARN), as AWS
+    /// reports them (`all` when public). A snapshot whose attribute could not be read is absent.
+    pub restore_accounts: BTreeMap<String, Vec<String>>,
 }

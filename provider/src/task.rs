@@ -206,6 +206,42 @@ fn unexpected_shares_metric(
     })
 }
 
+/// Source, share: the policy's snapshots AWS shows shared outside the tool, with the accounts.
+fn shared_outside(policy: &RuntimePolicy, inventory: &Inventory) -> BTreeMap<String, Vec<String>> {
+    inventory
+        .snapshots
+        .iter()
+        .filter(|s| inventory.restore_accounts.contains_key(&s.arn))
+        .map(|s| {
+            (
+                s.id.clone(),
+                crate::plan::share::shared_outside(policy, s, inventory),
+            )
+        })
+        .filter(|(_, accounts)| !accounts.is_empty())
+        .collect()
+}
+
+/// The `SnapshotsSharedOutsidePolicy` datum of a share run (0 included, so the alarm returns
+/// to OK once the shares are gone).
+fn shared_outside_metric(
+    policy: &RuntimePolicy,
+    found: &BTreeMap<String, Vec<String>>,
+) -> MetricDatum {
+    MetricDatum {
+        metric_name: metrics::SHARED_OUTSIDE_POLICY,
+        dimensions: vec![MetricDimension {
+            name: metrics::DIMENSION_POLICY,
+            value: policy.id.clone(),
+        }],
+        value: found.len() as f64,
+        unit: "None",
+    }
+}
+
+/// Snapshots a share run's summary names as shared outside the tool (the metric counts all).
+const SHARED_OUTSIDE_LISTED: usize = 20;
+
 /// After a run that shared something (event-driven source policies): the announcement for
 /// this account's default bus, from where the policy's forwarding rule sends it to each DR
 /// account's bus, so the DR account copies at once instead of at its next sweep.
@@ -273,6 +309,15 @@ pub async fn run_action(
             tracing::warn!(policy = %policy.id, %account, count, "snapshots shared by an account outside SourceAccounts: never copied");
         }
     }
+    let mut outside = BTreeMap::new();
+    if action == Action::Share && policy.role() == Role::Source && policy.spec.shares() {
+        outside = shared_outside(policy, &inventory);
+        metric_data.push(shared_outside_metric(policy, &outside));
+        for (snapshot, accounts) in &outside {
+            tracing::warn!(policy = %policy.id, %snapshot, accounts = %accounts.join(","), revoked = policy.spec.revokes_unknown_shares(), "snapshot shared outside the tool");
+        }
+        outside = outside.into_iter().take(SHARED_OUTSIDE_LISTED).collect();
+    }
     let mut summary = Summary {
         action,
         policy: policy.id.clone(),
@@ -287,6 +332,7 @@ pub async fn run_action(
         recovery_points,
         metric_data,
         unexpected_sharers: unexpected,
+        shared_outside: outside,
         drill: None,
         announcements: Vec::new(),
         more: false,

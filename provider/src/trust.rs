@@ -386,7 +386,11 @@ mod tests {
         assert!(err.message.contains("after AWS's clock"), "{}", err.message);
         // Nor far behind it: a year-2000 `now` copied outside retention (issue 29).
         let err = trust.check_now(aws - Duration::days(30), aws).unwrap_err();
-        assert!(err.message.contains("before AWS's clock"), "{}", err.message);
+        assert!(
+            err.message.contains("before AWS's clock"),
+            "{}",
+            err.message
+        );
         assert!(trust.check_now(aws - Duration::minutes(66), aws).is_err());
     }
 
@@ -397,11 +401,17 @@ mod tests {
             .with_timezone(&Utc);
         assert!(check_now_is_execution_start(start, start, "arn:e").is_ok());
         // A schedule's time from a definition deployed before this release: seconds before.
-        assert!(check_now_is_execution_start(start - Duration::seconds(20), start, "arn:e").is_ok());
-        let err = check_now_is_execution_start(start - Duration::minutes(6), start, "arn:e")
-            .unwrap_err();
+        assert!(
+            check_now_is_execution_start(start - Duration::seconds(20), start, "arn:e").is_ok()
+        );
+        let err =
+            check_now_is_execution_start(start - Duration::minutes(6), start, "arn:e").unwrap_err();
         assert_eq!(err.kind, ErrorKind::InputInvalid);
-        assert!(err.message.contains("not the start of execution arn:e"), "{}", err.message);
+        assert!(
+            err.message.contains("not the start of execution arn:e"),
+            "{}",
+            err.message
+        );
         assert!(check_now_is_execution_start(start + Duration::days(1), start, "arn:e").is_err());
     }
 

@@ -121,15 +121,22 @@ struct Forged {
 
 fn forged() -> impl Strategy<Value = Forged> {
     let minutes = || prop::option::of(-600i64..600);
-    (prop::option::of(0usize..4), minutes(), minutes(), minutes(), any::<bool>()).prop_map(
-        |(restored_from, requested, available, created, garbage)| Forged {
-            restored_from,
-            requested,
-            available,
-            created,
-            garbage,
-        },
+    (
+        prop::option::of(0usize..4),
+        minutes(),
+        minutes(),
+        minutes(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(restored_from, requested, available, created, garbage)| Forged {
+                restored_from,
+                requested,
+                available,
+                created,
+                garbage,
+            },
+        )
 }
 
 proptest! {
@@ -202,7 +209,10 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     let mut tags_map = BTreeMap::new();
     tags_map.insert(tags::DRILL.to_string(), OURS.to_string());
     tags_map.insert(tags::DATABASE.to_string(), "orders".to_string());
-    tags_map.insert(tags::DRILL_SNAPSHOT.to_string(), inventory.snapshots[0].arn.clone());
+    tags_map.insert(
+        tags::DRILL_SNAPSHOT.to_string(),
+        inventory.snapshots[0].arn.clone(),
+    );
     let resource = DrillResource {
         identifier: drill_identifier(OURS, "orders"),
         kind: Kind::Instance,
@@ -212,23 +222,41 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
         cluster: None,
         endpoint: Some("orders.drill".into()),
     };
-    let seen = observe_restore(&policy(), "orders", std::slice::from_ref(&resource), &inventory, true, now).unwrap();
+    let seen = observe_restore(
+        &policy(),
+        "orders",
+        std::slice::from_ref(&resource),
+        &inventory,
+        true,
+        now,
+    )
+    .unwrap();
     // No available tag: counted to now, and validated now.
     assert_eq!((seen.minutes, seen.validated), (42, Some(now)));
     let mut creating = resource.clone();
     creating.status = "creating".into();
-    let err = observe_restore(&policy(), "orders", &[creating], &inventory, false, now).unwrap_err();
+    let err =
+        observe_restore(&policy(), "orders", &[creating], &inventory, false, now).unwrap_err();
     assert!(err.contains("is creating, not serving"), "{err}");
     let mut untagged = resource.clone();
     untagged.tags.remove(tags::DRILL);
-    let err = observe_restore(&policy(), "orders", &[untagged], &inventory, false, now).unwrap_err();
+    let err =
+        observe_restore(&policy(), "orders", &[untagged], &inventory, false, now).unwrap_err();
     assert!(err.contains("has no drill restore"), "{err}");
     // An Aurora restore serves once its member instance does.
     let mut cluster = resource.clone();
     cluster.kind = Kind::Cluster;
     let mut cluster_copy = inventory.clone();
     cluster_copy.snapshots[0].kind = Kind::Cluster;
-    let err = observe_restore(&policy(), "orders", std::slice::from_ref(&cluster), &cluster_copy, false, now).unwrap_err();
+    let err = observe_restore(
+        &policy(),
+        "orders",
+        std::slice::from_ref(&cluster),
+        &cluster_copy,
+        false,
+        now,
+    )
+    .unwrap_err();
     assert!(err.contains("not serving"), "{err}");
     let member = DrillResource {
         identifier: member_identifier(&cluster.identifier),
@@ -236,6 +264,14 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
         cluster: Some(cluster.identifier.clone()),
         ..resource.clone()
     };
-    let seen = observe_restore(&policy(), "orders", &[cluster, member], &cluster_copy, false, now).unwrap();
+    let seen = observe_restore(
+        &policy(),
+        "orders",
+        &[cluster, member],
+        &cluster_copy,
+        false,
+        now,
+    )
+    .unwrap();
     assert_eq!(seen.kind, Kind::Cluster);
 }

@@ -318,8 +318,5 @@ async fn an_oversized_share_completes_across_invocations_by_the_state_machines_l
         })
         .count();
     assert_eq!(published, rounds, "metrics published for every invocation");
-    assert_eq!(
-        run.visited.iter().filter(|s| *s == "Share").count(),
-        rounds
-    );
+    assert_eq!(run.visited.iter().filter(|s| *s == "Share").count(), rounds);
 }

@@ -1,10 +1,12 @@
 //! Compromise, against the emulator: an account removed from a policy loses access on the next
-//! share run (only what the tool shared), and the DR account copies only from SourceAccounts.
+//! share run (only what the tool shared), a share made outside the tool is reported (and
+//! removed with RevokeUnknownShares), and the DR account copies only from SourceAccounts.
 
 mod support;
 
 use chrono::{DateTime, TimeZone, Utc};
 use provider::inventory::tags;
+use rds_snapshot_policy_macro::contract::metrics;
 use serde_json::json;
 use support::*;
 
@@ -70,9 +72,46 @@ async fn removed_accounts_lose_access_and_strangers_are_never_copied() {
         snapshot.tags.get(tags::SHARED_WITH).map(String::as_str),
         Some(DR)
     );
+    // Settled, but AWS's restore attribute still names the other share: reported each run
+    // (summary, SnapshotsSharedOutsidePolicy), never removed without the opt-in.
+    let settled = run(&src, "share", &only_dr, t0()).await;
+    assert!(settled.done.is_empty(), "settled: {settled:?}");
+    assert_eq!(
+        settled.shared_outside.get(&snapshot.id),
+        Some(&vec![SOMEONE_ELSES.to_string()]),
+        "{settled:?}"
+    );
+    let datum = settled
+        .metric_data
+        .iter()
+        .find(|d| d.metric_name == metrics::SHARED_OUTSIDE_POLICY)
+        .expect("the share audit's metric");
+    assert_eq!(datum.value, 1.0);
+    // Opted in, the share run removes it; the next run finds nothing outside (metric 0).
+    let revoking = source_policy(
+        json!({"PolicyId": "r1", "DBInstanceIdentifier": "r1-orders",
+        "DestinationAccounts": [DR], "RevokeUnknownShares": true}),
+    );
+    let cleaned = run(&src, "share", &revoking, t0()).await;
     assert!(
-        run(&src, "share", &only_dr, t0()).await.done.is_empty(),
-        "settled"
+        cleaned.done.len() == 1
+            && cleaned.done[0]
+                .reason
+                .contains(&format!("revoke {SOMEONE_ELSES}")),
+        "{cleaned:?}"
+    );
+    let snapshot = &snapshots(&src, SOURCE_REGION, "r1-").await[0];
+    assert_eq!(sorted(&snapshot.shared_with), [DR]);
+    let after = run(&src, "share", &revoking, t0()).await;
+    assert!(
+        after.done.is_empty() && after.shared_outside.is_empty(),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .metric_data
+            .iter()
+            .any(|d| d.metric_name == metrics::SHARED_OUTSIDE_POLICY && d.value == 0.0)
     );
 
     // A stranger shares a snapshot named like production with the DR account.

@@ -104,6 +104,9 @@ struct Snap {
     /// An instance snapshot's option group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     option_group: Option<String>,
+    /// share: the accounts its `restore` attribute names, as AWS reports them (absent: not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restore: Option<Vec<String>>,
 }
 
 fn instance() -> Kind {
@@ -200,6 +203,14 @@ fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
                     KeyManager::Customer
                 };
                 (k.clone(), manager)
+            })
+            .collect(),
+        restore_accounts: e
+            .snapshots
+            .iter()
+            .filter_map(|s| {
+                let arn = snapshot(s, policy, &region).arn;
+                s.restore.clone().map(|accounts| (arn, accounts))
             })
             .collect(),
     }

@@ -179,7 +179,8 @@ proptest! {
     }
 
     /// share only ever names the policy's own accounts, and only this policy's snapshots; it
-    /// revokes only accounts the tool recorded and the policy no longer names, never `all`.
+    /// revokes only accounts the tool recorded and the policy no longer names, never `all`
+    /// (shares made outside the tool are removed only with RevokeUnknownShares: share.yaml).
     #[test]
     fn share_names_only_the_policys_accounts(
         specs in prop::collection::vec(spec(), 0..40),

@@ -471,13 +471,30 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     sharers = output.get("unexpectedSharers", {})
     pushed = [c for c in Observer(dr, ()).copies() if "stranger" in c["DBSnapshotIdentifier"]]
     stranger_refused = copy_run["status"] == "SUCCEEDED" and sharers.get("999999999999") == 1 and not pushed
+
+    # Someone shares a production snapshot outside the tool: the next share run reads the
+    # snapshots' restore attributes and reports it (its alarm notifies); without
+    # RevokeUnknownShares it leaves it, and the operator removes it.
+    prds, psfn = prod.client("rds"), prod.client("stepfunctions")
+    victim = next(s["DBSnapshotIdentifier"] for s in prds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+                  if s["Status"] == "available" and s.get("DBInstanceIdentifier") == "orders")
+    prds.modify_db_snapshot_attribute(DBSnapshotIdentifier=victim, AttributeName="restore",
+                                      ValuesToAdd=["999999999999"])
+    arn = psfn.start_execution(stateMachineArn=share_arn, name="after-an-outside-share")["executionArn"]
+    post(f"{endpoint}/_rsp/wait", {})
+    share_run = psfn.describe_execution(executionArn=arn)
+    found = json.loads(share_run.get("output") or "{}").get("sharedOutside", {})
+    audited = share_run["status"] == "SUCCEEDED" and found.get(victim) == ["999999999999"]
+    prds.modify_db_snapshot_attribute(DBSnapshotIdentifier=victim, AttributeName="restore",
+                                      ValuesToRemove=["999999999999"])
     text = (f"forged share to 999999999999 sent to the provider: {answer.get('errorType')} "
             f"({len(outside)} snapshots shared outside); delete started with the time 9999-12-31 in its input: "
             f"{future[0]}, planned as of {future[1]} (its start); copy started with 2000-01-01: {past[0]}, "
             f"planned as of {past[1]}; delete machine edited outside CloudFormation: {drift_status} {drift_error}; "
             f"DR copies {before} -> {after}; a stranger's shared snapshot: "
-            f"{len(pushed)} copied, reported sharers {sharers}")
-    return share_refused and delete_refused and stranger_refused, text
+            f"{len(pushed)} copied, reported sharers {sharers}; a production snapshot shared outside the tool: "
+            f"the share run reported {found or 'nothing'}")
+    return share_refused and delete_refused and stranger_refused and audited, text
 
 
 def production_failures(endpoint, stacks):
@@ -894,10 +911,11 @@ def main():
     inbox.drain()
     failures = [m for m in inbox.of_kind("failure") if "drifted-delete" in m["text"]]
     unexpected = inbox.alarms("UnexpectedSharesAlarm")
+    outside_shares = inbox.alarms("SharedOutsidePolicyAlarm")
     say(f"notifications received: the failed delete execution's ({len(failures)}: "
         f"{failures[0]['text'][:90] + '...' if failures else 'none'}), the unexpected-shares alarm "
-        f"({len(unexpected)} ALARM)")
-    ok = ok and bool(failures) and bool(unexpected)
+        f"({len(unexpected)} ALARM), the shared-outside-policy alarm ({len(outside_shares)} ALARM)")
+    ok = ok and bool(failures) and bool(unexpected) and bool(outside_shares)
 
     # A failed execution in production notifies too: each source policy's delete machine, edited
     # outside CloudFormation, fails, and its Notify publishes to the policy's encrypted topic
@@ -955,7 +973,7 @@ def main():
     ok = ok and authorized
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
         "forged tasks were refused, a plain stack and a copycat stack could not act as the orders policy, every database restored within RtoMinutes, `status` reported them protected, "
-        "a failed execution, an unexpected share and a manual delete each reached the operator's queue, "
+        "a failed execution, an unexpected share, a share made outside the tool and a manual delete each reached the operator's queue, "
         "and a stalled copy raised the alarm and its notification was received"
         if ok else "FAILED")
     return 0 if ok else 1

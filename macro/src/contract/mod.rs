@@ -323,6 +323,9 @@ pub mod metrics {
     /// DR, per copy run: snapshots matching the policy shared by accounts outside
     /// SourceAccounts (never copied); the generated alarm notifies on the first sighting.
     pub const UNEXPECTED_SHARES: &str = "UnexpectedSharedSnapshots";
+    /// Source, per share run: the policy's snapshots whose restore attribute names an account
+    /// the tool did not share with (or `all`), read from AWS; the generated alarm notifies.
+    pub const SHARED_OUTSIDE_POLICY: &str = "SnapshotsSharedOutsidePolicy";
     /// Per database and drill: restore requested → available (→ validated), in minutes.
     pub const RESTORE_MINUTES: &str = "RestoreMinutes";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.

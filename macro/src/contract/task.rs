@@ -357,6 +357,10 @@ pub struct Summary {
     /// copied), with how many.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unexpected_sharers: BTreeMap<String, usize>,
+    /// Source, share: the policy's snapshots shared outside the tool (accounts, or `all`) as
+    /// their restore attributes show; at most `SHARED_OUTSIDE_LISTED` (the metric counts all).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shared_outside: BTreeMap<String, Vec<String>>,
     /// `action: drill`: the run after this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillRun>,
@@ -495,6 +499,7 @@ mod bounded_tests {
                 })
                 .collect(),
             unexpected_sharers: BTreeMap::new(),
+            shared_outside: BTreeMap::new(),
             drill: None,
             announcements: Vec::new(),
             more: true,

@@ -321,7 +321,10 @@ mod tests {
             "$$.Execution.StartTime"
         );
         let text = parsed.to_string();
-        assert!(!text.contains("\"$.time\"") && !text.contains("\"$.now\""), "{text}");
+        assert!(
+            !text.contains("\"$.time\"") && !text.contains("\"$.now\""),
+            "{text}"
+        );
         // The provider ends the loop while a round still fits in the execution's limit.
         assert_eq!(
             states["Share"]["Parameters"]["executionStart.$"],

@@ -169,26 +169,48 @@ pub(super) fn guard_resources(
     if policy.role() == Role::Destination && policy.spec.copies_across_accounts() {
         out.push((
             format!("{p}UnexpectedSharesAlarm"),
-            json!({
-                "Type": "AWS::CloudWatch::Alarm",
-                "Properties": {
-                    "AlarmDescription": format!("rds-snapshot-policy {p}: an account outside SourceAccounts shares snapshots matching this policy with the DR account; they are never copied. The copy executions' output names the accounts. See the README, Provenance."),
-                    "Namespace": metrics::NAMESPACE,
-                    "MetricName": metrics::UNEXPECTED_SHARES,
-                    "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": policy_id}],
-                    "Statistic": "Maximum",
-                    "Period": 300,
-                    "EvaluationPeriods": 1,
-                    "Threshold": 0,
-                    "ComparisonOperator": "GreaterThanThreshold",
-                    "TreatMissingData": "notBreaching",
-                    "AlarmActions": [topic_arn],
-                    "OKActions": [topic_arn],
-                }
-            }),
+            count_alarm(
+                format!("rds-snapshot-policy {p}: an account outside SourceAccounts shares snapshots matching this policy with the DR account; they are never copied. The copy executions' output names the accounts. See the README, Provenance."),
+                metrics::UNEXPECTED_SHARES,
+                policy_id,
+                topic_arn,
+            ),
+        ));
+    }
+    if policy.role() == Role::Source && policy.spec.shares() {
+        out.push((
+            format!("{p}SharedOutsidePolicyAlarm"),
+            count_alarm(
+                format!("rds-snapshot-policy {p}: a snapshot of this policy is shared with an account the tool did not share it with, or with all (public), as its restore attribute shows. The share executions' output and `status` name them; RevokeUnknownShares removes them. See the README, Provenance."),
+                metrics::SHARED_OUTSIDE_POLICY,
+                policy_id,
+                topic_arn,
+            ),
         ));
     }
     out
+}
+
+/// An alarm on a count the provider publishes each run (0 included): any sighting notifies,
+/// and the next clean run returns it to OK.
+fn count_alarm(description: String, metric: &str, policy_id: &Value, topic_arn: &Value) -> Value {
+    json!({
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": metrics::NAMESPACE,
+            "MetricName": metric,
+            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": policy_id}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [topic_arn],
+            "OKActions": [topic_arn],
+        }
+    })
 }
 
 /// SCPs are at most 5,120 characters.

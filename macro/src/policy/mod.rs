@@ -52,6 +52,7 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("DestinationAccounts", Applies::Only(Role::Source)),
     ("ShareSnapshots", Applies::Only(Role::Source)),
     ("TaggedInstance", Applies::Only(Role::Source)),
+    ("RevokeUnknownShares", Applies::Only(Role::Source)),
     ("DestinationEventBusArn", Applies::Only(Role::Source)),
     ("ReencryptKmsKey", Applies::Only(Role::Source)),
     ("SourceAccounts", Applies::Only(Role::Destination)),

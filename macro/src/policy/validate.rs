@@ -195,6 +195,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         share_schedule: None,
         destination_accounts: None,
         tagged_instance: None,
+        revoke_unknown_shares: None,
         destination_event_bus_arns: None,
         reencrypt_kms_key: None,
         destination_region: None,
@@ -426,6 +427,9 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
     spec.share_snapshots = Some(share_snapshots);
     read_cadence(r, spec);
     spec.tagged_instance = Some(r.boolean("TaggedInstance", false));
+    if r.has("RevokeUnknownShares") {
+        spec.revoke_unknown_shares = Some(r.boolean("RevokeUnknownShares", false));
+    }
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
     let accounts_given = r.has("DestinationAccount") || r.has("DestinationAccounts");

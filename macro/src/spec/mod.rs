@@ -200,6 +200,11 @@ pub struct PolicySpec<S> {
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tagged_instance: Option<bool>,
+    /// Source: accounts (and `all`) a policy snapshot is shared with outside the tool are
+    /// removed by the share run (else only reported).
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_unknown_shares: Option<bool>,
     /// Where the source announces shared snapshots (default: each destination account's
     /// default bus in this region).
     #[serde(
@@ -418,6 +423,10 @@ impl<S> PolicySpec<S> {
     pub fn tagged_only(&self) -> bool {
         self.tagged_instance == Some(true)
     }
+    /// Source: shares made outside the tool are revoked, not only reported.
+    pub fn revokes_unknown_shares(&self) -> bool {
+        self.revoke_unknown_shares == Some(true)
+    }
     pub fn accounts(&self) -> &[S] {
         self.destination_accounts.as_deref().unwrap_or_default()
     }
@@ -491,6 +500,7 @@ impl PolicySpec<Text> {
             share_schedule: self.share_schedule.clone(),
             destination_accounts: accounts,
             tagged_instance: self.tagged_instance,
+            revoke_unknown_shares: self.revoke_unknown_shares,
             destination_event_bus_arns: many(
                 &self.destination_event_bus_arns,
                 "DestinationEventBusArn",

@@ -271,6 +271,37 @@ async fn key_managers(
     out
 }
 
+/// The `restore` attribute of each of the policy's available snapshots: who AWS says may
+/// restore it, whatever the tags record (one call per snapshot). One that cannot be read is
+/// logged and left out (the share run goes on; its shares are still recorded by tag).
+pub async fn restore_accounts(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    snapshots: &[Snapshot],
+) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let rds = aws.rds(&policy.source_region);
+    for s in snapshots.iter().filter(|s| {
+        s.is_available()
+            && s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
+    }) {
+        let api = super::snapshot_api::SnapshotApi {
+            rds: rds.clone(),
+            kind: s.kind,
+        };
+        match api.restore_accounts(&s.id).await {
+            Ok(accounts) => {
+                out.insert(s.arn.clone(), accounts);
+            }
+            Err(e) => {
+                tracing::warn!(policy = %policy.id, snapshot = %s.id, error = %e, "cannot read who the snapshot is shared with")
+            }
+        }
+    }
+    out
+}
+
 /// Lists what `action` needs to plan.
 pub async fn list_inventory(
     aws: &Aws,
@@ -288,6 +319,8 @@ pub async fn list_inventory(
             inventory.snapshots = list_snapshots(aws, region, Listing::Manual, selector).await?;
             if action == Action::Share {
                 inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
+                inventory.restore_accounts =
+                    restore_accounts(aws, policy, &inventory.snapshots).await;
             }
         }
         (Role::Destination, Action::Copy | Action::Delete | Action::Drill) => {

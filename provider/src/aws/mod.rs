@@ -11,7 +11,7 @@ mod stacks;
 pub use apply::apply;
 pub use deployed::verify_deployed;
 pub(crate) use list::list_databases;
-pub use list::list_inventory;
+pub use list::{list_inventory, restore_accounts};
 pub use stacks::stack_resources;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

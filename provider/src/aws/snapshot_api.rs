@@ -113,6 +113,49 @@ impl SnapshotApi {
         )
     }
 
+    /// The accounts in the snapshot's `restore` attribute (`all` when public).
+    pub async fn restore_accounts(&self, snapshot_id: &str) -> Result<Vec<String>, ProviderError> {
+        let context = format!("reading who {snapshot_id} is shared with");
+        let restore = |name: Option<&str>, values: Option<&[String]>| {
+            (name == Some("restore")).then(|| values.unwrap_or_default().to_vec())
+        };
+        let found: Vec<String> = match self.kind {
+            Kind::Instance => self
+                .rds
+                .describe_db_snapshot_attributes()
+                .db_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+                .map_err(|e| classify(e, &context))?
+                .db_snapshot_attributes_result()
+                .map(|r| {
+                    r.db_snapshot_attributes()
+                        .iter()
+                        .filter_map(|a| restore(a.attribute_name(), Some(a.attribute_values())))
+                        .flatten()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Kind::Cluster => self
+                .rds
+                .describe_db_cluster_snapshot_attributes()
+                .db_cluster_snapshot_identifier(snapshot_id)
+                .send()
+                .await
+                .map_err(|e| classify(e, &context))?
+                .db_cluster_snapshot_attributes_result()
+                .map(|r| {
+                    r.db_cluster_snapshot_attributes()
+                        .iter()
+                        .filter_map(|a| restore(a.attribute_name(), Some(a.attribute_values())))
+                        .flatten()
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        Ok(found)
+    }
+
     /// Adds `accounts` to the snapshot's `restore` attribute and removes `revoke`, in one call.
     pub async fn share(
         &self,

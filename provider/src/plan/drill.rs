@@ -152,7 +152,10 @@ pub fn observe_restore<'a>(
                 && r.tags.get(tags::DATABASE).map(String::as_str) == Some(database)
         })
         .ok_or_else(|| {
-            format!("policy {} has no drill restore {identifier} of {database}", policy.id)
+            format!(
+                "policy {} has no drill restore {identifier} of {database}",
+                policy.id
+            )
         })?;
     let serving = match resource.kind {
         Kind::Instance => resource.status == "available",
@@ -197,7 +200,9 @@ pub fn observe_restore<'a>(
     let requested = match (tagged, resource.created) {
         (Some(t), Some(c)) => t.min(c),
         (t, c) => t.or(c).ok_or_else(|| {
-            format!("drill restore {identifier} shows no request or creation time: nothing recorded")
+            format!(
+                "drill restore {identifier} shows no request or creation time: nothing recorded"
+            )
         })?,
     }
     .min(now);

@@ -1,7 +1,10 @@
 //! share: this policy's available snapshots are shared with exactly the policy's accounts.
 //! The accounts the tool shared with are recorded in the `shared-with` tags, so an account
 //! removed from the policy is revoked on the next run; accounts someone else added are never
-//! touched, and `all` is never shared or revoked.
+//! touched, and `all` is never shared or revoked, unless the policy opts in with
+//! `RevokeUnknownShares`: then the accounts AWS's `restore` attribute names that the tool
+//! neither shares with nor recorded (and `all`) are removed. Either way they are reported
+//! (`shared_outside`, the `SnapshotsSharedOutsidePolicy` metric).
 
 use super::{
     MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest, is_reencrypted_copy_of,
@@ -76,6 +79,32 @@ pub fn record_tags(accounts: &[String], had_second: bool) -> Vec<(String, String
     if !rest.is_empty() || had_second {
         out.push((tags::SHARED_WITH_2.to_string(), value(rest)));
     }
+    out
+}
+
+/// The accounts (or `all`) AWS says may restore `snapshot` that the tool did not share it
+/// with: neither the policy's accounts nor recorded in its `shared-with` tags (those the policy
+/// dropped are revoked anyway). Empty when the attribute was not read.
+pub fn shared_outside(
+    policy: &RuntimePolicy,
+    snapshot: &Snapshot,
+    inventory: &Inventory,
+) -> Vec<String> {
+    let Some(actual) = inventory.restore_accounts.get(&snapshot.arn) else {
+        return Vec::new();
+    };
+    let accounts = wanted(policy);
+    let had = match recorded(snapshot) {
+        Recorded::Accounts(had) => had,
+        Recorded::Never | Recorded::Digest => Vec::new(),
+    };
+    let mut out: Vec<String> = actual
+        .iter()
+        .filter(|a| !accounts.contains(a) && !had.contains(a))
+        .cloned()
+        .collect();
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
@@ -208,8 +237,39 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
     for snapshot in own {
         let subject = snapshot.id.as_str();
         let before = recorded(snapshot);
+        let outside = shared_outside(policy, snapshot, inventory);
+        let unknown = if policy.spec.revokes_unknown_shares() {
+            outside.clone()
+        } else {
+            if !outside.is_empty() {
+                plan.skip(
+                    subject,
+                    format!(
+                        "shared outside the tool with {}: reported (SnapshotsSharedOutsidePolicy), left as is; RevokeUnknownShares: true removes such shares",
+                        outside.join(", ")
+                    ),
+                );
+            }
+            Vec::new()
+        };
         if snapshot.is_multi_az_cluster() {
             plan.skip(subject, MULTI_AZ_CLUSTER_NOT_COPIED);
+        } else if !needs_share(policy, snapshot) && !unknown.is_empty() {
+            plan.step(
+                subject,
+                Operation::Share {
+                    snapshot_id: snapshot.id.clone(),
+                    snapshot_arn: snapshot.arn.clone(),
+                    kind: snapshot.kind,
+                    accounts: Vec::new(),
+                    revoke: unknown.clone(),
+                    record: record_tags(&accounts, snapshot.tag(tags::SHARED_WITH_2).is_some()),
+                },
+                format!(
+                    "revoke {} (shared outside the tool; RevokeUnknownShares)",
+                    unknown.join(", ")
+                ),
+            );
         } else if !needs_share(policy, snapshot) {
             plan.skip(subject, "already shared with every destination account");
         } else if snapshot.is_failed() {
@@ -232,7 +292,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 ),
             ));
         } else {
-            let (add, revoke): (Vec<String>, Vec<String>) = match &before {
+            let (add, mut revoke): (Vec<String>, Vec<String>) = match &before {
                 Recorded::Accounts(had) => (
                     accounts
                         .iter()
@@ -263,6 +323,19 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                     "; revoke {} (no longer in DestinationAccounts)",
                     revoke.join(", ")
                 ));
+            }
+            if !unknown.is_empty() {
+                reason.push_str(&format!(
+                    "; revoke {} (shared outside the tool; RevokeUnknownShares)",
+                    unknown.join(", ")
+                ));
+                revoke.extend(
+                    unknown
+                        .iter()
+                        .filter(|a| !revoke.contains(a))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
             }
             if before == Recorded::Digest {
                 reason.push_str("; recorded by release 0.1 as a digest: now recorded as account IDs (an account shared with before that the digest does not stand for cannot be told, so none is revoked)");

@@ -357,6 +357,25 @@ pub async fn gather_side(
             .collect();
         names.sort();
         names.dedup();
+        // Who AWS says may restore the source snapshots, whatever their tags record.
+        let shared_outside = if policy.role() == Role::Source && policy.spec.shares() {
+            let audit = crate::inventory::Inventory {
+                restore_accounts: crate::aws::restore_accounts(aws, &policy, &snapshots).await,
+                ..Default::default()
+            };
+            snapshots
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        crate::plan::share::shared_outside(&policy, s, &audit),
+                    )
+                })
+                .filter(|(_, accounts)| !accounts.is_empty())
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let ages = if policy.role() == Role::Destination {
             ages(aws, &policy, &names, now, side.hours, &mut warnings).await
         } else {
@@ -383,6 +402,7 @@ pub async fn gather_side(
             snapshots,
             covered,
             ages,
+            shared_outside,
         });
     }
     let mut quota_reports = Vec::new();

@@ -37,6 +37,9 @@ pub struct PolicyFacts {
     pub covered: Vec<String>,
     /// Published `RecoveryPointAgeMinutes` per database (DR), oldest first.
     pub ages: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
+    /// Source: per snapshot, the accounts (or `all`) its restore attribute names that the tool
+    /// did not share it with (`plan::share::shared_outside`).
+    pub shared_outside: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,6 +138,9 @@ pub struct DatabaseReport {
     /// Whether the newest available source snapshot is shared with every destination account;
     /// `null` without a source side.
     pub shared: Option<bool>,
+    /// Accounts (or `all`) any of its snapshots is shared with outside the tool, as AWS's
+    /// restore attributes show: an incident (the verdict is `at risk`).
+    pub shared_outside: Vec<String>,
     /// The newest available DR copy.
     pub newest_copy: Option<SnapshotReport>,
     /// Age of the newest copy's recovery point at `generatedAt`.
@@ -289,6 +295,19 @@ pub fn assemble(
                     .all(|a| recorded.contains(&a.as_str()))
             })
         });
+        let mut shared_outside: Vec<String> = source
+            .map(|p| {
+                p.snapshots
+                    .iter()
+                    .filter(|s| s.database_key() == name)
+                    .filter_map(|s| p.shared_outside.get(&s.id))
+                    .flatten()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        shared_outside.sort();
+        shared_outside.dedup();
         let copy = dr.and_then(|p| newest(&p.snapshots, &name, Snapshot::is_available));
         let age = copy
             .and_then(Snapshot::recovery_point)
@@ -330,6 +349,7 @@ pub fn assemble(
             dr_policy: dr.map(|p| p.policy.id.clone()),
             newest_snapshot: newest_snapshot.map(snapshot_report),
             shared,
+            shared_outside,
             newest_copy: copy.map(snapshot_report),
             recovery_point_age_minutes: age,
             rpo_minutes,
@@ -345,6 +365,7 @@ pub fn assemble(
     let verdict = if drs.is_empty() {
         "unknown"
     } else if databases.iter().all(|d| d.rpo_met != Some(false))
+        && databases.iter().all(|d| d.shared_outside.is_empty())
         && policies.iter().all(|p| !p.failing)
     {
         "protected"

@@ -48,10 +48,11 @@ fn rows(report: &Report) -> Vec<[String; 8]> {
             [
                 d.database.clone(),
                 or_dash(d.newest_snapshot.as_ref().map(|s| s.id.clone())),
-                match d.shared {
-                    Some(true) => "yes".into(),
-                    Some(false) => "NO".into(),
-                    None => "-".into(),
+                match (d.shared, d.shared_outside.is_empty()) {
+                    (_, false) => format!("ALSO WITH {}", d.shared_outside.join(", ")),
+                    (Some(true), true) => "yes".into(),
+                    (Some(false), true) => "NO".into(),
+                    (None, true) => "-".into(),
                 },
                 or_dash(d.newest_copy.as_ref().map(|s| s.id.clone())),
                 rpo_cell(d),

@@ -70,6 +70,7 @@ fn facts(policy: RuntimePolicy, snapshots: Vec<Snapshot>) -> PolicyFacts {
         machines: vec![],
         snapshots,
         ages: BTreeMap::new(),
+        shared_outside: BTreeMap::new(),
     }
 }
 
@@ -214,6 +215,7 @@ fn the_json_field_names_are_the_documented_ones() {
             "drPolicy",
             "newestSnapshot",
             "shared",
+            "sharedOutside",
             "newestCopy",
             "recoveryPointAgeMinutes",
             "rpoMinutes",
@@ -411,5 +413,25 @@ fn the_last_drill_is_the_latest_of_any_copy_and_never_in_the_future() {
     assert_eq!(
         (drill.at.as_str(), drill.minutes),
         ("2026-06-01T09:20:00Z", 31)
+    );
+}
+
+#[test]
+fn a_snapshot_shared_outside_the_tool_puts_the_database_at_risk() {
+    let shared = [(tags::SHARED_WITH, "222222222222")];
+    let mut source_facts = facts(source(), vec![snapshot("orders-1", at(10, 0), &shared)]);
+    source_facts
+        .shared_outside
+        .insert("orders-1".into(), vec!["555555555555".into(), "all".into()]);
+    let dr_facts = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
+    let report = assemble(&[source_facts, dr_facts], vec![], vec![], at(10, 30));
+    let d = &report.databases[0];
+    assert_eq!(d.rpo_met, Some(true));
+    assert_eq!(d.shared_outside, ["555555555555", "all"]);
+    assert_eq!(report.verdict, "at risk");
+    assert!(
+        markdown(&report).contains("ALSO WITH 555555555555, all"),
+        "{}",
+        markdown(&report)
     );
 }
