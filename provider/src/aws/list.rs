@@ -271,31 +271,53 @@ async fn key_managers(
     out
 }
 
-/// The `restore` attribute of each of the policy's available snapshots: who AWS says may
-/// restore it, whatever the tags record (one call per snapshot). One that cannot be read is
-/// logged and left out (the share run goes on; its shares are still recorded by tag).
+/// The `restore` attribute of the policy's available snapshots (`settled_only`: those shared
+/// already; the share run audits a snapshot it shares on its next run): who AWS says may
+/// restore it, whatever the tags record. One call each, `parallelism()` at a time; none starts near the deadline,
+/// and one that cannot be read is logged and left out (the run goes on; a snapshot left out
+/// is audited by a later run).
 pub async fn restore_accounts(
     aws: &Aws,
     policy: &RuntimePolicy,
     snapshots: &[Snapshot],
+    settled_only: bool,
 ) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
     let rds = aws.rds(&policy.source_region);
-    for s in snapshots.iter().filter(|s| {
+    let margin = aws.deadline_margin();
+    let mut wanted = snapshots.iter().filter(|s| {
         s.is_available()
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
             && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
-    }) {
-        let api = super::snapshot_api::SnapshotApi {
-            rds: rds.clone(),
-            kind: s.kind,
-        };
-        match api.restore_accounts(&s.id).await {
-            Ok(accounts) => {
-                out.insert(s.arn.clone(), accounts);
+            && !(settled_only && crate::plan::share::needs_share(policy, s))
+    });
+    let mut out = BTreeMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < super::apply::parallelism() {
+            let Some(s) = wanted.next() else { break };
+            if aws.time_left().is_some_and(|left| left < margin) {
+                tracing::warn!(policy = %policy.id, "near the deadline: the rest of the share audit is left to the next run");
+                break;
             }
-            Err(e) => {
-                tracing::warn!(policy = %policy.id, snapshot = %s.id, error = %e, "cannot read who the snapshot is shared with")
+            let api = super::snapshot_api::SnapshotApi {
+                rds: rds.clone(),
+                kind: s.kind,
+            };
+            let (id, arn) = (s.id.clone(), s.arn.clone());
+            running.spawn(async move { (id.clone(), arn, api.restore_accounts(&id).await) });
+        }
+        let Some(finished) = running.join_next().await else {
+            break;
+        };
+        match finished {
+            Ok((_, arn, Ok(accounts))) => {
+                out.insert(arn, accounts);
+            }
+            Ok((id, _, Err(e))) => {
+                tracing::warn!(policy = %policy.id, snapshot = %id, error = %e, "cannot read who the snapshot is shared with")
+            }
+            Err(join) => {
+                tracing::error!(policy = %policy.id, error = %join, "a share audit read panicked")
             }
         }
     }
@@ -320,7 +342,7 @@ pub async fn list_inventory(
             if action == Action::Share {
                 inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
                 inventory.restore_accounts =
-                    restore_accounts(aws, policy, &inventory.snapshots).await;
+                    restore_accounts(aws, policy, &inventory.snapshots, true).await;
             }
         }
         (Role::Destination, Action::Copy | Action::Delete | Action::Drill) => {
