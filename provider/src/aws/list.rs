@@ -272,7 +272,8 @@ async fn key_managers(
 }
 
 /// The `restore` attribute of the policy's available snapshots (`settled_only`: those shared
-/// already; the share run audits a snapshot it shares on its next run): who AWS says may
+/// already; the share run audits only when it has nothing to share, so the audit never takes
+/// a share's time): who AWS says may
 /// restore it, whatever the tags record. One call each, `parallelism()` at a time; none starts near the deadline,
 /// and one that cannot be read is logged and left out (the run goes on; a snapshot left out
 /// is audited by a later run).
@@ -341,8 +342,17 @@ pub async fn list_inventory(
             inventory.snapshots = list_snapshots(aws, region, Listing::Manual, selector).await?;
             if action == Action::Share {
                 inventory.key_managers = key_managers(aws, policy, &inventory.snapshots).await;
-                inventory.restore_accounts =
-                    restore_accounts(aws, policy, &inventory.snapshots, true).await;
+                // The audit never takes time from sharing: a run with snapshots to share
+                // leaves it to the next (idle) run.
+                let to_share = inventory.snapshots.iter().any(|s| {
+                    s.is_available()
+                        && s.tag(tags::POLICY) == Some(policy.id.as_str())
+                        && crate::plan::share::needs_share(policy, s)
+                });
+                if !to_share {
+                    inventory.restore_accounts =
+                        restore_accounts(aws, policy, &inventory.snapshots, true).await;
+                }
             }
         }
         (Role::Destination, Action::Copy | Action::Delete | Action::Drill) => {
