@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
 use rds_snapshot_policy_macro::yaml::parse_template;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -77,7 +77,19 @@ fn a_source_policy_gets_its_ages_against_the_rpo_and_its_failed_executions() {
     );
     assert_eq!(ages["annotations"]["horizontal"][0]["value"], 60);
     assert_eq!(ages["region"], "eu-west-1");
-    let failed = &body["widgets"][1]["properties"]["metrics"];
+    // Whether an incident holds the deletes: the policy's DeletesHeld.
+    let held = &body["widgets"][1]["properties"];
+    assert!(held["title"].as_str().unwrap().starts_with("Deletes held"));
+    assert_eq!(
+        held["metrics"][0],
+        json!([
+            "RdsSnapshotPolicy",
+            "DeletesHeld",
+            "Policy",
+            "stack-OrdersDbSnapshots"
+        ])
+    );
+    let failed = &body["widgets"][2]["properties"]["metrics"];
     let machines: Vec<&str> = failed
         .as_array()
         .unwrap()
@@ -94,7 +106,8 @@ fn a_dr_policy_adds_delivery_lag_and_drill_minutes_against_the_rto() {
     let found = dashboards("templates/examples/destination.yaml");
     let (_, body) = &found[0];
     let titles = titles(body);
-    assert_eq!(titles.len(), 4, "{titles:?}");
+    assert_eq!(titles.len(), 5, "{titles:?}");
+    assert!(titles[3].starts_with("Deletes held"));
     assert!(titles[1].starts_with("Delivery lag"));
     assert!(titles[2].starts_with("Restore drill minutes"));
     let drill = &body["widgets"][2]["properties"];

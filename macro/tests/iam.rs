@@ -227,6 +227,26 @@ fn the_provider_role_cannot_bend_the_tag_guard() {
                 "{sid}: keys only through RDS"
             );
         }
+        if acts.contains(&"states:TagResource".to_string()) {
+            // The incident hold: only its one tag, never untagging (only operators release).
+            assert_eq!(
+                tag_keys(s),
+                Some(set(&[tags::HOLD])),
+                "{sid}: the hold tag only"
+            );
+            assert!(
+                acts.iter()
+                    .all(|a| a == "states:TagResource" || a == "states:ListTagsForResource"),
+                "{sid}"
+            );
+            assert!(
+                statements
+                    .iter()
+                    .all(|o| !actions(o).iter().any(|a| a == "states:UntagResource")),
+                "the provider never lifts a hold"
+            );
+            continue;
+        }
         if acts
             .iter()
             .any(|a| a.starts_with("states:") || a.starts_with("cloudformation:"))
@@ -654,6 +674,8 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "modify_db_snapshot_attribute" => "rds:ModifyDBSnapshotAttribute",
         "modify_db_cluster_snapshot_attribute" => "rds:ModifyDBClusterSnapshotAttribute",
         "add_tags_to_resource" => "rds:AddTagsToResource",
+        // The only tags the provider lists are its delete state machines' (the incident hold).
+        "list_tags_for_resource" => "states:ListTagsForResource",
         "restore_db_instance_from_db_snapshot" => "rds:RestoreDBInstanceFromDBSnapshot",
         "restore_db_cluster_from_snapshot" => "rds:RestoreDBClusterFromSnapshot",
         "create_db_instance" => "rds:CreateDBInstance",

@@ -35,9 +35,10 @@ fn kind_of(name: KindName) -> Kind {
     }
 }
 
-fn empty_summary(policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
+/// A summary of `action` with nothing in it yet.
+pub(crate) fn empty_summary(action: Action, policy: &RuntimePolicy, now: DateTime<Utc>) -> Summary {
     Summary {
-        action: Action::Drill,
+        action,
         policy: policy.id.clone(),
         now: rfc3339(now),
         dry_run: false,
@@ -77,7 +78,7 @@ pub async fn run_drill_step(
     let calls_before = aws.calls();
     let api = DrillApi::new(aws, &policy.destination_region);
     let now = aws.now();
-    let mut summary = empty_summary(policy, now);
+    let mut summary = empty_summary(Action::Drill, policy, now);
     let run = match (input.step, &input.run) {
         (DrillStep::Start, _) => Some(start(aws, &api, policy, only).await?),
         (DrillStep::Check, Some(run)) => Some(check(aws, &api, policy, run.clone()).await?),

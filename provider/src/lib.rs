@@ -6,6 +6,7 @@ pub mod cli;
 pub mod custom_resource;
 pub mod drill;
 pub mod error;
+pub mod hold;
 pub mod identity;
 pub mod inventory;
 pub mod lambda;

@@ -395,9 +395,11 @@ pub async fn handle_task(
 ) -> Result<Summary, ProviderError> {
     let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
         .map_err(|e| ProviderError::new(e.name(), e.0))?;
-    if trust.verify_deployment {
-        verify_deployed(aws, region, &trust.provider_function, payload, &input).await?;
-    }
+    let machine = if trust.verify_deployment {
+        Some(verify_deployed(aws, region, &trust.provider_function, payload, &input).await?)
+    } else {
+        None
+    };
     let execution = input.execution.clone().unwrap_or_default();
     let mut policy = RuntimePolicy::bind(input.policy, region)?;
     on_policy(&policy);
@@ -416,6 +418,24 @@ pub async fn handle_task(
     }
     let now = parse_now(input.now.as_deref())?;
     trust.check_now(now, aws.now())?;
+    // An incident holds the deletes: a held policy's delete task deletes nothing.
+    let holds = input.action == Action::Delete;
+    match (&machine, input.hold.as_deref()) {
+        (Some(machine), hold) if holds => {
+            if let Some(summary) =
+                crate::hold::held_run(aws, region, machine, hold, &policy).await?
+            {
+                return Ok(summary);
+            }
+        }
+        (None, Some(_)) => {
+            return Err(ProviderError::new(
+                ErrorKind::InputInvalid,
+                "a hold names no deployed delete state machine to hold: refused, nothing was done",
+            ));
+        }
+        _ => {}
+    }
     // Checked by parse_task_input.
     let execution_start = input
         .execution_start
@@ -426,6 +446,11 @@ pub async fn handle_task(
         Ok(mut summary) => {
             if summary.more {
                 limit_rounds(&mut summary, execution_start, aws.now());
+            }
+            if holds && machine.is_some() {
+                summary
+                    .metric_data
+                    .push(crate::hold::deletes_held_metric(&policy, false));
             }
             tracing::info!(
                 done = summary.done.len(),

@@ -40,6 +40,7 @@ import boto3
 import yaml
 
 import identity_attacks
+import incident
 from inbox import Inbox
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -642,6 +643,17 @@ def drill_scenario(endpoint, stacks, dr, dr_lambdas, observer, restore_minutes=2
     return ok, rows, leftovers, rto, clock
 
 
+CLI = os.path.join(ROOT, "target/debug/rds-snapshot-policy")
+
+
+def operator_env(workdir):
+    """The environment an operator runs the CLI in: the profiles `status_scenario` wrote."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": os.path.join(workdir, "aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"})
+    return env
+
+
 def status_scenario(prod, dr, databases, workdir):
     """`rds-snapshot-policy status` across both accounts (one profile each, as an operator
     would), in JSON, markdown and HTML. Returns (ok, the report)."""
@@ -652,11 +664,8 @@ def status_scenario(prod, dr, databases, workdir):
                     f"aws_access_key_id = {account.creds['AccessKeyId']}\n"
                     f"aws_secret_access_key = {account.creds['SecretAccessKey']}\n"
                     f"aws_session_token = {account.creds['SessionToken']}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true"})
-    cli = os.path.join(ROOT, "target/debug/rds-snapshot-policy")
-    base = [cli, "status", "--source-profile", "rsp-demo-prod", "--dr-profile", "rsp-demo-dr", "--hours", "48"]
+    env = operator_env(workdir)
+    base = [CLI, "status", "--source-profile", "rsp-demo-prod", "--dr-profile", "rsp-demo-dr", "--hours", "48"]
     for fmt, name in (("markdown", "status.md"), ("html", "status.html")):
         subprocess.run(base + ["--format", fmt, "--output", os.path.join(workdir, name)], env=env,
                        check=False, capture_output=True)
@@ -940,6 +949,13 @@ def main():
     tampered, tamper_text = tamper_scenario(dr, inbox)
     say(f"tamper scenario: {tamper_text}")
     ok = ok and tampered
+
+    # The incidents above held the deletes; an operator releases them with the CLI.
+    profiles = {s[0]: "rsp-demo-dr" if s[1] is dr else "rsp-demo-prod" for s in stacks}
+    held_ok, held_text = incident.incident_hold(endpoint, post, stacks, profiles, CLI,
+                                                operator_env(args.workdir))
+    say(f"incident hold: {held_text}")
+    ok = ok and held_ok
 
     if args.stall_hours > 0 and args.stall_from is None:
         stall_start = (parse_time(post(f"{endpoint}/_rsp/config", {})["clock"]).replace(second=0, microsecond=0)

@@ -25,6 +25,11 @@ policy, and emits no CloudTrail events. Imported by launcher.py (it patches moto
      when the account has a trail that is logging in that region (EventBridge guide, "Events
      from AWS services": CloudTrail-delivered events need a trail). AWS::CloudTrail::Trail from
      CloudFormation is created and started.
+  6. Alarm state changes: each change found by `evaluate_alarms()` is also put on the alarm's
+     account's default bus as a "CloudWatch Alarm State Change" event from `aws.cloudwatch`,
+     with the alarm's ARN in `resources` (CloudWatch guide, "Alarm events and EventBridge":
+     "CloudWatch sends events to Amazon EventBridge whenever a CloudWatch alarm changes alarm
+     state"); an alarm's `Fn::GetAtt Arn` is its ARN.
 Every publish, delivery and refusal is logged (GET /_rsp/notifications).
 """
 
@@ -180,6 +185,15 @@ class Alarm(CloudFormationModel):
         return self.alarm.name
 
     @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name == "Arn":
+            return self.alarm.alarm_arn
+        raise NotImplementedError(attribute_name)
+
+    @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
                                         region_name, **kwargs):
         p = cloudformation_json["Properties"]
@@ -330,6 +344,12 @@ def evaluate_alarms():
                           "to": new, "time": now.isoformat() + "Z", "values": [v for _, v in periods]}
                 _record("alarms", change)
                 changes.append(change)
+                events.events_backends[account][region].put_events([{
+                    "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+                    "Resources": [alarm.alarm_arn], "Detail": json.dumps({
+                        "alarmName": alarm.name,
+                        "state": {"value": new, "timestamp": now.isoformat() + "Z"},
+                        "previousState": {"value": old}})}])
                 actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
                            "INSUFFICIENT_DATA": alarm.insufficient_data_actions}.get(new) or []
                 if not alarm.actions_enabled:

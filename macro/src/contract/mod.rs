@@ -279,6 +279,9 @@ pub mod tags {
         DRILL_REQUESTED,
         DRILL_AVAILABLE,
     ];
+    /// On a policy's delete state machine: its deletes are held (`<RFC 3339> <reason>`), by a
+    /// tamper event, an incident alarm or an operator; only an operator's `release` lifts it.
+    pub const HOLD: &str = "rds-snapshot-policy:hold";
     /// On a DR copy: its last drill (`<RFC 3339> <minutes> min`).
     pub const DRILLED: &str = "rds-snapshot-policy:drilled";
     /// On a source snapshot re-encrypted under ReencryptKmsKey: the identifier of the
@@ -326,6 +329,8 @@ pub mod metrics {
     /// Source, per share run: the policy's snapshots whose restore attribute names an account
     /// the tool did not share with (or `all`), read from AWS; the generated alarm notifies.
     pub const SHARED_OUTSIDE_POLICY: &str = "SnapshotsSharedOutsidePolicy";
+    /// Per delete run: 1 while the policy's deletes are held (an incident), else 0.
+    pub const DELETES_HELD: &str = "DeletesHeld";
     /// Per database and drill: restore requested → available (→ validated), in minutes.
     pub const RESTORE_MINUTES: &str = "RestoreMinutes";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
@@ -342,6 +347,10 @@ pub mod metrics {
 /// the DR account's bus after sharing.
 pub mod events {
     pub const RDS_SOURCE: &str = "aws.rds";
+    /// CloudWatch's alarm state changes on the default bus (CloudWatch user guide, "Alarm
+    /// events and EventBridge").
+    pub const CLOUDWATCH_SOURCE: &str = "aws.cloudwatch";
+    pub const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
     pub const DB_SNAPSHOT_EVENT: &str = "RDS DB Snapshot Event";
     pub const DB_CLUSTER_SNAPSHOT_EVENT: &str = "RDS DB Cluster Snapshot Event";
     /// A manual DB snapshot has been created.

@@ -17,7 +17,7 @@ pub struct TaskInput {
     pub version: u32,
     pub action: Action,
     pub policy: PolicySpec<String>,
-    /// The schedule's time (RFC 3339): the run plans as of it.
+    /// The execution's start (RFC 3339, `$$.Execution.StartTime`): the run plans as of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<String>,
     #[serde(default)]
@@ -37,6 +37,10 @@ pub struct TaskInput {
     /// for another round only while one fits in the execution's time limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_start: Option<String>,
+    /// `action: delete` started by an incident (a tamper event, an incident alarm): hold the
+    /// policy's deletes instead, for this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 /// The steps of a restore drill, one Task each in the drill state machine.

@@ -1,6 +1,7 @@
 //! One CloudWatch dashboard per policy, where operators already look: recovery-point age per
 //! database against RpoMinutes, delivery lag (DR), restore minutes against RtoMinutes (when the
-//! drill exists) and failed executions per state machine. A pattern's databases are unknown at
+//! drill exists), whether an incident holds the deletes, and failed executions per state
+//! machine. A pattern's databases are unknown at
 //! expansion, so the per-database widgets use `SEARCH` over the `Policy` and `Database`
 //! dimensions.
 
@@ -80,6 +81,21 @@ pub(super) fn dashboard(
             ));
             y += 6;
         }
+    }
+    if machines.iter().any(|(a, _)| *a == Action::Delete) {
+        // 1 while an incident holds the deletes (README, Incident hold), 0 otherwise.
+        widgets.push(metric_widget(
+            "Deletes held (1: an incident holds retention; `rds-snapshot-policy release` lifts it)",
+            y,
+            json!([[
+                metrics::NAMESPACE,
+                metrics::DELETES_HELD,
+                metrics::DIMENSION_POLICY,
+                policy_id
+            ]]),
+            None,
+        ));
+        y += 6;
     }
     let failed: Vec<Value> = machines
         .iter()

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states};
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states, tamper};
 use crate::value::is_intrinsic;
 
 /// Builds the definition for `action` as a `DefinitionString` value. `machine` is the state
@@ -123,12 +123,57 @@ pub fn definition_string(
         }
     });
     let mut definition = definition;
+    if action == Action::Delete
+        && let Some(states) = definition["States"].as_object_mut()
+    {
+        add_hold_states(states, &state);
+        definition["StartAt"] = json!("Incident");
+    }
     if !announces && let Some(states) = definition["States"].as_object_mut() {
         // Step Functions refuses unreachable states.
         states.remove("HasAnnouncements");
         states.remove("Announce");
     }
     splicer.join(definition)
+}
+
+/// The delete machine's incident entry: started by a tamper rule (a CloudTrail event) or the
+/// incident-alarm rule (an alarm's state change), whose event EventBridge passes as the input,
+/// the Task asks the provider to hold the policy's deletes instead of running them. Whoever
+/// else starts it so can only hold deletes, never cause one.
+fn add_hold_states(states: &mut Map<String, Value>, task: &str) {
+    let when = |detail_type: &str, next: &str| {
+        json!({"And": [
+            {"Variable": "$.detail-type", "IsPresent": true},
+            {"Variable": "$.detail-type", "StringEquals": detail_type},
+        ], "Next": next})
+    };
+    states.insert(
+        "Incident".into(),
+        json!({
+            "Type": "Choice",
+            "Comment": "Started by a tamper event or an incident alarm: hold the deletes (nothing is deleted until an operator's `rds-snapshot-policy release`).",
+            "Choices": [
+                when(tamper::DETAIL_TYPE, "HoldForTamper"),
+                when(events::ALARM_STATE_CHANGE, "HoldForAlarm"),
+            ],
+            "Default": task,
+        }),
+    );
+    for (name, reason) in [
+        (
+            "HoldForTamper",
+            "States.Format('tamper: {} by {}', $.detail.eventName, $.detail.userIdentity.arn)",
+        ),
+        (
+            "HoldForAlarm",
+            "States.Format('alarm {}', $.detail.alarmName)",
+        ),
+    ] {
+        let mut hold = states[task].clone();
+        hold["Parameters"]["hold.$"] = json!(reason);
+        states.insert(name.into(), hold);
+    }
 }
 
 /// SNS takes a `Subject` of under 100 ASCII characters without line breaks (SNS API

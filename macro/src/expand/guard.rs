@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{events, metrics, tamper};
+use crate::contract::{Action, events, metrics, tamper};
 use crate::policy::{Notification, Policy};
 use crate::spec::Role;
 
@@ -86,6 +86,14 @@ pub(super) fn guard_resources(
         Role::Source => "the tool's snapshots",
         Role::Destination => "the DR copies",
     };
+    // An incident holds the deletes: each rule also starts the delete machine with its event
+    // (as the delete schedule's role, which may start only that machine).
+    let hold = hold_target(policy);
+    let targets = |notify: Value| {
+        let mut targets = vec![notify];
+        targets.extend(hold.clone());
+        Value::Array(targets)
+    };
     let mut out = vec![(
         format!("{p}TamperRule"),
         json!({
@@ -102,7 +110,7 @@ pub(super) fn guard_resources(
                         "$or": not_the_provider(),
                     }
                 },
-                "Targets": [{"Id": "Notify", "Arn": topic_arn, "InputTransformer": message(p, &format!("{what} were changed"))}],
+                "Targets": targets(json!({"Id": "Notify", "Arn": topic_arn, "InputTransformer": message(p, &format!("{what} were changed"))})),
             }
         }),
     )];
@@ -125,7 +133,7 @@ pub(super) fn guard_resources(
                     "detail-type": [tamper::DETAIL_TYPE],
                     "detail": Value::Object(key_detail),
                 },
-                "Targets": [{"Id": "Notify", "Arn": topic_arn, "InputTransformer": message(p, "a key was changed")}],
+                "Targets": targets(json!({"Id": "Notify", "Arn": topic_arn, "InputTransformer": message(p, "a key was changed")})),
             }
         }),
     ));
@@ -188,7 +196,51 @@ pub(super) fn guard_resources(
             ),
         ));
     }
+    let incident_alarms: Vec<Value> = out
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| {
+            id.ends_with("UnexpectedSharesAlarm") || id.ends_with("SharedOutsidePolicyAlarm")
+        })
+        .map(|id| json!({"Fn::GetAtt": [id, "Arn"]}))
+        .collect();
+    if let (Some(target), false) = (hold, incident_alarms.is_empty()) {
+        out.push((
+            format!("{p}IncidentAlarmRule"),
+            json!({
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Description": format!("rds-snapshot-policy {p}: an incident alarm (snapshots shared from or to an unknown account) holds the deletes"),
+                    "State": "ENABLED",
+                    "EventPattern": {
+                        "source": [events::CLOUDWATCH_SOURCE],
+                        "detail-type": [events::ALARM_STATE_CHANGE],
+                        "resources": incident_alarms,
+                        "detail": {"state": {"value": ["ALARM"]}},
+                    },
+                    "Targets": [target],
+                }
+            }),
+        ));
+    }
     out
+}
+
+/// The delete machine as a rule target (none when the policy deletes nothing).
+fn hold_target(policy: &Policy) -> Option<Value> {
+    let p = policy.logical_id.as_str();
+    let deletes = policy
+        .spec
+        .actions()
+        .iter()
+        .any(|(action, _)| *action == Action::Delete);
+    deletes.then(|| {
+        json!({
+            "Id": "HoldDeletes",
+            "Arn": {"Ref": format!("{p}DeleteStateMachine")},
+            "RoleArn": {"Fn::GetAtt": [format!("{p}DeleteScheduleRole"), "Arn"]},
+        })
+    })
 }
 
 /// An alarm on a count the provider publishes each run (0 included): any sighting notifies,

@@ -44,14 +44,14 @@ where
 }
 
 /// Checks `input` (parsed from `payload`) against Step Functions and CloudFormation in
-/// `region`, where the provider and the policy's stacks are.
+/// `region`, where the provider and the policy's stacks are. Returns the state machine's ARN.
 pub async fn verify_deployed(
     aws: &Aws,
     region: &str,
     provider_function: &str,
     payload: &Value,
     input: &TaskInput,
-) -> Result<(), ProviderError> {
+) -> Result<String, ProviderError> {
     let Some(execution_arn) = input.execution.as_deref().filter(|e| !e.is_empty()) else {
         return Err(refused(
             "the task names no Step Functions execution; only the policy's state machines may run it",
@@ -154,7 +154,7 @@ pub async fn verify_deployed(
             .ok_or_else(|| refused(format!("execution {execution_arn} has no start time")))?;
         crate::trust::check_now_is_execution_start(now, started, execution_arn)?;
     }
-    Ok(())
+    Ok(machine_arn.to_string())
 }
 
 /// The policy resource of the task's state machine: declared next to it under the logical ID

@@ -4,6 +4,7 @@
 pub mod apply;
 mod deployed;
 pub mod drill_api;
+pub mod hold;
 mod list;
 mod snapshot_api;
 mod stacks;

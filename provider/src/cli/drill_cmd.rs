@@ -56,8 +56,9 @@ pub struct RestoreArgs {
     /// The new instance (or cluster) identifier.
     #[arg(long, value_name = "ID", value_parser = parse_identifier)]
     pub target_id: String,
-    /// `latest`, or the newest copy whose recovery point is at or before this time (RFC 3339).
-    #[arg(long, default_value = "latest")]
+    /// `latest`, or the newest copy whose recovery point is at or before this time (RFC 3339);
+    /// `--before` is the same (an incident's time: the last copy from before it).
+    #[arg(long, default_value = "latest", alias = "before")]
     pub point: String,
     #[arg(long, value_name = "CLASS")]
     pub instance_class: Option<String>,

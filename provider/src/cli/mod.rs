@@ -5,6 +5,7 @@ mod connect;
 mod drill_cmd;
 mod expand_cmd;
 mod guard_cmd;
+mod hold_cmd;
 mod rpo_cmd;
 mod schedule_cmd;
 mod status_cmd;
@@ -51,6 +52,11 @@ pub enum Command {
     /// DR copy, its age against RpoMinutes, delivery lag, last drill, last failure; quotas.
     /// Exit 3 when at risk.
     Status(status_cmd::StatusArgs),
+    /// Hold a stack's policies' deletes (an incident): nothing is deleted until `release`.
+    Hold(hold_cmd::HoldArgs),
+    /// Lift the hold on a stack's policies' deletes (placed by `hold`, a tamper event or an
+    /// incident alarm); the only way a hold ends.
+    Release(hold_cmd::ReleaseArgs),
 }
 
 /// Runs the command; exit 0 on success, 1 on invalid input or failed operation (2 is clap's
@@ -66,6 +72,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Guard(args) => guard_cmd::run(&args),
         Command::Drill(args) => drill_cmd::drill(&args).await,
         Command::Restore(args) => drill_cmd::restore(&args).await,
+        Command::Hold(args) => hold_cmd::hold(&args).await,
+        Command::Release(args) => hold_cmd::release(&args).await,
         Command::Status(args) => match status_cmd::run(&args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(status_cmd::AT_RISK_EXIT),

@@ -4,6 +4,7 @@
 pub(crate) mod copy;
 mod delete;
 pub mod drill;
+pub mod hold;
 pub mod share;
 mod take;
 mod two_step;

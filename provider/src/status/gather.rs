@@ -124,7 +124,14 @@ async fn machine_facts(
         last_success: None,
         last_failure: None,
         running: 0,
+        held: None,
     };
+    if action == Action::Delete {
+        match crate::aws::hold::read_hold(aws, region, arn).await {
+            Ok(held) => facts.held = held,
+            Err(e) => warnings.push(e.message),
+        }
+    }
     let page = match sfn
         .list_executions()
         .state_machine_arn(arn)

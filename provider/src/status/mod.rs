@@ -50,6 +50,8 @@ pub struct MachineFacts {
     pub last_success: Option<String>,
     pub last_failure: Option<FailureReport>,
     pub running: usize,
+    /// A delete state machine's incident hold (`<RFC 3339> <reason>`), if its deletes are held.
+    pub held: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,6 +108,9 @@ pub struct PolicyReport {
     pub state_machines: Vec<MachineFacts>,
     /// A state machine whose newest stopped execution failed.
     pub failing: bool,
+    /// The policy's deletes are held (an incident): since when and why. The verdict is then
+    /// at risk until an operator releases it.
+    pub deletes_held: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -239,6 +244,7 @@ fn policy_report(p: &PolicyFacts) -> PolicyReport {
             .then(|| spec.rto_minutes.unwrap_or(180)),
         state_machines: p.machines.clone(),
         failing: failing(&p.machines),
+        deletes_held: p.machines.iter().find_map(|m| m.held.clone()),
     }
 }
 
@@ -366,6 +372,7 @@ pub fn assemble(
         "unknown"
     } else if databases.iter().all(|d| d.rpo_met != Some(false))
         && databases.iter().all(|d| d.shared_outside.is_empty())
+        && policies.iter().all(|p| p.deletes_held.is_none())
         && policies.iter().all(|p| !p.failing)
     {
         "protected"

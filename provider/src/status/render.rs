@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{DatabaseReport, Report};
+use super::{DatabaseReport, PolicyReport, Report};
 
 fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -37,6 +37,15 @@ fn failure_cell(d: &DatabaseReport) -> String {
         || "-".to_string(),
         |f| format!("{} at {}", f.error.as_deref().unwrap_or("failed"), f.at),
     )
+}
+
+/// Whether a policy is failing, and whether its deletes are held (an incident).
+fn failing_text(p: &PolicyReport, yes: &str, no: &str) -> String {
+    let failing = if p.failing { yes } else { no };
+    match &p.deletes_held {
+        Some(held) => format!("{failing}; DELETES HELD since {held}"),
+        None => failing.to_string(),
+    }
 }
 
 /// One row per database: the columns both text and markdown show.
@@ -121,7 +130,7 @@ pub fn text(report: &Report) -> String {
                 .map(|s| format!(", stack {s}"))
                 .unwrap_or_default(),
             p.state_machines.len(),
-            if p.failing { ", FAILING" } else { "" }
+            failing_text(p, ", FAILING", "")
         );
     }
     for q in &report.quotas {
@@ -176,7 +185,7 @@ pub fn markdown(report: &Report) -> String {
             md_cell(p.stack.as_deref().unwrap_or("-")),
             p.rpo_minutes,
             or_dash(p.rto_minutes),
-            if p.failing { "**yes**" } else { "no" }
+            md_cell(&failing_text(p, "**yes**", "no"))
         );
     }
     let _ = writeln!(out, "\n## Snapshot quotas\n");
@@ -328,7 +337,7 @@ pub fn html(report: &Report) -> String {
                 p.stack.clone().unwrap_or_else(|| "-".into()),
                 p.rpo_minutes.to_string(),
                 or_dash(p.rto_minutes),
-                if p.failing { "yes" } else { "no" }.to_string(),
+                failing_text(p, "yes", "no"),
             ]
         }),
     );

@@ -153,6 +153,7 @@ fn a_failing_state_machine_puts_the_report_at_risk_and_names_the_error() {
             cause: Some("denied".into()),
         }),
         running: 0,
+        held: None,
     }];
     let report = assemble(&[source, facts(dr(), vec![])], vec![], vec![], at(10, 30));
     assert!(report.policies[0].failing);
@@ -237,7 +238,8 @@ fn the_json_field_names_are_the_documented_ones() {
             "rpoMinutes",
             "rtoMinutes",
             "stateMachines",
-            "failing"
+            "failing",
+            "deletesHeld"
         ]
     );
 }
@@ -431,6 +433,37 @@ fn a_snapshot_shared_outside_the_tool_puts_the_database_at_risk() {
     assert_eq!(report.verdict, "at risk");
     assert!(
         markdown(&report).contains("ALSO WITH 555555555555, all"),
+        "{}",
+        markdown(&report)
+    );
+}
+
+#[test]
+fn held_deletes_put_the_report_at_risk_and_say_since_when() {
+    let shared = [(tags::SHARED_WITH, "222222222222")];
+    let mut source_facts = facts(source(), vec![snapshot("orders-1", at(10, 0), &shared)]);
+    source_facts.machines = vec![MachineFacts {
+        action: "delete".into(),
+        arn: "arn:aws:states:eu-west-1:111111111111:stateMachine:d".into(),
+        last_success: None,
+        last_failure: None,
+        running: 0,
+        held: Some("2026-06-01T10:05:00Z tamper: DeleteDBSnapshot by arn:x".into()),
+    }];
+    let dr_facts = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
+    let report = assemble(&[source_facts, dr_facts], vec![], vec![], at(10, 30));
+    assert_eq!(report.databases[0].rpo_met, Some(true));
+    assert_eq!(report.verdict, "at risk");
+    assert!(
+        report.policies[0]
+            .deletes_held
+            .as_deref()
+            .is_some_and(|h| h.contains("tamper: DeleteDBSnapshot")),
+        "{:?}",
+        report.policies[0]
+    );
+    assert!(
+        markdown(&report).contains("DELETES HELD since 2026-06-01T10:05:00Z"),
         "{}",
         markdown(&report)
     );
