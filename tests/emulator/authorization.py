@@ -220,8 +220,17 @@ def _json_checks(service, action, body, region, account):
             return []
         return [(f"kms:{action}", key, {})]
     if service == "states":
-        resource = body.get("executionArn") or body.get("stateMachineArn") or "*"
-        return [(f"states:{action}", resource, {})]
+        # Tagging acts on the tagged machine (Step Functions API reference, TagResource /
+        # ListTagsForResource / UntagResource: "resourceArn"), with the request's tag keys as
+        # aws:TagKeys (IAM guide, "Controlling access during AWS requests").
+        resource = (body.get("executionArn") or body.get("stateMachineArn") or body.get("resourceArn")
+                    or "*")
+        context = {}
+        if action == "TagResource":
+            context["aws:TagKeys"] = [t.get("key") for t in body.get("tags") or []]
+        elif action == "UntagResource":
+            context["aws:TagKeys"] = list(body.get("tagKeys") or [])
+        return [(f"states:{action}", resource, context)]
     return []
 
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states, tamper};
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states};
 use crate::value::is_intrinsic;
 
 /// Builds the definition for `action` as a `DefinitionString` value. `machine` is the state
@@ -142,20 +142,18 @@ pub fn definition_string(
 /// the Task asks the provider to hold the policy's deletes instead of running them. Whoever
 /// else starts it so can only hold deletes, never cause one.
 fn add_hold_states(states: &mut Map<String, Value>, task: &str) {
-    let when = |detail_type: &str, next: &str| {
-        json!({"And": [
-            {"Variable": "$.detail-type", "IsPresent": true},
-            {"Variable": "$.detail-type", "StringEquals": detail_type},
-        ], "Next": next})
-    };
+    // A CloudTrail event names its API call, an alarm's state change its alarm; a schedule's
+    // event has an empty detail.
+    let when =
+        |field: &str, next: &str| json!({"Variable": field, "IsPresent": true, "Next": next});
     states.insert(
         "Incident".into(),
         json!({
             "Type": "Choice",
             "Comment": "Started by a tamper event or an incident alarm: hold the deletes (nothing is deleted until an operator's `rds-snapshot-policy release`).",
             "Choices": [
-                when(tamper::DETAIL_TYPE, "HoldForTamper"),
-                when(events::ALARM_STATE_CHANGE, "HoldForAlarm"),
+                when("$.detail.eventName", "HoldForTamper"),
+                when("$.detail.alarmName", "HoldForAlarm"),
             ],
             "Default": task,
         }),
