@@ -991,7 +991,7 @@ def main():
     ok = ok and authorized
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
         "forged tasks were refused, a plain stack and a copycat stack could not act as the orders policy, every database restored within RtoMinutes, `status` reported them protected, "
-        "a failed execution, an unexpected share, a share made outside the tool and a manual delete each reached the operator's queue, "
+        "a failed execution, an unexpected share, a share made outside the tool and a manual delete each reached the operator's queue, the incidents held the deletes until released, "
         "and a stalled copy raised the alarm and its notification was received"
         if ok else "FAILED")
     return 0 if ok else 1
