@@ -213,6 +213,23 @@ fn plan_reencrypt(
     }
 }
 
+/// Adds `add` to `snapshot`'s shares, removes `revoke`, and records the policy's `accounts`.
+fn share_operation(
+    snapshot: &Snapshot,
+    accounts: &[String],
+    add: Vec<String>,
+    revoke: Vec<String>,
+) -> Operation {
+    Operation::Share {
+        snapshot_id: snapshot.id.clone(),
+        snapshot_arn: snapshot.arn.clone(),
+        kind: snapshot.kind,
+        accounts: add,
+        revoke,
+        record: record_tags(accounts, snapshot.tag(tags::SHARED_WITH_2).is_some()),
+    }
+}
+
 pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &Inventory) {
     if !policy.spec.shares() || policy.accounts().is_empty() {
         plan.skip(&policy.id, "ShareSnapshots is false: nothing is shared");
@@ -257,14 +274,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
         } else if !needs_share(policy, snapshot) && !unknown.is_empty() {
             plan.step(
                 subject,
-                Operation::Share {
-                    snapshot_id: snapshot.id.clone(),
-                    snapshot_arn: snapshot.arn.clone(),
-                    kind: snapshot.kind,
-                    accounts: Vec::new(),
-                    revoke: unknown.clone(),
-                    record: record_tags(&accounts, snapshot.tag(tags::SHARED_WITH_2).is_some()),
-                },
+                share_operation(snapshot, &accounts, Vec::new(), unknown.clone()),
                 format!(
                     "revoke {} (shared outside the tool; RevokeUnknownShares)",
                     unknown.join(", ")
@@ -342,14 +352,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
             }
             plan.step(
                 subject,
-                Operation::Share {
-                    snapshot_id: snapshot.id.clone(),
-                    snapshot_arn: snapshot.arn.clone(),
-                    kind: snapshot.kind,
-                    accounts: add,
-                    revoke,
-                    record: record_tags(&accounts, snapshot.tag(tags::SHARED_WITH_2).is_some()),
-                },
+                share_operation(snapshot, &accounts, add, revoke),
                 reason,
             );
         }
