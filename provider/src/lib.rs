@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod lambda;
 pub mod plan;
 pub mod policy;
+pub mod provenance;
 pub mod status;
 pub mod task;
 pub mod trust;

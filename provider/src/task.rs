@@ -13,6 +13,10 @@ use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Inventory, tags};
 use crate::plan::{Action, Operation, Plan, Step, plan};
 use crate::policy::RuntimePolicy;
+use crate::provenance::{
+    SHARED_OUTSIDE_LISTED, shared_outside, shared_outside_metric, unexpected_sharers,
+    unexpected_shares_metric,
+};
 use crate::trust::Trust;
 
 pub use rds_snapshot_policy_macro::contract::{
@@ -166,81 +170,6 @@ pub fn recovery_point_metric_data(
     );
     out
 }
-
-/// DR: accounts outside SourceAccounts sharing snapshots this policy would otherwise copy.
-fn unexpected_sharers(policy: &RuntimePolicy, inventory: &Inventory) -> BTreeMap<String, usize> {
-    let known = policy.spec.source_account_list();
-    let mut out = BTreeMap::new();
-    if policy.role() != Role::Destination || known.is_empty() {
-        return out;
-    }
-    for s in inventory
-        .sources
-        .iter()
-        .filter(|s| crate::plan::copy::selected(policy, s))
-    {
-        let owner = s.arn.split(':').nth(4).unwrap_or_default();
-        if !known.iter().any(|a| a == owner) {
-            *out.entry(owner.to_string()).or_insert(0) += 1;
-        }
-    }
-    out
-}
-
-/// The `UnexpectedSharedSnapshots` datum of a cross-account DR run (0 included, so the alarm
-/// returns to OK).
-fn unexpected_shares_metric(
-    policy: &RuntimePolicy,
-    sharers: &BTreeMap<String, usize>,
-) -> Option<MetricDatum> {
-    (policy.role() == Role::Destination && policy.spec.copies_across_accounts()).then(|| {
-        MetricDatum {
-            metric_name: metrics::UNEXPECTED_SHARES,
-            dimensions: vec![MetricDimension {
-                name: metrics::DIMENSION_POLICY,
-                value: policy.id.clone(),
-            }],
-            value: sharers.values().sum::<usize>() as f64,
-            unit: "None",
-        }
-    })
-}
-
-/// Source, share: the policy's snapshots AWS shows shared outside the tool, with the accounts.
-fn shared_outside(policy: &RuntimePolicy, inventory: &Inventory) -> BTreeMap<String, Vec<String>> {
-    inventory
-        .snapshots
-        .iter()
-        .filter(|s| inventory.restore_accounts.contains_key(&s.arn))
-        .map(|s| {
-            (
-                s.id.clone(),
-                crate::plan::share::shared_outside(policy, s, inventory),
-            )
-        })
-        .filter(|(_, accounts)| !accounts.is_empty())
-        .collect()
-}
-
-/// The `SnapshotsSharedOutsidePolicy` datum of a share run (0 included, so the alarm returns
-/// to OK once the shares are gone).
-fn shared_outside_metric(
-    policy: &RuntimePolicy,
-    found: &BTreeMap<String, Vec<String>>,
-) -> MetricDatum {
-    MetricDatum {
-        metric_name: metrics::SHARED_OUTSIDE_POLICY,
-        dimensions: vec![MetricDimension {
-            name: metrics::DIMENSION_POLICY,
-            value: policy.id.clone(),
-        }],
-        value: found.len() as f64,
-        unit: "None",
-    }
-}
-
-/// Snapshots a share run's summary names as shared outside the tool (the metric counts all).
-const SHARED_OUTSIDE_LISTED: usize = 20;
 
 /// After a run that shared something (event-driven source policies): the announcement for
 /// this account's default bus, from where the policy's forwarding rule sends it to each DR
