@@ -324,11 +324,12 @@ pub async fn handle_task(
 ) -> Result<Summary, ProviderError> {
     let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
         .map_err(|e| ProviderError::new(e.name(), e.0))?;
-    let machine = if trust.verify_deployment {
+    let deployed = if trust.verify_deployment {
         Some(verify_deployed(aws, region, &trust.provider_function, payload, &input).await?)
     } else {
         None
     };
+    let machine = deployed.as_ref().map(|d| d.machine.clone());
     let execution = input.execution.clone().unwrap_or_default();
     let mut policy = RuntimePolicy::bind(input.policy, region)?;
     on_policy(&policy);
@@ -347,6 +348,10 @@ pub async fn handle_task(
     }
     let now = parse_now(input.now.as_deref())?;
     trust.check_now(now, aws.now())?;
+    // A deployed definition sends the execution's start; anything else is a caller's time.
+    if let Some(d) = &deployed {
+        crate::trust::check_now_is_execution_start(now, d.started, &d.execution)?;
+    }
     // An incident holds the deletes: a held policy's delete task deletes nothing.
     let holds = input.action == Action::Delete;
     match (&machine, input.hold.as_deref()) {

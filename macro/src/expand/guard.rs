@@ -204,6 +204,17 @@ pub(super) fn guard_resources(
         })
         .map(|id| json!({"Fn::GetAtt": [id, "Arn"]}))
         .collect();
+    if hold.is_some() {
+        out.push((
+            format!("{p}DeletesHeldAlarm"),
+            count_alarm(
+                format!("rds-snapshot-policy {p}: an incident holds this policy's deletes (DeletesHeld): nothing is deleted and snapshots accumulate against the quota until an operator runs `rds-snapshot-policy release`. See the README, Incident hold."),
+                metrics::DELETES_HELD,
+                policy_id,
+                topic_arn,
+            ),
+        ));
+    }
     if let (Some(target), false) = (hold, incident_alarms.is_empty()) {
         out.push((
             format!("{p}IncidentAlarmRule"),

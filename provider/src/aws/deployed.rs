@@ -5,8 +5,8 @@
 //! the provider is refused before any RDS call.
 
 use aws_sdk_cloudformation::types::TemplateStage;
-use chrono::DateTime;
-use rds_snapshot_policy_macro::contract::{Action, TaskInput, generated_properties};
+use chrono::{DateTime, Utc};
+use rds_snapshot_policy_macro::contract::{TaskInput, generated_properties};
 use serde_json::Value;
 
 use super::{Aws, classify, error_code};
@@ -44,14 +44,14 @@ where
 }
 
 /// Checks `input` (parsed from `payload`) against Step Functions and CloudFormation in
-/// `region`, where the provider and the policy's stacks are. Returns the state machine's ARN.
+/// `region`, where the provider and the policy's stacks are.
 pub async fn verify_deployed(
     aws: &Aws,
     region: &str,
     provider_function: &str,
     payload: &Value,
     input: &TaskInput,
-) -> Result<String, ProviderError> {
+) -> Result<Deployed, ProviderError> {
     let Some(execution_arn) = input.execution.as_deref().filter(|e| !e.is_empty()) else {
         return Err(refused(
             "the task names no Step Functions execution; only the policy's state machines may run it",
@@ -146,15 +146,23 @@ pub async fn verify_deployed(
         .unwrap_or(origin.stack.as_str())
         .to_string();
     verify_policy_resource(aws, region, provider_function, payload, input, &stack_id).await?;
-    // A deployed definition sends the execution's start; anything else is a caller's time.
-    if input.action != Action::Drill {
-        let now = crate::task::parse_now(input.now.as_deref())?;
-        let start = execution.start_date();
-        let started = DateTime::from_timestamp(start.secs(), start.subsec_nanos())
-            .ok_or_else(|| refused(format!("execution {execution_arn} has no start time")))?;
-        crate::trust::check_now_is_execution_start(now, started, execution_arn)?;
-    }
-    Ok(machine_arn.to_string())
+    let start = execution.start_date();
+    let started = DateTime::from_timestamp(start.secs(), start.subsec_nanos())
+        .ok_or_else(|| refused(format!("execution {execution_arn} has no start time")))?;
+    Ok(Deployed {
+        machine: machine_arn.to_string(),
+        execution: execution_arn.to_string(),
+        started,
+    })
+}
+
+/// What the trust chain established about a task's execution.
+pub struct Deployed {
+    /// The state machine the execution runs.
+    pub machine: String,
+    pub execution: String,
+    /// When Step Functions started the execution: the task's `now` must be it.
+    pub started: DateTime<Utc>,
 }
 
 /// The policy resource of the task's state machine: declared next to it under the logical ID

@@ -271,26 +271,21 @@ async fn key_managers(
     out
 }
 
-/// The `restore` attribute of the policy's available snapshots (`settled_only`: those shared
-/// already; the share run audits only when it has nothing to share, so the audit never takes
-/// a share's time): who AWS says may
-/// restore it, whatever the tags record. One call each, `parallelism()` at a time; none starts near the deadline,
-/// and one that cannot be read is logged and left out (the run goes on; a snapshot left out
-/// is audited by a later run).
+/// The `restore` attribute of the policy's available snapshots: who AWS says may restore each,
+/// whatever the tags record (the share run calls it only when it has nothing to share, so the
+/// audit never takes a share's time). One call each, `parallelism()` at a time; none starts
+/// near the deadline, and one that cannot be read is logged and left out (a later run audits
+/// it).
 pub async fn restore_accounts(
     aws: &Aws,
     policy: &RuntimePolicy,
     snapshots: &[Snapshot],
-    settled_only: bool,
 ) -> BTreeMap<String, Vec<String>> {
     let rds = aws.rds(&policy.source_region);
     let margin = aws.deadline_margin();
-    let mut wanted = snapshots.iter().filter(|s| {
-        s.is_available()
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
-            && !(settled_only && crate::plan::share::needs_share(policy, s))
-    });
+    let mut wanted = snapshots
+        .iter()
+        .filter(|s| s.is_available() && crate::plan::share::is_own(policy, s));
     let mut out = BTreeMap::new();
     let mut running = tokio::task::JoinSet::new();
     loop {
@@ -346,12 +341,12 @@ pub async fn list_inventory(
                 // leaves it to the next (idle) run.
                 let to_share = inventory.snapshots.iter().any(|s| {
                     s.is_available()
-                        && s.tag(tags::POLICY) == Some(policy.id.as_str())
+                        && crate::plan::share::is_own(policy, s)
                         && crate::plan::share::needs_share(policy, s)
                 });
                 if !to_share {
                     inventory.restore_accounts =
-                        restore_accounts(aws, policy, &inventory.snapshots, true).await;
+                        restore_accounts(aws, policy, &inventory.snapshots).await;
                 }
             }
         }

@@ -82,6 +82,13 @@ pub fn record_tags(accounts: &[String], had_second: bool) -> Vec<(String, String
     out
 }
 
+/// A manual snapshot this policy took (its tag and the tool's marker): what it shares and audits.
+pub fn is_own(policy: &RuntimePolicy, snapshot: &Snapshot) -> bool {
+    snapshot.snapshot_type == "manual"
+        && snapshot.tag(tags::POLICY) == Some(policy.id.as_str())
+        && snapshot.tag(tags::CREATED_BY) == Some(tags::TOOL)
+}
+
 /// The accounts (or `all`) AWS says may restore `snapshot` that the tool did not share it
 /// with: neither the policy's accounts nor recorded in its `shared-with` tags (those the policy
 /// dropped are revoked anyway). Empty when the attribute was not read.
@@ -246,12 +253,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
     } else {
         BTreeMap::new()
     };
-    let own = inventory.snapshots.iter().filter(|s| {
-        s.snapshot_type == "manual"
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
-    });
-    for snapshot in own {
+    for snapshot in inventory.snapshots.iter().filter(|s| is_own(policy, s)) {
         let subject = snapshot.id.as_str();
         let before = recorded(snapshot);
         let outside = shared_outside(policy, snapshot, inventory);

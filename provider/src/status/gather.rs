@@ -367,8 +367,7 @@ pub async fn gather_side(
         // Who AWS says may restore the source snapshots, whatever their tags record.
         let shared_outside = if policy.role() == Role::Source && policy.spec.shares() {
             let audit = crate::inventory::Inventory {
-                restore_accounts: crate::aws::restore_accounts(aws, &policy, &snapshots, false)
-                    .await,
+                restore_accounts: crate::aws::restore_accounts(aws, &policy, &snapshots).await,
                 ..Default::default()
             };
             snapshots
