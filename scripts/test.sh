@@ -13,11 +13,16 @@ stage() { echo "test: $1 took $(( $(date +%s) - $2 )) s"; }
 # shellcheck source=scripts/heartbeat.sh
 source scripts/heartbeat.sh
 t=$(date +%s)
-AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py tests/emulator/test_iam_eval.py
+AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py \
+  tests/emulator/test_iam_eval.py tests/emulator/test_cloudformation_deploy.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
 heartbeat "test: cargo test" cargo test --workspace --lib --bins --tests "$@" -- --include-ignored
 stage "cargo test" "$t"
+t=$(date +%s)
+echo "test: sceptre launch of the whole project on the emulator"
+AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/deploy/sceptre_launch.py --workdir target/sceptre-launch
+stage "sceptre launch" "$t"
 t=$(date +%s)
 echo "test: end-to-end pipeline on the emulator"
 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/demo.py --hours 6 --stall-hours 1 --workdir target/demo-test

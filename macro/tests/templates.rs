@@ -75,7 +75,12 @@ fn every_sceptre_stack_generates_offline() {
     );
     let config = root().join("sceptre/config");
     let mut stacks = Vec::new();
-    for group in ["prod/eu-west-1", "dr/eu-central-1"] {
+    for group in [
+        "prod/eu-west-1",
+        "dr/eu-central-1",
+        "tooling/eu-west-1",
+        "tooling/eu-central-1",
+    ] {
         for entry in fs::read_dir(config.join(group)).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             if name != "config.yaml" {
@@ -83,7 +88,7 @@ fn every_sceptre_stack_generates_offline() {
             }
         }
     }
-    assert!(stacks.len() >= 5, "{stacks:?}");
+    assert!(stacks.len() >= 7, "{stacks:?}");
     for stack in stacks {
         let result = Command::new(&sceptre)
             .current_dir(root().join("sceptre"))

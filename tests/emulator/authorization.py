@@ -412,6 +412,14 @@ def authorize(service, action, params, region, caller):
     return _decide(caller, region, checks(service, action, params, region, caller[0]))
 
 
+def authorize_s3_read(caller, region, bucket, key):
+    """None when `caller` may read s3://bucket/key (its IAM and the bucket's policy), else
+    AWS's refusal: the reads AWS makes with the caller's access (CloudFormation's TemplateURL,
+    Lambda's code from S3)."""
+    wanted = _s3_checks({"_path": f"/{bucket}/{key}", "_query": "", "_method": "GET"}, caller[0])
+    return _decide(caller, region, wanted)
+
+
 def authorize_target(role_arn, action, resource):
     """A rule's target invoked with the target's role (EventBridge guide, "IAM roles for
     sending events to targets"): None when the role allows `action` on `resource`."""

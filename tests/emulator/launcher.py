@@ -21,6 +21,8 @@ which cites the AWS text it models and can be read and retired on its own:
   authorization.py      calls of known roles decided by their policies (iam_eval.py), S3
                         requests by the bucket policy too
   s3_policies.py        AWS::S3::BucketPolicy from CloudFormation
+  cloudformation_deploy.py  templates from S3 and Lambda code from S3 read with the caller's
+                        access across accounts, macros (Transform), no-op updates, Aurora clusters
 This file holds what joins them: the runtime-settings and test endpoints, the middleware that
 decides and records each request, and the server on 127.0.0.1.
 
@@ -45,6 +47,7 @@ import time
 
 from moto import server
 
+import state
 from state import _lock, _now, _real_utcnow, _settings
 import rds_lifecycle  # noqa: F401  (pending states, shares, restores)
 import rds_copies  # noqa: F401  (copies from shared snapshots, option groups)
@@ -57,6 +60,7 @@ import stepfunctions_glue  # noqa: F401  (Step Functions and CloudFormation glue
 import notifications  # alarms, topic and key policies, CloudTrail events
 import authorization  # the calls of known roles decided by their policies
 import s3_policies  # noqa: F401  (AWS::S3::BucketPolicy from CloudFormation)
+import cloudformation_deploy  # noqa: F401  (TemplateURL, macros, no-op updates, code in S3, clusters)
 
 eventbridge.set_clock(lambda: _now())
 notifications.set_clock(lambda: _now())
@@ -171,7 +175,11 @@ def _recorded(app, environ, start_response):
         status["code"] = code
         return start_response(code, headers, *rest)
 
-    result = app(environ, capture)
+    state.set_caller(caller)
+    try:
+        result = app(environ, capture)
+    finally:
+        state.set_caller(None)
     if not status.get("code", "").startswith("2") or service not in ("rds", "kms"):
         return result
     try:

@@ -42,3 +42,17 @@ def refresh_cfn_types():
     from moto.cloudformation import parsing
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
+
+
+# The caller of the request this thread serves, (account, role ARN, session ARN), set by the
+# launcher: reads that AWS makes with the caller's access (a TemplateURL, a function's code in
+# S3) are decided as that caller.
+_request = threading.local()
+
+
+def current_caller():
+    return getattr(_request, "caller", None)
+
+
+def set_caller(caller):
+    _request.caller = caller

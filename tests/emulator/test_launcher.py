@@ -30,7 +30,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-class Launcher(unittest.TestCase):
+class EmulatorCase(unittest.TestCase):
+    """A launcher on 127.0.0.1 for the test class, and clients in its accounts."""
+
     @classmethod
     def setUpClass(cls):
         port = _free_port()
@@ -85,6 +87,8 @@ class Launcher(unittest.TestCase):
         return [sfn.describe_execution(executionArn=e["executionArn"])
                 for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
 
+
+class Launcher(EmulatorCase):
     def test_get_metric_data_answers_over_cbor_in_the_callers_account(self):
         import cbor2
         cloudwatch = self.client("cloudwatch", B)
