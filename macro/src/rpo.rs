@@ -248,6 +248,16 @@ fn default_copy_wait() -> Term {
     )
 }
 
+/// How often copies arrive at a destination policy, in minutes: the cadence its RpoMinutes
+/// gives a source policy by default (the DR account cannot read the source's schedule).
+/// `None` for a source policy, or a CopySchedule firing less than twice in 35 days.
+pub fn assumed_copy_spacing<S>(policy: &PolicySpec<S>) -> Option<i64> {
+    if policy.role != Role::Destination {
+        return None;
+    }
+    worst_case(policy)?.terms.first().map(|t| t.minutes)
+}
+
 /// The formula for this policy; `None` when a schedule fires less than twice in 35 days.
 pub fn worst_case<S>(policy: &PolicySpec<S>) -> Option<WorstCase> {
     let terms = match policy.role {

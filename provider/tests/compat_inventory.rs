@@ -125,7 +125,7 @@ fn dr_copies_of_the_previous_release_are_recognised() {
     let f = fixture();
     let policy = RuntimePolicy::from_properties(
         &json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "stack-OrdersCopies", "SnapshotPattern": "^orders-",
-                "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1",
+                "SourceRegionOverride": "eu-west-1", "DestinationRegion": "eu-central-1", "RetentionDays": 7,
                 "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
         "eu-central-1",
         None,

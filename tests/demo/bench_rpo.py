@@ -28,7 +28,10 @@ DR, PROD = demo.DR, demo.PROD
 def destination_template(event_driven):
     with open(os.path.join(demo.ROOT, "templates/examples/destination.yaml")) as f:
         text = f.read()
-    return text.replace("      RetentionDays: 7\n", f"      RetentionDays: 7\n      EventDriven: {str(event_driven).lower()}\n")
+    anchor = "      KeepDaily: 7\n"
+    if anchor not in text:
+        raise SystemExit("bench_rpo: templates/examples/destination.yaml no longer has the KeepDaily line to extend")
+    return text.replace(anchor, f"{anchor}      EventDriven: {str(event_driven).lower()}\n")
 
 
 def scenario(n, hours, event_driven, workdir, backlog=0):

@@ -42,7 +42,7 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("ExpectedSnapshotMinutes", Applies::Both),
     ("ExpectedCopyMinutes", Applies::Both),
     ("EventDriven", Applies::Both),
-    ("RetentionHours", Applies::Only(Role::Source)),
+    ("RetentionHours", Applies::Both),
     ("BackupInterval", Applies::Only(Role::Source)),
     ("BackupIntervalMinutes", Applies::Only(Role::Source)),
     ("BackupSchedule", Applies::Only(Role::Source)),

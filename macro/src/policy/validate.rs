@@ -132,14 +132,20 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let target = read_target(r, role);
     let (retention_default, delete_default) = match role {
         Role::Source => (
-            defaults::SOURCE_RETENTION_DAYS,
+            Retention::Days(defaults::SOURCE_RETENTION_DAYS),
             defaults::SOURCE_DELETE_SCHEDULE,
         ),
         Role::Destination => (
-            defaults::DESTINATION_RETENTION_DAYS,
+            Retention::Hours(defaults::DESTINATION_RETENTION_HOURS),
             defaults::DESTINATION_DELETE_SCHEDULE,
         ),
     };
+    // A destination policy that declares no retention at all gets the default window and a
+    // daily tier for the promised week (the window alone would keep only hours).
+    let declares_retention = TIER_PROPERTIES
+        .iter()
+        .chain(&["RetentionDays", "RetentionHours"])
+        .any(|name| r.has(name));
     let (retention_days, retention_hours) = read_retention(r, retention_default);
     let delete_default = if retention_hours.is_some() {
         defaults::HOURLY_DELETE_SCHEDULE
@@ -152,7 +158,9 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let keep_latest = r.whole("KeepLatest", defaults::KEEP_LATEST, min, max);
     let mut tier =
         |name: &str, (min, max): (u64, u64)| r.has(name).then(|| r.whole(name, min, min, max));
-    let keep_daily = tier("KeepDaily", bounds::KEEP_DAILY);
+    let keep_daily = tier("KeepDaily", bounds::KEEP_DAILY)
+        .or((role == Role::Destination && !declares_retention)
+            .then_some(defaults::DESTINATION_KEEP_DAILY));
     let keep_weekly = tier("KeepWeekly", bounds::KEEP_WEEKLY);
     let keep_monthly = tier("KeepMonthly", bounds::KEEP_MONTHLY);
     let keep_yearly = tier("KeepYearly", bounds::KEEP_YEARLY);
@@ -246,11 +254,25 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     }
 }
 
-/// RetentionDays, or RetentionHours (source only), never both: (days, hours).
-fn read_retention(r: &mut Reader, default_days: u64) -> (Option<u64>, Option<u64>) {
+/// The retention tier properties.
+const TIER_PROPERTIES: [&str; 4] = ["KeepDaily", "KeepWeekly", "KeepMonthly", "KeepYearly"];
+
+/// A role's default retention.
+enum Retention {
+    Days(u64),
+    Hours(u64),
+}
+
+/// RetentionDays or RetentionHours, never both: (days, hours). Neither given: the role's
+/// default.
+fn read_retention(r: &mut Reader, default: Retention) -> (Option<u64>, Option<u64>) {
     if !r.has("RetentionHours") {
         let (min, max) = bounds::RETENTION_DAYS;
-        return (Some(r.whole("RetentionDays", default_days, min, max)), None);
+        return match default {
+            Retention::Hours(hours) if !r.has("RetentionDays") => (None, Some(hours)),
+            Retention::Hours(_) => (Some(r.whole("RetentionDays", 1, min, max)), None),
+            Retention::Days(days) => (Some(r.whole("RetentionDays", days, min, max)), None),
+        };
     }
     if r.has("RetentionDays") {
         r.diag.error(
@@ -650,9 +672,14 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     policy.cross_account_copy = Some(cross_account_copy);
     let (min, max) = bounds::COPY_RETENTION_DAYS;
     let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
-    let retention_days = policy
-        .retention_days
-        .unwrap_or(defaults::DESTINATION_RETENTION_DAYS);
+    if policy.retention_hours.is_some() && r.has("CopyRetentionDays") && policy.delete_old_snapshots
+    {
+        r.diag.error(
+            "CopyRetentionDays",
+            "conflicts with RetentionHours: with a retention in hours only shared snapshots younger than it are copied (older copies would be deleted and copied again); remove CopyRetentionDays or give RetentionDays",
+        );
+    }
+    let retention_days = policy.retention_days.unwrap_or(copy_retention_days);
     if copy_retention_days > retention_days && policy.delete_old_snapshots {
         r.diag.error(
             "RetentionDays",

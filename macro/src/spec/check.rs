@@ -128,10 +128,7 @@ impl PolicySpec<String> {
         self.check_target()?;
         match (self.retention_days, self.retention_hours) {
             (Some(days), None) => in_bounds("RetentionDays", days, bounds::RETENTION_DAYS)?,
-            (None, Some(hours)) if role == Role::Source => {
-                in_bounds("RetentionHours", hours, bounds::RETENTION_HOURS)?
-            }
-            (None, Some(_)) => fail("RetentionHours", "does not apply to Role Destination")?,
+            (None, Some(hours)) => in_bounds("RetentionHours", hours, bounds::RETENTION_HOURS)?,
             (Some(_), Some(_)) => fail("RetentionHours", "conflicts with RetentionDays")?,
             (None, None) => fail("RetentionDays", "is required (or RetentionHours)")?,
         }
@@ -356,7 +353,10 @@ impl PolicySpec<String> {
             copy_retention,
             bounds::COPY_RETENTION_DAYS,
         )?;
-        if self.delete_old_snapshots && copy_retention > self.retention_days.unwrap_or_default() {
+        if self.delete_old_snapshots
+            && let Some(days) = self.retention_days
+            && copy_retention > days
+        {
             return fail("RetentionDays", "must be >= CopyRetentionDays");
         }
         if let Some(rto) = self.rto_minutes {

@@ -36,6 +36,14 @@ pub mod defaults {
     pub const EXPECTED_COPY_MINUTES: u64 = 10;
     /// How late an EventBridge schedule may start its state machine.
     pub const SCHEDULE_JITTER_MINUTES: u64 = 1;
+    /// A destination policy that declares no retention keeps every copy for 6 hours and the
+    /// newest copy of each of the last 7 days: about 20 copies per database at a 30-minute
+    /// source cadence, where keeping every copy for 7 days (the default before 0.2) needed
+    /// 337 against AWS's default quota of 100 manual snapshots.
+    pub const DESTINATION_RETENTION_HOURS: u64 = 6;
+    pub const DESTINATION_KEEP_DAILY: u64 = 7;
+    /// RetentionDays of a destination task input that names neither RetentionDays nor
+    /// RetentionHours (none ever did: the expansion always sets one).
     pub const DESTINATION_RETENTION_DAYS: u64 = 7;
     pub const COPY_RETENTION_DAYS: u64 = 2;
     pub const KEEP_LATEST: u64 = 1;
@@ -387,11 +395,30 @@ impl<S> PolicySpec<S> {
     pub fn is_event_driven(&self) -> bool {
         self.event_driven != Some(false)
     }
+    /// How old a shared snapshot may be and still be copied: CopyRetentionDays, never longer
+    /// than the retention (a copy the next delete run would remove is not made, so a retention
+    /// in hours copies only what its window keeps; the daily tier keeps each day's newest).
     pub fn copy_retention(&self) -> Duration {
-        Duration::days(
+        let days = Duration::days(
             self.copy_retention_days
                 .unwrap_or(defaults::COPY_RETENTION_DAYS) as i64,
-        )
+        );
+        if self.delete_old_snapshots {
+            days.min(self.retention())
+        } else {
+            days
+        }
+    }
+    /// The property that sets `copy_retention`, for messages.
+    pub fn copy_retention_property(&self) -> &'static str {
+        let days = self
+            .copy_retention_days
+            .unwrap_or(defaults::COPY_RETENTION_DAYS) as i64;
+        if self.copy_retention() < Duration::days(days) {
+            self.retention_property()
+        } else {
+            "CopyRetentionDays"
+        }
     }
 
     /// Source: snapshots are shared (false for a destination policy).

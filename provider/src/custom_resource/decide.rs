@@ -5,6 +5,7 @@ use super::key_policy::KeyPolicy;
 use crate::inventory::{Database, Kind};
 use crate::plan::covered_databases;
 use crate::policy::{RuntimePolicy, Selector};
+use rds_snapshot_policy_macro::Role;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckReport {
@@ -111,11 +112,21 @@ pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
 /// (retention / interval + 1, at least KeepLatest) plus one per tier bucket older than the
 /// window (KeepDaily + KeepWeekly + KeepMonthly + KeepYearly; overlaps make it fewer), plus
 /// the newest snapshot's AWS-managed-key original while ReencryptKmsKey copies it.
+///
+/// A destination policy's copies arrive at the source's cadence, assumed to be the default for
+/// its RpoMinutes (`rpo::assumed_copy_spacing`).
 pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
-    let interval = policy.backup_interval().num_minutes().max(1);
+    let interval = arrival_interval(policy);
     let window = (policy.retention().num_minutes() / interval) + 1;
     let intermediate = i64::from(policy.spec.reencrypts());
     window.max(policy.keep_latest() as i64) + policy.spec.tier_buckets() as i64 + intermediate
+}
+
+/// Minutes between a policy's snapshots (source) or arriving copies (destination).
+fn arrival_interval(policy: &RuntimePolicy) -> i64 {
+    rds_snapshot_policy_macro::rpo::assumed_copy_spacing(&policy.spec)
+        .unwrap_or_else(|| policy.backup_interval().num_minutes())
+        .max(1)
 }
 
 pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport {
@@ -416,15 +427,27 @@ fn decide_quota(
     };
     let needed = snapshots_needed(policy, databases);
     if used + needed > max {
+        let fix = match policy.role() {
+            Role::Source => {
+                "shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)"
+            }
+            Role::Destination => {
+                "keep every copy for hours and the days promised as a tier (RetentionHours with KeepDaily, the default when no retention is given: about 20 copies per database)"
+            }
+        };
         report.failures.push(format!(
-            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute interval + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)",
+            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute {arrival} + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), or {fix}",
             noun = kind.noun(),
             tiers = match policy.spec.tier_buckets() {
                 0 => String::new(),
                 sum => format!(" + {sum} for the tiers"),
             },
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
-            interval = policy.backup_interval().num_minutes(),
+            interval = arrival_interval(policy),
+            arrival = match policy.role() {
+                Role::Source => "interval",
+                Role::Destination => "arrival of copies (the source's default cadence for RpoMinutes)",
+            },
         ));
     }
 }
@@ -461,19 +484,25 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
             "could not check the restore drill's network in {region}: {e}"
         )),
     }
-    match &facts.quota {
-        Ok(quotas) => {
-            for kind in [Kind::Instance, Kind::Cluster] {
-                if let Some((used, max)) =
-                    quotas.of(kind).filter(|(u, m)| *m > 0 && u * 10 >= m * 9)
-                {
-                    report.warnings.push(format!("{used} of the {max} manual {} snapshots allowed in {region} are used ({}): copies will fail when the quota is reached", kind.noun(), kind.quota_name()));
-                }
+    // The steady state of one database's copies, per kind this policy copies (a pattern may
+    // match both; the number of databases it will copy is not known before they are shared).
+    let kinds: &[Kind] = match &policy.selector {
+        Selector::Instance(_) => &[Kind::Instance],
+        Selector::Cluster(_) => &[Kind::Cluster],
+        _ => &[Kind::Instance, Kind::Cluster],
+    };
+    let before = report.failures.len();
+    for kind in kinds {
+        decide_quota(policy, *kind, 1, region, &facts.quota, &mut report);
+    }
+    if report.failures.len() == before
+        && let Ok(quotas) = &facts.quota
+    {
+        for kind in [Kind::Instance, Kind::Cluster] {
+            if let Some((used, max)) = quotas.of(kind).filter(|(u, m)| *m > 0 && u * 10 >= m * 9) {
+                report.warnings.push(format!("{used} of the {max} manual {} snapshots allowed in {region} are used ({}): copies will fail when the quota is reached", kind.noun(), kind.quota_name()));
             }
         }
-        Err(e) => report.warnings.push(format!(
-            "could not read the manual snapshot quota in {region}: {e}"
-        )),
     }
     report
 }

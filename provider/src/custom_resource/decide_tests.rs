@@ -334,13 +334,27 @@ fn destination_keys_and_quota() {
     };
     let report = decide_destination(&policy, &facts);
     assert_eq!(
-        report.failures,
-        [
-            "KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"
-        ]
+        report.failures[0],
+        "KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"
     );
-    assert_eq!(report.warnings.len(), 2);
-    assert!(report.warnings[1].contains("90 of the 100 manual DB instance snapshots"));
+    // 90 used and 20 more for one database's copies: over the quota.
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
+    assert!(report.failures[1].contains("keeps up to 20 manual DB instance snapshots"));
+    assert!(
+        report.warnings[1]
+            .contains("ManualClusterSnapshots quota of eu-central-1 was not reported")
+    );
+    let roomy = DestinationFacts {
+        quota: Ok(Quotas {
+            instance: Some((80, 100)),
+            cluster: Some((95, 100)),
+        }),
+        keys: vec![],
+        ..facts.clone()
+    };
+    let report = decide_destination(&policy, &roomy);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(report.failures[0].contains("manual DB cluster snapshots"));
 
     let missing = DestinationFacts {
         drill_network: Some(DrillNetwork::Missing("app-dr".into())),
@@ -425,4 +439,53 @@ fn the_reencryption_intermediate_counts_against_the_quota() {
     // 2 days hourly: 49 per database, one more while the newest is re-encrypted.
     assert_eq!(snapshots_per_database(&source()), 49);
     assert_eq!(snapshots_per_database(&reencrypting()), 50);
+}
+
+/// The DR account's steady state: copies arrive at the source's default cadence for the
+/// policy's RpoMinutes (30 minutes for 60), so keeping every copy for 7 days needs 337 per
+/// database against AWS's default quota of 100; the default (every copy for 6 hours and the
+/// newest of each of 7 days) needs 20.
+#[test]
+fn a_destination_policy_must_fit_its_copies_in_the_quota() {
+    let policy = |extra: serde_json::Value| {
+        let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p",
+            "DBInstanceIdentifier": "orders", "DestinationRegion": "eu-central-1",
+            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+    };
+    let empty = DestinationFacts {
+        keys: vec![],
+        region: "eu-central-1".into(),
+        quota: Ok(Quotas {
+            instance: Some((0, 100)),
+            cluster: Some((100, 100)),
+        }),
+        drill_network: None,
+    };
+    let defaults = policy(json!({}));
+    assert_eq!(snapshots_per_database(&defaults), 20);
+    assert!(decide_destination(&defaults, &empty).failures.is_empty());
+    let week = policy(json!({"RetentionDays": 7}));
+    assert_eq!(snapshots_per_database(&week), 337);
+    let report = decide_destination(&week, &empty);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0].contains("keeps up to 337 manual DB instance snapshots")
+            && report.failures[0].contains("30-minute arrival of copies")
+            && report.failures[0].contains("RetentionHours with KeepDaily"),
+        "{}",
+        report.failures[0]
+    );
+    // A slower RPO means copies arrive less often.
+    let slow = policy(json!({"RetentionDays": 7, "RpoMinutes": 1440}));
+    assert!(
+        snapshots_per_database(&slow) < 20,
+        "{}",
+        snapshots_per_database(&slow)
+    );
+    assert!(decide_destination(&slow, &empty).failures.is_empty());
 }

@@ -155,9 +155,15 @@ pub(super) fn plan_copy(
             plan.skip(
                 subject,
                 format!(
-                    "taken {} ago, older than CopyRetentionDays ({})",
+                    "taken {} ago, older than {} ({}){}",
                     age(now - point),
-                    age(policy.copy_retention())
+                    policy.spec.copy_retention_property(),
+                    age(policy.copy_retention()),
+                    if policy.spec.copy_retention_property() == "CopyRetentionDays" {
+                        ""
+                    } else {
+                        ": its copy would be deleted by the next delete run"
+                    }
                 ),
             );
             continue;
@@ -247,8 +253,9 @@ pub(super) fn plan_copy(
                     kind: first.kind,
                 },
                 format!(
-                    "first-step copy {} is older than CopyRetentionDays and has no DR copy",
-                    first.id
+                    "first-step copy {} is older than {} and has no DR copy",
+                    first.id,
+                    policy.spec.copy_retention_property()
                 ),
             );
             continue;
