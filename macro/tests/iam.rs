@@ -648,6 +648,7 @@ fn each_pipeline_stage_has_its_own_role_and_only_prod_deploys_after_approval() {
 const NOT_OPERATIONS: &[&str] = &[
     "tag_list",
     "copy_retention",
+    "copy_retention_property",
     "stop_date",
     "start_date",
     "copy_key",

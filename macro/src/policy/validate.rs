@@ -672,13 +672,6 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     policy.cross_account_copy = Some(cross_account_copy);
     let (min, max) = bounds::COPY_RETENTION_DAYS;
     let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
-    if policy.retention_hours.is_some() && r.has("CopyRetentionDays") && policy.delete_old_snapshots
-    {
-        r.diag.error(
-            "CopyRetentionDays",
-            "conflicts with RetentionHours: with a retention in hours only shared snapshots younger than it are copied (older copies would be deleted and copied again); remove CopyRetentionDays or give RetentionDays",
-        );
-    }
     let retention_days = policy.retention_days.unwrap_or(copy_retention_days);
     if copy_retention_days > retention_days && policy.delete_old_snapshots {
         r.diag.error(
