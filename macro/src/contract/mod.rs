@@ -442,6 +442,11 @@ pub mod generated_properties {
     /// The identity version this release writes.
     pub const CURRENT_IDENTITY_VERSION: u32 = 2;
     pub const ALL: [&str; 3] = [SERVICE_TOKEN, GENERATED_RESOURCES, IDENTITY_VERSION];
+    /// In `GeneratedResources`: who the notifications reach, `email` (NotificationEmail),
+    /// `topic` (NotificationTopicArn, subscribed by its owner) or `none` (the created topic
+    /// has no subscriber: the deploy-time check warns, StrictChecks refuses).
+    pub const NOTIFICATION_SUBSCRIBER: &str = "NotificationSubscriber";
+    pub const SUBSCRIBER_NONE: &str = "none";
 }
 
 /// CloudFormation's custom-resource event names the provider answers.

@@ -201,7 +201,15 @@ pub fn generate(
     properties.extend(normalized);
     properties.insert(
         generated_properties::GENERATED_RESOURCES.into(),
-        json!({"StateMachines": machines, "NotificationTopic": topic_arn}),
+        json!({
+            "StateMachines": machines,
+            "NotificationTopic": topic_arn,
+            generated_properties::NOTIFICATION_SUBSCRIBER: match &policy.notification {
+                Notification::Email(_) => "email",
+                Notification::Topic(_) => "topic",
+                Notification::Created => generated_properties::SUBSCRIBER_NONE,
+            },
+        }),
     );
     properties.insert(
         generated_properties::IDENTITY_VERSION.into(),

@@ -122,6 +122,39 @@ pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
     window.max(policy.keep_latest() as i64) + policy.spec.tier_buckets() as i64 + intermediate
 }
 
+/// An Update that shortens the retention window: the next delete run removes what the old
+/// window kept. A changed default does this without the template changing (the DR default
+/// went from 7 days to 6 hours with a daily tier), so the deployment says so.
+pub fn retention_shrinks(old: &RuntimePolicy, new: &RuntimePolicy) -> Option<String> {
+    let human = rds_snapshot_policy_macro::rpo::human;
+    (new.retention() < old.retention()).then(|| {
+        let (property, value) = if old.spec.retention_hours.is_some() {
+            ("RetentionHours", old.retention().num_hours())
+        } else {
+            ("RetentionDays", old.retention().num_days())
+        };
+        format!(
+            "the retention window shrinks from {} to {}: the next delete run deletes this policy's snapshots older than {} that no tier or KeepLatest keeps; to keep the previous window set {property}: {value} (the quota check then says whether it fits)",
+            human(old.retention()),
+            human(new.retention()),
+            human(new.retention()),
+        )
+    })
+}
+
+/// The warning for a policy whose created notification topic has no subscriber (the
+/// expansion records it in `GeneratedResources`); `None` otherwise, and for resources
+/// expanded before the field existed.
+pub fn unsubscribed(properties: &serde_json::Value) -> Option<String> {
+    use rds_snapshot_policy_macro::contract::generated_properties as generated;
+    let subscriber = properties
+        .get(generated::GENERATED_RESOURCES)?
+        .get(generated::NOTIFICATION_SUBSCRIBER)?;
+    (subscriber == generated::SUBSCRIBER_NONE).then(|| {
+        "the policy's notification topic has no subscriber: its alarms (RPO, RTO, failures, tamper, holds) reach no one; set NotificationEmail, or NotificationTopicArn to a topic someone reads, or subscribe to the created topic (attribute NotificationTopicArn) and set StrictChecks only once that is done".to_string()
+    })
+}
+
 /// Minutes between a policy's snapshots (source) or arriving copies (destination).
 fn arrival_interval(policy: &RuntimePolicy) -> i64 {
     rds_snapshot_policy_macro::rpo::assumed_copy_spacing(&policy.spec)

@@ -489,3 +489,39 @@ fn a_destination_policy_must_fit_its_copies_in_the_quota() {
     );
     assert!(decide_destination(&slow, &empty).failures.is_empty());
 }
+
+/// An upgrade that takes a destination policy from the old default (every copy for 7 days) to
+/// the new one (6 hours with a daily tier) says what the next delete run will remove.
+#[test]
+fn a_shrinking_retention_is_reported_on_update() {
+    let policy = |extra: serde_json::Value| {
+        let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p",
+            "DBInstanceIdentifier": "orders", "DestinationRegion": "eu-central-1",
+            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+        properties
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+    };
+    let old = policy(json!({"RetentionDays": 7}));
+    let new = policy(json!({}));
+    let warning = retention_shrinks(&old, &new).expect("a shrink");
+    assert!(
+        warning.contains("from 7 days to 6 hours") && warning.contains("set RetentionDays: 7"),
+        "{warning}"
+    );
+    assert_eq!(retention_shrinks(&new, &old), None);
+    assert_eq!(retention_shrinks(&old, &old), None);
+}
+
+#[test]
+fn a_topic_without_subscriber_is_reported() {
+    let with = |who: &str| json!({"GeneratedResources": {"NotificationSubscriber": who}});
+    let warning = unsubscribed(&with("none")).expect("a warning");
+    assert!(warning.contains("no subscriber") && warning.contains("NotificationEmail"));
+    assert_eq!(unsubscribed(&with("email")), None);
+    assert_eq!(unsubscribed(&with("topic")), None);
+    // Expanded by a release without the field: nothing known, nothing said.
+    assert_eq!(unsubscribed(&json!({"GeneratedResources": {}})), None);
+}

@@ -211,7 +211,20 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
         return request.response(false, reason, request.fallback_physical_id(), Map::new());
     }
     let strict = policy.spec.strict_checks;
-    let report = run_checks(aws, &policy, trust).await;
+    let mut report = run_checks(aws, &policy, trust).await;
+    if request.request_type == events::UPDATE
+        && let Ok(old) = RuntimePolicy::from_properties(
+            &policy_properties(&request.old_properties),
+            region,
+            None,
+        )
+        && let Some(warning) = decide::retention_shrinks(&old, &policy)
+    {
+        report.warnings.push(warning);
+    }
+    if let Some(warning) = decide::unsubscribed(&request.properties) {
+        report.warnings.push(warning);
+    }
     let mut data = generated_attributes(&request.properties);
     data.insert("Databases".into(), json!(report.databases.join(",")));
     if let Some(worst) = policy.worst_case() {
