@@ -21,17 +21,17 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import zipfile
 
 import boto3
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "demo"))
+from demo import free_port, post, wait_port  # noqa: E402  (the demo's small helpers)
 SCEPTRE = os.path.join(ROOT, ".tools/sceptre/bin/sceptre")
 VARS = "vars/emulator.yaml"
 TOOLING = "121212121212"
@@ -76,29 +76,6 @@ def start(args, log, env=None):
                              start_new_session=True)
     CHILDREN.append(child)
     return child
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, seconds, what):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    fail(f"{what} did not listen on port {port} within {seconds} s")
-
-
-def post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read() or b"null")
 
 
 class Emulator:

@@ -441,22 +441,25 @@ fn the_reencryption_intermediate_counts_against_the_quota() {
     assert_eq!(snapshots_per_database(&reencrypting()), 50);
 }
 
+/// A destination policy copying `orders`, with `extra` properties.
+fn orders_copies(extra: Value) -> RuntimePolicy {
+    let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p",
+        "DBInstanceIdentifier": "orders", "DestinationRegion": "eu-central-1",
+        "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+    properties
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
+}
+
 /// The DR account's steady state: copies arrive at the source's default cadence for the
 /// policy's RpoMinutes (30 minutes for 60), so keeping every copy for 7 days needs 337 per
 /// database against AWS's default quota of 100; the default (every copy for 6 hours and the
 /// newest of each of 7 days) needs 20.
 #[test]
 fn a_destination_policy_must_fit_its_copies_in_the_quota() {
-    let policy = |extra: serde_json::Value| {
-        let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p",
-            "DBInstanceIdentifier": "orders", "DestinationRegion": "eu-central-1",
-            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
-        properties
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
-    };
+    let policy = orders_copies;
     let empty = DestinationFacts {
         keys: vec![],
         region: "eu-central-1".into(),
@@ -494,16 +497,7 @@ fn a_destination_policy_must_fit_its_copies_in_the_quota() {
 /// the new one (6 hours with a daily tier) says what the next delete run will remove.
 #[test]
 fn a_shrinking_retention_is_reported_on_update() {
-    let policy = |extra: serde_json::Value| {
-        let mut properties = json!({"Role": "Destination", "SourceAccounts": ["111111111111"], "PolicyId": "p",
-            "DBInstanceIdentifier": "orders", "DestinationRegion": "eu-central-1",
-            "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
-        properties
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
-    };
+    let policy = orders_copies;
     let old = policy(json!({"RetentionDays": 7}));
     let new = policy(json!({}));
     let warning = retention_shrinks(&old, &new).expect("a shrink");
