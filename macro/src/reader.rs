@@ -170,6 +170,23 @@ impl Reader<'_> {
                 minutes: 60,
             })
         };
+        // The seed writes schedules as a bare cron body (`0 0,8,16 * * ? *`): six fields
+        // without `cron(...)`. EventBridge needs the wrapper; read it as the seed meant.
+        let text = text.map(|t| {
+            let bare = !t.trim_start().starts_with("cron(")
+                && !t.trim_start().starts_with("rate(")
+                && t.split_whitespace().count() == 6;
+            let wrapped = format!("cron({})", t.trim());
+            if bare && Schedule::parse(&wrapped).is_ok() {
+                self.diag.warn(
+                    name,
+                    format!("{t:?} is a bare cron body (the seed's form): read as {wrapped}; write it so"),
+                );
+                wrapped
+            } else {
+                t
+            }
+        });
         match text {
             None => fallback(),
             Some(t) => match Schedule::parse(&t) {
