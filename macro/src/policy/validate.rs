@@ -363,6 +363,14 @@ fn read_target(r: &mut Reader, role: Role) -> Target<Text> {
 fn read_db_identifier(r: &mut Reader, name: &str) -> Text {
     let text = r.text(name).unwrap_or(Text::Literal(String::new()));
     if let Text::Literal(id) = &text {
+        // A dynamic reference to a plaintext Systems Manager parameter, as the seed passes the
+        // identifier: CloudFormation resolves it after the macro (CloudFormation guide,
+        // "Get values stored in other services using dynamic references": `ssm` references
+        // work in any resource property), so it passes through and the provider checks the
+        // resolved identifier at deploy time.
+        if is_ssm_reference(id) {
+            return Text::Intrinsic(Value::String(id.clone()));
+        }
         if !is_db_identifier(id) {
             r.diag.error(
                 name,
@@ -380,6 +388,12 @@ fn read_db_identifier(r: &mut Reader, name: &str) -> Text {
         }
     }
     text
+}
+
+/// `{{resolve:ssm:NAME}}` or `{{resolve:ssm:NAME:VERSION}}` (parameter names: letters, digits,
+/// `_.-/`, at most 2048 characters).
+fn is_ssm_reference(text: &str) -> bool {
+    static_regex(r"^\{\{resolve:ssm:[A-Za-z0-9_./-]{1,2048}(:[0-9]{1,10})?\}\}$").is_match(text)
 }
 
 fn read_log_level(r: &mut Reader) -> LogLevel {
