@@ -31,12 +31,11 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "demo"))
-from demo import free_port, post, wait_port  # noqa: E402  (the demo's small helpers)
+from demo import free_port, post, start, stop_children, wait_port  # noqa: E402  (the demo's helpers)
 SCEPTRE = os.path.join(ROOT, ".tools/sceptre/bin/sceptre")
 VARS = "vars/emulator.yaml"
 TOOLING = "121212121212"
 REGIONS = {"prod": "eu-west-1", "dr": "eu-central-1"}
-CHILDREN = []
 
 
 def say(message):
@@ -55,27 +54,6 @@ def fail(message):
         except Exception as error:  # noqa: BLE001 - the report never hides the failure
             print(f"launch: (could not read the stacks' events: {error})", file=sys.stderr)
     sys.exit(1)
-
-
-def stop_children():
-    for child in CHILDREN:
-        if child.poll() is None:
-            try:
-                os.killpg(child.pid, signal.SIGTERM)
-            except OSError:
-                pass
-    for child in CHILDREN:
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-
-
-def start(args, log, env=None):
-    child = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                             start_new_session=True)
-    CHILDREN.append(child)
-    return child
 
 
 class Emulator:
@@ -254,8 +232,7 @@ def main():
     template = body if isinstance(body, dict) else json.loads(body)
     policies = [r["Properties"] for r in template["Resources"].values()
                 if r.get("Type") in ("AWS::CloudFormation::CustomResource", "Custom::RdsSnapshotPolicy")]
-    if not policies or any(str(p.get("SourceAccounts")) not in (prod, f"['{prod}']") and prod not in json.dumps(p.get("SourceAccounts"))
-                           for p in policies):
+    if not policies or any(p.get("SourceAccounts") != [prod] for p in policies):
         fail(f"the DR copy policy does not copy from {prod}: {[p.get('SourceAccounts') for p in policies]}")
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in found[copies].get("Parameters", [])}
     if parameters.get("ProductionAccountId") != prod or parameters.get("ProductionRegion") != var["prod_region"]:
