@@ -140,12 +140,13 @@ async fn start(
     let started = aws.now();
     let mut restores = Vec::new();
     for copy in targets {
-        let identifier = drill_identifier(&policy.id, copy.database_key());
+        let database = policy.database_key(copy);
+        let identifier = drill_identifier(&policy.id, &database);
         let requested = rfc3339(aws.now());
         api.restore(policy, copy, &identifier, &requested).await?;
-        tracing::info!(policy = %policy.id, database = copy.database_key(), snapshot = %copy.id, %identifier, "drill restore requested");
+        tracing::info!(policy = %policy.id, %database, snapshot = %copy.id, %identifier, "drill restore requested");
         restores.push(DrillRestore {
-            database: copy.database_key().to_string(),
+            database,
             kind: match copy.kind {
                 Kind::Instance => KindName::Instance,
                 Kind::Cluster => KindName::Cluster,

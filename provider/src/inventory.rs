@@ -113,6 +113,15 @@ impl Snapshot {
     pub fn database_key(&self) -> &str {
         self.tag(tags::DATABASE).unwrap_or(&self.database)
     }
+
+    /// The account whose database this snapshot protects: for a DR copy the owner of the
+    /// snapshot it was copied from (its source-ARN tag), else the owner in its own ARN.
+    pub fn source_account(&self) -> Option<&str> {
+        let arn = self.tag(tags::SOURCE_ARN).unwrap_or(&self.arn);
+        arn.split(':')
+            .nth(4)
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 /// Who manages a KMS key.

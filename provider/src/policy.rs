@@ -9,6 +9,24 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::{ErrorKind, ProviderError};
+use crate::inventory::Snapshot;
+
+/// `<account>/<database>`: a database of another account, as a DR policy keys it (a DB
+/// identifier holds no `/`, so the key splits back without doubt).
+pub fn qualified_database(account: &str, database: &str) -> String {
+    format!("{account}/{database}")
+}
+
+/// The database's name in a bookkeeping key (`orders` of `111111111111/orders`).
+pub fn database_name(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, name)| name)
+}
+
+/// Whether a user's `--database` names the database of `key`: the key itself, or its name
+/// alone (which matches that name in every source account).
+pub fn names_database(key: &str, wanted: &str) -> bool {
+    key == wanted || database_name(key) == wanted
+}
 
 /// Which databases (source) or snapshots (destination) the policy covers.
 #[derive(Debug, Clone)]
@@ -162,6 +180,19 @@ impl RuntimePolicy {
     /// The tag that marks snapshots this policy made: CreatedBy (source) or CopiedBy (DR).
     pub fn marker_tag(&self) -> &'static str {
         self.spec.role.marker_tag()
+    }
+
+    /// The database `snapshot` belongs to, as this policy keeps its books (recovery points,
+    /// retention tiers, drills, metrics, status): its name at the source; at the DR account,
+    /// which may copy from many source accounts with same-named databases,
+    /// `<source account>/<name>` (issue 26).
+    pub fn database_key(&self, snapshot: &Snapshot) -> String {
+        match (self.role(), snapshot.source_account()) {
+            (rds_snapshot_policy_macro::Role::Destination, Some(account)) => {
+                qualified_database(account, snapshot.database_key())
+            }
+            _ => snapshot.database_key().to_string(),
+        }
     }
 
     /// The worst-case recovery-point age at the DR copy, term by term (see `rpo`).

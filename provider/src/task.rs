@@ -64,7 +64,7 @@ fn recovery_points(
             && s.tag(marker) == Some(tags::TOOL)
     }) {
         if let Some(point) = s.recovery_point() {
-            offer(s.database_key(), point, &s.id);
+            offer(&policy.database_key(s), point, &s.id);
         }
     }
     if policy.role() == Role::Destination {
@@ -73,11 +73,12 @@ fn recovery_points(
         for s in inventory.sources.iter().filter(|s| {
             s.is_available()
                 && crate::plan::copy::selected(policy, s)
-                && !copied.iter().any(|db| db == s.database_key())
+                && crate::plan::copy::from_source_account(policy, s)
+                && !copied.contains(&policy.database_key(s))
         }) {
             if let Some(point) = s.recovery_point() {
                 let entry = uncopied
-                    .entry(s.database_key().to_string())
+                    .entry(policy.database_key(s))
                     .or_insert((point, s.id.clone()));
                 if point > entry.0 {
                     *entry = (point, s.id.clone());
@@ -548,19 +549,50 @@ mod tests {
             ..Inventory::default()
         };
         let points = recovery_points(&destination(), &inventory, at("2026-11-24T07:00:00Z"));
-        assert_eq!(points["orders"].snapshot, "orders-2");
-        assert_eq!(points["orders"].age_minutes, 30);
-        assert_eq!(points["billing"].snapshot, "billing-2");
-        assert_eq!(points["billing"].age_minutes, 90);
+        // At the DR account a database is keyed by its source account and name.
+        assert_eq!(points["111111111111/orders"].snapshot, "orders-2");
+        assert_eq!(points["111111111111/orders"].age_minutes, 30);
+        assert_eq!(points["111111111111/billing"].snapshot, "billing-2");
+        assert_eq!(points["111111111111/billing"].age_minutes, 90);
 
         let data = recovery_point_metric_data("dr", &points);
         assert_eq!(data.len(), 3);
         // First the policy's maximum (what the RPO alarm watches), then the oldest database.
         assert_eq!(data[0].dimensions.len(), 1);
         assert_eq!(data[0].value, 90.0);
-        assert_eq!(data[1].dimensions[1].value, "billing");
+        assert_eq!(data[1].dimensions[1].value, "111111111111/billing");
         assert_eq!(data[0].metric_name, metrics::RECOVERY_POINT_AGE);
         assert!(!serde_json::to_string(&data).unwrap().contains("Timestamp"));
+    }
+
+    #[test]
+    fn same_named_databases_of_two_source_accounts_are_measured_apart() {
+        let ours = [(tags::POLICY, "dr"), (tags::COPIED_BY, tags::TOOL)];
+        let mut other = snapshot(
+            "orders-2-333333333333",
+            "orders",
+            "2026-11-24T04:00:00Z",
+            &ours,
+        );
+        other.tags.insert(
+            tags::SOURCE_ARN.into(),
+            "arn:aws:rds:eu-west-1:333333333333:snapshot:orders-2".into(),
+        );
+        let mut policy = destination();
+        policy.spec.source_accounts = Some(vec!["111111111111".into(), "333333333333".into()]);
+        let inventory = Inventory {
+            snapshots: vec![
+                snapshot("orders-2", "orders", "2026-11-24T06:30:00Z", &ours),
+                other,
+            ],
+            ..Inventory::default()
+        };
+        let points = recovery_points(&policy, &inventory, at("2026-11-24T07:00:00Z"));
+        // The fresh copy of one account does not hide the stale copy of the other.
+        assert_eq!(points["111111111111/orders"].age_minutes, 30);
+        assert_eq!(points["333333333333/orders"].age_minutes, 180);
+        let data = recovery_point_metric_data("dr", &points);
+        assert_eq!(data[0].value, 180.0);
     }
 
     #[test]

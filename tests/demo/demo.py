@@ -677,7 +677,8 @@ def status_scenario(prod, dr, databases, workdir):
     rows = {d["database"]: d for d in report["databases"]}
     ok = report["verdict"] == "protected" and done.returncode == 0
     for db in databases:
-        row = rows.get(db)
+        # Rows are per (source account, database): a DR account may copy same-named databases.
+        row = rows.get(f"{prod.account}/{db}")
         if (not row or not row["rpoMet"] or not row["newestCopy"] or not row["shared"] or not row["ageHistory"]
                 or not row["lastDrill"]):
             ok = False

@@ -82,7 +82,7 @@ impl DrillApi {
         identifier: &str,
         requested: &str,
     ) -> Result<(), ProviderError> {
-        let mut target = drill_target(policy, copy.kind, copy.database_key());
+        let mut target = drill_target(policy, copy.kind, &policy.database_key(copy));
         target.tags.extend(
             [
                 (tags::DRILL_SNAPSHOT, copy.arn.as_str()),

@@ -16,7 +16,7 @@ use crate::drill::run_drill_step;
 use crate::inventory::{Kind, tags};
 use crate::plan::Action;
 use crate::plan::drill::drill_class;
-use crate::policy::RuntimePolicy;
+use crate::policy::{RuntimePolicy, names_database};
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -221,16 +221,31 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
     let inventory = list_inventory(&aws, Action::Drill, &policy)
         .await
         .map_err(|e| format!("{}: {}", e.kind, e.message))?;
-    let copy = inventory
+    let candidates: Vec<_> = inventory
         .snapshots
         .iter()
         .filter(|s| {
             s.is_available()
                 && s.tag(tags::POLICY) == Some(policy.id.as_str())
                 && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
-                && s.database_key() == args.database
+                && names_database(&policy.database_key(s), &args.database)
                 && point.is_none_or(|p| s.recovery_point().is_some_and(|r| r <= p))
         })
+        .collect();
+    let mut keys: Vec<String> = candidates.iter().map(|s| policy.database_key(s)).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.len() > 1 {
+        return Err(format!(
+            "--database {} names databases of {} source accounts ({}): name one as <account>/<database>",
+            args.database,
+            keys.len(),
+            keys.join(", ")
+        ));
+    }
+    let database = keys.pop().unwrap_or_else(|| args.database.clone());
+    let copy = candidates
+        .into_iter()
         .max_by_key(|s| s.recovery_point())
         .ok_or_else(|| {
             format!(
@@ -261,7 +276,7 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
         subnet_group: args.subnet_group.clone(),
         security_groups: (!args.security_group_ids.is_empty())
             .then(|| args.security_group_ids.clone()),
-        tags: failover_tags(&policy, &args.database),
+        tags: failover_tags(&policy, &database),
     };
     api.restore_as(copy, &args.target_id, target.clone())
         .await

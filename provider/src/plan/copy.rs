@@ -2,7 +2,7 @@
 //! no copy yet are copied in one call into DestinationRegion under the DR key (or in two, with
 //! `TwoStepCopy`: see `two_step`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -29,6 +29,15 @@ pub(crate) fn selected(policy: &RuntimePolicy, s: &Snapshot) -> bool {
         Selector::Instance(id) => s.kind == Kind::Instance && s.database == *id,
         Selector::Cluster(id) => s.kind == Kind::Cluster && s.database == *id,
     }
+}
+
+/// Whether `source` was shared by one of SourceAccounts (any account when none is listed).
+pub(crate) fn from_source_account(policy: &RuntimePolicy, source: &Snapshot) -> bool {
+    let known = policy.spec.source_account_list();
+    known.is_empty()
+        || source
+            .source_account()
+            .is_some_and(|owner| known.iter().any(|a| a == owner))
 }
 
 /// Copies started this long ago at most are marked when first seen available; older ones (from
@@ -61,7 +70,7 @@ fn mark_delivered(
             Operation::MarkDelivered {
                 snapshot_id: copy.id.clone(),
                 snapshot_arn: copy.arn.clone(),
-                database: copy.database_key().to_string(),
+                database: policy.database_key(copy),
                 delivered: now.to_rfc3339_opts(SecondsFormat::Secs, true),
                 lag_minutes: lag,
             },
@@ -133,11 +142,12 @@ pub(super) fn plan_copy(
     } else {
         Vec::new()
     };
-    let known_accounts = policy.spec.source_account_list();
+    // Copy names taken by this run (two source accounts may name snapshots alike).
+    let mut claimed: BTreeSet<(String, Kind)> = BTreeSet::new();
     for source in candidates {
         let subject = source.arn.as_str();
-        let owner = source.arn.split(':').nth(4).unwrap_or_default();
-        if !known_accounts.is_empty() && !known_accounts.iter().any(|a| a == owner) {
+        if !from_source_account(policy, source) {
+            let owner = source.source_account().unwrap_or("an unknown account");
             plan.skip(
                 subject,
                 format!("shared by account {owner}, which is not one of SourceAccounts"),
@@ -179,16 +189,16 @@ pub(super) fn plan_copy(
             );
             continue;
         }
-        if let Some(other) = existing.get(&(source.id.as_str(), source.kind)) {
+        let Some(target_id) = copy_name(policy, source, &existing, &claimed) else {
             plan.skip(
                 subject,
                 format!(
                     "a snapshot named {} already exists in {} and is not this policy's copy",
-                    other.id, policy.destination_region
+                    source.id, policy.destination_region
                 ),
             );
             continue;
-        }
+        };
         if source.is_failed() {
             plan.skip(subject, format!("snapshot is {}", source.status));
             continue;
@@ -220,13 +230,20 @@ pub(super) fn plan_copy(
         let mut from = source;
         if two_steps {
             let first = first_copies.get(subject).copied();
-            match two_step::first_step(plan, policy, inventory, first, source, &copy_tags) {
+            match two_step::first_step(
+                plan,
+                policy,
+                inventory,
+                first,
+                (source, &target_id),
+                &copy_tags,
+            ) {
                 FirstStep::CopyFrom(first) => from = first,
                 FirstStep::Handled => continue,
             }
         }
         let reason = format!("taken {} ago, no copy yet", age(now - point));
-        plan_dr_copy(
+        if plan_dr_copy(
             plan,
             policy,
             key,
@@ -234,11 +251,13 @@ pub(super) fn plan_copy(
             DrCopy {
                 subject,
                 from,
-                target_id: &source.id,
+                target_id: &target_id,
                 tags: copy_tags,
             },
             reason,
-        );
+        ) {
+            claimed.insert((target_id, source.kind));
+        }
     }
     for first in orphans {
         let (Some(original), Some(point)) = (first.tag(tags::SOURCE_ARN), first.recovery_point())
@@ -303,7 +322,34 @@ struct DrCopy<'a> {
     tags: Vec<(String, String)>,
 }
 
-/// Plans `copy` unless the cross-region copies in flight are at AWS's limit.
+/// The name of `source`'s DR copy: its own name, unless this policy's copy of a snapshot of
+/// another account holds it (StackSets deploy one policy to many accounts, whose databases and
+/// schedules, and so snapshot names, may be alike), then the name with the source account.
+/// `None` when another snapshot holds the name: it is left alone.
+fn copy_name(
+    policy: &RuntimePolicy,
+    source: &Snapshot,
+    existing: &BTreeMap<(&str, Kind), &Snapshot>,
+    claimed: &BTreeSet<(String, Kind)>,
+) -> Option<String> {
+    let free = |name: &str| {
+        !existing.contains_key(&(name, source.kind))
+            && !claimed.contains(&(name.to_string(), source.kind))
+    };
+    if free(&source.id) {
+        return Some(source.id.clone());
+    }
+    let holder = existing.get(&(source.id.as_str(), source.kind));
+    let ours = holder.is_none_or(|other| {
+        other.tag(tags::POLICY) == Some(policy.id.as_str())
+            && other.tag(tags::COPIED_BY) == Some(tags::TOOL)
+    });
+    let account = source.source_account()?;
+    let name = super::fit_name(&source.id, account, source.kind);
+    (ours && free(&name)).then_some(name)
+}
+
+/// Plans `copy` unless the cross-region copies in flight are at AWS's limit; whether it did.
 fn plan_dr_copy(
     plan: &mut Plan,
     policy: &RuntimePolicy,
@@ -311,7 +357,7 @@ fn plan_dr_copy(
     in_flight: &mut BTreeMap<Kind, usize>,
     copy: DrCopy<'_>,
     reason: String,
-) {
+) -> bool {
     let DrCopy {
         subject,
         from,
@@ -332,7 +378,7 @@ fn plan_dr_copy(
                 copy_limit(from.kind)
             ),
         );
-        return;
+        return false;
     }
     // A cross-region copy of an instance snapshot with its own option group takes
     // DestinationOptionGroupName when the policy names one. AWS requires it only when the
@@ -371,4 +417,5 @@ fn plan_dr_copy(
                 .unwrap_or_default()
         ),
     );
+    true
 }

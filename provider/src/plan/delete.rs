@@ -58,14 +58,14 @@ pub(super) fn plan_delete(
             is_reencrypted_copy_of(policy, copy, s).then_some(((s.id.as_str(), s.kind), *copy))
         })
         .collect();
-    let mut by_database: BTreeMap<(&str, Kind), Vec<&Snapshot>> = BTreeMap::new();
+    let mut by_database: BTreeMap<(String, Kind), Vec<&Snapshot>> = BTreeMap::new();
     for s in own.iter().filter(|s| {
         s.is_available()
             && s.retention_time().is_some()
             && !reencrypted.contains_key(&(s.id.as_str(), s.kind))
     }) {
         by_database
-            .entry((s.database_key(), s.kind))
+            .entry((policy.database_key(s), s.kind))
             .or_default()
             .push(s);
     }
@@ -198,7 +198,7 @@ fn keepers<'a>(policy: &RuntimePolicy, list: &mut [&'a Snapshot]) -> Vec<(&'a st
                 format!(
                     "one of the newest {} available of {} (KeepLatest)",
                     policy.keep_latest(),
-                    s.database_key()
+                    policy.database_key(s)
                 ),
             )
         })

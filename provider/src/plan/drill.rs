@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::fnv_hex;
 use crate::inventory::{Inventory, Kind, Snapshot, tags};
-use crate::policy::RuntimePolicy;
+use crate::policy::{RuntimePolicy, names_database};
 use rds_snapshot_policy_macro::spec::defaults;
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
@@ -94,14 +94,14 @@ pub fn drill_targets<'a>(
     inventory: &'a Inventory,
     only: Option<&str>,
 ) -> Vec<&'a Snapshot> {
-    let mut newest: BTreeMap<&str, &Snapshot> = BTreeMap::new();
+    let mut newest: BTreeMap<String, &Snapshot> = BTreeMap::new();
     for s in inventory.snapshots.iter().filter(|s| {
         s.is_available()
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
             && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
-            && only.is_none_or(|db| s.database_key() == db)
+            && only.is_none_or(|db| names_database(&policy.database_key(s), db))
     }) {
-        let entry = newest.entry(s.database_key()).or_insert(s);
+        let entry = newest.entry(policy.database_key(s)).or_insert(s);
         if s.recovery_point() > entry.recovery_point() {
             *entry = s;
         }
@@ -184,7 +184,7 @@ pub fn observe_restore<'a>(
                 && s.kind == resource.kind
                 && s.tag(tags::POLICY) == Some(policy.id.as_str())
                 && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
-                && s.database_key() == database
+                && policy.database_key(s) == database
         })
         .ok_or_else(|| {
             format!(

@@ -120,7 +120,7 @@ pub fn max_snapshot_name(kind: Kind) -> usize {
 /// `<database>-<rest>`, or, when that is too long for `kind`, the database's name cut short
 /// with 6 hex digits of the whole name (so two long names stay apart): a valid identifier
 /// either way (letters, digits, single hyphens, no trailing hyphen).
-fn fit_name(database: &str, rest: &str, kind: Kind) -> String {
+pub(super) fn fit_name(database: &str, rest: &str, kind: Kind) -> String {
     let full = format!("{database}-{rest}");
     let max = max_snapshot_name(kind);
     if full.len() <= max {

@@ -33,13 +33,14 @@ pub(super) fn first_copies<'a>(
         .collect()
 }
 
-/// The first step for `source` (available, no DR copy yet), with the tags its DR copy gets.
+/// The first step for `source` (available, no DR copy yet), made as `name` (its DR copy's
+/// name), with the tags its DR copy gets.
 pub(super) fn first_step<'a>(
     plan: &mut Plan,
     policy: &RuntimePolicy,
     inventory: &Inventory,
     first: Option<&'a Snapshot>,
-    source: &Snapshot,
+    (source, name): (&Snapshot, &str),
     copy_tags: &[(String, String)],
 ) -> FirstStep<'a> {
     let subject = source.arn.as_str();
@@ -73,13 +74,13 @@ pub(super) fn first_step<'a>(
             let taken = inventory
                 .staged
                 .iter()
-                .any(|s| s.id == source.id && s.kind == source.kind);
+                .any(|s| s.id == name && s.kind == source.kind);
             match policy.spec.kms_key_source.as_deref() {
                 _ if taken => plan.skip(
                     subject,
                     format!(
-                        "a snapshot named {} already exists in {} in this account and is not this policy's first-step copy",
-                        source.id, policy.source_region
+                        "a snapshot named {name} already exists in {} in this account and is not this policy's first-step copy",
+                        policy.source_region
                     ),
                 ),
                 None => plan.skip(subject, "TwoStepCopy needs KmsKeySource"),
@@ -87,7 +88,7 @@ pub(super) fn first_step<'a>(
                     subject,
                     Operation::StageCopy {
                         source_arn: source.arn.clone(),
-                        target_id: source.id.clone(),
+                        target_id: name.to_string(),
                         kind: source.kind,
                         kms_key_id: key.to_string(),
                         tags: copy_tags.to_vec(),

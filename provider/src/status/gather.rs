@@ -358,10 +358,7 @@ pub async fn gather_side(
         } else {
             Vec::new()
         };
-        let mut names: Vec<String> = snapshots
-            .iter()
-            .map(|s| s.database_key().to_string())
-            .collect();
+        let mut names: Vec<String> = snapshots.iter().map(|s| policy.database_key(s)).collect();
         names.sort();
         names.dedup();
         // Who AWS says may restore the source snapshots, whatever their tags record.

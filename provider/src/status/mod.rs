@@ -17,7 +17,7 @@ use rds_snapshot_policy_macro::spec::Role;
 use serde::Serialize;
 
 use crate::inventory::{Kind, Snapshot};
-use crate::policy::{RuntimePolicy, Selector};
+use crate::policy::{RuntimePolicy, Selector, database_name, qualified_database};
 
 /// The version of the report's JSON shape; raised when a field changes meaning or goes away.
 pub const REPORT_VERSION: u32 = 1;
@@ -180,15 +180,33 @@ fn snapshot_report(s: &Snapshot) -> SnapshotReport {
     }
 }
 
-/// The newest (by recovery point) of `snapshots` of `database` passing `keep`.
+/// The row a snapshot of `p` belongs to: `<source account>/<database>` on both sides, so a DR
+/// account's rows of same-named databases of two source accounts stay apart and each joins
+/// its own source (issue 26). A policy whose account is unknown keys by name alone.
+fn row_key(p: &PolicyFacts, s: &Snapshot) -> String {
+    match p.policy.role() {
+        Role::Destination => p.policy.database_key(s),
+        Role::Source => source_row(p, s.database_key()),
+    }
+}
+
+fn source_row(p: &PolicyFacts, database: &str) -> String {
+    if p.account.len() == 12 && p.account.bytes().all(|b| b.is_ascii_digit()) {
+        qualified_database(&p.account, database)
+    } else {
+        database.to_string()
+    }
+}
+
+/// The newest (by recovery point) of `p`'s snapshots of the row `database` passing `keep`.
 fn newest<'a>(
-    snapshots: &'a [Snapshot],
+    p: &'a PolicyFacts,
     database: &str,
     keep: impl Fn(&Snapshot) -> bool,
 ) -> Option<&'a Snapshot> {
-    snapshots
+    p.snapshots
         .iter()
-        .filter(|s| s.database_key() == database && keep(s))
+        .filter(|s| row_key(p, s) == database && keep(s))
         .max_by_key(|s| (s.recovery_point(), s.id.clone()))
 }
 
@@ -210,7 +228,7 @@ fn parse_drilled(value: &str) -> Option<(String, i64)> {
 fn takes(policy: &RuntimePolicy, database: &str, snapshot_ids: &[&str]) -> bool {
     match &policy.selector {
         Selector::Pattern(re) => snapshot_ids.iter().any(|id| re.is_match(id)),
-        Selector::Instance(id) | Selector::Cluster(id) => id == database,
+        Selector::Instance(id) | Selector::Cluster(id) => id == database_name(database),
     }
 }
 
@@ -262,8 +280,8 @@ pub fn assemble(
         .flat_map(|p| {
             p.snapshots
                 .iter()
-                .map(|s| s.database_key().to_string())
-                .chain(p.covered.iter().cloned())
+                .map(|s| row_key(p, s))
+                .chain(p.covered.iter().map(|d| source_row(p, d)))
         })
         .collect();
     names.sort();
@@ -271,7 +289,8 @@ pub fn assemble(
     let mut databases = Vec::new();
     for name in names {
         let has = |p: &&&PolicyFacts| {
-            p.covered.contains(&name) || p.snapshots.iter().any(|s| s.database_key() == name)
+            p.covered.iter().any(|d| source_row(p, d) == name)
+                || p.snapshots.iter().any(|s| row_key(p, s) == name)
         };
         let source = sources.iter().find(has).copied();
         // The DR policy holding its copies, else the one whose selector takes its snapshots.
@@ -280,16 +299,16 @@ pub fn assemble(
                 .map(|p| {
                     p.snapshots
                         .iter()
-                        .filter(|s| s.database_key() == name)
+                        .filter(|s| row_key(p, s) == name)
                         .map(|s| s.id.as_str())
                         .collect()
                 })
                 .unwrap_or_default();
             drs.iter().find(|p| takes(&p.policy, &name, &ids)).copied()
         });
-        let newest_snapshot = source.and_then(|p| newest(&p.snapshots, &name, |_| true));
+        let newest_snapshot = source.and_then(|p| newest(p, &name, |_| true));
         let shared = source.map(|p| {
-            newest(&p.snapshots, &name, Snapshot::is_available).is_some_and(|s| {
+            newest(p, &name, Snapshot::is_available).is_some_and(|s| {
                 let recorded: Vec<&str> = [tags::SHARED_WITH, tags::SHARED_WITH_2]
                     .iter()
                     .filter_map(|k| s.tag(k))
@@ -305,7 +324,7 @@ pub fn assemble(
             .map(|p| {
                 p.snapshots
                     .iter()
-                    .filter(|s| s.database_key() == name)
+                    .filter(|s| row_key(p, s) == name)
                     .filter_map(|s| p.shared_outside.get(&s.id))
                     .flatten()
                     .cloned()
@@ -314,14 +333,14 @@ pub fn assemble(
             .unwrap_or_default();
         shared_outside.sort();
         shared_outside.dedup();
-        let copy = dr.and_then(|p| newest(&p.snapshots, &name, Snapshot::is_available));
+        let copy = dr.and_then(|p| newest(p, &name, Snapshot::is_available));
         let age = copy
             .and_then(Snapshot::recovery_point)
             .map(|t| minutes_between(t, now));
         let rpo_minutes = dr.map(|p| p.policy.spec.rpo_minutes);
         let rpo_met = rpo_minutes.map(|rpo| age.is_some_and(|a| a <= rpo as i64));
         let delivery_lag_minutes = dr.and_then(|p| {
-            newest(&p.snapshots, &name, |s| s.tag(tags::DELIVERED).is_some()).and_then(|s| {
+            newest(p, &name, |s| s.tag(tags::DELIVERED).is_some()).and_then(|s| {
                 let delivered = s.tag(tags::DELIVERED).and_then(parse_time)?;
                 Some(minutes_between(s.recovery_point()?, delivered))
             })
@@ -334,7 +353,7 @@ pub fn assemble(
             .and_then(|p| {
                 p.snapshots
                     .iter()
-                    .filter(|s| s.database_key() == name)
+                    .filter(|s| row_key(p, s) == name)
                     .filter_map(|s| s.tag(tags::DRILLED).and_then(parse_drilled))
                     .filter(|(at, _)| *at <= now_text)
                     .max_by(|a, b| a.0.cmp(&b.0))

@@ -98,7 +98,7 @@ fn a_fresh_shared_copy_meets_the_rpo_and_a_stale_one_misses_it() {
     let d = &report.databases[0];
     assert_eq!(
         (d.database.as_str(), d.shared, d.rpo_met),
-        ("orders", Some(true), Some(true))
+        ("111111111111/orders", Some(true), Some(true))
     );
     assert_eq!(d.recovery_point_age_minutes, Some(45));
     assert_eq!(d.delivery_lag_minutes, Some(20));
@@ -115,6 +115,50 @@ fn a_fresh_shared_copy_meets_the_rpo_and_a_stale_one_misses_it() {
         "{}",
         text(&stale)
     );
+}
+
+#[test]
+fn same_named_databases_of_two_source_accounts_get_a_row_each() {
+    let shared = [(tags::SHARED_WITH, "222222222222")];
+    let mut second_source = facts(source(), vec![snapshot("orders-1", at(10, 0), &shared)]);
+    second_source.account = "333333333333".into();
+    for s in &mut second_source.snapshots {
+        s.arn = s.arn.replace("111111111111", "333333333333");
+    }
+    let mut second_copy = snapshot("orders-1-333333333333", at(8, 0), &[]);
+    second_copy.tags.insert(
+        tags::SOURCE_ARN.into(),
+        "arn:aws:rds:eu-west-1:333333333333:snapshot:orders-1".into(),
+    );
+    let mut dr_facts = facts(
+        dr(),
+        vec![snapshot("orders-1-copy", at(10, 0), &[]), second_copy],
+    );
+    dr_facts.account = "222222222222".into();
+    let report = assemble(
+        &[
+            facts(source(), vec![snapshot("orders-1", at(10, 0), &shared)]),
+            second_source,
+            dr_facts,
+        ],
+        vec![],
+        vec![],
+        at(10, 45),
+    );
+    let rows: Vec<(&str, Option<bool>, Option<bool>)> = report
+        .databases
+        .iter()
+        .map(|d| (d.database.as_str(), d.shared, d.rpo_met))
+        .collect();
+    // The fresh copy of the first account's orders does not stand in for the second's.
+    assert_eq!(
+        rows,
+        [
+            ("111111111111/orders", Some(true), Some(true)),
+            ("333333333333/orders", Some(true), Some(false)),
+        ]
+    );
+    assert_eq!(report.verdict, "at risk");
 }
 
 #[test]
