@@ -109,6 +109,47 @@ fn a_validation_function_is_called_and_may_fail_the_drill() {
     );
 }
 
+/// A drill that stops running alarms (issue 26): the hourly sweep publishes the hours since
+/// the last finished drill from the durable records, and the overdue alarm treats missing data
+/// as breaching; the records' log group outlives the stack.
+#[test]
+fn a_stopped_drill_alarms_and_its_records_outlive_the_stack() {
+    let t = expanded(json!({"PolicyId": "dr-copies", "RtoMinutes": 120}));
+    let resources = &t["Resources"];
+    let alarm = &resources["CopiesDrillOverdueAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "DrillAgeHours");
+    assert_eq!(alarm["TreatMissingData"], "breaching");
+    // Weekly drills: the week, RtoMinutes (2 hours) and the sweep's hour.
+    assert_eq!(alarm["Threshold"], 168 + 2 + 1);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{"Name": "Policy", "Value": "dr-copies"}])
+    );
+    let records = &resources["CopiesDrillRecords"];
+    assert_eq!(records["Type"], "AWS::Logs::LogGroup");
+    assert_eq!(records["DeletionPolicy"], "Retain");
+    assert_eq!(records["UpdateReplacePolicy"], "Retain");
+    assert_eq!(
+        records["Properties"]["LogGroupName"],
+        "/rds-snapshot-policy/drills/dr-copies"
+    );
+    assert_eq!(records["Properties"]["RetentionInDays"], 3653);
+    // The sweep's result is published, not dropped.
+    let d = definition(&t);
+    assert_eq!(d["States"]["Sweep"]["Next"], "HasDrillAge");
+    assert_eq!(
+        d["States"]["PublishDrillAge"]["Parameters"]["MetricData.$"],
+        "$.sweepResult.metricData"
+    );
+    // A PolicyId with characters log group names refuse maps to one they accept.
+    let odd = expanded(json!({"PolicyId": "team:orders@prod"}));
+    assert_eq!(
+        odd["Resources"]["CopiesDrillRecords"]["Properties"]["LogGroupName"],
+        "/rds-snapshot-policy/drills/team-orders-prod"
+    );
+}
+
 #[test]
 fn restore_drill_false_generates_no_drill() {
     let t = expanded(json!({"RestoreDrill": false}));

@@ -695,6 +695,9 @@ fn iam_action(operation: &str) -> Option<&'static str> {
         "get_template" => "cloudformation:GetTemplate",
         "list_stacks" => "cloudformation:ListStacks",
         "list_stack_resources" => "cloudformation:ListStackResources",
+        "create_log_stream" => "logs:CreateLogStream",
+        "put_log_events" => "logs:PutLogEvents",
+        "filter_log_events" => "logs:FilterLogEvents",
         _ => return None,
     })
 }
@@ -722,7 +725,7 @@ fn every_operation_the_provider_calls_is_allowed_by_its_role() {
         .flat_map(actions)
         .collect();
     let call = regex::Regex::new(
-        r"\.((?:describe|create|copy|delete|modify|add|remove|restore|get|list|put|start|stop|update)_[a-z_]+)\(\)",
+        r"\.((?:describe|create|copy|delete|filter|modify|add|remove|restore|get|list|put|start|stop|update)_[a-z_]+)\(\)",
     )
     .unwrap();
     let mut files = Vec::new();
@@ -760,6 +763,8 @@ fn every_operation_the_provider_calls_is_allowed_by_its_role() {
         "get_role",
         "get_event_selectors",
         "copy_db_snapshot",
+        "put_log_events",
+        "filter_log_events",
     ] {
         assert!(
             seen.contains(expected),

@@ -9,7 +9,9 @@ use rds_snapshot_policy_macro::contract::{
 };
 
 use crate::aws::drill_api::DrillApi;
+use crate::aws::drill_records;
 use crate::aws::{Aws, list_inventory};
+use crate::drill_record::{drill_age_hours, lookback, records_of, watching};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Kind, tags};
 use crate::plan::Action;
@@ -95,6 +97,13 @@ pub async fn run_drill_step(
                 .as_ref()
                 .map(|r| r.restores.iter().map(|x| x.identifier.clone()).collect());
             cleanup(&api, policy, names.as_deref()).await?;
+            if let Some(run) = run {
+                // The failed drill is evidence too; the cleanup goes on without it.
+                let records = records_of(policy, run, false, |_| None, aws.now());
+                if let Err(e) = drill_records::write(aws, policy, &records).await {
+                    tracing::warn!(policy = %policy.id, error = %e.message, "could not record the failed drill");
+                }
+            }
             run.clone()
         }
         (DrillStep::Sweep, _) => {
@@ -103,6 +112,9 @@ pub async fn run_drill_step(
             let old: Vec<&DrillResource> = sweep(policy, &resources, aws.now());
             for id in api.delete(&policy.id, &old).await? {
                 tracing::warn!(policy = %policy.id, identifier = %id, "swept a drill resource left behind");
+            }
+            if policy.spec.drills() {
+                summary.metric_data = drill_age(aws, policy).await.into_iter().collect();
             }
             None
         }
@@ -250,19 +262,77 @@ async fn finish(
             minutes: Some(seen.minutes),
         });
     }
-    let names: Vec<String> = restores.iter().map(|r| r.identifier.clone()).collect();
-    cleanup(api, policy, Some(&names)).await?;
     let started = restores
         .iter()
         .filter_map(|r| parse(&r.requested))
         .min()
         .unwrap_or(now);
-    Ok(DrillRun {
+    let finished = DrillRun {
         started: rfc3339(started),
         restores,
         ready: true,
         timed_out: false,
-    })
+    };
+    // The durable record first: a drill whose evidence cannot be written fails (and is
+    // cleaned up and notified by the state machine) rather than pass unrecorded.
+    let recovery_point = |arn: &str| {
+        inventory
+            .snapshots
+            .iter()
+            .find(|s| s.arn == arn)
+            .and_then(|s| s.recovery_point())
+    };
+    let records = records_of(policy, &finished, true, recovery_point, now);
+    drill_records::write(aws, policy, &records).await?;
+    let names: Vec<String> = finished
+        .restores
+        .iter()
+        .map(|r| r.identifier.clone())
+        .collect();
+    cleanup(api, policy, Some(&names)).await?;
+    Ok(finished)
+}
+
+/// `DrillAgeHours` from the policy's records: hours since the last finished drill (or since
+/// the sweep first saw the log group empty, when it writes its `watching` mark). `None` (no
+/// datum: the overdue alarm treats it as breaching) when the records cannot be read.
+async fn drill_age(aws: &Aws, policy: &RuntimePolicy) -> Option<MetricDatum> {
+    let now = aws.now();
+    // No end: AWS's clock is read to the second, so a record just written may be dated a
+    // moment after this invocation's `now`.
+    let age = match drill_records::read(aws, policy, Some(now - lookback(policy)), None, None).await
+    {
+        Ok(records) => match drill_age_hours(&records, now) {
+            Some(age) => Ok(age),
+            None => match drill_records::any(aws, policy).await {
+                // Records, but none finished within the lookback: at least that old.
+                Ok(true) => Ok(lookback(policy).num_hours() as f64),
+                Ok(false) => drill_records::write(aws, policy, &[watching(policy, now)])
+                    .await
+                    .map(|()| 0.0),
+                Err(e) => Err(e),
+            },
+        },
+        Err(e) => Err(e),
+    };
+    match age {
+        Ok(age) => {
+            tracing::info!(policy = %policy.id, age_hours = age, "drill age measured");
+            Some(MetricDatum {
+                metric_name: metrics::DRILL_AGE,
+                dimensions: vec![MetricDimension {
+                    name: metrics::DIMENSION_POLICY,
+                    value: policy.id.clone(),
+                }],
+                value: age,
+                unit: "None",
+            })
+        }
+        Err(e) => {
+            tracing::warn!(policy = %policy.id, error = %e.message, "drill records unreadable: no DrillAgeHours published, so the overdue alarm fires");
+            None
+        }
+    }
 }
 
 /// Deletes this policy's drill resources (`names`: only those and their cluster members).

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod cli;
 pub mod custom_resource;
 pub mod drill;
+pub mod drill_record;
 pub mod error;
 pub mod hold;
 pub mod identity;

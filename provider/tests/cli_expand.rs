@@ -46,16 +46,11 @@ fn expands_the_examples_to_json() {
     }
 }
 
-/// The size warnings count the bytes written: the destination example is under the 51,200
-/// inline bytes as compact JSON (the default), and over them indented (`--pretty`).
+/// The size warnings count the bytes written: the source example is under the 51,200 inline
+/// bytes as compact JSON (the default), and over them indented (`--pretty`).
 #[test]
 fn size_warnings_count_the_bytes_written() {
-    let compact = cli(&[
-        "expand",
-        &example("destination.yaml"),
-        "--region",
-        "eu-west-1",
-    ]);
+    let compact = cli(&["expand", &example("source.yaml"), "--region", "eu-west-1"]);
     assert!(compact.status.success(), "{}", stderr(&compact));
     let written = stdout(&compact);
     assert_eq!(written.lines().count(), 1, "compact JSON is one line");
@@ -63,7 +58,7 @@ fn size_warnings_count_the_bytes_written() {
     assert!(!stderr(&compact).contains("51200"), "{}", stderr(&compact));
     let pretty = cli(&[
         "expand",
-        &example("destination.yaml"),
+        &example("source.yaml"),
         "--region",
         "eu-west-1",
         "--pretty",

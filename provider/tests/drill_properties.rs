@@ -16,6 +16,8 @@ use provider::policy::RuntimePolicy;
 use serde_json::json;
 
 const OURS: &str = "dr-copies-Copies";
+/// How the DR policy keys the database of the copies below: their account and its name.
+const KEY: &str = "222222222222/orders";
 
 fn policy() -> RuntimePolicy {
     RuntimePolicy::from_properties(
@@ -157,7 +159,7 @@ proptest! {
         let at = |m: i64| (now + Duration::minutes(m)).to_rfc3339();
         let mut tags_map = BTreeMap::new();
         tags_map.insert(tags::DRILL.to_string(), OURS.to_string());
-        tags_map.insert(tags::DATABASE.to_string(), "orders".to_string());
+        tags_map.insert(tags::DATABASE.to_string(), KEY.to_string());
         if let Some(i) = f.restored_from {
             let arn = inventory.snapshots.get(i).map_or("arn:aws:rds:x:1:snapshot:elsewhere".into(), |s| s.arn.clone());
             tags_map.insert(tags::DRILL_SNAPSHOT.to_string(), arn);
@@ -170,7 +172,7 @@ proptest! {
         }
         let created = f.created.map(|m| now + Duration::minutes(m));
         let resource = DrillResource {
-            identifier: drill_identifier(OURS, "orders"),
+            identifier: drill_identifier(OURS, KEY),
             kind: Kind::Instance,
             status: "available".into(),
             tags: tags_map,
@@ -178,7 +180,7 @@ proptest! {
             cluster: None,
             endpoint: None,
         };
-        let seen = observe_restore(&policy(), "orders", std::slice::from_ref(&resource), &inventory, false, now);
+        let seen = observe_restore(&policy(), KEY, std::slice::from_ref(&resource), &inventory, false, now);
         match seen {
             Ok(seen) => {
                 prop_assert_eq!(f.restored_from, Some(0));
@@ -208,13 +210,13 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     };
     let mut tags_map = BTreeMap::new();
     tags_map.insert(tags::DRILL.to_string(), OURS.to_string());
-    tags_map.insert(tags::DATABASE.to_string(), "orders".to_string());
+    tags_map.insert(tags::DATABASE.to_string(), KEY.to_string());
     tags_map.insert(
         tags::DRILL_SNAPSHOT.to_string(),
         inventory.snapshots[0].arn.clone(),
     );
     let resource = DrillResource {
-        identifier: drill_identifier(OURS, "orders"),
+        identifier: drill_identifier(OURS, KEY),
         kind: Kind::Instance,
         status: "available".into(),
         tags: tags_map,
@@ -224,7 +226,7 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     };
     let seen = observe_restore(
         &policy(),
-        "orders",
+        KEY,
         std::slice::from_ref(&resource),
         &inventory,
         true,
@@ -235,13 +237,11 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     assert_eq!((seen.minutes, seen.validated), (42, Some(now)));
     let mut creating = resource.clone();
     creating.status = "creating".into();
-    let err =
-        observe_restore(&policy(), "orders", &[creating], &inventory, false, now).unwrap_err();
+    let err = observe_restore(&policy(), KEY, &[creating], &inventory, false, now).unwrap_err();
     assert!(err.contains("is creating, not serving"), "{err}");
     let mut untagged = resource.clone();
     untagged.tags.remove(tags::DRILL);
-    let err =
-        observe_restore(&policy(), "orders", &[untagged], &inventory, false, now).unwrap_err();
+    let err = observe_restore(&policy(), KEY, &[untagged], &inventory, false, now).unwrap_err();
     assert!(err.contains("has no drill restore"), "{err}");
     // An Aurora restore serves once its member instance does.
     let mut cluster = resource.clone();
@@ -250,7 +250,7 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     cluster_copy.snapshots[0].kind = Kind::Cluster;
     let err = observe_restore(
         &policy(),
-        "orders",
+        KEY,
         std::slice::from_ref(&cluster),
         &cluster_copy,
         false,
@@ -266,7 +266,7 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     };
     let seen = observe_restore(
         &policy(),
-        "orders",
+        KEY,
         &[cluster, member],
         &cluster_copy,
         false,

@@ -5,11 +5,14 @@
 mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use provider::aws::drill_records;
 use provider::drill::run_drill_step;
 use provider::inventory::tags;
-use provider::plan::drill::drill_prefix;
+use provider::plan::drill::{drill_identifier, drill_prefix};
 use provider::policy::RuntimePolicy;
-use rds_snapshot_policy_macro::contract::{DrillInput, DrillRun, DrillStep, KindName};
+use rds_snapshot_policy_macro::contract::{
+    DrillInput, DrillRun, DrillStep, KindName, drill_records as drill_records_names, metrics,
+};
 use serde_json::json;
 use support::*;
 
@@ -44,6 +47,37 @@ async fn step(
         ready: false,
         timed_out: false,
     })
+}
+
+/// The drill-record log group of `policy_id`, as its stack creates it.
+async fn create_log_group(aws: &provider::aws::Aws, policy_id: &str) {
+    aws.logs(DR_REGION)
+        .create_log_group()
+        .log_group_name(drill_records_names::log_group(policy_id))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A drill sweep as the provider's role; the `DrillAgeHours` it publishes, if any.
+async fn sweep_age(aws: &provider::aws::Aws, policy: &RuntimePolicy) -> Option<f64> {
+    let summary = run_drill_step(
+        &emulator().provider_for(aws).await,
+        policy,
+        &DrillInput {
+            step: DrillStep::Sweep,
+            run: None,
+            validated: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    summary
+        .metric_data
+        .iter()
+        .find(|d| d.metric_name == metrics::DRILL_AGE)
+        .map(|d| d.value)
 }
 
 /// DB instances and clusters in the DR region whose identifier starts with `prefix`.
@@ -96,6 +130,8 @@ async fn drills_restore_time_and_delete_only_their_own() {
     assert_eq!(copied.done.len(), 2, "{copied:?}");
     let policy = RuntimePolicy::from_properties(&dr_properties, DR_REGION, None).unwrap();
     let prefix = drill_prefix("dr1-dr");
+    // The policy's stack creates its drill-record log group.
+    create_log_group(&dr, "dr1-dr").await;
 
     // Not the drill's: the right name without the tag, and the tag without the name.
     create_instance(
@@ -122,7 +158,14 @@ async fn drills_restore_time_and_delete_only_their_own() {
         .iter()
         .map(|r| r.database.as_str())
         .collect();
-    assert_eq!(databases, ["dr1-ledger", "dr1-orders"]);
+    // Keyed by source account and name: a DR account may copy same-named databases.
+    assert_eq!(
+        databases,
+        [
+            format!("{SOURCE}/dr1-ledger"),
+            format!("{SOURCE}/dr1-orders")
+        ]
+    );
     let checked = step(&dr, &policy, DrillStep::Check, Some(started)).await;
     assert!(!checked.ready && !checked.timed_out, "{checked:?}");
     clock(em, t0() + Duration::minutes(4)).await;
@@ -133,7 +176,10 @@ async fn drills_restore_time_and_delete_only_their_own() {
     let member = dr
         .rds(DR_REGION)
         .describe_db_instances()
-        .db_instance_identifier(format!("{prefix}dr1-ledger-1"))
+        .db_instance_identifier(format!(
+            "{}-1",
+            drill_identifier("dr1-dr", &format!("{SOURCE}/dr1-ledger"))
+        ))
         .send()
         .await
         .expect("the cluster's instance is created once the cluster is available");
@@ -159,7 +205,7 @@ async fn drills_restore_time_and_delete_only_their_own() {
     let cluster = dr
         .rds(DR_REGION)
         .describe_db_clusters()
-        .db_cluster_identifier(format!("{prefix}dr1-ledger"))
+        .db_cluster_identifier(drill_identifier("dr1-dr", &format!("{SOURCE}/dr1-ledger")))
         .send()
         .await
         .unwrap();
@@ -218,12 +264,58 @@ async fn drills_restore_time_and_delete_only_their_own() {
         [format!("{prefix}impostor")],
         "the drill deleted what it created and nothing else"
     );
+    // The durable records: one per restore, with the copy and its recovery point; they
+    // outlive the copies (retention never touches the log group).
+    let records = drill_records::read(&dr, &policy, None, None, None)
+        .await
+        .unwrap();
+    let recorded: Vec<(String, String, Option<String>)> = records
+        .iter()
+        .map(|(_, r)| {
+            (
+                r.database.clone(),
+                r.outcome.clone(),
+                r.recovery_point.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (
+                format!("{SOURCE}/dr1-ledger"),
+                "passed".to_string(),
+                Some("2026-05-03T04:00:00Z".to_string())
+            ),
+            (
+                format!("{SOURCE}/dr1-orders"),
+                "passed".to_string(),
+                Some("2026-05-03T04:00:00Z".to_string())
+            ),
+        ]
+    );
+    assert!(
+        records
+            .iter()
+            .all(|(_, r)| r.copy.starts_with("dr1-") && r.validated.is_some()),
+        "{records:?}"
+    );
+    let age = sweep_age(&dr, &policy).await;
+    assert!(age.is_some_and(|a| a < 0.2), "just drilled: {age:?}");
 
     // A failure mid-drill: the Catch path's cleanup leaves nothing behind.
     let again = step(&dr, &policy, DrillStep::Start, None).await;
     assert_eq!(again.restores.len(), 2);
     step(&dr, &policy, DrillStep::Cleanup, Some(again)).await;
     assert_eq!(leftovers(&dr, &prefix).await, [format!("{prefix}impostor")]);
+    let failed = drill_records::read(&dr, &policy, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.iter().filter(|(_, r)| r.outcome == "failed").count(),
+        2,
+        "the failed drill is recorded too: {failed:?}"
+    );
 
     // A drill whose execution timed out (no cleanup ran): the sweeper removes it once it is
     // older than RtoMinutes plus the margin, not before.
@@ -245,5 +337,29 @@ async fn drills_restore_time_and_delete_only_their_own() {
         kept.is_ok(),
         "an instance carrying only the tag is never deleted"
     );
+    // The failed drill does not reset the age: it counts from the drill that finished.
+    let age = sweep_age(&dr, &policy).await.unwrap();
+    assert!((1.4..=1.8).contains(&age), "{age}");
+
+    // A new policy: the first sweep marks its empty log group, and the age counts from there.
+    let fresh_properties = json!({"Role": "Destination", "PolicyId": "dr1-fresh", "SnapshotPattern": "^dr1-",
+        "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
+        "SourceAccounts": [SOURCE], "RtoMinutes": 30});
+    let fresh = RuntimePolicy::from_properties(&fresh_properties, DR_REGION, None).unwrap();
+    create_log_group(&dr, "dr1-fresh").await;
+    assert_eq!(sweep_age(&dr, &fresh).await, Some(0.0));
+    clock(em, t0() + Duration::minutes(8 + 30 + 61 + 120)).await;
+    assert_eq!(sweep_age(&dr, &fresh).await, Some(2.0));
+    // No log group (a stack from before this release, or deleted by hand): no datum, so the
+    // overdue alarm, which treats missing data as breaching, fires.
+    let orphan = RuntimePolicy::from_properties(
+        &json!({"Role": "Destination", "PolicyId": "dr1-orphan", "SnapshotPattern": "^dr1-",
+            "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
+            "SourceAccounts": [SOURCE]}),
+        DR_REGION,
+        None,
+    )
+    .unwrap();
+    assert_eq!(sweep_age(&dr, &orphan).await, None);
     em.configure(json!({"restore_pending_seconds": 0})).await;
 }

@@ -594,6 +594,24 @@ def tamper_scenario(dr, inbox):
     return bool(by_hand) and not by_provider, text
 
 
+def drill_records(dr, policy_id, rows):
+    """The drill's durable records in the DR policy's log group: one `passed` record per
+    restored database, with its minutes. Returns (ok, text)."""
+    logs = dr.client("logs", DR_REGION)
+    group = "/rds-snapshot-policy/drills/" + "".join(
+        c if c.isalnum() or c in "._-/#" else "-" for c in policy_id)
+    try:
+        events = logs.filter_log_events(logGroupName=group)["events"]
+    except Exception as e:  # noqa: BLE001
+        return False, f"{group} unreadable: {e}"
+    records = [json.loads(e["message"]) for e in events]
+    passed = {r["database"]: r.get("restoreMinutes") for r in records if r.get("outcome") == "passed"}
+    expected = {database: minutes for database, minutes, _ in rows}
+    text = (f"{group}: " + ", ".join(f"{db} passed {m} min" for db, m in sorted(passed.items()))
+            + f" ({len(records)} records)")
+    return passed == expected and len(expected) > 0, text
+
+
 def drill_scenario(endpoint, stacks, dr, dr_lambdas, observer, restore_minutes=25):
     """The DR stack's restore drill, while the schedules go on (as on AWS: backups do not stop for
     a drill): restores the newest copy of each database (restores take `restore_minutes`
@@ -885,7 +903,8 @@ def main():
     for db in databases:
         points = cloudwatch.get_metric_statistics(
             Namespace=alarm["Namespace"], MetricName="DeliveryLagMinutes",
-            Dimensions=[{"Name": "Policy", "Value": dr_policy_id}, {"Name": "Database", "Value": db}],
+            Dimensions=[{"Name": "Policy", "Value": dr_policy_id},
+                        {"Name": "Database", "Value": f"{prod.account}/{db}"}],
             StartTime=START, EndTime=end, Period=3600, Statistics=["Maximum", "SampleCount"])["Datapoints"]
         count = sum(int(p["SampleCount"]) for p in points)
         worst = max((p["Maximum"] for p in points), default=0)
@@ -901,6 +920,9 @@ def main():
     say(f"restore drill: {len(rows)} databases restored in the DR account and deleted again; "
         f"drill resources left: {leftovers or 'none'}")
     ok = ok and drilled
+    recorded, text = drill_records(dr, dr_policy_id, rows)
+    say(f"drill records (durable, outliving the copies): {text}")
+    ok = ok and recorded
 
     # The evidence after the drill (the schedules ran on during it): both accounts, every table,
     # the drill's times.

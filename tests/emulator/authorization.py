@@ -231,6 +231,19 @@ def _json_checks(service, action, body, region, account):
         elif action == "UntagResource":
             context["aws:TagKeys"] = list(body.get("tagKeys") or [])
         return [(f"states:{action}", resource, context)]
+    if service == "logs":
+        # CloudWatch Logs acts on the log group, and PutLogEvents on the log stream (Service
+        # Authorization Reference, Amazon CloudWatch Logs: resource types log-group
+        # `arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}` and log-stream
+        # `...:log-group:${LogGroupName}:log-stream:${LogStreamName}`); Describe* calls name no
+        # group and are decided on "*".
+        group = body.get("logGroupName")
+        if not group:
+            return [(f"logs:{action}", "*", {})]
+        resource = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+        if action == "PutLogEvents" and body.get("logStreamName"):
+            resource += f":log-stream:{body['logStreamName']}"
+        return [(f"logs:{action}", resource, {})]
     return []
 
 
@@ -376,7 +389,7 @@ def checks(service, action, params, region, account):
             except Exception:  # noqa: BLE001
                 policy = None
             out.append((act, key_arn, context, policy or {"Statement": []}, key_account))
-    elif service in ("kms", "states"):
+    elif service in ("kms", "states", "logs"):
         for act, resource, context in _json_checks(service, action, params, region, account):
             if isinstance(resource, tuple):
                 resource = resource[0]
@@ -474,7 +487,7 @@ def refusal(service, message):
         body = json.dumps({"Type": "User", "message": message}).encode()
         return "403 Forbidden", [("Content-Type", "application/json"),
                                  ("x-amzn-ErrorType", "AccessDeniedException")], body
-    if service in ("kms", "states", "cloudtrail", "events"):
+    if service in ("kms", "states", "cloudtrail", "events", "logs"):
         body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
         return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body
     if service == "s3":

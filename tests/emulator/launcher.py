@@ -120,7 +120,7 @@ class _ConfigMiddleware:
 _SCOPE = re.compile(r"Credential=([^/]+)/\d+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
-_ENFORCED = ("rds", "kms", "states", "cloudformation", "iam", "cloudtrail", "s3")
+_ENFORCED = ("rds", "kms", "states", "cloudformation", "iam", "cloudtrail", "s3", "logs")
 # Decided only for Step Functions tasks (made as the execution's role): Lambda Invoke,
 # EventBridge PutEvents, SNS Publish, CloudWatch PutMetricData.
 _TASK_SERVICES = ("lambda", "events", "sns", "monitoring")

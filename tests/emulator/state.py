@@ -34,6 +34,13 @@ from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 
 cloudwatch_models.utcnow = _now
 
+# CloudWatch Logs stamps each event with its ingestion time (CloudWatch Logs API reference,
+# OutputLogEvent/FilteredLogEvent: "ingestionTime: The time the event was ingested"): by the
+# emulated clock here, like every other time AWS sets.
+from moto.logs import models as logs_models  # noqa: E402
+
+logs_models.utcnow = _now
+
 
 
 def refresh_cfn_types():

@@ -455,6 +455,27 @@ class Launcher(EmulatorCase):
         log, _ = self.post("/_rsp/authorization", {})
         self.assertIn("p/TakeOnlyTagged", log["used"][f"arn:aws:iam::{A}:role/authz-provider"])
 
+    def test_log_writes_are_decided_on_the_group_and_stream(self):
+        admin = self.client("logs", A)
+        for group in ("/rds-snapshot-policy/drills/authz", "/elsewhere"):
+            admin.create_log_group(logGroupName=group)
+        logs = self.role_client("logs", A, "authz-logs", [
+            {"Sid": "Records", "Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"],
+             "Resource": f"arn:aws:logs:*:{A}:log-group:/rds-snapshot-policy/drills/*"}])
+        logs.create_log_stream(logGroupName="/rds-snapshot-policy/drills/authz", logStreamName="day")
+        logs.put_log_events(logGroupName="/rds-snapshot-policy/drills/authz", logStreamName="day",
+                            logEvents=[{"timestamp": 1, "message": "{}"}])
+        logs.filter_log_events(logGroupName="/rds-snapshot-policy/drills/authz")
+        for call in (lambda: logs.create_log_stream(logGroupName="/elsewhere", logStreamName="day"),
+                     lambda: logs.filter_log_events(logGroupName="/elsewhere"),
+                     lambda: logs.delete_log_group(logGroupName="/rds-snapshot-policy/drills/authz")):
+            with self.assertRaises(logs.exceptions.ClientError) as refused:
+                call()
+            self.assertEqual(refused.exception.response["Error"]["Code"], "AccessDeniedException")
+        self.assertIn(f"logs:DeleteLogGroup on resource: arn:aws:logs:eu-west-1:{A}:log-group:"
+                      "/rds-snapshot-policy/drills/authz", str(refused.exception))
+
     def test_a_cross_account_copy_needs_the_source_key_in_the_copiers_iam(self):
         source_kms = self.client("kms", A)
         source_key = source_kms.create_key(Description="source", Policy=json.dumps({"Version": "2012-10-17", "Statement": [

@@ -333,6 +333,11 @@ pub mod metrics {
     pub const DELETES_HELD: &str = "DeletesHeld";
     /// Per database and drill: restore requested → available (→ validated), in minutes.
     pub const RESTORE_MINUTES: &str = "RestoreMinutes";
+    /// DR, per drill sweep (hourly): hours since the policy's last finished drill, from its
+    /// durable drill records (since the records' log group was created when there is none);
+    /// the generated overdue alarm treats missing data as breaching, so a drill or a sweep
+    /// that stops running alarms.
+    pub const DRILL_AGE: &str = "DrillAgeHours";
     /// The IAM condition key that limits PutMetricData to `NAMESPACE`.
     pub const NAMESPACE_CONDITION_KEY: &str = "cloudwatch:namespace";
     pub const DIMENSION_POLICY: &str = "Policy";
@@ -341,6 +346,42 @@ pub mod metrics {
     pub const STATES_NAMESPACE: &str = "AWS/States";
     pub const EXECUTIONS_FAILED: &str = "ExecutionsFailed";
     pub const EXECUTIONS_TIMED_OUT: &str = "ExecutionsTimedOut";
+}
+
+/// Durable drill records (issue 26): one JSON log event per restore of a drill, in a log group
+/// per DR policy that snapshot retention never touches and stack deletion keeps.
+pub mod drill_records {
+    /// `<prefix><PolicyId>`: the log group of a policy's drill records.
+    pub const LOG_GROUP_PREFIX: &str = "/rds-snapshot-policy/drills/";
+    /// Ten years, a value CloudWatch Logs accepts for RetentionInDays (PutRetentionPolicy).
+    pub const RETENTION_DAYS: u32 = 3653;
+    /// The record's `outcome`: restored (and validated, when a function is set) within
+    /// RtoMinutes; restored but slower than RtoMinutes; or not restored (the drill failed).
+    pub const PASSED: &str = "passed";
+    pub const RTO_MISSED: &str = "rto-missed";
+    pub const FAILED: &str = "failed";
+    /// Written by the drill sweep into an empty log group (a new policy): the drill's age
+    /// counts from here until the first drill finishes.
+    pub const WATCHING: &str = "watching";
+    /// Log streams are per UTC day (`2026-12-05`).
+    pub const STREAM_DATE_FORMAT: &str = "%Y-%m-%d";
+
+    /// The log group of `policy_id`'s drill records. A PolicyId may hold `: @ + =`, which log
+    /// group names may not (CloudWatch Logs API reference, CreateLogGroup: `[\.\-_/#A-Za-z0-9]+`):
+    /// each becomes `-`.
+    pub fn log_group(policy_id: &str) -> String {
+        let name: String = policy_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-/#".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!("{LOG_GROUP_PREFIX}{name}")
+    }
 }
 
 /// EventBridge: what RDS emits (matched by the generated rules) and what the source puts on

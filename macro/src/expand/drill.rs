@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::{Splicer, integration_task, subject};
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, metrics, states};
+use crate::contract::{Action, CONTRACT_VERSION, ErrorName, drill_records, metrics, states};
 use crate::policy::Policy;
 use crate::spec::defaults;
 
@@ -57,10 +57,14 @@ pub fn drill_definition(
         })
     };
     let keep_run = json!({"run.$": "$.drill"});
-    // The sweep: the same provider Task, its result dropped, a failure notified.
-    let mut sweep = task(json!({"step": "sweep"}), "Done", json!({}));
-    sweep.as_object_mut().map(|m| m.remove("ResultSelector"));
-    sweep["ResultPath"] = Value::Null;
+    // The sweep: the same provider Task; it publishes the drill's age (what the overdue alarm
+    // watches), a failure notified.
+    let mut sweep = task(
+        json!({"step": "sweep"}),
+        "HasDrillAge",
+        json!({"metricData.$": "$.metricData"}),
+    );
+    sweep["ResultPath"] = json!("$.sweepResult");
     sweep["Catch"][0]["Next"] = json!("Notify");
     let ready_next = if validator.is_some() {
         "Validate"
@@ -137,6 +141,16 @@ pub fn drill_definition(
         },
         "Failed": {"Type": "Fail", "Error": states::POLICY_FAILED, "Cause": format!("The restore drill of {logical_id} failed; see the execution history and the notification.")},
         "Sweep": sweep,
+        "HasDrillAge": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.sweepResult.metricData[0]", "IsPresent": true, "Next": "PublishDrillAge"}],
+            "Default": "Done",
+        },
+        "PublishDrillAge": integration_task(
+            states::PUT_METRIC_DATA,
+            json!({"Namespace": metrics::NAMESPACE, "MetricData.$": "$.sweepResult.metricData"}),
+            "Done",
+        ),
     });
     let finish_validated = task(
         json!({"step": "finish", "run.$": "$.drill.run", "validated.$": "$$.State.EnteredTime"}),
@@ -187,6 +201,28 @@ fn cleanup_task(task: &dyn Fn(Value, &str, Value) -> Value, drill: Value) -> Val
     t
 }
 
+/// The log group of the policy's durable drill records: ten years, kept when the stack (or
+/// the policy) is deleted, so an auditor's question outlives the copies and the stack.
+fn drill_records(policy_id: &Value) -> Value {
+    let name = match policy_id.as_str() {
+        Some(id) => json!(drill_records::log_group(id)),
+        None => json!({"Fn::Join": ["", [drill_records::LOG_GROUP_PREFIX, policy_id]]}),
+    };
+    json!({
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Metadata": {"checkov": {"skip": [{
+            "id": "CKV_AWS_158",
+            "comment": "CloudWatch Logs encrypts every log group at rest; a customer key would be deleted with the stack the records must outlive, making them unreadable. The records hold no data, only names and times.",
+        }]}},
+        "Properties": {
+            "LogGroupName": name,
+            "RetentionInDays": drill_records::RETENTION_DAYS,
+        }
+    })
+}
+
 /// The drill's extra resources: the hourly sweep (the drill machine with `{"sweep": true}`)
 /// and the RTO alarm.
 pub(super) fn drill_resources(
@@ -199,6 +235,7 @@ pub(super) fn drill_resources(
         return Vec::new();
     }
     let machine = format!("{p}DrillStateMachine");
+    let overdue = policy.spec.drill_overdue_hours().unwrap_or(0);
     vec![
         (
             format!("{p}DrillSweepSchedule"),
@@ -214,6 +251,28 @@ pub(super) fn drill_resources(
                         "RoleArn": {"Fn::GetAtt": [format!("{p}DrillScheduleRole"), "Arn"]},
                         "Input": "{\"sweep\": true}",
                     }],
+                }
+            }),
+        ),
+        (format!("{p}DrillRecords"), drill_records(policy_id)),
+        (
+            format!("{p}DrillOverdueAlarm"),
+            json!({
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmDescription": format!("rds-snapshot-policy {p}: no restore drill finished in {overdue} hours, or the drill sweep stopped"),
+                    "Namespace": metrics::NAMESPACE,
+                    "MetricName": metrics::DRILL_AGE,
+                    "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": policy_id}],
+                    "Statistic": "Maximum",
+                    "Period": 3600,
+                    "EvaluationPeriods": 2,
+                    "DatapointsToAlarm": 2,
+                    "Threshold": overdue,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "breaching",
+                    "AlarmActions": [topic_arn],
+                    "OKActions": [topic_arn],
                 }
             }),
         ),

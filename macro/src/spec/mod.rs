@@ -360,6 +360,22 @@ impl<S> PolicySpec<S> {
             (None, d) => Duration::days(d.unwrap_or(defaults::SOURCE_RETENTION_DAYS) as i64),
         }
     }
+    /// How long the policy keeps some recovery point of a database: the retention window, or
+    /// the span of its oldest tier (KeepDaily days, KeepWeekly weeks, KeepMonthly months of 31
+    /// days, KeepYearly years of 366 days), whichever is longer.
+    pub fn longest_kept(&self) -> Duration {
+        let tier = |count: Option<u64>, days: i64| Duration::days(count.unwrap_or(0) as i64 * days);
+        [
+            self.retention(),
+            tier(self.keep_daily, 1),
+            tier(self.keep_weekly, 7),
+            tier(self.keep_monthly, 31),
+            tier(self.keep_yearly, 366),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_else(Duration::zero)
+    }
     /// The property retention is given in, for messages.
     pub fn retention_property(&self) -> &'static str {
         if self.retention_hours.is_some() {
@@ -438,6 +454,17 @@ impl<S> PolicySpec<S> {
     }
     pub fn rto(&self) -> u64 {
         self.rto_minutes.unwrap_or(defaults::RTO_MINUTES)
+    }
+    /// Destination with drills: hours without a finished drill after which the drill is
+    /// overdue: the drill schedule's longest gap, plus RtoMinutes for the drill to finish,
+    /// plus an hour for the hourly sweep that measures it (both rounded up).
+    pub fn drill_overdue_hours(&self) -> Option<u64> {
+        if !self.drills() {
+            return None;
+        }
+        let gap = self.restore_drill_schedule.as_ref()?.longest_gap()?;
+        let gap_hours = (gap.num_minutes().max(0) as u64).div_ceil(60);
+        Some(gap_hours + self.rto().div_ceil(60) + 1)
     }
     /// Destination: shared snapshots are copied in two steps (`TwoStepCopy`).
     pub fn copies_in_two_steps(&self) -> bool {

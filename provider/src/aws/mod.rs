@@ -4,6 +4,7 @@
 pub mod apply;
 mod deployed;
 pub mod drill_api;
+pub mod drill_records;
 pub mod hold;
 mod list;
 mod snapshot_api;
@@ -215,6 +216,10 @@ impl Aws {
 
     pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
         client!(aws_sdk_cloudtrail, self, region)
+    }
+
+    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        client!(aws_sdk_cloudwatchlogs, self, region)
     }
 
     /// Now by AWS's clock (the last response's `Date`, plus the time since), or by this

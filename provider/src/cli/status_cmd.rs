@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 use rds_snapshot_policy_macro::spec::Role;
 
 use super::action_cmd::load_policy_file;
-use crate::status::{Side, SideFacts, assemble, gather_side, html, markdown, text};
+use crate::status::{
+    DEFAULT_DRILL_DAYS, Side, SideFacts, assemble, drills_report, gather_side, html, markdown, text,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -42,6 +45,13 @@ pub struct StatusArgs {
     /// Hours of published recovery-point ages to read for the timeline (1 to 744).
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=744))]
     pub hours: i64,
+    /// List the restore drills recorded from this date (YYYY-MM-DD, UTC, or RFC 3339; default
+    /// 90 days before now), from the DR policies' durable drill records.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub drills_since: Option<DateTime<Utc>>,
+    /// ... up to this date (YYYY-MM-DD: the end of that day, UTC; or RFC 3339; default now).
+    #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+    pub drills_until: Option<DateTime<Utc>>,
     /// Write the report to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -58,9 +68,44 @@ fn file_role(file: &std::path::Path) -> Option<String> {
 /// The exit code when the report says "at risk" (1 is an error, 2 a usage error).
 pub const AT_RISK_EXIT: u8 = 3;
 
-async fn side(profile: Option<&str>, hours: i64) -> Result<Side, String> {
+/// A date (its first second, UTC) or an RFC 3339 time.
+fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))
+}
+
+/// A date (its last second, UTC) or an RFC 3339 time.
+fn parse_end_date(text: &str) -> Result<DateTime<Utc>, String> {
+    let start = parse_date(text)?;
+    Ok(if DateTime::parse_from_rfc3339(text).is_ok() {
+        start
+    } else {
+        start + chrono::Duration::days(1) - chrono::Duration::seconds(1)
+    })
+}
+
+async fn side(profile: Option<&str>, args: &StatusArgs) -> Result<Side, String> {
+    if let (Some(from), Some(to)) = (args.drills_since, args.drills_until)
+        && from > to
+    {
+        return Err(format!(
+            "--drills-since ({from}) is after --drills-until ({to})"
+        ));
+    }
     let (aws, region) = super::connect::connect(profile).await?;
-    Ok(Side { aws, region, hours })
+    Ok(Side {
+        aws,
+        region,
+        hours: args.hours,
+        drills_from: args.drills_since,
+        drills_to: args.drills_until,
+    })
 }
 
 /// Runs `status`; `Ok(true)` when the report is not "at risk".
@@ -82,7 +127,7 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
     // Every profile is checked before any AWS call.
     let mut sides = Vec::new();
     for (profile, role) in profiles {
-        sides.push((side(profile, args.hours).await?, role));
+        sides.push((side(profile, args).await?, role));
     }
     for (side, role) in sides {
         let mut given = Vec::new();
@@ -115,12 +160,13 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
     for warning in &all.warnings {
         eprintln!("warning: {warning}");
     }
-    let report = assemble(
-        &all.policies,
-        all.quotas,
-        all.warnings,
-        now.unwrap_or_else(chrono::Utc::now),
-    );
+    let now = now.unwrap_or_else(Utc::now);
+    let mut report = assemble(&all.policies, all.quotas, all.warnings, now);
+    let until = args.drills_until.unwrap_or(now);
+    let since = args
+        .drills_since
+        .unwrap_or(until - chrono::Duration::days(DEFAULT_DRILL_DAYS));
+    report.drills = drills_report(&all.policies, since, until);
     let format = if args.json { Format::Json } else { args.format };
     let rendered = match format {
         Format::Text => text(&report),

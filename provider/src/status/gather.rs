@@ -28,6 +28,24 @@ pub struct Side {
     pub aws: Aws,
     pub region: String,
     pub hours: i64,
+    /// The period whose drill records are read (DR policies): default the
+    /// `DEFAULT_DRILL_DAYS` days up to now (AWS's clock).
+    pub drills_from: Option<DateTime<Utc>>,
+    pub drills_to: Option<DateTime<Utc>>,
+}
+
+/// Days of drill records `status` lists when no period is given.
+pub const DEFAULT_DRILL_DAYS: i64 = 90;
+
+impl Side {
+    /// The drill-record period as of `now`.
+    pub fn drill_period(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let to = self.drills_to.unwrap_or(now);
+        let from = self
+            .drills_from
+            .unwrap_or(to - Duration::days(DEFAULT_DRILL_DAYS));
+        (from, to)
+    }
 }
 
 fn smithy_time(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
@@ -98,6 +116,19 @@ async fn deployed_policies(
             if identity::digests_of(&policy.physical_id).is_empty() {
                 warnings.push(format!(
                     "policy resource {} of stack {} was deployed before policy identities: the provider refuses its tasks until the stack is re-deployed with this release's macro",
+                    policy.logical_id, policy.stack_name
+                ));
+            }
+            let declared = |suffix: &str| {
+                let id = format!("{}{suffix}", policy.logical_id);
+                resources
+                    .iter()
+                    .any(|r| r.stack_id == policy.stack_id && r.logical_id == id)
+            };
+            // The stack created the topic and no subscription to it (no NotificationEmail).
+            if declared("NotificationTopic") && !declared("NotificationSubscription") {
+                warnings.push(format!(
+                    "policy resource {} of stack {}: its notification topic has no subscription in the stack (NotificationEmail is not set): unless someone subscribed to it by hand, its alarms reach no one",
                     policy.logical_id, policy.stack_name
                 ));
             }
@@ -385,6 +416,21 @@ pub async fn gather_side(
         } else {
             BTreeMap::new()
         };
+        let drills = if policy.role() == Role::Destination && policy.spec.drills() {
+            let (from, to) = side.drill_period(now);
+            match crate::aws::drill_records::read(aws, &policy, Some(from), Some(to), None).await {
+                Ok(records) => records,
+                Err(e) => {
+                    warnings.push(format!(
+                        "drill records of policy {}: {}: {}",
+                        policy.id, e.kind, e.message
+                    ));
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let account = stack
             .as_deref()
             .and_then(arn_account)
@@ -407,6 +453,7 @@ pub async fn gather_side(
             covered,
             ages,
             shared_outside,
+            drills,
         });
     }
     let mut quota_reports = Vec::new();

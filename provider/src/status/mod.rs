@@ -6,16 +6,17 @@
 mod gather;
 mod render;
 
-pub use gather::{Side, SideFacts, gather_side};
+pub use gather::{DEFAULT_DRILL_DAYS, Side, SideFacts, gather_side};
 pub use render::{html, markdown, text};
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rds_snapshot_policy_macro::contract::tags;
+use rds_snapshot_policy_macro::contract::{drill_records, tags};
 use rds_snapshot_policy_macro::spec::Role;
 use serde::Serialize;
 
+use crate::drill_record::DrillRecord;
 use crate::inventory::{Kind, Snapshot};
 use crate::policy::{RuntimePolicy, Selector, database_name, qualified_database};
 
@@ -40,6 +41,8 @@ pub struct PolicyFacts {
     /// Source: per snapshot, the accounts (or `all`) its restore attribute names that the tool
     /// did not share it with (`plan::share::shared_outside`).
     pub shared_outside: BTreeMap<String, Vec<String>>,
+    /// DR: the durable drill records of the chosen period, with their ingestion times.
+    pub drills: Vec<(DateTime<Utc>, DrillRecord)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,6 +94,62 @@ pub struct Report {
     pub quotas: Vec<QuotaReport>,
     /// What could not be read (executions, ages, quotas), with the AWS error.
     pub warnings: Vec<String>,
+    /// The drills of the chosen period, from the DR policies' durable records; `null` when no
+    /// DR side was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drills: Option<DrillsReport>,
+}
+
+/// The restore drills recorded between `from` and `to` (RFC 3339), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillsReport {
+    pub from: String,
+    pub to: String,
+    pub records: Vec<DrillListing>,
+}
+
+/// One drill record and when CloudWatch Logs ingested it (AWS's clock).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillListing {
+    pub recorded_at: String,
+    #[serde(flatten)]
+    pub record: DrillRecord,
+}
+
+/// The drills of every DR policy read, between `from` and `to` (the sweep's `watching`
+/// marks are not drills and are left out).
+pub fn drills_report(
+    facts: &[PolicyFacts],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<DrillsReport> {
+    let drs: Vec<&PolicyFacts> = facts
+        .iter()
+        .filter(|p| p.policy.role() == Role::Destination)
+        .collect();
+    if drs.is_empty() {
+        return None;
+    }
+    let mut records: Vec<DrillListing> = drs
+        .iter()
+        .flat_map(|p| p.drills.iter())
+        .filter(|(at, r)| *at >= from && *at <= to && r.outcome != drill_records::WATCHING)
+        .map(|(at, record)| DrillListing {
+            recorded_at: rfc3339(*at),
+            record: record.clone(),
+        })
+        .collect();
+    records.sort_by(|a, b| {
+        (a.recorded_at.as_str(), a.record.database.as_str())
+            .cmp(&(b.recorded_at.as_str(), b.record.database.as_str()))
+    });
+    Some(DrillsReport {
+        from: rfc3339(from),
+        to: rfc3339(to),
+        records,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -270,7 +329,7 @@ fn policy_report(p: &PolicyFacts) -> PolicyReport {
 pub fn assemble(
     facts: &[PolicyFacts],
     quotas: Vec<QuotaReport>,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     now: DateTime<Utc>,
 ) -> Report {
     let (sources, drs): (Vec<&PolicyFacts>, Vec<&PolicyFacts>) =
@@ -306,6 +365,19 @@ pub fn assemble(
                 .unwrap_or_default();
             drs.iter().find(|p| takes(&p.policy, &name, &ids)).copied()
         });
+        if let (Some(src), Some(d)) = (source, dr) {
+            let (kept, copied) = (src.policy.spec.longest_kept(), d.policy.spec.longest_kept());
+            if copied < kept {
+                let human = rds_snapshot_policy_macro::rpo::human;
+                warnings.push(format!(
+                    "{name}: DR policy {} keeps its copies for at most {}, less than source policy {} keeps its snapshots ({}): a recovery point the source still holds may already be gone from the DR account; raise the DR policy's RetentionDays or tiers",
+                    d.policy.id,
+                    human(copied),
+                    src.policy.id,
+                    human(kept)
+                ));
+            }
+        }
         let newest_snapshot = source.and_then(|p| newest(p, &name, |_| true));
         let shared = source.map(|p| {
             newest(p, &name, Snapshot::is_available).is_some_and(|s| {
@@ -406,6 +478,7 @@ pub fn assemble(
         databases,
         quotas,
         warnings,
+        drills: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{DatabaseReport, PolicyReport, Report};
+use super::{DatabaseReport, DrillsReport, PolicyReport, Report};
 
 fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -84,6 +84,49 @@ const HEADERS: [&str; 8] = [
     "last failure",
 ];
 
+const DRILL_HEADERS: [&str; 9] = [
+    "database",
+    "requested",
+    "restore (min)",
+    "RTO (min)",
+    "outcome",
+    "validated",
+    "DR copy",
+    "recovery point",
+    "recorded",
+];
+
+/// The drill table's rows, oldest first.
+fn drill_rows(drills: &DrillsReport) -> Vec<Vec<String>> {
+    drills
+        .records
+        .iter()
+        .map(|d| {
+            let r = &d.record;
+            vec![
+                r.database.clone(),
+                r.requested.clone(),
+                or_dash(r.restore_minutes),
+                r.rto_minutes.to_string(),
+                r.outcome.clone(),
+                r.validated.clone().unwrap_or_else(|| "-".into()),
+                r.copy.clone(),
+                r.recovery_point.clone().unwrap_or_else(|| "-".into()),
+                d.recorded_at.clone(),
+            ]
+        })
+        .collect()
+}
+
+fn drills_title(drills: &DrillsReport) -> String {
+    format!(
+        "Restore drills {} to {} ({} recorded)",
+        drills.from,
+        drills.to,
+        drills.records.len()
+    )
+}
+
 /// For a terminal: the verdict, then one line per database, policy and quota.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
@@ -139,6 +182,16 @@ pub fn text(report: &Report) -> String {
             "quota {} in {}/{}: {} of {}",
             q.quota, q.account, q.region, q.used, q.max
         );
+    }
+    if let Some(drills) = &report.drills {
+        let _ = writeln!(out, "{}", drills_title(drills));
+        for row in drill_rows(drills) {
+            let _ = writeln!(
+                out,
+                "drill of {} requested {}: {} min (RTO {}), {}; copy {} (recovery point {})",
+                row[0], row[1], row[2], row[3], row[4], row[6], row[7]
+            );
+        }
     }
     for w in &report.warnings {
         let _ = writeln!(out, "not read: {w}");
@@ -197,6 +250,15 @@ pub fn markdown(report: &Report) -> String {
             "| {} | {} | {} | {} | {} |",
             q.account, q.region, q.quota, q.used, q.max
         );
+    }
+    if let Some(drills) = &report.drills {
+        let _ = writeln!(out, "\n## {}\n", drills_title(drills));
+        let _ = writeln!(out, "| {} |", DRILL_HEADERS.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(DRILL_HEADERS.len()));
+        for row in drill_rows(drills) {
+            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\n## Not read\n");
@@ -355,6 +417,14 @@ pub fn html(report: &Report) -> String {
             ]
         }),
     );
+    if let Some(drills) = &report.drills {
+        html_table(
+            &mut out,
+            &drills_title(drills),
+            &DRILL_HEADERS,
+            drill_rows(drills).into_iter(),
+        );
+    }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "<h2>Not read</h2>\n<ul>");
         for w in &report.warnings {

@@ -71,6 +71,7 @@ fn facts(policy: RuntimePolicy, snapshots: Vec<Snapshot>) -> PolicyFacts {
         snapshots,
         ages: BTreeMap::new(),
         shared_outside: BTreeMap::new(),
+        drills: Vec::new(),
     }
 }
 
@@ -511,4 +512,105 @@ fn held_deletes_put_the_report_at_risk_and_say_since_when() {
         "{}",
         markdown(&report)
     );
+}
+
+/// The drills of the chosen period come from the durable records: listed in every format,
+/// outside the period left out, the sweep's `watching` marks never shown as drills.
+#[test]
+fn drills_of_a_period_are_listed_from_their_records() {
+    use crate::drill_record::DrillRecord;
+    use rds_snapshot_policy_macro::contract::KindName;
+    let record = |database: &str, outcome: &str, minutes: Option<i64>| DrillRecord {
+        policy: "dr".into(),
+        database: database.into(),
+        kind: KindName::Instance,
+        outcome: outcome.into(),
+        restore_minutes: minutes,
+        rto_minutes: 180,
+        validated: None,
+        copy: "orders-1-copy".into(),
+        copy_arn: "arn:aws:rds:eu-central-1:222222222222:snapshot:orders-1-copy".into(),
+        recovery_point: Some("2026-05-31T04:00:00Z".into()),
+        requested: "2026-05-31T04:00:00Z".into(),
+        available: None,
+        recorded: "2026-05-31T04:42:00Z".into(),
+    };
+    let mut dr_facts = facts(dr(), vec![]);
+    dr_facts.drills = vec![
+        (
+            at(4, 42) - chrono::Duration::days(40),
+            record("111111111111/orders", "passed", Some(35)),
+        ),
+        (
+            at(4, 42) - chrono::Duration::days(1),
+            record("111111111111/orders", "passed", Some(42)),
+        ),
+        (
+            at(5, 0) - chrono::Duration::days(1),
+            record("", "watching", None),
+        ),
+        (at(4, 50), record("111111111111/orders", "failed", None)),
+    ];
+    let mut report = assemble(&[dr_facts.clone()], vec![], vec![], at(10, 0));
+    report.drills = drills_report(
+        &[dr_facts],
+        at(0, 0) - chrono::Duration::days(30),
+        at(10, 0),
+    );
+    let drills = report.drills.as_ref().unwrap();
+    let listed: Vec<(&str, Option<i64>)> = drills
+        .records
+        .iter()
+        .map(|d| (d.record.outcome.as_str(), d.record.restore_minutes))
+        .collect();
+    assert_eq!(listed, [("passed", Some(42)), ("failed", None)]);
+    assert!(
+        markdown(&report).contains(
+            "## Restore drills 2026-05-02T00:00:00Z to 2026-06-01T10:00:00Z (2 recorded)"
+        )
+    );
+    assert!(
+        markdown(&report)
+            .contains("| 111111111111/orders | 2026-05-31T04:00:00Z | 42 | 180 | passed |")
+    );
+    assert!(html(&report).contains("<td>failed</td>"));
+    assert!(text(&report).contains(
+        "drill of 111111111111/orders requested 2026-05-31T04:00:00Z: 42 min (RTO 180), passed"
+    ));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["drills"]["records"][0]["restoreMinutes"], 42);
+    assert_eq!(
+        json["drills"]["records"][0]["recordedAt"],
+        "2026-05-31T04:42:00Z"
+    );
+    // Without a DR side there is no drill listing at all.
+    assert!(drills_report(&[facts(source(), vec![])], at(0, 0), at(10, 0)).is_none());
+}
+
+/// The seed asks that the DR account not keep copies for less time than the source keeps its
+/// snapshots: `status`, which reads both, warns when it does.
+#[test]
+fn a_dr_policy_keeping_less_than_its_source_is_warned() {
+    let long_source = policy(
+        json!({"Role": "Source", "PolicyId": "orders", "DBInstanceIdentifier": "orders",
+        "DestinationAccounts": ["222222222222"], "RetentionDays": 30}),
+    );
+    let shared = [(tags::SHARED_WITH, "222222222222")];
+    let both = |source: RuntimePolicy| {
+        vec![
+            facts(source, vec![snapshot("orders-1", at(10, 0), &shared)]),
+            facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]),
+        ]
+    };
+    let report = assemble(&both(long_source), vec![], vec![], at(10, 30));
+    assert!(
+        report.warnings.iter().any(|w| w.contains(
+            "DR policy dr keeps its copies for at most 7 days, less than source policy orders keeps its snapshots (30 days)"
+        )),
+        "{:?}",
+        report.warnings
+    );
+    // The default source (1 day) against the same DR policy: nothing to say.
+    let quiet = assemble(&both(source()), vec![], vec![], at(10, 30));
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
 }
