@@ -224,3 +224,33 @@ fn rpo_reads_the_profiles_region_and_the_templates_parameters() {
         "{stderr}"
     );
 }
+
+/// A drill period that is not a date, or ends before it starts, is refused before any AWS
+/// call, naming the flag.
+#[test]
+fn a_bad_drill_period_is_named() {
+    let home = scratch("drill-period");
+    let (code, _, stderr) = cli(&["status", "--drills-since", "last quarter"], &[], &home);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--drills-since")
+            && stderr.contains("neither a date (YYYY-MM-DD) nor an RFC 3339 time"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cli(
+        &[
+            "status",
+            "--drills-since",
+            "2026-10-01",
+            "--drills-until",
+            "2026-07-01",
+        ],
+        &[("AWS_REGION", "eu-west-1")],
+        &home,
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        one_line(&stderr).contains("--drills-since (2026-10-01 00:00:00 UTC) is after --drills-until (2026-07-01 23:59:59 UTC)"),
+        "{stderr}"
+    );
+}
