@@ -174,7 +174,8 @@ fn sceptre_takes_the_accounts_from_the_var_file_and_uploads_where_it_may() {
     fs::write(
         &vars,
         "prod_account: \"444455556666\"\nprod_region: eu-west-1\ndr_account: \"777788889999\"\n\
-         deploy_role_name: deploy\nversion: 9.9.9\ncode_buckets:\n  eu-west-1: code-west\n  eu-central-1: code-central\n",
+         deploy_role_name: deploy\nversion: 9.9.9\nprod_alarm_email: a@example.org\n\
+         dr_alarm_email: b@example.org\ncode_buckets:\n  eu-west-1: code-west\n  eu-central-1: code-central\n",
     )
     .unwrap();
     let vars = vars.display().to_string();

@@ -239,6 +239,20 @@ def main():
         fail(f"the DR copies stack's parameters: {parameters}")
     say(f"the DR copy policy copies from {prod}/{var['prod_region']} (the var file's), not an example default")
 
+    # Every policy's alarms reach someone: each topic has the var file's address subscribed.
+    for group, address in (("prod", var["prod_alarm_email"]), ("dr", var["dr_alarm_email"])):
+        sns = emulator.client("sns", accounts[group], REGIONS[group])
+        endpoints = sorted({s["Endpoint"] for s in sns.list_subscriptions()["Subscriptions"]
+                            if s["Protocol"] == "email"})
+        if endpoints != [address]:
+            cfn = emulator.client("cloudformation", accounts[group], REGIONS[group])
+            kinds = sorted({r["ResourceType"] for name in found if f"-{group}-" in name
+                            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+                            if "SNS" in r["ResourceType"]})
+            params = {name: found[name].get("Parameters") for name in found if f"-{group}-" in name}
+            fail(f"the {group} policies' topics are subscribed by {endpoints}, not {address} (SNS resources: {kinds}; {params})")
+    say("every policy's topic has the var file's alarm address subscribed (prod and DR)")
+
     # Templates were uploaded by the deploy roles under the prefix the bucket policy allows.
     for region, bucket in var["code_buckets"].items():
         keys = [o["Key"] for o in emulator.client("s3", TOOLING, region).list_objects_v2(Bucket=bucket).get("Contents", [])]

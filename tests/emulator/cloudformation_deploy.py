@@ -429,4 +429,48 @@ def _instance_from_cfn(cls, resource_name, cloudformation_json, account_id, regi
 
 rds.DBInstance.create_from_cloudformation_json = classmethod(_instance_from_cfn)
 
+# --- SNS subscriptions ---------------------------------------------------------------------------
+
+class SubscriptionResource(CloudFormationModel):
+    """AWS::SNS::Subscription: "subscribes an endpoint to an Amazon SNS topic" (CloudFormation
+    resource reference, AWS::SNS::Subscription: TopicArn, Protocol, Endpoint), created through
+    moto's SNS backend in the topic's account and region; moto modelled no such resource and
+    skipped it, so a policy's NotificationEmail subscribed no one."""
+
+    __module__ = "moto.sns.models"
+
+    def __init__(self, account, region, arn):
+        self.account, self.region, self.arn = account, region, arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SNS::Subscription"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs):
+        from moto.sns import models as sns_models
+        p = cloudformation_json["Properties"]
+        topic = p["TopicArn"]
+        topic_region, topic_account = topic.split(":")[3], topic.split(":")[4]
+        backend = sns_models.sns_backends[topic_account][topic_region]
+        subscription = backend.subscribe(topic, p["Endpoint"], p["Protocol"])
+        return cls(topic_account, topic_region, subscription.arn)
+
+    def delete(self, account_id, region_name):
+        from moto.sns import models as sns_models
+        try:
+            sns_models.sns_backends[self.account][self.region].unsubscribe(self.arn)
+        except Exception:  # noqa: BLE001 - already gone with its topic
+            pass
+
+
 state.refresh_cfn_types()

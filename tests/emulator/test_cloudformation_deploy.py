@@ -158,6 +158,18 @@ class Deploy(EmulatorCase):
         self.assertIn("S3 Error Code: AccessDenied",
                       function("code-private", "tooling-code-eu-west-1", "private/fn.zip"))
 
+    def test_a_subscription_resource_subscribes_its_endpoint(self):
+        cfn = self.client("cloudformation", A)
+        cfn.create_stack(StackName="subscribed", TemplateBody=json.dumps({"Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+            "Email": {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "oncall@example.org"}}}}))
+        topic = next(r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName="subscribed")[
+            "StackResourceSummaries"] if r["LogicalResourceId"] == "Topic")
+        subscriptions = self.client("sns", A).list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subscriptions], [("email", "oncall@example.org")])
+        cfn.delete_stack(StackName="subscribed")
+
     def test_generated_names_fit_the_services_limits(self):
         cfn = self.client("cloudformation", A)
         stack = "rds-snapshot-policy-dr-eu-central-1-" + "a-long-stack-path-" * 3 + "copies"

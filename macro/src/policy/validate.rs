@@ -445,6 +445,11 @@ fn read_notification(r: &mut Reader) -> Notification {
         return Notification::Topic(arn);
     }
     if let Some(email) = r.string("NotificationEmail") {
+        // Blank (a template parameter left empty, as the examples default to): no subscription,
+        // which the deploy-time check warns about.
+        if email.trim().is_empty() {
+            return Notification::Created;
+        }
         if !static_regex(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").is_match(&email) {
             r.diag.error(
                 "NotificationEmail",
