@@ -161,3 +161,21 @@ fn restore_drill_false_generates_no_drill() {
         "{names:?}"
     );
 }
+
+/// A blank NotificationEmail (the examples' AlarmEmail left empty) subscribes no one, and the
+/// policy says so to the deploy-time check, which warns.
+#[test]
+fn a_blank_notification_email_is_no_subscription() {
+    let t = expanded(json!({"NotificationEmail": " "}));
+    let resources = t["Resources"].as_object().unwrap();
+    assert!(!resources.contains_key("CopiesNotificationSubscription"));
+    assert_eq!(
+        resources["Copies"]["Properties"]["GeneratedResources"]["NotificationSubscriber"],
+        "none"
+    );
+    let t = expanded(json!({"NotificationEmail": "oncall@example.org"}));
+    assert_eq!(
+        t["Resources"]["CopiesNotificationSubscription"]["Properties"]["Endpoint"],
+        "oncall@example.org"
+    );
+}
