@@ -344,7 +344,8 @@ fn rendered(page: &str) -> String {
 fn the_html_report_draws_each_databases_age_against_its_rpo_in_a_browser() {
     let mut dr_side = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
     dr_side.ages.insert(
-        "orders".into(),
+        // The DR side keys each database by its source account and name.
+        "111111111111/orders".into(),
         (0..12)
             .map(|i| (at(9, i * 5), 20.0 + i as f64 * 5.0))
             .collect(),
@@ -401,7 +402,8 @@ fn the_html_report_draws_each_databases_age_against_its_rpo_in_a_browser() {
 fn the_html_report_renders_to_a_screenshot() {
     let mut dr_side = facts(dr(), vec![snapshot("orders-1-copy", at(10, 0), &[])]);
     dr_side.ages.insert(
-        "orders".into(),
+        // The DR side keys each database by its source account and name.
+        "111111111111/orders".into(),
         (0..24)
             .map(|i| {
                 (
