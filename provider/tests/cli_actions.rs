@@ -165,7 +165,18 @@ async fn run_take_share_copy_then_plan_delete() {
     .await;
     assert!(drill.status.success(), "{}", text(&drill));
     let run: Value = serde_json::from_slice(&drill.stdout).expect("JSON run");
-    assert_eq!(run["restores"][0]["database"], "cli-orders", "{run}");
+    // Keyed by source account and name at the DR account.
+    assert_eq!(
+        run["restores"][0]["database"],
+        format!("{SOURCE}/cli-orders"),
+        "{run}"
+    );
+    assert!(
+        text(&drill)
+            .contains("created the drill-record log group /rds-snapshot-policy/drills/cli-dr"),
+        "{}",
+        text(&drill)
+    );
     assert!(run["restores"][0]["minutes"].is_number(), "{run}");
     let instances = dr
         .rds(DR_REGION)

@@ -92,7 +92,7 @@ fn the_readme_walkthrough_reaches_a_protected_dr_copy() {
         .join("\n");
     assert!(status.contains(": protected"), "{stdout}");
     assert!(
-        status.contains("orders    orders-") && status.contains("met ("),
+        status.contains("111111111111/orders  orders-") && status.contains("met ("),
         "{status}"
     );
 }

@@ -127,6 +127,16 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
     .await?;
     // A local drill runs even if the file turns the scheduled one off.
     policy.spec.restore_drill = Some(true);
+    // Its records go where the stack's drills write theirs; without a stack, created here.
+    if crate::aws::drill_records::ensure_group(&aws, &policy)
+        .await
+        .map_err(|e| format!("{}: {}", e.kind, e.message))?
+    {
+        eprintln!(
+            "drill: created the drill-record log group {} (10 years' retention; a deployed policy's stack creates it)",
+            rds_snapshot_policy_macro::contract::drill_records::log_group(&policy.id)
+        );
+    }
     let began = Instant::now();
     let only = args.database.as_deref();
     let started = run_drill_step(&aws, &policy, &step_input(DrillStep::Start, None), only)
