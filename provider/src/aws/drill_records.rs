@@ -143,29 +143,3 @@ pub async fn any(aws: &Aws, policy: &RuntimePolicy) -> Result<bool, ProviderErro
             )
         })
 }
-
-/// Creates the policy's log group as its stack would (10 years' retention) unless it exists:
-/// a drill run by hand from a policy file (no stack) still leaves its records. Whether it was
-/// created.
-pub async fn ensure_group(aws: &Aws, policy: &RuntimePolicy) -> Result<bool, ProviderError> {
-    let group = drill_records::log_group(&policy.id);
-    let logs = aws.logs(&policy.destination_region);
-    let context = format!("creating the drill-record log group {group}");
-    match logs.create_log_group().log_group_name(&group).send().await {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
-        {
-            return Ok(false);
-        }
-        Err(e) => return Err(classify(e, &context)),
-    }
-    logs.put_retention_policy()
-        .log_group_name(&group)
-        .retention_in_days(drill_records::RETENTION_DAYS as i32)
-        .send()
-        .await
-        .map_err(|e| classify(e, &context))?;
-    Ok(true)
-}

@@ -128,7 +128,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
     // A local drill runs even if the file turns the scheduled one off.
     policy.spec.restore_drill = Some(true);
     // Its records go where the stack's drills write theirs; without a stack, created here.
-    if crate::aws::drill_records::ensure_group(&aws, &policy)
+    if ensure_group(&aws, &policy)
         .await
         .map_err(|e| format!("{}: {}", e.kind, e.message))?
     {
@@ -330,4 +330,35 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
         println!("next: point the application at the endpoint (see the README, Failing over)");
     }
     Ok(())
+}
+
+/// Creates the policy's log group as its stack would (10 years' retention) unless it exists:
+/// a drill run by hand from a policy file (no stack) still leaves its records. Whether it was
+/// created. (The CLI's own credentials: the provider's role may not create log groups.)
+async fn ensure_group(
+    aws: &crate::aws::Aws,
+    policy: &RuntimePolicy,
+) -> Result<bool, crate::error::ProviderError> {
+    let group = rds_snapshot_policy_macro::contract::drill_records::log_group(&policy.id);
+    let logs = aws.logs(&policy.destination_region);
+    let context = format!("creating the drill-record log group {group}");
+    match logs.create_log_group().log_group_name(&group).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(crate::aws::classify(e, &context)),
+    }
+    logs.put_retention_policy()
+        .log_group_name(&group)
+        .retention_in_days(
+            rds_snapshot_policy_macro::contract::drill_records::RETENTION_DAYS as i32,
+        )
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify(e, &context))?;
+    Ok(true)
 }
