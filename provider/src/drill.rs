@@ -293,29 +293,29 @@ async fn finish(
     Ok(finished)
 }
 
+/// Hours since the last finished drill, from the records read back (see `drill_age`).
+async fn measure_drill_age(aws: &Aws, policy: &RuntimePolicy) -> Result<f64, ProviderError> {
+    let now = aws.now();
+    // No end: AWS's clock is read to the second, so a record just written may be dated a
+    // moment after this invocation's `now`.
+    let records =
+        drill_records::read(aws, policy, Some(now - lookback(policy)), None, None).await?;
+    if let Some(age) = drill_age_hours(&records, now) {
+        return Ok(age);
+    }
+    if drill_records::any(aws, policy).await? {
+        // Records, but none finished within the lookback: at least that old.
+        return Ok(lookback(policy).num_hours() as f64);
+    }
+    drill_records::write(aws, policy, &[watching(policy, now)]).await?;
+    Ok(0.0)
+}
+
 /// `DrillAgeHours` from the policy's records: hours since the last finished drill (or since
 /// the sweep first saw the log group empty, when it writes its `watching` mark). `None` (no
 /// datum: the overdue alarm treats it as breaching) when the records cannot be read.
 async fn drill_age(aws: &Aws, policy: &RuntimePolicy) -> Option<MetricDatum> {
-    let now = aws.now();
-    // No end: AWS's clock is read to the second, so a record just written may be dated a
-    // moment after this invocation's `now`.
-    let age = match drill_records::read(aws, policy, Some(now - lookback(policy)), None, None).await
-    {
-        Ok(records) => match drill_age_hours(&records, now) {
-            Some(age) => Ok(age),
-            None => match drill_records::any(aws, policy).await {
-                // Records, but none finished within the lookback: at least that old.
-                Ok(true) => Ok(lookback(policy).num_hours() as f64),
-                Ok(false) => drill_records::write(aws, policy, &[watching(policy, now)])
-                    .await
-                    .map(|()| 0.0),
-                Err(e) => Err(e),
-            },
-        },
-        Err(e) => Err(e),
-    };
-    match age {
+    match measure_drill_age(aws, policy).await {
         Ok(age) => {
             tracing::info!(policy = %policy.id, age_hours = age, "drill age measured");
             Some(MetricDatum {

@@ -120,7 +120,7 @@ impl Snapshot {
         let arn = self.tag(tags::SOURCE_ARN).unwrap_or(&self.arn);
         arn.split(':')
             .nth(4)
-            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|a| rds_snapshot_policy_macro::spec::is_account_id(a))
     }
 }
 

@@ -275,7 +275,9 @@ async fn drills_restore_time_and_delete_only_their_own() {
             (
                 r.database.clone(),
                 r.outcome.clone(),
-                r.recovery_point.clone(),
+                // The snapshots were taken in the clock's first seconds after 04:00 (the
+                // emulated clock runs on in real time): the minute is what is known.
+                r.recovery_point.as_ref().map(|p| p[..16].to_string()),
             )
         })
         .collect();
@@ -285,12 +287,12 @@ async fn drills_restore_time_and_delete_only_their_own() {
             (
                 format!("{SOURCE}/dr1-ledger"),
                 "passed".to_string(),
-                Some("2026-05-03T04:00:00Z".to_string())
+                Some("2026-05-03T04:00".to_string())
             ),
             (
                 format!("{SOURCE}/dr1-orders"),
                 "passed".to_string(),
-                Some("2026-05-03T04:00:00Z".to_string())
+                Some("2026-05-03T04:00".to_string())
             ),
         ]
     );

@@ -8,7 +8,7 @@ use rds_snapshot_policy_macro::spec::Role;
 
 use super::action_cmd::load_policy_file;
 use crate::status::{
-    DEFAULT_DRILL_DAYS, Side, SideFacts, assemble, drills_report, gather_side, html, markdown, text,
+    Side, SideFacts, assemble, drill_period, drills_report, gather_side, html, markdown, text,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,10 +162,7 @@ pub async fn run(args: &StatusArgs) -> Result<bool, String> {
     }
     let now = now.unwrap_or_else(Utc::now);
     let mut report = assemble(&all.policies, all.quotas, all.warnings, now);
-    let until = args.drills_until.unwrap_or(now);
-    let since = args
-        .drills_since
-        .unwrap_or(until - chrono::Duration::days(DEFAULT_DRILL_DAYS));
+    let (since, until) = drill_period(args.drills_since, args.drills_until, now);
     report.drills = drills_report(&all.policies, since, until);
     let format = if args.json { Format::Json } else { args.format };
     let rendered = match format {

@@ -28,10 +28,6 @@ pub enum Recorded {
     Digest,
 }
 
-fn is_account(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Reads the `shared-with` tags.
 pub fn recorded(snapshot: &Snapshot) -> Recorded {
     let Some(first) = snapshot.tag(tags::SHARED_WITH) else {
@@ -46,7 +42,10 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
             continue;
         }
         let ids: Vec<&str> = value.split(' ').collect();
-        if !ids.iter().all(|id| is_account(id)) {
+        if !ids
+            .iter()
+            .all(|id| rds_snapshot_policy_macro::spec::is_account_id(id))
+        {
             return Recorded::Digest;
         }
         accounts.extend(ids.into_iter().map(str::to_string));

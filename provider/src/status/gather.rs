@@ -37,15 +37,15 @@ pub struct Side {
 /// Days of drill records `status` lists when no period is given.
 pub const DEFAULT_DRILL_DAYS: i64 = 90;
 
-impl Side {
-    /// The drill-record period as of `now`.
-    pub fn drill_period(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let to = self.drills_to.unwrap_or(now);
-        let from = self
-            .drills_from
-            .unwrap_or(to - Duration::days(DEFAULT_DRILL_DAYS));
-        (from, to)
-    }
+/// The drill-record period as of `now`: the given ends, else the `DEFAULT_DRILL_DAYS` days up
+/// to now.
+pub fn drill_period(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = to.unwrap_or(now);
+    (from.unwrap_or(to - Duration::days(DEFAULT_DRILL_DAYS)), to)
 }
 
 fn smithy_time(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
@@ -417,7 +417,7 @@ pub async fn gather_side(
             BTreeMap::new()
         };
         let drills = if policy.role() == Role::Destination && policy.spec.drills() {
-            let (from, to) = side.drill_period(now);
+            let (from, to) = drill_period(side.drills_from, side.drills_to, now);
             match crate::aws::drill_records::read(aws, &policy, Some(from), Some(to), None).await {
                 Ok(records) => records,
                 Err(e) => {

@@ -6,7 +6,7 @@
 mod gather;
 mod render;
 
-pub use gather::{DEFAULT_DRILL_DAYS, Side, SideFacts, gather_side};
+pub use gather::{DEFAULT_DRILL_DAYS, Side, SideFacts, drill_period, gather_side};
 pub use render::{html, markdown, text};
 
 use std::collections::BTreeMap;
@@ -250,7 +250,7 @@ fn row_key(p: &PolicyFacts, s: &Snapshot) -> String {
 }
 
 fn source_row(p: &PolicyFacts, database: &str) -> String {
-    if p.account.len() == 12 && p.account.bytes().all(|b| b.is_ascii_digit()) {
+    if rds_snapshot_policy_macro::spec::is_account_id(&p.account) {
         qualified_database(&p.account, database)
     } else {
         database.to_string()
