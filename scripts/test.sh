@@ -17,7 +17,7 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator
   tests/emulator/test_iam_eval.py tests/emulator/test_cloudformation_deploy.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
-heartbeat "test: cargo build of the tests" cargo test --workspace --lib --bins --tests --no-run "$@"
+heartbeat "test: cargo build of the tests" cargo test --workspace --all-targets --no-run "$@"
 stage "cargo build of the tests" "$t"
 # Three groups run at once (cargo runs one test binary after the other, and the emulator tests
 # mostly wait on the emulator): the macro crate (cfn-lint, checkov, statelint, parliament), the
