@@ -11,7 +11,7 @@ use rds_snapshot_policy_macro::contract::{
 use crate::aws::drill_api::DrillApi;
 use crate::aws::drill_records;
 use crate::aws::{Aws, list_inventory};
-use crate::drill_record::{drill_age_hours, lookback, records_of, watching};
+use crate::drill_record::{drill_age_hours, lookback, records_of, retired_records, watching};
 use crate::error::{ErrorKind, ProviderError};
 use crate::inventory::{Kind, tags};
 use crate::plan::Action;
@@ -138,11 +138,23 @@ async fn start(
 ) -> Result<DrillRun, ProviderError> {
     let inventory = list_inventory(aws, Action::Drill, policy).await?;
     let targets = drill_targets(policy, &inventory, only);
+    // Each run records the retired databases it does not restore (the evidence says why).
+    let retired = retired_records(policy, &inventory, aws.now());
+    if only.is_none() && !retired.is_empty() {
+        drill_records::write(aws, policy, &retired).await?;
+    }
     if targets.is_empty() {
+        let why = if only.is_some_and(|db| policy.is_retired(db)) {
+            " (the database is retired: RetiredDatabases)"
+        } else if only.is_none() && !retired.is_empty() {
+            " (every database with a copy is retired: RetiredDatabases; remove RestoreDrill or the policy)"
+        } else {
+            ""
+        };
         return Err(ProviderError::new(
             ErrorKind::DatabaseNotFound,
             format!(
-                "policy {} has no available DR copy{} in {} to restore: nothing was created",
+                "policy {} has no available DR copy{} in {} to restore{why}: nothing was created",
                 policy.id,
                 only.map(|d| format!(" of {d}")).unwrap_or_default(),
                 policy.destination_region

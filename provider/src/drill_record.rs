@@ -6,6 +6,9 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rds_snapshot_policy_macro::contract::{DrillRun, KindName, drill_records};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::RuntimePolicy;
 
 /// One restore of one drill, as recorded.
@@ -36,6 +39,9 @@ pub struct DrillRecord {
     pub available: Option<String>,
     /// When the record was written (RFC 3339).
     pub recorded: String,
+    /// A retired database's record: until when its final copy is kept (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<String>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -75,6 +81,7 @@ pub fn records_of(
                 requested: r.requested.clone(),
                 available: r.available.clone(),
                 recorded: rfc3339(now),
+                kept_until: None,
             }
         })
         .collect()
@@ -96,7 +103,55 @@ pub fn watching(policy: &RuntimePolicy, now: DateTime<Utc>) -> DrillRecord {
         requested: rfc3339(now),
         available: None,
         recorded: rfc3339(now),
+        kept_until: None,
     }
+}
+
+/// A drill run's record of each retired database (RetiredDatabases) with a copy: its newest
+/// copy, the recovery point it holds and until when it is kept, so the evidence says why the
+/// database was not restored.
+pub fn retired_records(
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+) -> Vec<DrillRecord> {
+    let mut newest: BTreeMap<String, &Snapshot> = BTreeMap::new();
+    for s in inventory.snapshots.iter().filter(|s| {
+        s.is_available()
+            && s.tag(tags::POLICY) == Some(policy.id.as_str())
+            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+            && policy.is_retired(&policy.database_key(s))
+    }) {
+        let entry = newest.entry(policy.database_key(s)).or_insert(s);
+        if s.recovery_point() > entry.recovery_point() {
+            *entry = s;
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(database, copy)| {
+            let point = copy.recovery_point();
+            DrillRecord {
+                policy: policy.id.clone(),
+                database,
+                kind: match copy.kind {
+                    Kind::Instance => KindName::Instance,
+                    Kind::Cluster => KindName::Cluster,
+                },
+                outcome: drill_records::RETIRED.to_string(),
+                restore_minutes: None,
+                rto_minutes: policy.spec.rto(),
+                validated: None,
+                copy: copy.id.clone(),
+                copy_arn: copy.arn.clone(),
+                recovery_point: point.map(rfc3339),
+                requested: rfc3339(now),
+                available: None,
+                recorded: rfc3339(now),
+                kept_until: point.map(|p| rfc3339(p + policy.spec.retired_keep())),
+            }
+        })
+        .collect()
 }
 
 /// A log event's message as this policy's record; anything else (another policy's, malformed,
@@ -108,6 +163,7 @@ pub fn parse_record(policy: &RuntimePolicy, message: &str) -> Option<DrillRecord
         drill_records::RTO_MISSED,
         drill_records::FAILED,
         drill_records::WATCHING,
+        drill_records::RETIRED,
     ];
     (record.policy == policy.id && known.contains(&record.outcome.as_str())).then_some(record)
 }
@@ -119,14 +175,14 @@ pub fn lookback(policy: &RuntimePolicy) -> Duration {
 }
 
 /// Hours since the newest finished drill (passed or slower than RtoMinutes) or the sweep's
-/// `watching` mark among `records` (event time, record); `None` when there is none.
+/// `watching` mark (a `retired` record is no drill) among `records` (event time, record); `None` when there is none.
 pub fn drill_age_hours(
     records: &[(DateTime<Utc>, DrillRecord)],
     now: DateTime<Utc>,
 ) -> Option<f64> {
     records
         .iter()
-        .filter(|(_, r)| r.outcome != drill_records::FAILED)
+        .filter(|(_, r)| r.outcome != drill_records::FAILED && r.outcome != drill_records::RETIRED)
         .map(|(t, _)| *t)
         .max()
         .map(|t| ((now - t).num_minutes().max(0) as f64 / 60.0 * 10.0).round() / 10.0)
@@ -254,5 +310,70 @@ mod tests {
         // Weekly drills, RtoMinutes 60: overdue after 168 + 1 + 1 hours; read 24 more.
         assert_eq!(policy().spec.drill_overdue_hours(), Some(170));
         assert_eq!(lookback(&policy()), Duration::hours(194));
+    }
+
+    #[test]
+    fn each_drill_run_records_a_retired_database_with_its_final_copy_and_is_no_drill() {
+        let mut policy = policy();
+        policy.spec.retired_databases = Some(vec!["orders-old".into()]);
+        policy.spec.retired_keep_days = Some(30);
+        let copy = |id: &str, db: &str, taken: &str| {
+            let mut tags: BTreeMap<String, String> = [
+                (tags::POLICY, "dr"),
+                (tags::COPIED_BY, tags::TOOL),
+                (tags::DATABASE, db),
+                (tags::RECOVERY_POINT, taken),
+                (
+                    tags::SOURCE_ARN,
+                    "arn:aws:rds:eu-west-1:111111111111:snapshot:x",
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            tags.insert(tags::DATABASE.into(), db.into());
+            Snapshot {
+                id: id.into(),
+                arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{id}"),
+                kind: Kind::Instance,
+                database: db.into(),
+                status: "available".into(),
+                snapshot_type: "manual".into(),
+                created: Some(at(taken)),
+                original_created: Some(at(taken)),
+                tags,
+                kms_key_id: None,
+                encrypted: true,
+                engine: None,
+                engine_version: None,
+                option_group: None,
+            }
+        };
+        let inventory = Inventory {
+            snapshots: vec![
+                copy("orders-old-1", "orders-old", "2026-11-01T04:00:00Z"),
+                copy("orders-old-2", "orders-old", "2026-11-02T04:00:00Z"),
+                copy("orders-live-1", "orders-live", "2026-12-06T03:00:00Z"),
+            ],
+            ..Inventory::default()
+        };
+        let now = at("2026-12-06T04:00:00Z");
+        let records = retired_records(&policy, &inventory, now);
+        assert_eq!(records.len(), 1, "{records:?}");
+        let r = &records[0];
+        assert_eq!(
+            (r.database.as_str(), r.outcome.as_str(), r.copy.as_str()),
+            (
+                "111111111111/orders-old",
+                drill_records::RETIRED,
+                "orders-old-2"
+            )
+        );
+        assert_eq!(r.recovery_point.as_deref(), Some("2026-11-02T04:00:00Z"));
+        assert_eq!(r.kept_until.as_deref(), Some("2026-12-02T04:00:00Z"));
+        // It is evidence (read back), but not a drill: the drill's age ignores it.
+        let text = serde_json::to_string(r).unwrap();
+        assert_eq!(parse_record(&policy, &text).as_ref(), Some(r));
+        assert_eq!(drill_age_hours(&[(now, r.clone())], now), None);
     }
 }

@@ -195,6 +195,22 @@ impl RuntimePolicy {
         }
     }
 
+    /// The `RetiredDatabases` entry that retires the database of `key` (a bookkeeping key, see
+    /// `database_key`), if any: the key itself, or at the DR account its name alone.
+    pub fn retired_by(&self, key: &str) -> Option<&str> {
+        self.spec
+            .retired_databases
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|entry| names_database(key, entry))
+            .map(String::as_str)
+    }
+
+    pub fn is_retired(&self, key: &str) -> bool {
+        self.retired_by(key).is_some()
+    }
+
     /// The worst-case recovery-point age at the DR copy, term by term (see `rpo`).
     pub fn worst_case(&self) -> Option<rds_snapshot_policy_macro::rpo::WorstCase> {
         rds_snapshot_policy_macro::rpo::worst_case(&self.spec)

@@ -87,8 +87,10 @@ fn recovery_points(
         }
         newest.extend(uncopied);
     }
+    // A retired database has no RPO datum: its alarm stops (RetiredDatabases).
     newest
         .into_iter()
+        .filter(|(db, _)| !policy.is_retired(db))
         .map(|(db, (point, snapshot))| {
             (
                 db,
@@ -593,6 +595,38 @@ mod tests {
         assert_eq!(points["333333333333/orders"].age_minutes, 180);
         let data = recovery_point_metric_data("dr", &points);
         assert_eq!(data[0].value, 180.0);
+    }
+
+    #[test]
+    fn a_retired_database_has_no_rpo_datum_and_no_longer_raises_the_policy_maximum() {
+        let ours = [(tags::POLICY, "dr"), (tags::COPIED_BY, tags::TOOL)];
+        let inventory = Inventory {
+            snapshots: vec![
+                snapshot("orders-2", "orders", "2026-11-24T06:30:00Z", &ours),
+                // Retired three weeks ago: its final copy is old, and stays so.
+                snapshot("billing-1", "billing", "2026-11-03T05:00:00Z", &ours),
+            ],
+            sources: vec![snapshot(
+                "billing-2",
+                "billing",
+                "2026-11-03T05:30:00Z",
+                &[],
+            )],
+            ..Inventory::default()
+        };
+        let mut policy = destination();
+        let before = recovery_points(&policy, &inventory, at("2026-11-24T07:00:00Z"));
+        assert_eq!(recovery_point_metric_data("dr", &before)[0].value, 30_360.0);
+        policy.spec.retired_databases = Some(vec!["111111111111/billing".into()]);
+        let points = recovery_points(&policy, &inventory, at("2026-11-24T07:00:00Z"));
+        assert_eq!(points.keys().collect::<Vec<_>>(), ["111111111111/orders"]);
+        let data = recovery_point_metric_data("dr", &points);
+        assert_eq!(data[0].value, 30.0);
+        assert!(!serde_json::to_string(&data).unwrap().contains("billing"));
+        // The name alone retires it in every source account.
+        policy.spec.retired_databases = Some(vec!["billing".into()]);
+        let points = recovery_points(&policy, &inventory, at("2026-11-24T07:00:00Z"));
+        assert!(!points.contains_key("111111111111/billing"));
     }
 
     #[test]

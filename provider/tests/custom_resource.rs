@@ -312,10 +312,9 @@ async fn missing_databases_and_quota_fail() {
     em.configure(json!({"snapshot_limit": 1000})).await;
     assert_eq!(full["Status"], "FAILED");
     assert!(
-        full["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("keeps up to 49 manual DB instance snapshots"),
+        full["Reason"].as_str().unwrap().contains(
+            "over the ManualSnapshots quota of 20: this policy 51 (1 database(s) × 51 per database"
+        ),
         "{full}"
     );
 }

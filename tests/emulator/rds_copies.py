@@ -3,7 +3,8 @@ caller's own account and region: resolved in the ARN's own account and region, i
 owns the snapshot or it is shared with the caller, as AWS does (RDS API reference,
 CopyDBSnapshot: SourceDBSnapshotIdentifier). Copies of Multi-AZ DB cluster snapshots are
 refused, and cross-region copies of snapshots whose option group holds TDE without
-OptionGroupName, as AWS does; snapshots report their OptionGroupName.
+OptionGroupName, as AWS does; snapshots report their OptionGroupName. Copies in progress into
+one region are limited per account, as AWS limits them (see `_require_copy_slot`).
 """
 
 import re
@@ -66,6 +67,24 @@ def _require_option_group(source, cross_region, option_group_name):
             f"The snapshot uses the option group {group} with TDE: a copy to another Region needs OptionGroupName")
 
 
+# AWS (RDS user guide, "Copying a DB snapshot", Limitations): "You can have up to 20 snapshot
+# copy requests in progress to a single destination Region per account." For DB cluster
+# snapshots the guide's older text (and the figure the planner keeps to) is 5; the issue that
+# asked for this model names 20 and 5. AWS documents no error code for it: the emulator answers
+# SnapshotQuotaExceeded, which the provider reads as "copy later" for a copy either way.
+COPIES_IN_PROGRESS = {"instance": 20, "cluster": 5}
+
+
+def _require_copy_slot(backend, kind):
+    store = backend.cluster_snapshots if kind == "cluster" else backend.database_snapshots
+    copying = sum(1 for s in store.values() if s.status == "copying")
+    limit = COPIES_IN_PROGRESS[kind]
+    if copying >= limit:
+        raise rds_errors.RDSClientError(
+            "SnapshotQuotaExceeded",
+            f"{copying} snapshot copies are in progress to {backend.region_name}: at most {limit} per account")
+
+
 def _copy(self, source, target, kind, kms_key_id, tags, copy_tags, option_group_name=None):
     if kind == "cluster":
         _refuse_multi_az_cluster(source)
@@ -78,6 +97,7 @@ def _copy(self, source, target, kind, kms_key_id, tags, copy_tags, option_group_
         raise rds_errors.DBSnapshotAlreadyExistsError(target)
     if len(store) >= self.SNAPSHOT_QUOTA:
         raise rds_errors.SnapshotQuotaExceededFault()
+    _require_copy_slot(self, kind)
     if kms_key_id is not None:
         kms_key_id = self._validate_kms_key(kms_key_id)
     if copy_tags and not tags:

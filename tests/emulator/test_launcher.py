@@ -128,6 +128,34 @@ class Launcher(EmulatorCase):
                                          TargetDBClusterSnapshotIdentifier="maz-1-copy")
         self.assertIn("Multi-AZ DB cluster", str(refused.exception))
 
+    def test_copies_in_progress_into_a_region_are_limited_per_account(self):
+        """AWS: up to 20 snapshot copy requests in progress to a single destination Region per
+        account (5 for cluster snapshots, as the planner keeps to)."""
+        rds = self.client("rds", A)
+        rds.create_db_instance(DBInstanceIdentifier="slots", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                               AllocatedStorage=20, MasterUsername="slots_admin",
+                               MasterUserPassword="not-a-real-password")
+        rds.create_db_snapshot(DBInstanceIdentifier="slots", DBSnapshotIdentifier="slots-1")
+        self.post("/_rsp/wait", {})
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="slots-1", AttributeName="restore", ValuesToAdd=[B])
+        arn = f"arn:aws:rds:{REGION}:{A}:snapshot:slots-1"
+        dr = self.client("rds", B, "eu-central-1")
+        self.post("/_rsp/config", {"copy_pending_seconds": 3600})
+        try:
+            for n in range(20):
+                dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=f"slots-copy-{n}")
+            with self.assertRaises(dr.exceptions.ClientError) as refused:
+                dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="slots-copy-20")
+            self.assertEqual(refused.exception.response["Error"]["Code"], "SnapshotQuotaExceeded")
+            self.assertIn("20 snapshot copies are in progress to eu-central-1", str(refused.exception))
+            # Another account, or another region, has its own slots.
+            self.client("rds", A, "eu-central-1").copy_db_snapshot(SourceDBSnapshotIdentifier=arn,
+                                                                  TargetDBSnapshotIdentifier="slots-own")
+            self.advance(61)
+            dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="slots-copy-20")
+        finally:
+            self.post("/_rsp/config", {"copy_pending_seconds": None})
+
     def test_snapshots_on_an_aws_managed_key_are_not_shared_but_their_copies_are(self):
         rds = self.client("rds", A)
         rds.create_db_instance(DBInstanceIdentifier="legacy", Engine="postgres", DBInstanceClass="db.t4g.micro",

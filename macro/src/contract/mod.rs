@@ -363,6 +363,9 @@ pub mod drill_records {
     /// Written by the drill sweep into an empty log group (a new policy): the drill's age
     /// counts from here until the first drill finishes.
     pub const WATCHING: &str = "watching";
+    /// Written by each drill run for each retired database (RetiredDatabases) instead of a
+    /// restore: its final copy, recovery point and how long it is kept. Not a drill.
+    pub const RETIRED: &str = "retired";
     /// Log streams are per UTC day (`2026-12-05`).
     pub const STREAM_DATE_FORMAT: &str = "%Y-%m-%d";
 

@@ -43,6 +43,8 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("ExpectedCopyMinutes", Applies::Both),
     ("EventDriven", Applies::Both),
     ("RetentionHours", Applies::Both),
+    ("RetiredDatabases", Applies::Both),
+    ("RetiredKeepDays", Applies::Both),
     ("BackupInterval", Applies::Only(Role::Source)),
     ("BackupIntervalMinutes", Applies::Only(Role::Source)),
     ("BackupSchedule", Applies::Only(Role::Source)),

@@ -10,9 +10,10 @@ use crate::contract::{RESOURCE_TYPE, generated_properties};
 use crate::error::{Diagnostics, PolicyError};
 use crate::reader::Reader;
 use crate::spec::{
-    LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id, is_region,
+    LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id,
+    is_region, retired_entry_problem,
 };
-use crate::value::{Resolver, Text, did_you_mean, find_import_values};
+use crate::value::{Resolved, Resolver, Text, did_you_mean, find_import_values};
 
 /// Reads and validates the Properties of resource `logical_id`, reporting all errors at once.
 pub fn parse_policy(
@@ -238,12 +239,15 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         expected_snapshot_minutes: Some(expected_snapshot_minutes),
         expected_copy_minutes: Some(expected_copy_minutes),
         event_driven: Some(event_driven),
+        retired_databases: None,
+        retired_keep_days: None,
     };
     let mut accounts_intrinsic = None;
     match role {
         Role::Source => accounts_intrinsic = read_source(r, &mut spec),
         Role::Destination => read_destination(r, &mut spec),
     }
+    read_retired(r, &mut spec);
     crate::rpo::warn_about_schedules(&spec, r.diag);
     Policy {
         logical_id: logical_id.to_string(),
@@ -604,6 +608,78 @@ fn read_event_buses(
         }
     }
     Some(out)
+}
+
+/// RetiredDatabases and RetiredKeepDays (both roles): databases whose protection ends, each
+/// named once in the role's form; at the DR account an account part must be a source account.
+fn read_retired(r: &mut Reader, spec: &mut PolicySpec<Text>) {
+    if let Some(items) = r.list("RetiredDatabases") {
+        let Ok(items) = items else {
+            r.diag.error(
+                "RetiredDatabases",
+                "must list the databases themselves (each may be a Ref), not one intrinsic for the whole list",
+            );
+            return;
+        };
+        let mut out: Vec<Text> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let name = format!("RetiredDatabases[{i}]");
+            // Known when the template is expanded: the provider matches them as written.
+            let text = match r.resolver.resolve(item) {
+                Resolved::Value(Value::String(s)) => s,
+                Resolved::Value(other) | Resolved::Deferred(other) => {
+                    r.diag.error(
+                        &name,
+                        format!(
+                            "must be a DB identifier known when the template is expanded (a literal, or a Ref to a parameter with a value), got {}",
+                            crate::value::describe(&other)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if let Some(problem) = retired_entry_problem(spec.role, &text) {
+                r.diag.error(&name, problem);
+                continue;
+            }
+            let account = text.split_once('/').map(|(account, _)| account);
+            let known = spec.source_accounts.as_deref().unwrap_or_default();
+            if let Some(account) = account
+                && known.iter().all(|k| matches!(k, Text::Literal(_)))
+                && !known.contains(&Text::Literal(account.to_string()))
+            {
+                r.diag.error(
+                    &name,
+                    format!("{text:?} names account {account}, which is not in SourceAccounts"),
+                );
+                continue;
+            }
+            let entry = Text::Literal(text);
+            if out.contains(&entry) {
+                r.diag.error(&name, "names a database listed before it");
+                continue;
+            }
+            out.push(entry);
+        }
+        if items.is_empty() {
+            r.diag.error(
+                "RetiredDatabases",
+                "is empty: name the retired databases, or leave the property out",
+            );
+        }
+        spec.retired_databases = Some(out);
+    }
+    if r.has("RetiredKeepDays") {
+        let (min, max) = bounds::RETIRED_KEEP_DAYS;
+        let days = r.whole("RetiredKeepDays", min, min, max);
+        if spec.retired_databases.is_none() {
+            r.diag.error(
+                "RetiredKeepDays",
+                "applies to RetiredDatabases, which the policy does not name",
+            );
+        }
+        spec.retired_keep_days = Some(days);
+    }
 }
 
 /// SourceAccounts: the accounts a destination policy copies from and takes events from.

@@ -28,6 +28,37 @@ pub fn is_db_identifier(id: &str) -> bool {
         && !id.contains("--")
 }
 
+/// What is wrong with a `RetiredDatabases` entry for `role`, if anything: a DB identifier in
+/// lowercase (as RDS stores it); at the DR account also `<source account>/<identifier>`, one
+/// account's database where two accounts share the name.
+pub fn retired_entry_problem(role: Role, entry: &str) -> Option<String> {
+    let (account, id) = match entry.split_once('/') {
+        Some((account, id)) if role == Role::Destination => (Some(account), id),
+        _ => (None, entry),
+    };
+    if let Some(account) = account
+        && !is_account_id(account)
+    {
+        return Some(format!(
+            "{entry:?}: the part before / must be the 12-digit source account ID"
+        ));
+    }
+    let form = match role {
+        Role::Source => "a DB identifier",
+        Role::Destination => "a DB identifier or <source account>/<DB identifier>",
+    };
+    if !is_db_identifier(id) {
+        return Some(format!("{entry:?} is not {form}"));
+    }
+    if id.chars().any(|c| c.is_ascii_uppercase()) {
+        return Some(format!(
+            "{entry:?}: write it in lowercase ({:?}), as RDS stores DB identifiers",
+            entry.to_ascii_lowercase()
+        ));
+    }
+    None
+}
+
 /// Region names such as `eu-west-1`, `us-gov-west-1`, `ap-southeast-5`: an area, optionally
 /// a partition word (`gov`, `iso`, ...), a compass direction, a number. A typo such as
 /// `eu-wset-1` is refused.
@@ -152,6 +183,7 @@ impl PolicySpec<String> {
             }
         }
         in_bounds("RpoMinutes", self.rpo_minutes, bounds::RPO_MINUTES)?;
+        self.check_retired()?;
         if let Some(region) = &self.source_region_override
             && !is_region(region)
         {
@@ -211,6 +243,40 @@ impl PolicySpec<String> {
             Role::Source => self.check_source(),
             Role::Destination => self.check_destination(),
         }
+    }
+
+    /// RetiredDatabases: entries of the role's form, no repeats, at most the bound;
+    /// RetiredKeepDays only with them, in bounds.
+    fn check_retired(&self) -> Result<(), SpecError> {
+        let entries = self.retired_databases.as_deref().unwrap_or_default();
+        if entries.len() > bounds::MAX_RETIRED_DATABASES {
+            fail(
+                "RetiredDatabases",
+                format!(
+                    "lists {} databases; at most {} (remove the policy once all are gone)",
+                    entries.len(),
+                    bounds::MAX_RETIRED_DATABASES
+                ),
+            )?;
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            if let Some(problem) = retired_entry_problem(self.role, entry) {
+                fail("RetiredDatabases", problem)?;
+            }
+            if entries[..i].contains(entry) {
+                fail("RetiredDatabases", format!("names {entry:?} twice"))?;
+            }
+        }
+        if let Some(days) = self.retired_keep_days {
+            if self.retired_databases.is_none() {
+                fail(
+                    "RetiredKeepDays",
+                    "applies to RetiredDatabases, which the policy does not name",
+                )?;
+            }
+            in_bounds("RetiredKeepDays", days, bounds::RETIRED_KEEP_DAYS)?;
+        }
+        Ok(())
     }
 
     /// Each role's own fields and whether they are given: (source, destination).

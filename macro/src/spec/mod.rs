@@ -7,7 +7,7 @@ mod check;
 mod lenient;
 pub use check::{
     SpecError, event_bus_account, is_account_id, is_db_identifier, is_event_bus_arn, is_policy_id,
-    is_region,
+    is_region, retired_entry_problem,
 };
 
 use chrono::Duration;
@@ -25,7 +25,11 @@ pub mod defaults {
     /// copy two minutes after a share, so a sweep finds what the previous stage just made.
     pub const SHARE_SCHEDULE: &str = "cron(2/5 * * * ? *)";
     pub const COPY_SCHEDULE: &str = "cron(4/5 * * * ? *)";
-    pub const SOURCE_DELETE_SCHEDULE: &str = "cron(0 3 * * ? *)";
+    /// The source deletes every hour: between two delete runs snapshots past the retention
+    /// pile up, so a daily run held a second day's snapshots before it (97 per database at a
+    /// 30-minute cadence with RetentionDays 1, against AWS's default quota of 100), an hourly
+    /// one two more (51).
+    pub const SOURCE_DELETE_SCHEDULE: &str = "cron(45 * * * ? *)";
     /// With RetentionHours, old snapshots go every hour instead of once a day.
     pub const HOURLY_DELETE_SCHEDULE: &str = "cron(45 * * * ? *)";
     pub const DESTINATION_DELETE_SCHEDULE: &str = "cron(30 3 * * ? *)";
@@ -77,6 +81,9 @@ pub mod bounds {
     pub const KEEP_WEEKLY: (u64, u64) = (1, 520);
     pub const KEEP_MONTHLY: (u64, u64) = (1, 240);
     pub const KEEP_YEARLY: (u64, u64) = (1, 100);
+    pub const RETIRED_KEEP_DAYS: (u64, u64) = (1, 36_500);
+    /// At most this many retired databases per policy (the task input stays small).
+    pub const MAX_RETIRED_DATABASES: usize = 200;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -323,6 +330,15 @@ pub struct PolicySpec<S> {
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_driven: Option<bool>,
+    /// Databases retired (a DB identifier; at the DR account also `<source account>/<db>`):
+    /// no new snapshot or copy, no RPO datum, no drill; their newest recovery point is kept
+    /// until `RetiredKeepDays` after it was taken. Absent in older task inputs: none retired
+    /// (a provider without retirement refuses the field: the policy's fields are closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_databases: Option<Vec<S>>,
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_keep_days: Option<u64>,
 }
 
 impl<S> PolicySpec<S> {
@@ -375,6 +391,18 @@ impl<S> PolicySpec<S> {
         .into_iter()
         .max()
         .unwrap_or_else(Duration::zero)
+    }
+    /// How long a retired database's newest recovery point is kept after it was taken:
+    /// RetiredKeepDays, else as long as the policy keeps any recovery point (`longest_kept`,
+    /// in whole days, at least one).
+    pub fn retired_keep(&self) -> Duration {
+        match self.retired_keep_days {
+            Some(days) => Duration::days(days as i64),
+            None => {
+                let hours = self.longest_kept().num_hours().max(1);
+                Duration::days((hours + 23) / 24)
+            }
+        }
     }
     /// The property retention is given in, for messages.
     pub fn retention_property(&self) -> &'static str {
@@ -604,6 +632,8 @@ impl PolicySpec<Text> {
             expected_snapshot_minutes: self.expected_snapshot_minutes,
             expected_copy_minutes: self.expected_copy_minutes,
             event_driven: self.event_driven,
+            retired_databases: many(&self.retired_databases, "RetiredDatabases")?,
+            retired_keep_days: self.retired_keep_days,
         })
     }
 }

@@ -107,6 +107,11 @@ pub(super) fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+/// Every manual snapshot (both kinds) of this account in `region`, with its tags.
+pub async fn manual_snapshots(aws: &Aws, region: &str) -> Result<Vec<Snapshot>, ProviderError> {
+    list_snapshots(aws, region, Listing::Manual, None).await
+}
+
 async fn list_snapshots(
     aws: &Aws,
     region: &str,

@@ -13,8 +13,8 @@ mod stacks;
 pub use apply::apply;
 pub use deployed::verify_deployed;
 pub(crate) use list::list_databases;
-pub use list::{list_inventory, restore_accounts};
-pub use stacks::stack_resources;
+pub use list::{list_inventory, manual_snapshots, restore_accounts};
+pub use stacks::{processed_template, stack_resources};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

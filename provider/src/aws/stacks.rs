@@ -2,7 +2,8 @@
 //! ListStackResources): where `status` discovers deployed policies and the custom resource
 //! finds who already holds a `PolicyId`.
 
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
+use serde_json::Value;
 
 use super::{Aws, classify};
 use crate::error::ProviderError;
@@ -52,4 +53,29 @@ pub async fn stack_resources(aws: &Aws, region: &str) -> Result<Vec<StackResourc
         }
     }
     Ok(found)
+}
+
+/// A stack's processed template (after its transforms) as JSON (or YAML, read as JSON).
+pub async fn processed_template(
+    aws: &Aws,
+    region: &str,
+    stack_id: &str,
+) -> Result<Value, ProviderError> {
+    let template = aws
+        .cloudformation(region)
+        .get_template()
+        .stack_name(stack_id)
+        .template_stage(TemplateStage::Processed)
+        .send()
+        .await
+        .map_err(|e| classify(e, &format!("reading the template of stack {stack_id}")))?;
+    let body = template.template_body().unwrap_or_default();
+    serde_json::from_str::<Value>(body)
+        .or_else(|_| rds_snapshot_policy_macro::yaml::parse_template(body))
+        .map_err(|e| {
+            ProviderError::new(
+                crate::error::ErrorKind::InputInvalid,
+                format!("the template of stack {stack_id} cannot be read: {e}"),
+            )
+        })
 }

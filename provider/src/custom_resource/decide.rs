@@ -1,7 +1,11 @@
 //! The deploy-time checks' decisions: pure, from what `gather` found. A check that could not
 //! run (for example AccessDenied on GetKeyPolicy) is a warning, not a failure.
 
+use std::collections::BTreeMap;
+
 use super::key_policy::KeyPolicy;
+pub use super::region_load::RegionLoad;
+use super::region_load::decide_region_quota;
 use crate::inventory::{Database, Kind};
 use crate::plan::covered_databases;
 use crate::policy::{RuntimePolicy, Selector};
@@ -56,6 +60,11 @@ pub struct SourceFacts {
     /// ReencryptKmsKey's facts, read when a covered database is on the AWS-managed key.
     pub reencrypt_key: Option<KeyFacts>,
     pub quota: Result<Quotas, String>,
+    /// The other policies and snapshots of the region, for the account-wide quota check;
+    /// `None`: not read (the check counts this policy alone against what is used).
+    pub load: Option<Result<RegionLoad, String>>,
+    /// The region the policy's stack (and the others counted) is in.
+    pub stack_region: String,
     /// Per non-default option group of a covered instance (when sharing): the options that
     /// keep its snapshots from being shared, or why the group could not be read.
     pub option_groups: Vec<(String, Result<Vec<String>, String>)>,
@@ -80,6 +89,9 @@ pub struct DestinationFacts {
     pub drill_network: Option<DrillNetwork>,
     pub region: String,
     pub quota: Result<Quotas, String>,
+    /// As `SourceFacts::load`.
+    pub load: Option<Result<RegionLoad, String>>,
+    pub stack_region: String,
 }
 
 /// Where drill instances would be created.
@@ -108,18 +120,9 @@ pub fn snapshots_needed(policy: &RuntimePolicy, databases: usize) -> i64 {
     snapshots_per_database(policy) * databases as i64
 }
 
-/// At most how many snapshots one database keeps at steady state: its retention window
-/// (retention / interval + 1, at least KeepLatest) plus one per tier bucket older than the
-/// window (KeepDaily + KeepWeekly + KeepMonthly + KeepYearly; overlaps make it fewer), plus
-/// the newest snapshot's AWS-managed-key original while ReencryptKmsKey copies it.
-///
-/// A destination policy's copies arrive at the source's cadence, assumed to be the default for
-/// its RpoMinutes (`rpo::assumed_copy_spacing`).
+/// At most how many snapshots one database keeps at steady state (`region_load::per_database`).
 pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
-    let interval = arrival_interval(policy);
-    let window = (policy.retention().num_minutes() / interval) + 1;
-    let intermediate = i64::from(policy.spec.reencrypts());
-    window.max(policy.keep_latest() as i64) + policy.spec.tier_buckets() as i64 + intermediate
+    super::region_load::per_database(&policy.spec)
 }
 
 /// An Update that shortens the retention window: the next delete run removes what the old
@@ -176,7 +179,22 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
     };
     let targets = covered(policy, databases);
     report.databases = targets.iter().map(|d| d.id.clone()).collect();
+    for db in targets.iter().filter(|d| policy.is_retired(&d.id)) {
+        report.warnings.push(format!(
+            "{} {} is retired (RetiredDatabases) but still exists in {region}: it is no longer snapshotted and has no RPO; remove it from RetiredDatabases if that is a mistake",
+            db.kind.noun(),
+            db.id
+        ));
+    }
     if targets.is_empty() {
+        if let Selector::Instance(id) | Selector::Cluster(id) = &policy.selector
+            && policy.is_retired(id)
+        {
+            report.warnings.push(format!(
+                "{id} is retired (RetiredDatabases) and no longer exists in {region}: its snapshots are kept as RetiredKeepDays says"
+            ));
+            return report;
+        }
         report.failures.push(match &policy.selector {
             Selector::Instance(id) => format!("DB instance {id} does not exist in {region}"),
             Selector::Cluster(id) => format!("DB cluster {id} does not exist in {region}"),
@@ -200,12 +218,13 @@ pub fn decide_source(policy: &RuntimePolicy, facts: &SourceFacts) -> CheckReport
             decide_shareable(policy, db, facts, reencrypt_key, &mut report);
         }
     }
-    for kind in [Kind::Instance, Kind::Cluster] {
-        let databases = targets.iter().filter(|d| d.kind == kind).count();
-        if databases > 0 {
-            decide_quota(policy, kind, databases, region, &facts.quota, &mut report);
-        }
-    }
+    let own: BTreeMap<Kind, usize> = [Kind::Instance, Kind::Cluster]
+        .into_iter()
+        .map(|kind| (kind, targets.iter().filter(|d| d.kind == kind).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let quota = (&facts.quota, &facts.load, facts.stack_region.as_str());
+    quota_checks(policy, &own, region, quota, &mut report);
     decide_copy_throughput(policy, &targets, &mut report);
     report
 }
@@ -434,6 +453,43 @@ fn decide_multi_az_clusters(
 }
 
 /// The quota of `kind`'s manual snapshots against what `databases` of that kind keep.
+/// The quota facts of a region: the quotas, the region's other policies and snapshots, and the
+/// stack's region.
+type QuotaFacts<'a> = (
+    &'a Result<Quotas, String>,
+    &'a Option<Result<RegionLoad, String>>,
+    &'a str,
+);
+
+/// The steady state of every policy of the account and region against the quota when the
+/// region's load was read; else this policy alone against what is used now.
+fn quota_checks(
+    policy: &RuntimePolicy,
+    own: &BTreeMap<Kind, usize>,
+    region: &str,
+    (quota, load, stack_region): QuotaFacts,
+    report: &mut CheckReport,
+) {
+    if let (Ok(quotas), Some(Ok(load))) = (quota, load) {
+        for kind in own.keys().filter(|k| quotas.of(**k).is_none()) {
+            report.warnings.push(format!(
+                "the {} quota of {region} was not reported",
+                kind.quota_name()
+            ));
+        }
+        decide_region_quota(policy, own, region, stack_region, load, quotas, report);
+        return;
+    }
+    if let Some(Err(e)) = load {
+        report.warnings.push(format!(
+            "could not read the other policies of the account in {region} ({e}): the quota check counts this policy alone"
+        ));
+    }
+    for (kind, databases) in own {
+        decide_quota(policy, *kind, *databases, region, quota, report);
+    }
+}
+
 fn decide_quota(
     policy: &RuntimePolicy,
     kind: Kind,
@@ -465,17 +521,24 @@ fn decide_quota(
                 "shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)"
             }
             Role::Destination => {
-                "keep every copy for hours and the days promised as a tier (RetentionHours with KeepDaily, the default when no retention is given: about 20 copies per database)"
+                "keep every copy for hours and the days promised as a tier (RetentionHours with KeepDaily, the default when no retention is given: 22 copies per database)"
             }
         };
         report.failures.push(format!(
-            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × ({retention} of retention / {interval}-minute {arrival} + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), or {fix}",
+            "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × (({retention} of retention + {between} between delete runs) / {interval}-minute {arrival} + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), or {fix}",
             noun = kind.noun(),
             tiers = match policy.spec.tier_buckets() {
                 0 => String::new(),
                 sum => format!(" + {sum} for the tiers"),
             },
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
+            between = rds_snapshot_policy_macro::rpo::human(
+                policy
+                    .spec
+                    .delete_schedule
+                    .longest_gap()
+                    .unwrap_or_else(|| chrono::Duration::days(1))
+            ),
             interval = arrival_interval(policy),
             arrival = match policy.role() {
                 Role::Source => "interval",
@@ -524,10 +587,23 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
         Selector::Cluster(_) => &[Kind::Cluster],
         _ => &[Kind::Instance, Kind::Cluster],
     };
+    // Databases per kind: those its copies already hold (an update), at least one.
+    let held = |kind: Kind| match &facts.load {
+        Some(Ok(load)) => load
+            .snapshots
+            .iter()
+            .filter(|s| {
+                s.kind == kind && s.tag(crate::inventory::tags::POLICY) == Some(policy.id.as_str())
+            })
+            .map(|s| policy.database_key(s))
+            .collect::<std::collections::BTreeSet<String>>()
+            .len(),
+        _ => 0,
+    };
+    let own: BTreeMap<Kind, usize> = kinds.iter().map(|k| (*k, held(*k).max(1))).collect();
     let before = report.failures.len();
-    for kind in kinds {
-        decide_quota(policy, *kind, 1, region, &facts.quota, &mut report);
-    }
+    let quota = (&facts.quota, &facts.load, facts.stack_region.as_str());
+    quota_checks(policy, &own, region, quota, &mut report);
     if report.failures.len() == before
         && let Ok(quotas) = &facts.quota
     {

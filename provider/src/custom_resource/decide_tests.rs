@@ -41,6 +41,8 @@ fn facts(databases: Vec<Database>, keys: Vec<(String, KeyFacts)>, quota: Quota) 
             instance: Some(quota),
             cluster: Some(quota),
         }),
+        load: None,
+        stack_region: "eu-west-1".into(),
         option_groups: Vec::new(),
     }
 }
@@ -144,16 +146,22 @@ fn the_default_half_hour_cadence_fits_the_default_quota_with_retention_hours() {
             .extend(retention.as_object().unwrap().clone());
         RuntimePolicy::from_properties(&properties, "eu-west-1", None).unwrap()
     };
-    // A day at 30 minutes: 49 per database, two databases fit 100.
-    assert_eq!(snapshots_needed(&policy(json!({})), 2), 98);
+    // A day at 30 minutes, deleted hourly: 51 per database (a day and the hour between delete
+    // runs), so one database of a kind fits 100 and two do not.
+    assert_eq!(snapshots_needed(&policy(json!({})), 1), 51);
+    assert_eq!(snapshots_needed(&policy(json!({})), 2), 102);
     let twelve_hours = policy(json!({"RetentionHours": 12}));
-    assert_eq!(snapshots_needed(&twelve_hours, 4), 100);
+    assert_eq!(snapshots_needed(&twelve_hours, 3), 81);
+    // Deleted once a day, a day's snapshots more pile up before each run.
+    let daily = policy(json!({"DeleteSchedule": "cron(0 3 * * ? *)"}));
+    assert_eq!(snapshots_needed(&daily, 1), 97);
     let full = decide_source(
         &twelve_hours,
         &facts(vec![db("orders", None)], vec![], (80, 100)),
     );
     assert!(
-        full.failures[0].contains("12 hours of retention / 30-minute interval"),
+        full.failures[0]
+            .contains("(12 hours of retention + 1 hour between delete runs) / 30-minute interval"),
         "{:?}",
         full.failures
     );
@@ -161,18 +169,18 @@ fn the_default_half_hour_cadence_fits_the_default_quota_with_retention_hours() {
 
 #[test]
 fn quota_counts_retention_over_interval_plus_one() {
-    // 2 days of hourly snapshots + 1 = 49 per database.
-    assert_eq!(snapshots_needed(&source(), 2), 98);
+    // 2 days and the hour between delete runs of hourly snapshots + 1 = 50 per database.
+    assert_eq!(snapshots_needed(&source(), 2), 100);
     let ok = decide_source(
         &source(),
-        &facts(vec![db("orders", None)], vec![], (51, 100)),
+        &facts(vec![db("orders", None)], vec![], (50, 100)),
     );
     assert!(ok.failures.is_empty(), "{:?}", ok.failures);
     let full = decide_source(
         &source(),
-        &facts(vec![db("orders", None)], vec![], (52, 100)),
+        &facts(vec![db("orders", None)], vec![], (51, 100)),
     );
-    assert!(full.failures[0].contains("keeps up to 49 manual DB instance snapshots"));
+    assert!(full.failures[0].contains("keeps up to 50 manual DB instance snapshots"));
     assert!(ok.warnings[0].contains("not encrypted"));
 }
 
@@ -186,8 +194,8 @@ fn the_tiers_add_one_snapshot_per_bucket_to_the_quota() {
         None,
     )
     .unwrap();
-    // 12 hours at 30 minutes: 25, plus 7 + 4 + 12 + 2.
-    assert_eq!(snapshots_per_database(&policy), 50);
+    // 12 hours and the hour between delete runs at 30 minutes: 27, plus 7 + 4 + 12 + 2.
+    assert_eq!(snapshots_per_database(&policy), 52);
     let full = decide_source(&policy, &facts(vec![db("orders", None)], vec![], (51, 100)));
     assert!(
         full.failures[0].contains("+ 1 + 25 for the tiers")
@@ -229,7 +237,8 @@ fn multi_az_db_clusters_cannot_reach_the_dr_account() {
     let good = key(false, Some(GOOD_POLICY));
     let facts = |dbs: Vec<Database>| {
         let keys = dbs.iter().map(|d| (d.id.clone(), good.clone())).collect();
-        super::tests::facts(dbs, keys, (0, 100))
+        // Room for both clusters' snapshots: this test is about what can be shared.
+        super::tests::facts(dbs, keys, (0, 200))
     };
     let report = decide_source(&named, &facts(vec![reports.clone()]));
     assert!(
@@ -331,22 +340,24 @@ fn destination_keys_and_quota() {
             cluster: None,
         }),
         drill_network: None,
+        load: None,
+        stack_region: "eu-central-1".into(),
     };
     let report = decide_destination(&policy, &facts);
     assert_eq!(
         report.failures[0],
         "KmsKeyDestination k in eu-central-1 is Disabled, not Enabled: copies cannot be encrypted with it"
     );
-    // 90 used and 20 more for one database's copies: over the quota.
+    // 90 used and 22 more for one database's copies: over the quota.
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
-    assert!(report.failures[1].contains("keeps up to 20 manual DB instance snapshots"));
+    assert!(report.failures[1].contains("keeps up to 22 manual DB instance snapshots"));
     assert!(
         report.warnings[1]
             .contains("ManualClusterSnapshots quota of eu-central-1 was not reported")
     );
     let roomy = DestinationFacts {
         quota: Ok(Quotas {
-            instance: Some((80, 100)),
+            instance: Some((78, 100)),
             cluster: Some((95, 100)),
         }),
         keys: vec![],
@@ -436,9 +447,9 @@ fn an_aws_managed_database_passes_with_a_shareable_reencrypt_key() {
 
 #[test]
 fn the_reencryption_intermediate_counts_against_the_quota() {
-    // 2 days hourly: 49 per database, one more while the newest is re-encrypted.
-    assert_eq!(snapshots_per_database(&source()), 49);
-    assert_eq!(snapshots_per_database(&reencrypting()), 50);
+    // 2 days and an hour, hourly: 50 per database, one more while the newest is re-encrypted.
+    assert_eq!(snapshots_per_database(&source()), 50);
+    assert_eq!(snapshots_per_database(&reencrypting()), 51);
 }
 
 /// A destination policy copying `orders`, with `extra` properties.
@@ -454,9 +465,9 @@ fn orders_copies(extra: Value) -> RuntimePolicy {
 }
 
 /// The DR account's steady state: copies arrive at the source's default cadence for the
-/// policy's RpoMinutes (30 minutes for 60), so keeping every copy for 7 days needs 337 per
-/// database against AWS's default quota of 100; the default (every copy for 6 hours and the
-/// newest of each of 7 days) needs 20.
+/// policy's RpoMinutes (30 minutes for 60), so keeping every copy for 7 days (deleted daily)
+/// needs 385 per database against AWS's default quota of 100; the default (every copy for 6
+/// hours, deleted hourly, and the newest of each of 7 days) needs 22.
 #[test]
 fn a_destination_policy_must_fit_its_copies_in_the_quota() {
     let policy = orders_copies;
@@ -468,16 +479,18 @@ fn a_destination_policy_must_fit_its_copies_in_the_quota() {
             cluster: Some((100, 100)),
         }),
         drill_network: None,
+        load: None,
+        stack_region: "eu-central-1".into(),
     };
     let defaults = policy(json!({}));
-    assert_eq!(snapshots_per_database(&defaults), 20);
+    assert_eq!(snapshots_per_database(&defaults), 22);
     assert!(decide_destination(&defaults, &empty).failures.is_empty());
     let week = policy(json!({"RetentionDays": 7}));
-    assert_eq!(snapshots_per_database(&week), 337);
+    assert_eq!(snapshots_per_database(&week), 385);
     let report = decide_destination(&week, &empty);
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert!(
-        report.failures[0].contains("keeps up to 337 manual DB instance snapshots")
+        report.failures[0].contains("keeps up to 385 manual DB instance snapshots")
             && report.failures[0].contains("30-minute arrival of copies")
             && report.failures[0].contains("RetentionHours with KeepDaily"),
         "{}",

@@ -9,7 +9,10 @@ use rds_snapshot_policy_macro::contract::{Action, account_checks};
 use super::account::{self, AccountFacts, DrillClassFacts, TrailFacts};
 use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quotas, SourceFacts};
 use super::key_policy::KeyPolicy;
-use crate::aws::{Aws, list_databases, list_inventory};
+use super::region_load::{OtherPolicy, RegionLoad};
+use crate::aws::{
+    Aws, list_databases, list_inventory, manual_snapshots, processed_template, stack_resources,
+};
 use crate::inventory::{Kind, Snapshot};
 use crate::plan::copy::selected;
 use crate::plan::drill::drill_class;
@@ -266,6 +269,8 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
         keys: Vec::new(),
         reencrypt_key: None,
         quota: Ok(Quotas::default()),
+        load: None,
+        stack_region: stack_region(aws, policy),
         option_groups: Vec::new(),
     };
     let Ok(listed) = databases else {
@@ -305,6 +310,7 @@ async fn gather_source(aws: &Aws, policy: &RuntimePolicy) -> SourceFacts {
             }
         }
         facts.quota = quota(aws, &region).await;
+        facts.load = Some(region_load(aws, policy, &region).await);
     }
     facts.databases = Ok(listed);
     facts
@@ -428,6 +434,8 @@ async fn gather_destination(aws: &Aws, policy: &RuntimePolicy) -> DestinationFac
         drill_network,
         keys,
         quota: quota(aws, &region).await,
+        load: Some(region_load(aws, policy, &region).await),
+        stack_region: stack_region(aws, policy),
         region,
     }
 }
@@ -457,4 +465,74 @@ async fn drill_network(aws: &Aws, region: &str, named: Option<&str>) -> decide::
             ),
         },
     }
+}
+
+/// The region the provider (and so the policy's stack) runs in.
+fn stack_region(aws: &Aws, policy: &RuntimePolicy) -> String {
+    aws.region().unwrap_or_else(|| policy.source_region.clone())
+}
+
+/// The account's other policies (the policy resources of every stack in the provider's region,
+/// read from their processed templates) and every manual snapshot of `region`: what the
+/// account-wide quota check counts.
+async fn region_load(
+    aws: &Aws,
+    policy: &RuntimePolicy,
+    region: &str,
+) -> Result<RegionLoad, String> {
+    use crate::identity::{is_policy_resource_type, policy_id_of};
+    use rds_snapshot_policy_macro::contract::generated_properties as generated;
+    let stacks_region = stack_region(aws, policy);
+    let resources = stack_resources(aws, &stacks_region)
+        .await
+        .map_err(|e| e.message)?;
+    let mut load = RegionLoad {
+        snapshots: manual_snapshots(aws, region).await.map_err(|e| e.message)?,
+        ..RegionLoad::default()
+    };
+    let mut templates: std::collections::BTreeMap<&str, Result<serde_json::Value, String>> =
+        std::collections::BTreeMap::new();
+    for r in resources.iter().filter(|r| {
+        is_policy_resource_type(&r.resource_type)
+            && policy_id_of(&r.physical_id) != Some(policy.id.as_str())
+    }) {
+        let name = format!("{}/{}", r.stack_name, r.logical_id);
+        if !templates.contains_key(r.stack_id.as_str()) {
+            let template = processed_template(aws, &stacks_region, &r.stack_id)
+                .await
+                .map_err(|e| e.message);
+            templates.insert(&r.stack_id, template);
+        }
+        let properties = match &templates[r.stack_id.as_str()] {
+            Ok(t) => t
+                .get("Resources")
+                .and_then(|all| all.get(&r.logical_id))
+                .and_then(|resource| resource.get("Properties"))
+                .cloned(),
+            Err(e) => {
+                load.unreadable.push(format!("policy {name}: {e}"));
+                continue;
+            }
+        };
+        let Some(serde_json::Value::Object(mut properties)) = properties else {
+            load.unreadable.push(format!(
+                "policy {name}: its template declares no properties"
+            ));
+            continue;
+        };
+        for extra in generated::ALL {
+            properties.remove(extra);
+        }
+        match serde_json::from_value(serde_json::Value::Object(properties)) {
+            Ok(spec) => load.others.push(OtherPolicy {
+                name,
+                policy_id: policy_id_of(&r.physical_id).map(str::to_string),
+                spec,
+            }),
+            Err(e) => load.unreadable.push(format!(
+                "policy {name}: its properties are not a policy this provider reads ({e})"
+            )),
+        }
+    }
+    Ok(load)
 }

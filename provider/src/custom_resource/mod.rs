@@ -6,6 +6,7 @@ mod account;
 mod decide;
 mod gather;
 mod key_policy;
+mod region_load;
 mod respond;
 
 pub use account::{AccountFacts, DrillClassFacts, TrailFacts, decide_account};

@@ -154,6 +154,13 @@ pub(super) fn plan_copy(
             );
             continue;
         }
+        if let Some(entry) = policy.retired_by(&policy.database_key(source)) {
+            plan.skip(
+                subject,
+                format!("its database is retired (RetiredDatabases: {entry}): no new copy is made"),
+            );
+            continue;
+        }
         let Some(point) = source.recovery_point() else {
             plan.wait(
                 subject,

@@ -3,7 +3,9 @@
 //! weeks, KeepMonthly months and KeepYearly years with a snapshot, anything not made by this
 //! policy, automated snapshots, and the source of a copy in progress. An original on the
 //! AWS-managed key whose re-encrypted copy (ReencryptKmsKey) is available is deleted whatever
-//! its age: the copy holds the same recovery point.
+//! its age: the copy holds the same recovery point. A retired database (RetiredDatabases) keeps
+//! its snapshots by these rules until RetiredKeepDays after its newest recovery point; then
+//! none of them is held by a keep rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,9 +72,36 @@ pub(super) fn plan_delete(
             .push(s);
     }
     let mut kept: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for list in by_database.values_mut() {
-        for (arn, reason) in keepers(policy, list) {
-            kept.entry(arn).or_default().push(reason);
+    // Final recovery points of retired databases whose keep has ended: (arn, why it may go).
+    let mut released: BTreeMap<&str, String> = BTreeMap::new();
+    for ((database, _), list) in by_database.iter_mut() {
+        let Some(entry) = policy.retired_by(database) else {
+            for (arn, reason) in keepers(policy, list) {
+                kept.entry(arn).or_default().push(reason);
+            }
+            continue;
+        };
+        // Retired: the keep rules hold its snapshots until RetiredKeepDays after the newest
+        // recovery point (without an end, KeepLatest and the tiers would keep them forever).
+        let Some(newest) = list.iter().copied().max_by_key(|s| s.retention_time()) else {
+            continue;
+        };
+        let until = newest.retention_time().unwrap_or(now) + policy.spec.retired_keep();
+        let until_text = until.format("%Y-%m-%d %H:%M UTC");
+        if now < until {
+            for (arn, reason) in keepers(policy, list) {
+                kept.entry(arn).or_default().push(reason);
+            }
+            kept.entry(newest.arn.as_str()).or_default().push(format!(
+                "the final recovery point of retired {database} (RetiredDatabases: {entry}), kept until {until_text} (RetiredKeepDays)"
+            ));
+        } else {
+            released.insert(
+                newest.arn.as_str(),
+                format!(
+                    "; the final recovery point of retired {database} (RetiredDatabases: {entry}), kept until {until_text} (RetiredKeepDays)"
+                ),
+            );
         }
     }
     for snapshot in own {
@@ -131,9 +160,12 @@ pub(super) fn plan_delete(
                 plan,
                 snapshot,
                 format!(
-                    "{} old, older than RetentionDays ({})",
+                    "{} old, older than RetentionDays ({}){}",
                     age(now - point),
-                    age(policy.retention())
+                    age(policy.retention()),
+                    released
+                        .get(snapshot.arn.as_str())
+                        .map_or("", String::as_str)
                 ),
             );
         }

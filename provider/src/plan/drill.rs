@@ -100,6 +100,7 @@ pub fn drill_targets<'a>(
             && s.tag(tags::POLICY) == Some(policy.id.as_str())
             && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
             && only.is_none_or(|db| names_database(&policy.database_key(s), db))
+            && !policy.is_retired(&policy.database_key(s))
     }) {
         let entry = newest.entry(policy.database_key(s)).or_insert(s);
         if s.recovery_point() > entry.recovery_point() {

@@ -64,6 +64,13 @@ fn targets<'a>(
     let covered = covered_databases(&policy.selector, &inventory.databases);
     if covered.is_empty() {
         match &policy.selector {
+            Selector::Instance(id) | Selector::Cluster(id) if policy.is_retired(id) => plan.skip(
+                id,
+                format!(
+                    "retired (RetiredDatabases) and no longer in {}: nothing to take",
+                    policy.source_region
+                ),
+            ),
             Selector::Instance(id) | Selector::Cluster(id) => {
                 let kind = match policy.selector {
                     Selector::Cluster(_) => Kind::Cluster,
@@ -125,6 +132,13 @@ pub(super) fn plan_take(
         .collect();
     for target in targets(plan, policy, inventory) {
         let subject = target.id.as_str();
+        if let Some(entry) = policy.retired_by(subject) {
+            plan.skip(
+                subject,
+                format!("retired (RetiredDatabases: {entry}): no new snapshot is taken"),
+            );
+            continue;
+        }
         if policy.spec.tagged_only() && !target.opted_in {
             plan.skip(
                 subject,

@@ -220,6 +220,18 @@ pub struct DatabaseReport {
     pub last_failure: Option<FailureReport>,
     /// Published recovery-point ages (time, minutes), oldest first, for the timeline.
     pub age_history: Vec<(String, f64)>,
+    /// Retired by a policy's RetiredDatabases: no RPO is promised (`rpoMet` is `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<RetiredReport>,
+}
+
+/// A retired database: which policy retired it, and until when its final recovery point is kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredReport {
+    pub policy: String,
+    /// The newest recovery point's time plus RetiredKeepDays (RFC 3339); `null` without one.
+    pub kept_until: Option<String>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -409,7 +421,23 @@ pub fn assemble(
         let age = copy
             .and_then(Snapshot::recovery_point)
             .map(|t| minutes_between(t, now));
-        let rpo_minutes = dr.map(|p| p.policy.spec.rpo_minutes);
+        let retired = dr
+            .filter(|p| p.policy.is_retired(&name))
+            .map(|p| (p, copy))
+            .or_else(|| {
+                source
+                    .filter(|p| p.policy.is_retired(database_name(&name)))
+                    .map(|p| (p, newest(p, &name, Snapshot::is_available)))
+            })
+            .map(|(p, point)| RetiredReport {
+                policy: p.policy.id.clone(),
+                kept_until: point
+                    .and_then(Snapshot::recovery_point)
+                    .map(|t| rfc3339(t + p.policy.spec.retired_keep())),
+            });
+        let rpo_minutes = dr
+            .filter(|_| retired.is_none())
+            .map(|p| p.policy.spec.rpo_minutes);
         let rpo_met = rpo_minutes.map(|rpo| age.is_some_and(|a| a <= rpo as i64));
         let delivery_lag_minutes = dr.and_then(|p| {
             newest(p, &name, |s| s.tag(tags::DELIVERED).is_some()).and_then(|s| {
@@ -455,6 +483,7 @@ pub fn assemble(
             last_drill,
             last_failure: newest_failure(&covering),
             age_history,
+            retired,
             database: name,
         });
     }

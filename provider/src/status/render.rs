@@ -10,6 +10,15 @@ fn or_dash<T: ToString>(value: Option<T>) -> String {
 }
 
 fn rpo_cell(d: &DatabaseReport) -> String {
+    if let Some(retired) = &d.retired {
+        return match &retired.kept_until {
+            Some(until) => format!(
+                "retired ({}; final copy kept until {until})",
+                retired.policy
+            ),
+            None => format!("retired ({})", retired.policy),
+        };
+    }
     match (d.rpo_met, d.rpo_minutes, d.recovery_point_age_minutes) {
         (Some(true), Some(rpo), Some(age)) => format!("met ({age} of {rpo} min)"),
         (Some(false), Some(rpo), Some(age)) => format!("MISSED ({age} of {rpo} min)"),
@@ -108,7 +117,10 @@ fn drill_rows(drills: &DrillsReport) -> Vec<Vec<String>> {
                 r.requested.clone(),
                 or_dash(r.restore_minutes),
                 r.rto_minutes.to_string(),
-                r.outcome.clone(),
+                match &r.kept_until {
+                    Some(until) => format!("{} (kept until {until})", r.outcome),
+                    None => r.outcome.clone(),
+                },
                 r.validated.clone().unwrap_or_else(|| "-".into()),
                 r.copy.clone(),
                 r.recovery_point.clone().unwrap_or_else(|| "-".into()),

@@ -536,6 +536,7 @@ fn drills_of_a_period_are_listed_from_their_records() {
         requested: "2026-05-31T04:00:00Z".into(),
         available: None,
         recorded: "2026-05-31T04:42:00Z".into(),
+        kept_until: None,
     };
     let mut dr_facts = facts(dr(), vec![]);
     dr_facts.drills = vec![
@@ -615,4 +616,35 @@ fn a_dr_policy_keeping_less_than_its_source_is_warned() {
     // The default source (1 day) against the same DR policy: nothing to say.
     let quiet = assemble(&both(source()), vec![], vec![], at(10, 30));
     assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+}
+
+/// A retired database (RetiredDatabases) promises no RPO: its stale final copy does not put
+/// the verdict at risk, and its row says until when the copy is kept.
+#[test]
+fn a_retired_database_is_shown_retired_not_at_risk() {
+    let stale = vec![
+        facts(source(), vec![snapshot("orders-1", at(2, 0), &[])]),
+        facts(dr(), vec![snapshot("orders-1-copy", at(2, 0), &[])]),
+    ];
+    let report = assemble(&stale, vec![], vec![], at(10, 45));
+    assert_eq!(report.verdict, "at risk");
+    let mut retiring = dr();
+    retiring.spec.retired_databases = Some(vec!["111111111111/orders".into()]);
+    retiring.spec.retired_keep_days = Some(30);
+    let retired = vec![
+        facts(source(), vec![snapshot("orders-1", at(2, 0), &[])]),
+        facts(retiring, vec![snapshot("orders-1-copy", at(2, 0), &[])]),
+    ];
+    let report = assemble(&retired, vec![], vec![], at(10, 45));
+    assert_eq!(report.verdict, "protected");
+    let d = &report.databases[0];
+    assert_eq!((d.rpo_met, d.rpo_minutes), (None, None));
+    let retired = d.retired.as_ref().unwrap();
+    assert_eq!(retired.policy, "dr");
+    assert_eq!(retired.kept_until.as_deref(), Some("2026-07-01T02:00:00Z"));
+    assert!(
+        text(&report).contains("retired (dr; final copy kept until 2026-07-01T02:00:00Z)"),
+        "{}",
+        text(&report)
+    );
 }
