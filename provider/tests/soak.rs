@@ -6,11 +6,10 @@
 //! 5 cluster copies in progress per destination region, snapshots that take 4 minutes and copies
 //! that take 9.
 //!
-//! Every quarter hour of the simulated clock runs what the default schedules run then: take at
-//! :00 and :30 (the cadence `RpoMinutes: 60` gets), share and copy at :15 and :45 (the events
-//! start them sooner on AWS; a later copy only makes the measured RPO worse), the DR deletes at
-//! :45 (`RetentionHours: 6`), the source deletes at 03:00 (`RetentionDays: 1`), the drill on
-//! Sundays at 04:00. Each day it reports what the issue asks, in `target/soak/report.md`, and
+//! Every quarter hour of the simulated clock runs what the policies' own (default) schedules
+//! fire in it: take at :00 and :30 (the cadence `RpoMinutes: 60` gets), the deletes hourly at
+//! :45 (source and DR), the drill on Sundays at 04:00; and the share and copy sweeps at :15 and
+//! :45 (the events start them sooner on AWS; a later copy only makes the measured RPO worse). Each day it reports what the issue asks, in `target/soak/report.md`, and
 //! the test fails on any quota error, failed copy, hour whose worst published recovery-point age
 //! passes `RpoMinutes`, or promised recovery point missing.
 
@@ -19,13 +18,14 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
 use provider::aws::Aws;
 use provider::drill::run_drill_step;
 use provider::policy::RuntimePolicy;
 use rds_snapshot_policy_macro::contract::{
     Action, DrillInput, DrillRun, DrillStep, drill_records, tags,
 };
+use rds_snapshot_policy_macro::schedule::Schedule;
 use serde_json::{Value, json};
 use support::*;
 
@@ -337,25 +337,34 @@ async fn the_defaults_hold_for_a_month() {
             let now = t0() + Duration::days(d) + Duration::minutes(15 * quarter);
             clock(em, now).await;
             let minute = now.minute();
-            let each = |action: Action| -> Vec<(&Aws, Action, &Value)> {
+            // What the policies' own schedules fire in this quarter hour.
+            let due = |policy: &Value, schedule: fn(&RuntimePolicy) -> Option<&Schedule>| {
+                let runtime = RuntimePolicy::from_properties(policy, SOURCE_REGION, None).unwrap();
+                schedule(&runtime)
+                    .is_some_and(|s| !s.firings(now, Duration::minutes(15)).is_empty())
+            };
+            let each = |action: Action, when: Option<fn(&RuntimePolicy) -> Option<&Schedule>>| {
                 sources
                     .iter()
                     .flat_map(|s| s.policies.iter().map(move |p| (&s.aws, action, p)))
-                    .collect()
+                    .filter(|(_, _, p)| when.is_none_or(|schedule| due(p, schedule)))
+                    .collect::<Vec<(&Aws, Action, &Value)>>()
             };
-            if minute == 0 || minute == 30 {
-                let mut runs = each(Action::Take);
-                if now.hour() == 3 && minute == 0 {
-                    runs.extend(each(Action::Delete));
-                }
-                run_all(runs, now, &mut day).await;
-            }
+            let backup: fn(&RuntimePolicy) -> Option<&Schedule> =
+                |p| p.spec.backup_schedule.as_ref();
+            let deletes: fn(&RuntimePolicy) -> Option<&Schedule> =
+                |p| Some(&p.spec.delete_schedule);
+            let mut runs = each(Action::Take, Some(backup));
+            runs.extend(each(Action::Delete, Some(deletes)));
+            // The share and copy sweeps (and the events that start them sooner on AWS).
             if minute == 15 || minute == 45 {
-                let mut runs = each(Action::Share);
-                if minute == 45 {
-                    runs.push((&dr, Action::Delete, &dr_policy));
-                }
-                run_all(runs, now, &mut day).await;
+                runs.extend(each(Action::Share, None));
+            }
+            if due(&dr_policy, deletes) {
+                runs.push((&dr, Action::Delete, &dr_policy));
+            }
+            run_all(runs, now, &mut day).await;
+            if minute == 15 || minute == 45 {
                 // The copy sees what was just shared.
                 for summary in run_all(vec![(&dr, Action::Copy, &dr_policy)], now, &mut day).await {
                     day.copies += summary
@@ -382,7 +391,9 @@ async fn the_defaults_hold_for_a_month() {
             }
             // The weekly drill (Sundays 04:00), checked each quarter hour until its restores
             // are up, then finished; a drill is evidence only once finished.
-            if now.weekday() == Weekday::Sun && now.hour() == 4 && minute == 0 {
+            let drills: fn(&RuntimePolicy) -> Option<&Schedule> =
+                |p| p.spec.restore_drill_schedule.as_ref();
+            if due(&dr_policy, drills) {
                 match drill_step(&dr, &dr_runtime, DrillStep::Start, None).await {
                     Ok(Some(run)) => drill = Some((run, now)),
                     Ok(None) => day.drills.push("start: no run".into()),

@@ -4,7 +4,6 @@
 //! resource (served by this provider) holds exactly the task's policy. Anything else invoking
 //! the provider is refused before any RDS call.
 
-use aws_sdk_cloudformation::types::TemplateStage;
 use chrono::{DateTime, Utc};
 use rds_snapshot_policy_macro::contract::{TaskInput, generated_properties};
 use serde_json::Value;
@@ -254,22 +253,10 @@ async fn verify_service_token(
     stack_id: &str,
     logical: &str,
 ) -> Result<(), ProviderError> {
-    let template = aws
-        .cloudformation(region)
-        .get_template()
-        .stack_name(stack_id)
-        .template_stage(TemplateStage::Processed)
-        .send()
+    let parsed = super::processed_template(aws, region, stack_id)
         .await
-        .map_err(|e| not_found_or(e, &format!("the template of stack {stack_id}")))?;
-    let body = template.template_body().unwrap_or_default();
-    let parsed = serde_json::from_str::<Value>(body)
-        .or_else(|_| rds_snapshot_policy_macro::yaml::parse_template(body))
-        .map_err(|e| {
-            refused(format!(
-                "the template of stack {stack_id} cannot be read: {e}"
-            ))
-        })?;
+        .map_err(|e| not_found_or(e, &format!("the template of stack {stack_id}")))?
+        .map_err(refused)?;
     let token = parsed
         .get("Resources")
         .and_then(|r| r.get(logical))

@@ -55,27 +55,28 @@ pub async fn stack_resources(aws: &Aws, region: &str) -> Result<Vec<StackResourc
     Ok(found)
 }
 
-/// A stack's processed template (after its transforms) as JSON (or YAML, read as JSON).
+/// The error of a GetTemplate call, for the caller to classify.
+pub type GetTemplateError = aws_sdk_cloudformation::error::SdkError<
+    aws_sdk_cloudformation::operation::get_template::GetTemplateError,
+    aws_sdk_cloudformation::config::http::HttpResponse,
+>;
+
+/// A stack's processed template (after its transforms) as JSON (a YAML body read as JSON);
+/// the inner error says why a body that was read cannot be parsed.
 pub async fn processed_template(
     aws: &Aws,
     region: &str,
     stack_id: &str,
-) -> Result<Value, ProviderError> {
+) -> Result<Result<Value, String>, GetTemplateError> {
     let template = aws
         .cloudformation(region)
         .get_template()
         .stack_name(stack_id)
         .template_stage(TemplateStage::Processed)
         .send()
-        .await
-        .map_err(|e| classify(e, &format!("reading the template of stack {stack_id}")))?;
+        .await?;
     let body = template.template_body().unwrap_or_default();
-    serde_json::from_str::<Value>(body)
+    Ok(serde_json::from_str::<Value>(body)
         .or_else(|_| rds_snapshot_policy_macro::yaml::parse_template(body))
-        .map_err(|e| {
-            ProviderError::new(
-                crate::error::ErrorKind::InputInvalid,
-                format!("the template of stack {stack_id} cannot be read: {e}"),
-            )
-        })
+        .map_err(|e| format!("the template of stack {stack_id} cannot be read: {e}")))
 }

@@ -498,9 +498,10 @@ async fn region_load(
     }) {
         let name = format!("{}/{}", r.stack_name, r.logical_id);
         if !templates.contains_key(r.stack_id.as_str()) {
-            let template = processed_template(aws, &stacks_region, &r.stack_id)
-                .await
-                .map_err(|e| e.message);
+            let template = match processed_template(aws, &stacks_region, &r.stack_id).await {
+                Ok(parsed) => parsed,
+                Err(e) => Err(crate::aws::classify(e, "reading its stack's template").message),
+            };
             templates.insert(&r.stack_id, template);
         }
         let properties = match &templates[r.stack_id.as_str()] {
