@@ -524,10 +524,25 @@ async fn region_load(
         for extra in generated::ALL {
             properties.remove(extra);
         }
+        // The policy's own resource while it is being created has no physical ID yet: its
+        // template's PolicyId tells it apart (a literal, or `${AWS::StackName}-<logical ID>`).
+        let declared = match properties.get("PolicyId") {
+            Some(serde_json::Value::String(id)) => Some(id.clone()),
+            Some(other) => other
+                .get("Fn::Sub")
+                .and_then(serde_json::Value::as_str)
+                .map(|text| text.replace("${AWS::StackName}", &r.stack_name)),
+            None => None,
+        };
+        if declared.as_deref() == Some(policy.id.as_str()) {
+            continue;
+        }
         match serde_json::from_value(serde_json::Value::Object(properties)) {
             Ok(spec) => load.others.push(OtherPolicy {
                 name,
-                policy_id: policy_id_of(&r.physical_id).map(str::to_string),
+                policy_id: policy_id_of(&r.physical_id)
+                    .map(str::to_string)
+                    .or(declared),
                 spec,
             }),
             Err(e) => load.unreadable.push(format!(

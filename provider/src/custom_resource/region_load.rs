@@ -76,7 +76,11 @@ fn counted(s: &Snapshot, policies: &BTreeSet<&str>) -> bool {
 fn databases_of(other: &OtherPolicy, kind: Kind, snapshots: &[Snapshot]) -> usize {
     let held: BTreeSet<String> = snapshots
         .iter()
-        .filter(|s| s.kind == kind && other.policy_id.as_deref() == s.tag(tags::POLICY))
+        .filter(|s| {
+            s.kind == kind
+                && other.policy_id.is_some()
+                && other.policy_id.as_deref() == s.tag(tags::POLICY)
+        })
         .map(|s| {
             let account = s.source_account().unwrap_or_default();
             format!("{account}/{}", s.database_key())
@@ -106,20 +110,17 @@ pub fn decide_region_quota(
             "the quota check in {region} could not count {problem}"
         ));
     }
-    let here: Vec<&OtherPolicy> = load
-        .others
-        .iter()
-        .filter(|o| {
-            let region_known = own_region(&o.spec, stack_region);
-            if region_known.is_none() {
-                report.warnings.push(format!(
-                    "the quota check in {region} could not count policy {}: its DestinationRegion is not known without the stack's parameters",
-                    o.name
-                ));
-            }
-            region_known == Some(region)
-        })
-        .collect();
+    let mut here: Vec<&OtherPolicy> = Vec::new();
+    for other in &load.others {
+        match own_region(&other.spec, stack_region) {
+            Some(r) if r == region => here.push(other),
+            Some(_) => {}
+            None => report.warnings.push(format!(
+                "the quota check in {region} could not count policy {}: its DestinationRegion is not known without the stack's parameters",
+                other.name
+            )),
+        }
+    }
     // Snapshots of the counted policies are counted by their steady state; every other one
     // (made by hand, by a policy counted elsewhere or removed) as it is now.
     let policies: BTreeSet<&str> = here
