@@ -197,8 +197,9 @@ fn missing(
             }
             t += Duration::minutes(30);
         }
-        // The newest of each of the last `daily` whole days since the start.
-        for back in 1..=daily {
+        // The newest of each of the last `daily` days (today is one of them, as KeepDaily
+        // counts) since the start.
+        for back in 0..daily {
             let date = (now - Duration::days(back)).date_naive();
             if date >= t0().date_naive() && !points.iter().any(|p| p.date_naive() == date) {
                 out.push(format!("{db} day {date}"));
