@@ -177,6 +177,42 @@ proptest! {
         }
     }
 
+    /// RetiredDatabases: until RetiredKeepDays after its newest recovery point the retired
+    /// database loses exactly what it would have lost unretired (its final point is kept);
+    /// afterwards everything of it past the retention goes; the other database is untouched.
+    #[test]
+    fn a_retired_database_keeps_its_final_point_for_the_stated_days_then_nothing(
+        t in tiers(),
+        history_hours in prop::collection::vec((0..2usize, 0..(500 * 24i64)), 1..80),
+        destination in any::<bool>(),
+        keep_days in 1..400u64,
+    ) {
+        let live = policy(t, destination);
+        let mut retired = live.clone();
+        retired.spec.retired_databases = Some(vec!["orders".into()]);
+        retired.spec.retired_keep_days = Some(keep_days);
+        let snapshots = history(&history_hours, destination);
+        let before = deleted(&live, &snapshots);
+        let after = deleted(&retired, &snapshots);
+        let orders: Vec<&Snapshot> = snapshots.iter().filter(|s| s.database == "orders").collect();
+        let newest = orders.iter().filter_map(|s| s.created).max();
+        for s in snapshots.iter().filter(|s| s.database == "ledger") {
+            prop_assert_eq!(before.contains(&s.id), after.contains(&s.id), "{} changed by retiring another database", s.id);
+        }
+        if let Some(newest) = newest {
+            let ended = now() >= newest + Duration::days(keep_days as i64);
+            for s in &orders {
+                let past_retention = now() - s.created.unwrap() >= Duration::days(t.retention as i64);
+                if ended {
+                    prop_assert_eq!(after.contains(&s.id), past_retention, "{}: the keep has ended", s.id);
+                } else {
+                    prop_assert_eq!(after.contains(&s.id), before.contains(&s.id), "{}: inside RetiredKeepDays", s.id);
+                    prop_assert!(s.created != Some(newest) || !after.contains(&s.id), "the final point {} deleted", s.id);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_plan_ignores_the_inventory_order_and_a_second_run_deletes_nothing(
         t in tiers(),
