@@ -50,7 +50,7 @@ bench-scale:
 
 # The month on AWS's defaults (soak.rs): 30 simulated days of the default policies of three
 # databases against the emulator's AWS quotas, a table per day (target/soak/report.md); about
-# 20 minutes on 2 cores. RSP_SOAK_DAYS=N for another length.
+# 35 minutes on 2 cores. RSP_SOAK_DAYS=N (or RSP_SOAK_HOURS=N) for another length.
 soak:
 	scripts/setup-tools.sh moto
 	RSP_SOAK_DAYS=$${RSP_SOAK_DAYS:-30} AWS_EC2_METADATA_DISABLED=true cargo test -p rds-snapshot-policy-provider --test soak -- --include-ignored --nocapture

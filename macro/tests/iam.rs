@@ -641,6 +641,24 @@ fn each_pipeline_stage_has_its_own_role_and_only_prod_deploys_after_approval() {
         position(&|a| a["Configuration"]["ProjectName"] == json!({"Ref": "DeployProdProject"}));
     let dr = position(&|a| a["Configuration"]["ProjectName"] == json!({"Ref": "DeployDrProject"}));
     assert!(dr < approval && approval < prod, "{stages:?}");
+    // The approval request reaches someone: it notifies the pipeline's topic, and the
+    // pipeline's role may publish to that topic and no other.
+    let approve = &stages[approval].1[0];
+    assert_eq!(
+        approve["Configuration"]["NotificationArn"],
+        json!({"Ref": "ApprovalTopic"})
+    );
+    let publish: Vec<Value> = statements(&pipeline, "PipelineRole")
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("sns:")))
+        .map(|s| (json!(actions(&s)), s["Resource"].clone()))
+        .map(|(a, r)| json!([a, r]))
+        .collect();
+    assert_eq!(
+        publish,
+        [json!([["sns:Publish"], {"Ref": "ApprovalTopic"}])],
+        "{publish:?}"
+    );
 }
 
 /// Snake-case names in the provider's source that look like SDK operations but are accessors
