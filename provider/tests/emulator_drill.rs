@@ -365,3 +365,92 @@ async fn drills_restore_time_and_delete_only_their_own() {
     assert_eq!(sweep_age(&dr, &orphan).await, None);
     em.configure(json!({"restore_pending_seconds": 0})).await;
 }
+
+/// Retiring a database on the emulator (issue 26): the DR policy names it in RetiredDatabases;
+/// the next copy run publishes no recovery point for it, the drill restores only the other
+/// database and records the retired one with its final copy and how long it is kept.
+#[tokio::test]
+#[ignore = "needs make test"]
+async fn a_retired_database_stops_its_rpo_datum_and_is_recorded_by_the_drill() {
+    let _serial = exclusive().await;
+    let em = emulator();
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    create_instance(&src, SOURCE_REGION, "rt1-orders", Some(&key), &[]).await;
+    create_instance(&src, SOURCE_REGION, "rt1-legacy", Some(&key), &[]).await;
+    let t = t0() + Duration::days(60);
+    clock(em, t).await;
+    let source = source_policy(json!({"PolicyId": "rt1-src", "InstanceNamePattern": "^rt1-"}));
+    run(&src, "take", &source, t).await;
+    run(&src, "share", &source, t).await;
+    let mut dr_properties = json!({"Role": "Destination", "PolicyId": "rt1-dr", "SnapshotPattern": "^rt1-",
+        "SourceRegionOverride": SOURCE_REGION, "DestinationRegion": DR_REGION, "KmsKeyDestination": dr_key,
+        "SourceAccounts": [SOURCE], "RtoMinutes": 30});
+    let copied = run(&dr, "copy", &dr_properties, t).await;
+    assert_eq!(copied.done.len(), 2, "{copied:?}");
+    let measured = run(&dr, "copy", &dr_properties, t + Duration::minutes(10)).await;
+    assert_eq!(measured.recovery_points.len(), 2, "{measured:?}");
+
+    // Retired: the copy run measures only the live database; the legacy copy stays.
+    dr_properties["RetiredDatabases"] = json!(["rt1-legacy"]);
+    dr_properties["RetiredKeepDays"] = json!(400);
+    let measured = run(&dr, "copy", &dr_properties, t + Duration::minutes(20)).await;
+    let keys: Vec<&String> = measured.recovery_points.keys().collect();
+    assert_eq!(keys, [&format!("{SOURCE}/rt1-orders")], "{measured:?}");
+    assert!(
+        !serde_json::to_string(&measured.metric_data)
+            .unwrap()
+            .contains("rt1-legacy"),
+        "{:?}",
+        measured.metric_data
+    );
+    let later = t + Duration::days(3);
+    clock(em, later).await;
+    let deleted = run(&dr, "delete", &dr_properties, later).await;
+    assert!(deleted.done.is_empty(), "{deleted:?}");
+    assert_eq!(snapshots(&dr, DR_REGION, "rt1-legacy").await.len(), 1);
+
+    // The drill restores the live database and records the retired one.
+    let policy = RuntimePolicy::from_properties(&dr_properties, DR_REGION, None).unwrap();
+    create_log_group(&dr, "rt1-dr").await;
+    em.configure(json!({"restore_pending_seconds": 0})).await;
+    let started = step(&dr, &policy, DrillStep::Start, None).await;
+    let restored: Vec<&str> = started
+        .restores
+        .iter()
+        .map(|r| r.database.as_str())
+        .collect();
+    assert_eq!(restored, [format!("{SOURCE}/rt1-orders")]);
+    let checked = step(&dr, &policy, DrillStep::Check, Some(started)).await;
+    step(&dr, &policy, DrillStep::Finish, Some(checked)).await;
+    let records = drill_records::read(&dr, &policy, None, None, None)
+        .await
+        .unwrap();
+    let retired: Vec<_> = records
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.outcome == drill_records_names::RETIRED)
+        .collect();
+    assert_eq!(retired.len(), 1, "{records:?}");
+    assert_eq!(retired[0].database, format!("{SOURCE}/rt1-legacy"));
+    assert!(
+        retired[0].copy.starts_with("rt1-legacy"),
+        "{:?}",
+        retired[0]
+    );
+    let point = retired[0].recovery_point.as_deref().unwrap();
+    let kept = retired[0].kept_until.as_deref().unwrap();
+    assert_eq!(
+        DateTime::parse_from_rfc3339(kept).unwrap() - DateTime::parse_from_rfc3339(point).unwrap(),
+        Duration::days(400)
+    );
+    assert!(
+        records
+            .iter()
+            .any(|(_, r)| r.outcome == drill_records_names::PASSED
+                && r.database == format!("{SOURCE}/rt1-orders")),
+        "{records:?}"
+    );
+}
