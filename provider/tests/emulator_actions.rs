@@ -493,16 +493,7 @@ async fn same_named_databases_of_two_accounts_are_each_protected() {
     let second = em.aws(OTHER, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
     let first_key = shared_key(&first, &[DR]).await;
-    let second_key = create_key(&second, SOURCE_REGION).await;
-    second
-        .kms(SOURCE_REGION)
-        .put_key_policy()
-        .key_id(&second_key)
-        .policy_name("default")
-        .policy(shared_key_policy(OTHER, &[DR]))
-        .send()
-        .await
-        .unwrap();
+    let second_key = shared_key_of(&second, OTHER, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&first, SOURCE_REGION, "ma-orders", Some(&first_key), &[]).await;
     create_instance(&second, SOURCE_REGION, "ma-orders", Some(&second_key), &[]).await;

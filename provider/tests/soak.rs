@@ -264,16 +264,7 @@ async fn the_defaults_hold_for_a_month() {
     let second = em.aws(OTHER, SOURCE_REGION).await;
     let dr = em.aws(DR, DR_REGION).await;
     let first_key = shared_key(&first, &[DR]).await;
-    let second_key = create_key(&second, SOURCE_REGION).await;
-    second
-        .kms(SOURCE_REGION)
-        .put_key_policy()
-        .key_id(&second_key)
-        .policy_name("default")
-        .policy(shared_key_policy(OTHER, &[DR]))
-        .send()
-        .await
-        .unwrap();
+    let second_key = shared_key_of(&second, OTHER, &[DR]).await;
     let dr_key = create_key(&dr, DR_REGION).await;
     create_instance(&first, SOURCE_REGION, "orders", Some(&first_key), &[]).await;
     create_cluster(&first, SOURCE_REGION, "ledger", &first_key).await;

@@ -533,11 +533,7 @@ fn decide_quota(
             },
             retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
             between = rds_snapshot_policy_macro::rpo::human(
-                policy
-                    .spec
-                    .delete_schedule
-                    .longest_gap()
-                    .unwrap_or_else(|| chrono::Duration::days(1))
+                super::region_load::between_delete_runs(&policy.spec)
             ),
             interval = arrival_interval(policy),
             arrival = match policy.role() {

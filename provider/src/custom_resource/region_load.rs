@@ -46,12 +46,15 @@ pub fn per_database<S>(spec: &PolicySpec<S>) -> i64 {
     let interval = assumed_copy_spacing(spec)
         .unwrap_or_else(|| spec.backup_interval().num_minutes())
         .max(1);
-    let between_deletes = spec
-        .delete_schedule
-        .longest_gap()
-        .unwrap_or_else(|| chrono::Duration::days(1));
-    let window = (spec.retention() + between_deletes).num_minutes() / interval + 1;
+    let window = (spec.retention() + between_delete_runs(spec)).num_minutes() / interval + 1;
     window.max(spec.keep_latest as i64) + spec.tier_buckets() as i64 + i64::from(spec.reencrypts())
+}
+
+/// The longest time between two delete runs (a day when the schedule's gap is unknown).
+pub fn between_delete_runs<S>(spec: &PolicySpec<S>) -> chrono::Duration {
+    spec.delete_schedule
+        .longest_gap()
+        .unwrap_or_else(|| chrono::Duration::days(1))
 }
 
 /// The region a policy keeps its snapshots in, when the template says it literally: the DR
@@ -252,6 +255,22 @@ mod tests {
         }
     }
 
+    /// The report of `policy` (one instance database) in eu-central-1 against `load`.
+    fn check(policy: &RuntimePolicy, load: &RegionLoad) -> CheckReport {
+        let own = BTreeMap::from([(Kind::Instance, 1)]);
+        let mut report = CheckReport::default();
+        decide_region_quota(
+            policy,
+            &own,
+            "eu-central-1",
+            "eu-west-1",
+            load,
+            &QUOTAS,
+            &mut report,
+        );
+        report
+    }
+
     const QUOTAS: Quotas = Quotas {
         instance: Some((0, 100)),
         cluster: Some((0, 100)),
@@ -274,17 +293,7 @@ mod tests {
             snapshots,
             unreadable: vec![],
         };
-        let own = BTreeMap::from([(Kind::Instance, 1)]);
-        let mut report = CheckReport::default();
-        decide_region_quota(
-            &policy,
-            &own,
-            "eu-central-1",
-            "eu-west-1",
-            &load,
-            &QUOTAS,
-            &mut report,
-        );
+        let report = check(&policy, &load);
         assert!(report.failures.is_empty(), "{:?}", report.failures);
 
         let mut busier = load.clone();
@@ -301,16 +310,7 @@ mod tests {
         busier
             .snapshots
             .extend((0..30).map(|n| copy(Some("far"), "far", n)));
-        let mut report = CheckReport::default();
-        decide_region_quota(
-            &policy,
-            &own,
-            "eu-central-1",
-            "eu-west-1",
-            &busier,
-            &QUOTAS,
-            &mut report,
-        );
+        let report = check(&policy, &busier);
         assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
         let failure = &report.failures[0];
         for part in [
@@ -333,17 +333,7 @@ mod tests {
             snapshots: (0..95).map(|n| copy(Some("orders"), "orders", n)).collect(),
             ..RegionLoad::default()
         };
-        let own = BTreeMap::from([(Kind::Instance, 1)]);
-        let mut report = CheckReport::default();
-        decide_region_quota(
-            &policy,
-            &own,
-            "eu-central-1",
-            "eu-west-1",
-            &load,
-            &QUOTAS,
-            &mut report,
-        );
+        let report = check(&policy, &load);
         assert!(report.failures.is_empty(), "{:?}", report.failures);
     }
 
@@ -355,17 +345,7 @@ mod tests {
             unreadable: vec!["policy x/Y: AccessDenied".into()],
             ..RegionLoad::default()
         };
-        let mut report = CheckReport::default();
-        let own = BTreeMap::from([(Kind::Instance, 1)]);
-        decide_region_quota(
-            &policy,
-            &own,
-            "eu-central-1",
-            "eu-west-1",
-            &load,
-            &QUOTAS,
-            &mut report,
-        );
+        let report = check(&policy, &load);
         assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
         assert!(report.warnings[0].contains("policy x/Y: AccessDenied"));
         assert!(report.warnings[1].contains("p-stack/Copies: its DestinationRegion is not known"));

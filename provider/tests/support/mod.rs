@@ -302,14 +302,19 @@ pub async fn create_key(aws: &Aws, region: &str) -> String {
         .to_string()
 }
 
-/// A key in SOURCE_REGION whose policy lets `accounts` copy what it encrypts.
+/// A key of SOURCE in SOURCE_REGION whose policy lets `accounts` copy what it encrypts.
 pub async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
+    shared_key_of(aws, SOURCE, accounts).await
+}
+
+/// The same in `owner`'s account (`aws` acts in it).
+pub async fn shared_key_of(aws: &Aws, owner: &str, accounts: &[&str]) -> String {
     let key = create_key(aws, SOURCE_REGION).await;
     aws.kms(SOURCE_REGION)
         .put_key_policy()
         .key_id(&key)
         .policy_name("default")
-        .policy(shared_key_policy(SOURCE, accounts))
+        .policy(shared_key_policy(owner, accounts))
         .send()
         .await
         .expect("put the key policy");
