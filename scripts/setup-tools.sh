@@ -2,7 +2,7 @@
 # Installs the project's pinned tools into project-local directories under .tools/: Python
 # virtualenvs, npm packages (statelint) and one Debian package (chromium). Idempotent: a tool whose pins are already
 # installed is left alone.
-# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [lambda] [sceptre] [iam] [statelint] [chromium]
+# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [aws] [lambda] [sceptre] [iam] [statelint] [chromium]
 #        (default: lint checkov moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ declare -A PINS=(
   [lint]="cfn-lint==1.51.0"
   [checkov]="checkov==3.3.30"
   [moto]="moto[server]==5.2.5 boto3==1.43.11 cbor2==5.6.5"
+  # The acceptance run against real accounts (acceptance/acceptance.py): the AWS SDK for Python.
+  [aws]="boto3==1.43.11 PyYAML==6.0.4"
   [lambda]="cargo-lambda==1.9.2 ziglang==0.15.1 cargo-zigbuild==0.20.1"
   [sceptre]="sceptre==4.7.0"
   [iam]="parliament==1.6.4"

@@ -27,7 +27,8 @@ stage "cargo build of the tests" "$t"
 # after the other, most waiting on an emulator), the sceptre launch of the whole project and
 # the end-to-end demo on the emulator with a shorter clock (4 simulated hours and a 1-hour
 # stall: the RPO verdict, the alarm, and the hourly retention of the demo's RetentionHours
-# policy). Arguments are test-name filters for every test binary (the two commands then stay
+# policy), the acceptance run on the emulator (all nine checks, a 700-snapshot backlog, nothing left
+# after its teardown) and the same run interrupted after its third check. Arguments are test-name filters for every test binary (the two commands then stay
 # out). Logs: target/test-logs/<job>.log.
 t=$(date +%s)
 logs=target/test-logs
@@ -37,6 +38,8 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python scripts/test_pool.py \
   --artifacts target/test-artifacts.json --logs "$logs" --jobs 3 \
   --command sceptre-launch ".tools/moto/bin/python tests/deploy/sceptre_launch.py --workdir target/sceptre-launch" \
   --command demo ".tools/moto/bin/python tests/demo/demo.py --hours 4 --stall-hours 1 --workdir target/demo-test" \
+  --command acceptance ".tools/moto/bin/python acceptance/acceptance.py --emulator --yes --backlog 700 --report-dir target/acceptance --workdir target/acceptance" \
+  --command acceptance-interrupted ".tools/moto/bin/python tests/deploy/acceptance_interrupted.py --workdir target/acceptance-interrupted" \
   -- "$@" || status=$?
 stage "test pool" "$t"
 if (( status )); then

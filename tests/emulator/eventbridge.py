@@ -308,6 +308,11 @@ class EventBusPolicy(CloudFormationModel):
         bus.add_policy({"Statement": [statement]})
         return cls(bus, sid)
 
+    def delete(self, account_id, region_name):
+        """A deleted stack's statement leaves the bus policy (moto calls this first, with the
+        resolved statement ID; its raw properties may still hold intrinsics)."""
+        self.bus._statements.pop(self.sid, None)
+
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
                                         region_name):

@@ -29,7 +29,8 @@ policy, and emits no CloudTrail events. Imported by launcher.py (it patches moto
      account's default bus as a "CloudWatch Alarm State Change" event from `aws.cloudwatch`,
      with the alarm's ARN in `resources` (CloudWatch guide, "Alarm events and EventBridge":
      "CloudWatch sends events to Amazon EventBridge whenever a CloudWatch alarm changes alarm
-     state"); an alarm's `Fn::GetAtt Arn` is its ARN.
+     state"); an alarm's `Fn::GetAtt Arn` is its ARN. SetAlarmState changes the state the same
+     way and runs the new state's actions (CloudWatch API reference, SetAlarmState).
 Every publish, delivery and refusal is logged (GET /_rsp/notifications).
 """
 
@@ -325,6 +326,35 @@ def _alarm_message(alarm, account, region, old, new, periods):
     })
 
 
+def _changed(account, region, alarm, old, new, periods, reason):
+    """What CloudWatch does when an alarm's state changes: the change on the account's default
+    bus and, with actions enabled, the new state's actions published as CloudWatch."""
+    now = _now()
+    change = {"alarm": alarm.name, "account": account, "region": region, "from": old,
+              "to": new, "time": now.isoformat() + "Z", "values": [v for _, v in periods], "reason": reason}
+    _record("alarms", change)
+    events.events_backends[account][region].put_events([{
+        "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+        "Resources": [alarm.alarm_arn], "Detail": json.dumps({
+            "alarmName": alarm.name,
+            "state": {"value": new, "timestamp": now.isoformat() + "Z"},
+            "previousState": {"value": old}})}])
+    actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
+               "INSUFFICIENT_DATA": alarm.insufficient_data_actions}.get(new) or []
+    if alarm.actions_enabled:
+        for action in actions:
+            if ":sns:" not in action:
+                continue
+            context = {"aws:SourceAccount": account, "aws:SourceArn": alarm.alarm_arn,
+                       "AWS:SourceOwner": account}
+            publish_as_service(
+                action, "cloudwatch.amazonaws.com", context,
+                f'{new}: "{alarm.name}" in {region}'[:99],
+                _alarm_message(alarm, account, region, old, new, periods),
+                f"alarm {alarm.name} {old} -> {new}")
+    return change
+
+
 def evaluate_alarms():
     """Evaluates every alarm now; returns the state changes."""
     now = _now()
@@ -340,31 +370,25 @@ def evaluate_alarms():
                     continue
                 alarm.update_state(f"evaluated at {now.isoformat()}Z", json.dumps(
                     {"values": [v for _, v in periods]}), new)
-                change = {"alarm": alarm.name, "account": account, "region": region, "from": old,
-                          "to": new, "time": now.isoformat() + "Z", "values": [v for _, v in periods]}
-                _record("alarms", change)
-                changes.append(change)
-                events.events_backends[account][region].put_events([{
-                    "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
-                    "Resources": [alarm.alarm_arn], "Detail": json.dumps({
-                        "alarmName": alarm.name,
-                        "state": {"value": new, "timestamp": now.isoformat() + "Z"},
-                        "previousState": {"value": old}})}])
-                actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
-                           "INSUFFICIENT_DATA": alarm.insufficient_data_actions}.get(new) or []
-                if not alarm.actions_enabled:
-                    continue
-                for action in actions:
-                    if ":sns:" not in action:
-                        continue
-                    context = {"aws:SourceAccount": account, "aws:SourceArn": alarm.alarm_arn,
-                               "AWS:SourceOwner": account}
-                    publish_as_service(
-                        action, "cloudwatch.amazonaws.com", context,
-                        f'{new}: "{alarm.name}" in {region}'[:99],
-                        _alarm_message(alarm, account, region, old, new, periods),
-                        f"alarm {alarm.name} {old} -> {new}")
+                changes.append(_changed(account, region, alarm, old, new, periods, "evaluated"))
     return changes
+
+
+# SetAlarmState runs the new state's actions (CloudWatch API reference, SetAlarmState: "When the
+# updated state differs from the previous value, the action configured for the appropriate
+# state is invoked"); the next evaluation returns the alarm to its actual state.
+_original_set_alarm_state = cloudwatch.CloudWatchBackend.set_alarm_state
+
+
+def _set_alarm_state(self, alarm_name, reason, reason_data, state_value):
+    old = self.alarms[alarm_name].state_value if alarm_name in self.alarms else None
+    _original_set_alarm_state(self, alarm_name, reason, reason_data, state_value)
+    if old != state_value:
+        _changed(self.account_id, self.region_name, self.alarms[alarm_name], old, state_value, [],
+                 f"SetAlarmState: {reason}")
+
+
+cloudwatch.CloudWatchBackend.set_alarm_state = _set_alarm_state
 
 
 # --- EventBridge -> SNS ---------------------------------------------------------------------------

@@ -334,6 +334,18 @@ class Launcher(EmulatorCase):
         refused, _ = self.post("/_rsp/notifications", {})
         self.assertTrue(any(r["topic"] == silent and "not authorized" in r["reason"] for r in refused["refused"]))
 
+    def test_set_alarm_state_runs_the_new_states_actions_once(self):
+        cloudwatch = {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                      "Action": "sns:Publish", "Resource": "*"}
+        topic = self.alarm_stack("alarm-forced", [cloudwatch])
+        sqs, url = self.queue_on(A, topic, "alarm-forced-q")
+        cw = self.client("cloudwatch", A)
+        name = next(a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith("alarm-forced"))
+        cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="acceptance: forced")
+        cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="unchanged: no action")
+        bodies = [json.loads(b) for b in self.received(sqs, url)]
+        self.assertEqual([(b["AlarmName"], b["NewStateValue"]) for b in bodies], [(name, "ALARM")], bodies)
+
     def test_rule_to_topic_needs_an_unconditioned_statement_and_json_input(self):
         sns = self.client("sns", A)
         events = self.client("events", A)
