@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=$(date +%s)
-scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint chromium
+# RSP_NO_BROWSER=1 (the pipeline): no Chromium, and the two browser tests are skipped.
+browser=chromium
+[[ "${RSP_NO_BROWSER:-}" == 1 ]] && browser=""
+scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint $browser
 echo "test: tool setup took $(( $(date +%s) - t )) s"
 # Tests that need the emulator, cargo-lambda or the linters are #[ignore = "needs make test"]
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).

@@ -516,6 +516,12 @@ fn parliament_finds_nothing_unexplained() {
             "111111111111",
             "eu-west-1",
         ),
+        (
+            "status-role".to_string(),
+            template("templates/status-role.yaml"),
+            "111111111111",
+            "eu-west-1",
+        ),
     ];
     for (name, region, account) in [
         ("source", "eu-west-1", "111111111111"),
@@ -641,6 +647,20 @@ fn each_pipeline_stage_has_its_own_role_and_only_prod_deploys_after_approval() {
         position(&|a| a["Configuration"]["ProjectName"] == json!({"Ref": "DeployProdProject"}));
     let dr = position(&|a| a["Configuration"]["ProjectName"] == json!({"Ref": "DeployDrProject"}));
     assert!(dr < approval && approval < prod, "{stages:?}");
+    // After the production deploy, the read-only status of both accounts, with the CLI the
+    // build wrote; its role may assume the two status roles and nothing else.
+    let verify =
+        position(&|a| a["Configuration"]["ProjectName"] == json!({"Ref": "VerifyProject"}));
+    assert!(prod < verify, "{stages:?}");
+    assert_eq!(
+        stages[verify].1[0]["InputArtifacts"],
+        json!([{"Name": "Built"}])
+    );
+    assert_eq!(role_of("VerifyProject"), "VerifyRole");
+    assert_eq!(
+        assumes("VerifyRole"),
+        [json!([{"Ref": "ProdStatusRoleArn"}, {"Ref": "DrStatusRoleArn"}])]
+    );
     // The approval request reaches someone: it notifies the pipeline's topic, and the
     // pipeline's role may publish to that topic and no other.
     let approve = &stages[approval].1[0];
@@ -658,6 +678,29 @@ fn each_pipeline_stage_has_its_own_role_and_only_prod_deploys_after_approval() {
         publish,
         [json!([["sns:Publish"], {"Ref": "ApprovalTopic"}])],
         "{publish:?}"
+    );
+}
+
+#[test]
+fn the_status_role_only_reads() {
+    let role = template("templates/status-role.yaml");
+    let all: Vec<String> = statements(&role, "StatusRole")
+        .iter()
+        .flat_map(actions)
+        .collect();
+    assert!(all.len() >= 10, "{all:?}");
+    for action in &all {
+        let verb = action.split(':').nth(1).unwrap_or_default();
+        assert!(
+            ["Describe", "List", "Get", "Filter"]
+                .iter()
+                .any(|read| verb.starts_with(read)),
+            "the status role may only read: {action}"
+        );
+    }
+    assert_eq!(
+        role["Resources"]["StatusRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"AWS": {"Ref": "TrustedRoleArn"}})
     );
 }
 

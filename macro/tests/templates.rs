@@ -21,6 +21,7 @@ fn install_pipeline_and_expanded_examples_pass_cfn_lint_and_checkov() {
         root().join("templates/install.yaml"),
         root().join("templates/pipeline.yaml"),
         root().join("templates/code-bucket.yaml"),
+        root().join("templates/status-role.yaml"),
     ];
     for (name, region, account) in [
         ("source", "eu-west-1", "111111111111"),

@@ -7,17 +7,20 @@ the install stacks' Lambda code is read from the tooling account's bucket of the
 the policy stacks run through the RdsSnapshotPolicy macro and the provider's deploy-time checks
 (the real binaries, through `cargo lambda watch`).
 
-Order, as README "Deploying" gives it: tooling (code buckets), the packages uploaded, DR
+Order, as README "Deploying" gives it, through buildspec.yml's phases run in a clean environment
+(only the image's system tools on PATH, a warm toolchain cache): tooling (code buckets), the
+toolchain install phase, the upload phase, DR
 (install, then the copy policy), production (install, then the policies). Every stack must be
 CREATE_COMPLETE; the DR copy policy must copy from the var file's production account and region;
-a second launch of every group must change nothing.
+a second launch of every group must change nothing. Then the Verify phase: each account's
+read-only status role (templates/status-role.yaml) and `rds-snapshot-policy status` through it.
+The build phase's own commands (make lint, make test, scripts/package.sh) are what CI runs.
 
 Usage: python tests/deploy/sceptre_launch.py [--workdir DIR]   (exit status 0 when all hold)
 """
 
 import argparse
 import atexit
-import io
 import json
 import os
 import signal
@@ -123,6 +126,40 @@ def sceptre(emulator, credentials, *args):
     return result.stdout + result.stderr
 
 
+def buildspec_phase(emulator, credentials, phase, workdir, stages=("install", "build"), **variables):
+    """Runs buildspec.yml's install and build commands for `phase` as CodeBuild would, in a
+    clean environment: only the PATH of the image's system tools, a fresh HOME whose .cargo and
+    .rustup are this machine's (CodeBuild's local cache, warm), the project's variables and
+    the stage role's credentials. Returns the output."""
+    with open(os.path.join(ROOT, "buildspec.yml")) as f:
+        spec = yaml.safe_load(f)
+    home = os.path.join(workdir, "codebuild-home")
+    os.makedirs(home, exist_ok=True)
+    for cached in (".cargo", ".rustup"):
+        link = os.path.join(home, cached)
+        if not os.path.islink(link):
+            os.symlink(os.path.join(os.path.expanduser("~"), cached), link)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "PHASE": phase,
+           "CODEBUILD_SRC_DIR": ROOT, "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1",
+           "AWS_ENDPOINT_URL": emulator.endpoint, "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+           "AWS_SESSION_TOKEN": credentials["SessionToken"], **spec["env"]["variables"], **variables}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # the emulator has no instance metadata
+    out = []
+    began = time.time()
+    for stage in stages:
+        for command in spec["phases"][stage]["commands"]:
+            result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=900)
+            out.append(result.stdout + result.stderr)
+            if result.returncode != 0:
+                fail(f"buildspec {stage} for PHASE={phase} in a clean environment: `{command}` exit "
+                     f"{result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    say(f"buildspec PHASE={phase}: the {' and '.join(stages)} commands passed in a clean environment "
+        f"({time.time() - began:.0f} s)")
+    return "".join(out)
+
+
 def stacks_of(emulator, account, region):
     cfn = emulator.client("cloudformation", account, region)
     return {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
@@ -200,18 +237,30 @@ def main():
 
     pipeline = emulator.credentials(TOOLING, "pipeline")
     sceptre(emulator, pipeline, "launch", "--yes", "tooling")
-    # The build stage's upload: the packages of this version under rds-snapshot-policy/.
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as z:
-        z.writestr("bootstrap", "run locally by cargo lambda watch\n")
+    # The build phase's toolchain install, on a warm cache (the cold path fetches rustup-init
+    # and is CodeBuild's alone: this machine reaches no download host).
+    out = buildspec_phase(emulator, pipeline, "build", args.workdir, stages=("install",))
+    if "rustc 1.95" not in out:
+        fail(f"the install phase did not report Rust 1.95: {out[-2000:]}")
+    # The build phase's upload (scripts/pipeline.sh upload) of this version's packages, as the
+    # pipeline's build role; the packages are stand-ins (the emulator runs the local binaries).
+    dist = os.path.join(args.workdir, "dist")
+    os.makedirs(dist, exist_ok=True)
+    for kind in ("macro", "provider"):
+        with zipfile.ZipFile(os.path.join(dist, f"rds-snapshot-policy-{kind}-{var['version']}-x86_64.zip"), "w") as z:
+            z.writestr("bootstrap", "run locally by cargo lambda watch\n")
+    with open(os.path.join(dist, "SHA256SUMS"), "w") as f:
+        f.write("stand-in packages\n")
+    buckets = " ".join(f"{region}={bucket}" for region, bucket in var["code_buckets"].items())
+    buildspec_phase(emulator, pipeline, "upload", args.workdir, LAMBDA_BUCKETS=buckets, RSP_DIST=dist)
     for region, bucket in var["code_buckets"].items():
-        s3 = emulator.client("s3", TOOLING, region, role="pipeline")
-        for kind in ("macro", "provider"):
-            s3.put_object(Bucket=bucket, Key=f"rds-snapshot-policy/rds-snapshot-policy-{kind}-{var['version']}-x86_64.zip",
-                          Body=package.getvalue())
-    say("uploaded the packages to each region's code bucket")
-    sceptre(emulator, pipeline, "launch", "--yes", "dr")
-    sceptre(emulator, pipeline, "launch", "--yes", "prod")
+        keys = [o["Key"] for o in emulator.client("s3", TOOLING, region).list_objects_v2(
+            Bucket=bucket, Prefix="rds-snapshot-policy/").get("Contents", [])]
+        if len(keys) != 3:
+            fail(f"the upload phase left {keys} in {bucket}")
+    say("the upload phase put both packages and SHA256SUMS in each region's code bucket")
+    buildspec_phase(emulator, pipeline, "deploy-dr", args.workdir, SCEPTRE_VARS="emulator")
+    buildspec_phase(emulator, pipeline, "deploy-prod", args.workdir, SCEPTRE_VARS="emulator")
 
     expected = expected_stacks()
     found = {}
@@ -274,6 +323,38 @@ def main():
         if after["StackStatus"] != "CREATE_COMPLETE" or "LastUpdatedTime" in after or count != events[stack]:
             fail(f"the second launch changed {stack}: {after['StackStatus']}, events {events[stack]} -> {count}")
     say("a second launch of every group changed nothing (no updates to perform)")
+
+    # The Verify stage: `status` of both accounts through each account's read-only status role
+    # (templates/status-role.yaml, trusting the pipeline's verify role), with the CLI.
+    verify_role = f"arn:aws:iam::{TOOLING}:role/verify"
+    status_roles = {}
+    for group in ("prod", "dr"):
+        account, region = accounts[group], REGIONS[group]
+        cfn = emulator.client("cloudformation", account, region)
+        with open(os.path.join(ROOT, "templates", "status-role.yaml")) as f:
+            body = f.read()
+        cfn.create_stack(StackName="rds-snapshot-policy-status-role", TemplateBody=body,
+                         Parameters=[{"ParameterKey": "TrustedRoleArn", "ParameterValue": verify_role}],
+                         Capabilities=["CAPABILITY_NAMED_IAM"])
+        stack = cfn.describe_stacks(StackName="rds-snapshot-policy-status-role")["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            fail(f"the status role stack in {account} is {stack['StackStatus']}")
+        status_roles[group] = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "StatusRoleArn")
+    out = buildspec_phase(emulator, emulator.credentials(TOOLING, "verify"), "verify", args.workdir,
+                          PROD_ROLE_ARN=status_roles["prod"], DR_ROLE_ARN=status_roles["dr"],
+                          PROD_REGION=REGIONS["prod"], DR_REGION=REGIONS["dr"],
+                          RSP_CLI=os.path.join(ROOT, "target", "debug", "rds-snapshot-policy"))
+    with open(os.path.join(ROOT, "target", "verify", "status.json")) as f:
+        report = json.load(f)
+    found = sorted(p.get("policy") or p.get("id") or json.dumps(p)[:60] for p in report["policies"])
+    if len(report["policies"]) < 3:
+        decisions = post(f"{emulator.endpoint}/_rsp/authorization", {})
+        denied = [d for d in (decisions.get("decisions") or decisions if isinstance(decisions, list) else [])
+                  if "status" in json.dumps(d) and "Deny" in json.dumps(d)][:20]
+        fail(f"the verify phase's status found {found}, not the deployed policies: {out[-2000:]}; "
+             f"status role calls refused: {denied or json.dumps(decisions)[:3000]}")
+    say(f"the verify phase read both accounts through their status roles: {len(found)} policies, "
+        f"verdict {report['verdict']}")
     say("PASSED")
 
 

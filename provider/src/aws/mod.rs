@@ -142,7 +142,23 @@ impl Aws {
             .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(timeouts(ATTEMPT_TIMEOUT));
         if let Some(profile) = profile {
-            loader = loader.profile_name(profile);
+            // A named profile's credentials, even with AWS_ACCESS_KEY_ID & co. in the environment
+            // (the default chain would take those first: a CodeBuild stage's, another account's).
+            let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            // Its region too, before AWS_REGION: `status` reads two accounts in two regions, and
+            // CodeBuild sets AWS_REGION to the build's own.
+            let region = aws_config::meta::region::RegionProviderChain::first_try(
+                aws_config::profile::ProfileFileRegionProvider::builder()
+                    .profile_name(profile)
+                    .build(),
+            )
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new());
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(credentials)
+                .region(region);
         }
         Self::from_config(loader.load().await)
     }
