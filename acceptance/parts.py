@@ -121,6 +121,7 @@ def tool_version():
 # --- helpers --------------------------------------------------------------------------------------
 
 def _tag(loader, suffix, node):
+    """A short-form tag (`!Ref`, `!GetAtt a.b`, `!Sub`, ...) as its long form."""
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -131,6 +132,8 @@ def _tag(loader, suffix, node):
         return {"Ref": value}
     if suffix == "GetAtt" and isinstance(value, str):
         return {"Fn::GetAtt": value.split(".", 1)}
+    if suffix == "Condition":
+        return {"Condition": value}
     return {f"Fn::{suffix}": value}
 
 

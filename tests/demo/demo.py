@@ -37,7 +37,6 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-import yaml
 
 import identity_attacks
 import incident
@@ -126,34 +125,9 @@ def post(url, body):
         return json.loads(response.read() or b"null")
 
 
-# --- CloudFormation YAML (short-form tags) -------------------------------------------------
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    if suffix == "Condition":
-        return {"Condition": value}
-    return {f"Fn::{suffix}": value}
-
-
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
-def load_template(path):
-    with open(path) as f:
-        return yaml.load(f, Loader=CfnLoader)
+# CloudFormation YAML (short-form tags): the acceptance run's reader.
+sys.path.insert(0, os.path.join(ROOT, "acceptance"))
+from parts import load_template  # noqa: E402
 
 
 # --- the environment ----------------------------------------------------------------------

@@ -237,6 +237,13 @@ def main():
 
     pipeline = emulator.credentials(TOOLING, "pipeline")
     sceptre(emulator, pipeline, "launch", "--yes", "tooling")
+    # An image without what a phase needs: the phase says what is missing before doing anything.
+    bare = subprocess.run(["bash", os.path.join(ROOT, "scripts", "pipeline.sh"), "build"], cwd=ROOT,
+                          env={"PATH": "/nonexistent:/bin", "HOME": args.workdir, "LAMBDA_BUCKETS": "x=y"},
+                          capture_output=True, text=True, timeout=60)
+    if bare.returncode != 2 or "the build phase needs cargo" not in bare.stderr:
+        fail(f"the build phase without cargo: exit {bare.returncode}, {bare.stderr.strip()[:300]}")
+    say(f"the build phase on an image without Rust stops first: {bare.stderr.strip()[:120]}")
     # The build phase's toolchain install, on a warm cache (the cold path fetches rustup-init
     # and is CodeBuild's alone: this machine reaches no download host).
     out = buildspec_phase(emulator, pipeline, "build", args.workdir, stages=("install",))
