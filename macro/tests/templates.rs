@@ -292,14 +292,26 @@ fn the_pipeline_uploads_to_each_install_regions_code_bucket() {
         buckets["Value"]["Fn::Sub"],
         "${ProdRegion}=${ProdCodeBucket} ${DrRegion}=${DrCodeBucket}"
     );
+    // Every phase goes through scripts/pipeline.sh; its upload sends the packages to each
+    // region's bucket with that region's client (run for real by tests/deploy/sceptre_launch.py).
     let buildspec = fs::read_to_string(root().join("buildspec.yml")).unwrap();
     assert!(
-        buildspec.contains("for pair in $LAMBDA_BUCKETS"),
+        buildspec.contains("bash scripts/pipeline.sh install \"$PHASE\"")
+            && buildspec.contains("bash scripts/pipeline.sh \"$PHASE\""),
         "{buildspec}"
     );
+    let phases = fs::read_to_string(root().join("scripts/pipeline.sh")).unwrap();
     assert!(
-        buildspec.contains("--region \"${pair%%=*}\""),
-        "{buildspec}"
+        phases.contains(
+            "scripts/upload_packages.py \"${RSP_DIST:-dist}\" \"$version\" $LAMBDA_BUCKETS"
+        ),
+        "{phases}"
+    );
+    let upload = fs::read_to_string(root().join("scripts/upload_packages.py")).unwrap();
+    assert!(
+        upload.contains("region, bucket = pair.split(\"=\", 1)")
+            && upload.contains("boto3.client(\"s3\", region_name=region)"),
+        "{upload}"
     );
     let sceptre_vars = &pipeline["Parameters"]["SceptreVars"]["Default"];
     let file = root().join(format!(

@@ -127,7 +127,7 @@ def post(url, body):
 
 # CloudFormation YAML (short-form tags): the acceptance run's reader.
 sys.path.insert(0, os.path.join(ROOT, "acceptance"))
-from parts import load_template  # noqa: E402
+from parts import load_template, snapshots  # noqa: E402  (every manual snapshot, all pages)
 
 
 # --- the environment ----------------------------------------------------------------------
@@ -398,7 +398,7 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     answer = invoke(prod_lambdas, "rds-snapshot-policy-provider", forged)
     rds = prod.client("rds", PROD_REGION)
     outside = []
-    for snapshot in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+    for snapshot in snapshots(rds, "instance"):
         attributes = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
         for attribute in attributes["DBSnapshotAttributesResult"]["DBSnapshotAttributes"]:
             if attribute["AttributeName"] == "restore" and "999999999999" in attribute.get("AttributeValues", []):
@@ -451,7 +451,7 @@ def compromise_scenario(endpoint, prod_lambdas, stacks, dr):
     # snapshots' restore attributes and reports it (its alarm notifies); without
     # RevokeUnknownShares it leaves it, and the operator removes it.
     prds, psfn = prod.client("rds"), prod.client("stepfunctions")
-    victim = next(s["DBSnapshotIdentifier"] for s in prds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    victim = next(s["DBSnapshotIdentifier"] for s in snapshots(prds, "instance")
                   if s["Status"] == "available" and s.get("DBInstanceIdentifier") == "orders")
     prds.modify_db_snapshot_attribute(DBSnapshotIdentifier=victim, AttributeName="restore",
                                       ValuesToAdd=["999999999999"])
@@ -805,8 +805,8 @@ def main():
 
     copies = observer.copies()
     rds_prod = prod.client("rds", PROD_REGION)
-    source = rds_prod.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
-    source += rds_prod.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    source = snapshots(rds_prod, "instance")
+    source += snapshots(rds_prod, "cluster")
     print()
     source_stack = {db: name for name, account, _, _ in stacks if account is prod for db in databases if name == db}
     print(f"{'database':<9} {'taken':>6} {'shared':>7} {'copied':>7} {'deleted':>8} {'DR copies':>10} "

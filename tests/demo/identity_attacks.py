@@ -15,7 +15,12 @@ deploy time, naming the stack that holds the PolicyId) and the victim's snapshot
 """
 
 import json
+import os
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "acceptance"))
+from parts import snapshots  # noqa: E402  (every manual snapshot, all pages)
 
 DELETE_SUFFIX = "DeleteStateMachine"
 
@@ -28,7 +33,7 @@ def _policy_of(sfn, machine_arn):
 
 
 def _snapshots_of(rds, database):
-    return sorted(s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    return sorted(s["DBSnapshotIdentifier"] for s in snapshots(rds, "instance")
                   if s.get("DBInstanceIdentifier") == database)
 
 
@@ -182,7 +187,7 @@ def forged_drill_finish(sfn, rds, execution_arn, invoke, lambdas):
     machine = sfn.describe_execution(executionArn=execution_arn)["stateMachineArn"]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
     finish = definition["States"]["Finish"]
-    copy = next(s for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    copy = next(s for s in snapshots(rds, "instance")
                 if s["Status"] == "available")
     payload = {k: v for k, v in finish["Parameters"].items() if not k.endswith(".$")}
     payload["execution"] = execution_arn
@@ -199,7 +204,7 @@ def forged_drill_finish(sfn, rds, execution_arn, invoke, lambdas):
 def forged_drill_evidence(rds):
     """`drilled` tags on DR copies that came from a forged run (2099, or markup)."""
     out = []
-    for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+    for s in snapshots(rds, "instance"):
         for tag in rds.list_tags_for_resource(ResourceName=s["DBSnapshotArn"])["TagList"]:
             if tag["Key"] == "rds-snapshot-policy:drilled" and ("2099" in tag["Value"] or "<" in tag["Value"]):
                 out.append(f"{s['DBSnapshotIdentifier']}: {tag['Value']}")

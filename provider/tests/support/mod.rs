@@ -387,13 +387,17 @@ pub struct Seen {
 pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
     let rds = aws.rds(region);
     let mut out = Vec::new();
-    let instance = rds
+    // Every page: the emulator serves 100 records a page, as RDS does.
+    let instance: Vec<_> = rds
         .describe_db_snapshots()
         .snapshot_type("manual")
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("list");
-    for s in instance.db_snapshots() {
+    for s in &instance {
         let id = s.db_snapshot_identifier().unwrap_or_default().to_string();
         if !id.starts_with(prefix) {
             continue;
@@ -430,13 +434,16 @@ pub async fn snapshots(aws: &Aws, region: &str, prefix: &str) -> Vec<Seen> {
                 .collect(),
         });
     }
-    let cluster = rds
+    let cluster: Vec<_> = rds
         .describe_db_cluster_snapshots()
         .snapshot_type("manual")
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("list");
-    for s in cluster.db_cluster_snapshots() {
+    for s in &cluster {
         let id = s
             .db_cluster_snapshot_identifier()
             .unwrap_or_default()
