@@ -180,8 +180,8 @@ class Acceptance:
         self.remember(f"DB instance {self.cluster}-1", lambda: delete_instance(rds, f"{self.cluster}-1"))
 
         def available():
-            states = [d["DBInstanceStatus"] for d in rds.describe_db_instances()["DBInstances"]
-                      if d["DBInstanceIdentifier"] in (self.instance, f"{self.cluster}-1")]
+            states = [d["DBInstanceStatus"] for d in rds.describe_db_instances(Filters=[
+                {"Name": "db-instance-id", "Values": [self.instance, f"{self.cluster}-1"]}])["DBInstances"]]
             states += [c["Status"] for c in rds.describe_db_clusters(DBClusterIdentifier=self.cluster)["DBClusters"]]
             return len(states) == 3 and all(s == "available" for s in states)
 

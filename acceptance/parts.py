@@ -167,6 +167,11 @@ def snapshots(rds, kind, **filters):
     return out
 
 
+def every(client, operation, field, **arguments):
+    """Every item of a paged describe (RDS serves at most 100 a page)."""
+    return [item for page in client.get_paginator(operation).paginate(**arguments) for item in page[field]]
+
+
 def snapshot_id(snapshot):
     return snapshot.get("DBSnapshotIdentifier") or snapshot.get("DBClusterSnapshotIdentifier")
 
@@ -255,14 +260,14 @@ def leftovers(run):
     for side in (run.prod, run.dr):
         rds = side.client("rds")
         # The run's databases and the drill's restores of them (rsp-drill-<digest>-<account>-<db>).
-        left += [d["DBInstanceArn"] for d in rds.describe_db_instances()["DBInstances"]
+        left += [d["DBInstanceArn"] for d in every(rds, "describe_db_instances", "DBInstances")
                  if run.run_id in d["DBInstanceIdentifier"] and d["DBInstanceStatus"] != "deleting"]
-        left += [c["DBClusterArn"] for c in rds.describe_db_clusters()["DBClusters"]
+        left += [c["DBClusterArn"] for c in every(rds, "describe_db_clusters", "DBClusters")
                  if run.run_id in c["DBClusterIdentifier"] and c["Status"] != "deleting"]
         for kind in ("instance", "cluster"):
             left += [snapshot_arn(s) for s in snapshots(rds, kind) if snapshot_id(s).startswith(run.run_id)]
         cfn = side.client("cloudformation")
-        left += [s["StackId"] for s in cfn.describe_stacks()["Stacks"]
+        left += [s["StackId"] for s in every(cfn, "describe_stacks", "Stacks")
                  if s["StackName"].startswith(run.run_id) and s["StackStatus"] != "DELETE_COMPLETE"]
         left += [f"s3://{b['Name']}" for b in side.client("s3").list_buckets()["Buckets"]
                  if b["Name"].startswith(run.run_id)]

@@ -12,6 +12,7 @@ which cites the AWS text it models and can be read and retired on its own:
   kms_keys.py           AWS-managed keys report KeyManager AWS; fixed key IDs for the examples
   rds_account.py        DescribeAccountAttributes quotas, DescribeOrderableDBInstanceOptions,
                         the name of RDS's service-linked role
+  rds_pages.py          snapshot and cluster describes in pages of 100 with a Marker
   lambda_forwarding.py  Lambda invocations run the real binaries (`cargo lambda watch`)
   stepfunctions_glue.py state machines from CloudFormation, tasks in the execution's account
                         and as its role, DescribeStateMachineForExecution, DescribeStackResource
@@ -53,6 +54,7 @@ import rds_lifecycle  # noqa: F401  (pending states, shares, restores)
 import rds_copies  # noqa: F401  (copies from shared snapshots, option groups)
 import kms_keys  # noqa: F401  (AWS-managed keys)
 import rds_account  # noqa: F401  (quotas, orderable instance classes, RDS's service-linked role)
+import rds_pages  # noqa: F401  (describes in pages of 100)
 import lambda_forwarding  # noqa: F401  (Lambda invocations to the local binaries)
 import eventbridge  # patches moto's EventBridge on import
 import cloudwatch_cbor  # CloudWatch over CBOR

@@ -334,6 +334,24 @@ class Launcher(EmulatorCase):
         refused, _ = self.post("/_rsp/notifications", {})
         self.assertTrue(any(r["topic"] == silent and "not authorized" in r["reason"] for r in refused["refused"]))
 
+    def test_snapshot_describes_come_in_pages_of_100_with_a_marker(self):
+        rds = self.client("rds", A)
+        rds.create_db_instance(DBInstanceIdentifier="paged", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                               AllocatedStorage=20, MasterUsername="u", MasterUserPassword="password1")
+        for i in range(130):
+            rds.create_db_snapshot(DBInstanceIdentifier="paged", DBSnapshotIdentifier=f"paged-{i:03d}")
+        first = rds.describe_db_snapshots(SnapshotType="manual", DBInstanceIdentifier="paged")
+        self.assertEqual(len(first["DBSnapshots"]), 100)
+        self.assertTrue(first.get("Marker"))
+        rest = rds.describe_db_snapshots(SnapshotType="manual", DBInstanceIdentifier="paged", Marker=first["Marker"])
+        self.assertEqual(len(rest["DBSnapshots"]), 30)
+        self.assertFalse(rest.get("Marker"))
+        names = {s["DBSnapshotIdentifier"] for s in first["DBSnapshots"] + rest["DBSnapshots"]}
+        self.assertEqual(len(names), 130)
+        for i in range(130):
+            rds.delete_db_snapshot(DBSnapshotIdentifier=f"paged-{i:03d}")
+        rds.delete_db_instance(DBInstanceIdentifier="paged", SkipFinalSnapshot=True)
+
     def test_set_alarm_state_runs_the_new_states_actions_once(self):
         cloudwatch = {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
                       "Action": "sns:Publish", "Resource": "*"}
