@@ -26,8 +26,8 @@ import sys
 import time
 
 # The order of a checkout that has no durations file yet (measured; slowest first).
-FIRST_RUN_ORDER = ["demo", "emulator_seed", "soak", "emulator_actions", "golden", "hostile_corpus",
-                   "sceptre-launch", "templates", "emulator_faults", "reencrypt_properties",
+FIRST_RUN_ORDER = ["demo", "soak", "emulator_seed", "acceptance", "golden", "sceptre-launch",
+                   "emulator_actions", "hostile_corpus", "templates", "acceptance-interrupted", "emulator_faults", "reencrypt_properties",
                    "custom_resource", "emulator_loop", "planner_properties", "cli_actions",
                    "emulator_drill", "roundtrip", "provider-lib"]
 
