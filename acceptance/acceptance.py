@@ -57,7 +57,7 @@ Duration: about 1.5 to 2.5 hours (database creation ~15 min, cross-region copies
 # --- the run ----------------------------------------------------------------------------------------
 
 class Acceptance:
-    def __init__(self, args, prod, dr, clock, packages, lambda_hook=None):
+    def __init__(self, args, prod, dr, clock, packages):
         self.args, self.prod, self.dr, self.clock, self.packages = args, prod, dr, clock, packages
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%m%d%H%M")
         self.run_id = args.run_id or f"rspacc-{stamp}-{secrets.token_hex(2)}"
@@ -66,7 +66,7 @@ class Acceptance:
         self.undo = []  # (what, function, first): undone last first, the `first` ones before the snapshots
         self.instance, self.cluster = f"{self.run_id}-pg", f"{self.run_id}-aurora"
         self.stacks = {}
-        self.lambda_hook = lambda_hook
+        self.needs_service_linked_role = False  # found by preflight
 
     # -- bookkeeping
     def say(self, message):
@@ -121,6 +121,7 @@ class Acceptance:
         try:
             self.dr.client("iam").get_role(RoleName="AWSServiceRoleForRDS")
         except self.dr.client("iam").exceptions.NoSuchEntityException:
+            self.needs_service_linked_role = True
             notes.append("DR has no RDS service-linked role: the run creates it (AWS keeps it; it costs nothing)")
         for side, group in ((self.prod, self.args.prod_subnet_group), (self.dr, self.args.dr_subnet_group)):
             name = group or "default"
@@ -281,11 +282,8 @@ class Acceptance:
         ctx = {}
 
         def setup():
-            if not self.args.skip_slr_check:
-                try:
-                    dr.client("iam").create_service_linked_role(AWSServiceName="rds.amazonaws.com")
-                except Exception:  # noqa: BLE001 - it exists already
-                    pass
+            if self.needs_service_linked_role:
+                dr.client("iam").create_service_linked_role(AWSServiceName="rds.amazonaws.com")
             ctx["prod_bucket"], ctx["dr_bucket"] = self.bucket_for(prod), self.bucket_for(dr)
             ctx["prod_key"] = self.key(prod, f"{self.run_id}: the acceptance run's databases", [
                 {"Sid": "DrAccountCopiesSnapshots", "Effect": "Allow",
@@ -555,7 +553,6 @@ def parse_args(argv):
     parser.add_argument("--keep", action="store_true", help="leave everything in place (debugging; it costs)")
     parser.add_argument("--run-id", help=argparse.SUPPRESS)
     parser.add_argument("--interrupt-after", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--skip-slr-check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--emulator", action="store_true",
                         help="run against the local emulator (two emulated accounts; what CI runs)")
     parser.add_argument("--workdir", default=os.path.join(ROOT, "target", "acceptance"), help="emulator mode's files")

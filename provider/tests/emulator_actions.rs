@@ -18,12 +18,7 @@ fn t0() -> DateTime<Utc> {
 async fn take_share_copy_delete_across_accounts_and_regions() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
-    // "Sharing a DB snapshot": encrypted snapshots).
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     create_instance(&src, SOURCE_REGION, "c1-orders", Some(&key), &[]).await;
     create_instance(&src, SOURCE_REGION, "c1-billing", Some(&key), &[]).await;
     create_cluster(&src, SOURCE_REGION, "c1-ledger", &key).await;
@@ -164,12 +159,7 @@ async fn take_share_copy_delete_across_accounts_and_regions() {
 async fn pending_snapshots_are_waited_for_not_duplicated() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
-    // "Sharing a DB snapshot": encrypted snapshots).
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     create_instance(&src, SOURCE_REGION, "p2-orders", Some(&key), &[]).await;
     em.configure(json!({"pending_prefixes": {"p2-": 2}})).await;
     let source = source_policy(json!({"PolicyId": "p2-src", "DBInstanceIdentifier": "p2-orders"}));
@@ -346,12 +336,7 @@ async fn unavailable_and_missing_databases_are_named() {
 async fn cross_region_cluster_copies_respect_the_in_flight_limit() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
-    // "Sharing a DB snapshot": encrypted snapshots).
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     for i in 0..7 {
         create_cluster(&src, SOURCE_REGION, &format!("l7-c{i}"), &key).await;
     }
@@ -399,10 +384,7 @@ fn copies_made(summary: &provider::task::Summary) -> usize {
 async fn two_step_copies_reach_the_dr_region_and_leave_nothing_behind() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     let dr_key_in_source = create_key(&dr, SOURCE_REGION).await;
     create_instance(&src, SOURCE_REGION, "c9-orders", Some(&key), &[]).await;
     create_cluster(&src, SOURCE_REGION, "c9-ledger", &key).await;

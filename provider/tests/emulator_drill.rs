@@ -111,12 +111,7 @@ async fn leftovers(aws: &provider::aws::Aws, prefix: &str) -> Vec<String> {
 async fn drills_restore_time_and_delete_only_their_own() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
-    // "Sharing a DB snapshot": encrypted snapshots).
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     create_instance(&src, SOURCE_REGION, "dr1-orders", Some(&key), &[]).await;
     create_cluster(&src, SOURCE_REGION, "dr1-ledger", &key).await;
     clock(em, t0()).await;
@@ -374,10 +369,7 @@ async fn drills_restore_time_and_delete_only_their_own() {
 async fn a_retired_database_stops_its_rpo_datum_and_is_recorded_by_the_drill() {
     let _serial = exclusive().await;
     let em = emulator();
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     create_instance(&src, SOURCE_REGION, "rt1-orders", Some(&key), &[]).await;
     create_instance(&src, SOURCE_REGION, "rt1-legacy", Some(&key), &[]).await;
     let t = t0() + Duration::days(60);

@@ -63,12 +63,7 @@ fn expected_kept(times: &[DateTime<Utc>], now: DateTime<Utc>) -> BTreeSet<DateTi
 async fn both_accounts() -> (&'static Emulator, Aws, Aws, String, String) {
     let em = emulator();
     em.configure(json!({"pending_seconds": 0})).await;
-    let src = em.aws(SOURCE, SOURCE_REGION).await;
-    let dr = em.aws(DR, DR_REGION).await;
-    // The DR account copies under the source key: its key policy lets DR in (RDS guide,
-    // "Sharing a DB snapshot": encrypted snapshots).
-    let key = shared_key(&src, &[DR]).await;
-    let dr_key = create_key(&dr, DR_REGION).await;
+    let (src, dr, key, dr_key) = source_and_dr(em).await;
     (em, src, dr, key, dr_key)
 }
 

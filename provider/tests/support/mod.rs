@@ -307,6 +307,16 @@ pub async fn shared_key(aws: &Aws, accounts: &[&str]) -> String {
     shared_key_of(aws, SOURCE, accounts).await
 }
 
+/// The usual pair: SOURCE's and DR's clients, a SOURCE key the DR account may copy under (RDS
+/// guide, "Sharing a DB snapshot": encrypted snapshots) and a DR key for the copies.
+pub async fn source_and_dr(em: &Emulator) -> (Aws, Aws, String, String) {
+    let src = em.aws(SOURCE, SOURCE_REGION).await;
+    let dr = em.aws(DR, DR_REGION).await;
+    let key = shared_key(&src, &[DR]).await;
+    let dr_key = create_key(&dr, DR_REGION).await;
+    (src, dr, key, dr_key)
+}
+
 /// The same in `owner`'s account (`aws` acts in it).
 pub async fn shared_key_of(aws: &Aws, owner: &str, accounts: &[&str]) -> String {
     let key = create_key(aws, SOURCE_REGION).await;
