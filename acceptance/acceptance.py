@@ -34,6 +34,7 @@ import boto3
 from parts import (RUN_TAG, Failed, Inbox, Report, Side, WallClock, delete_cluster, delete_instance,
                    delete_snapshot, delete_stack, empty_and_delete_bucket, leftovers, load_template, snapshot_arn,
                    snapshot_id, snapshots, tag_of, tags, tool_version, wait_for, when)
+from spread_minute import identity, snapshot_minute
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -228,6 +229,25 @@ class Acceptance:
                              "resources": {k: r.get("PhysicalResourceId") for k, r in resources.items()}}
         return f"{stack_id}: CREATE_COMPLETE, {len(resources)} resources"
 
+    def take_schedules(self, side, stack):
+        """Each source policy's take schedule as deployed: SpreadSnapshots (the default) puts it
+        at its database's own minute, answered by the deploy-time check."""
+        events, found = side.client("events"), []
+        databases = {"InstanceSnapshots": ("instance", self.instance), "ClusterSnapshots": ("cluster", self.cluster)}
+        for logical, name in sorted(self.stacks[stack]["resources"].items()):
+            policy = logical.removesuffix("TakeSchedule")
+            if logical.endswith("TakeSchedule") and policy in databases and name:
+                rule = events.describe_rule(Name=name.split("/")[-1])
+                minute = snapshot_minute(identity(side.account, side.region, *databases[policy]), 30)
+                expected = f"cron({minute}/30 * * * ? *)"
+                if rule.get("ScheduleExpression") != expected:
+                    raise Failed(f"{logical}: take schedule {rule.get('ScheduleExpression')!r}, not the "
+                                 f"database's own minute {expected}")
+                found.append(f"{logical} ({rule['Name']}): {expected}, the database's own minute")
+        if not found:
+            raise Failed(f"stack {stack} has no take schedule")
+        return found
+
     # -- state machines
     def machine(self, stack, logical_suffix):
         resources = self.stacks[stack]["resources"]
@@ -314,7 +334,7 @@ class Acceptance:
                                         load_template(os.path.join(TEMPLATES, "source.yaml")), {
                                             "InstanceId": self.instance, "ClusterId": self.cluster,
                                             "DrAccountId": dr.account, "DrRegion": dr.region}))
-            return evidence
+            return evidence + self.take_schedules(prod, f"{self.run_id}-source")
 
         source, drs = f"{self.run_id}-source", f"{self.run_id}-dr"
         prod_rds, dr_rds = prod.client("rds"), dr.client("rds")

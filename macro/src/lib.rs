@@ -12,6 +12,7 @@ pub(crate) mod reader;
 pub mod rpo;
 pub mod schedule;
 pub mod spec;
+pub mod spread;
 pub mod value;
 pub mod yaml;
 

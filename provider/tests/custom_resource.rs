@@ -69,6 +69,16 @@ async fn create_succeeds_with_attributes_and_a_stable_physical_id() {
     );
     assert_eq!(body["Data"]["Databases"], "cr1-orders");
     assert_eq!(body["Data"]["WorstCaseRpoMinutes"], "56");
+    // SpreadSnapshots (the default without a written BackupSchedule): the database's own minute
+    // of the 30-minute cadence, from the stack's account and region and the database.
+    use rds_snapshot_policy_macro::spread;
+    let identity = spread::identity(SOURCE, SOURCE_REGION, "source:db-instance/cr1-orders");
+    let minute = spread::snapshot_minute(&identity, 30);
+    assert_eq!(body["Data"]["SnapshotMinute"], minute.to_string());
+    assert_eq!(
+        body["Data"]["BackupSchedule"],
+        spread::schedule_at(30, minute)
+    );
     let id = body["PhysicalResourceId"].as_str().unwrap().to_string();
 
     // The physical ID binds the stack and every property (the trust chain compares a task's

@@ -4,11 +4,13 @@ The DR side is real: the destination example stack (expanded by the macro Lambda
 emulator's CloudFormation, its copy state machine running the real provider through cargo lambda
 watch, event-driven). The source side is played by this script at the default cadence: every 30
 simulated minutes a snapshot of each of N databases (available 4 minutes later), shared and
-announced on the DR bus as the source policy would. Copies take 9 simulated minutes. Reported per
+announced on the DR bus as the source policy would. Each database snapshots at its own minute
+(SpreadSnapshots, the default: the same hash as the deploy-time check, checked against
+tests/demo/spread-vectors.json), or all at minute 0 with --same-minute (the old behaviour). Copies take 9 simulated minutes. Reported per
 N: the DR delivery lag (recovery point -> copy available) p50 / p95 / max, the worst age of the
 newest DR copy, and the provider's AWS calls per copy run.
 
-Usage: python bench_rpo.py [--databases 10,50,200] [--hours 2] [--no-events]
+Usage: python bench_rpo.py [--databases 10,50,100,200] [--hours 2] [--no-events] [--same-minute]
 """
 
 import argparse
@@ -22,6 +24,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo  # noqa: E402  (the demo's environment: emulator, accounts, deploy, observer)
 
+sys.path.insert(0, os.path.join(demo.ROOT, "acceptance"))
+from spread_minute import check_vectors, identity, snapshot_minute  # noqa: E402
+
 DR, PROD = demo.DR, demo.PROD
 
 
@@ -34,7 +39,7 @@ def destination_template(event_driven):
     return text.replace(anchor, f"{anchor}      EventDriven: {str(event_driven).lower()}\n")
 
 
-def scenario(n, hours, event_driven, workdir, backlog=0):
+def scenario(n, hours, event_driven, workdir, backlog=0, spread=True):
     """`backlog`: instead of the cadence, that many snapshots (20 per database) shared at once;
     runs until all are copied (at most `hours`) and reports the time to clear them."""
     demo.CHILDREN.clear()
@@ -73,6 +78,8 @@ def scenario(n, hours, event_driven, workdir, backlog=0):
     if backlog:
         n = -(-backlog // per_db)
     names = [f"b{i:03d}" for i in range(n)]
+    minutes = {name: snapshot_minute(identity(PROD, demo.PROD_REGION, "instance", name), 30) if spread else 0
+               for name in names}
     for name in names:
         rds.create_db_instance(DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t4g.micro",
                                MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20)
@@ -98,8 +105,8 @@ def scenario(n, hours, event_driven, workdir, backlog=0):
     begun = time.time()
     while minute < end:
         demo.post(f"{endpoint}/_rsp/config", {"clock": minute.isoformat()})
-        if minute.minute % 30 == 0 and not backlog:
-            for name in names:
+        if not backlog:
+            for name in [name for name in names if minute.minute % 30 == minutes[name]]:
                 rds.create_db_snapshot(DBSnapshotIdentifier=f"{name}-{minute:%Y-%m-%d-%H-%M}", DBInstanceIdentifier=name)
         fresh = []
         for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
@@ -129,7 +136,7 @@ def scenario(n, hours, event_driven, workdir, backlog=0):
     busy = [(calls, done) for calls, done in copy_runs if done]
     demo.stop_children()
     return {
-        "databases": n, "events": event_driven, "copies": len(lags),
+        "databases": n, "events": event_driven, "spread": spread, "copies": len(lags),
         "p50": demo.percentile(lags, 50), "p95": demo.percentile(lags, 95), "max": max(lags, default=0),
         "worst_age": worst, "runs": len(copy_runs),
         "idle_calls": max(idle, default=0),
@@ -145,7 +152,10 @@ def main():
     parser.add_argument("--no-events", action="store_true", help="EventDriven: false (sweeps only)")
     parser.add_argument("--backlog", type=int, default=0,
                         help="instead: this many shared snapshots at once; the time to copy them all")
+    parser.add_argument("--same-minute", action="store_true",
+                        help="every database snapshots at minute 0 (SpreadSnapshots: false)")
     args = parser.parse_args()
+    check_vectors()
     workdir = tempfile.mkdtemp(prefix="rsp-bench-")
     if args.backlog:
         r = scenario(0, args.hours, not args.no_events, workdir, backlog=args.backlog)
@@ -155,12 +165,12 @@ def main():
         print(f"| {args.backlog} | {'events + sweeps' if r['events'] else 'sweeps only'} | {cleared} | "
               f"{r['runs']} | {r['wall_seconds']:.0f} s |")
         return
-    print("| databases | chain | copies | DR lag p50 | p95 | max | worst DR age | copy runs | calls of an idle run | extra calls per copy | wall |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| databases | snapshot minutes | chain | copies | DR lag p50 | p95 | max | worst DR age | copy runs | calls of an idle run | extra calls per copy | wall |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.databases.split(",")]:
-        r = scenario(n, args.hours, not args.no_events, workdir)
+        r = scenario(n, args.hours, not args.no_events, workdir, spread=not args.same_minute)
         worst = "-" if r["worst_age"] is None else f"{r['worst_age']:.0f} min"
-        print(f"| {n} | {'events + sweeps' if r['events'] else 'sweeps only'} | {r['copies']} | {r['p50']:.0f} min | "
+        print(f"| {n} | {'spread' if r['spread'] else 'all at :00'} | {'events + sweeps' if r['events'] else 'sweeps only'} | {r['copies']} | {r['p50']:.0f} min | "
               f"{r['p95']:.0f} min | {r['max']:.0f} min | {worst} | {r['runs']} | {r['idle_calls']} | "
               f"{r['calls_per_copy']:.1f} | {r['wall_seconds']:.0f} s |", flush=True)
 

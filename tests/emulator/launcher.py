@@ -63,6 +63,7 @@ import notifications  # alarms, topic and key policies, CloudTrail events
 import authorization  # the calls of known roles decided by their policies
 import s3_policies  # noqa: F401  (AWS::S3::BucketPolicy from CloudFormation)
 import cloudformation_deploy  # noqa: F401  (TemplateURL, macros, no-op updates, code in S3, clusters)
+import custom_resource_order  # resources reading a custom resource's attributes wait for its answer
 
 eventbridge.set_clock(lambda: _now())
 notifications.set_clock(lambda: _now())
@@ -252,8 +253,11 @@ def _custom_resource_answer(environ, start_response):
             resource.resource_name = body["PhysicalResourceId"]
         if body.get("Status") == "SUCCESS":
             resource.set_data(body.get("Data") or {})
-            stack.verify_readiness()
+            if custom_resource_order.answered(body["StackId"], body.get("LogicalResourceId")):
+                stack.verify_readiness()
         else:
+            custom_resource_order.answered(body["StackId"], body.get("LogicalResourceId"),
+                                           body.get("Reason") or "FAILED")
             stack.status = "CREATE_FAILED"
             stack._add_stack_event("CREATE_FAILED", resource_status_reason=body.get("Reason"))
             print(f"custom resource {body.get('LogicalResourceId')} FAILED: {body.get('Reason')}", flush=True)

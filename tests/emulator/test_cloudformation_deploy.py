@@ -7,7 +7,9 @@ import http.server
 import io
 import json
 import threading
+import time
 import unittest
+import urllib.request
 import zipfile
 
 import test_launcher
@@ -23,10 +25,13 @@ class _MacroFunction(http.server.BaseHTTPRequestHandler):
     fails when the template's parameter `Fail` is "yes"."""
 
     events = []
+    before_answer = staticmethod(lambda event: None)
 
     def do_POST(self):  # noqa: N802 - http.server's name
         event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).events.append(event)
+        if "RequestType" in event:
+            return self.custom_resource(event)
         fragment = dict(event["fragment"])
         fragment["Resources"] = dict(fragment.get("Resources", {}), Added={"Type": "AWS::SNS::Topic"})
         failing = event["templateParameterValues"].get("Fail") == "yes"
@@ -37,6 +42,27 @@ class _MacroFunction(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def custom_resource(self, event):
+        """Answers a custom resource event a second later on its ResponseURL, as a provider does:
+        `Data` {"Minute": "7"}, or FAILED when its property `Fail` is "yes"."""
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+        failing = event["ResourceProperties"].get("Fail") == "yes"
+        answer = {"Status": "FAILED" if failing else "SUCCESS", "Reason": "refused by the provider",
+                  "PhysicalResourceId": "cr-1", "Data": {"Minute": "7"}, "StackId": event["StackId"],
+                  "RequestId": event["RequestId"], "LogicalResourceId": event["LogicalResourceId"]}
+
+        def put():
+            time.sleep(1)
+            type(self).before_answer(event)
+            body = json.dumps(answer).encode()
+            request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT")
+            urllib.request.urlopen(request, timeout=10).read()
+
+        threading.Thread(target=put, daemon=True).start()
 
     def log_message(self, *args):
         pass
@@ -169,6 +195,45 @@ class Deploy(EmulatorCase):
         subscriptions = self.client("sns", A).list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
         self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subscriptions], [("email", "oncall@example.org")])
         cfn.delete_stack(StackName="subscribed")
+
+    def test_a_resource_reading_a_custom_resources_attribute_waits_for_its_answer(self):
+        lam = self.client("lambda", A)
+        lam.create_function(FunctionName="cr-fn", Runtime="provided.al2023", Handler="bootstrap",
+                            Role=f"arn:aws:iam::{A}:role/fn", Code={"ZipFile": b"PK"})
+        cfn = self.client("cloudformation", A)
+
+        def stack(name, fail):
+            cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {
+                "Policy": {"Type": "Custom::RdsSnapshotPolicy", "Properties": {
+                    "ServiceToken": f"arn:aws:lambda:{REGION}:{A}:function:cr-fn", "Fail": fail}},
+                "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+                    "DisplayName": {"Fn::GetAtt": ["Policy", "Minute"]}}}}}))
+            deadline = time.time() + 60
+            while (status := cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]).endswith(
+                    "IN_PROGRESS") and time.time() < deadline:
+                time.sleep(0.5)
+            return status
+
+        # The provider lists its own stack before it answers (its PolicyId check): that lists
+        # the custom resource in progress and does not create it a second time.
+        listed = []
+        _MacroFunction.before_answer = staticmethod(lambda event: listed.append(
+            [r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=event["StackId"])[
+                "StackResourceSummaries"]]))
+        self.addCleanup(setattr, _MacroFunction, "before_answer", staticmethod(lambda event: None))
+        self.assertEqual(stack("reads-answer", "no"), "CREATE_COMPLETE")
+        self.assertEqual(listed, [["Policy"]])
+        creates = [e for e in _MacroFunction.events if "RequestType" in e and "reads-answer" in e["StackId"]]
+        self.assertEqual(len(creates), 1)
+        topic = next(r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName="reads-answer")[
+            "StackResourceSummaries"] if r["LogicalResourceId"] == "Topic")
+        attributes = self.client("sns", A).get_topic_attributes(TopicArn=topic)["Attributes"]
+        self.assertEqual(attributes["DisplayName"], "7")
+
+        self.assertNotEqual(stack("refused-answer", "yes"), "CREATE_COMPLETE")
+        reasons = [e.get("ResourceStatusReason") for e in cfn.describe_stack_events(StackName="refused-answer")[
+            "StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+        self.assertIn("refused by the provider", reasons)
 
     def test_generated_names_fit_the_services_limits(self):
         cfn = self.client("cloudformation", A)

@@ -493,6 +493,17 @@ pub mod generated_properties {
     pub const SUBSCRIBER_NONE: &str = "none";
 }
 
+/// The policy resource's attributes (`Fn::GetAtt`), answered by the deploy-time check.
+pub mod attributes {
+    /// The take schedule in effect: the default cadence at the database's own minute when
+    /// SpreadSnapshots is on (the take rule reads it), else BackupSchedule as written.
+    pub const BACKUP_SCHEDULE: &str = "BackupSchedule";
+    /// The database's minute past each cadence period (SpreadSnapshots), as text.
+    pub const SNAPSHOT_MINUTE: &str = "SnapshotMinute";
+    pub const DATABASES: &str = "Databases";
+    pub const WORST_CASE_RPO_MINUTES: &str = "WorstCaseRpoMinutes";
+}
+
 /// CloudFormation's custom-resource event names the provider answers.
 pub mod custom_resource {
     pub const CREATE: &str = "Create";

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::definition_string;
-use crate::contract::{Action, events, generated_properties, metadata, metrics};
+use crate::contract::{Action, attributes, events, generated_properties, metadata, metrics};
 use crate::policy::{Notification, Policy};
 use crate::spec::Role;
 
@@ -105,6 +105,13 @@ pub fn generate(
     for &(action, schedule) in &actions {
         let a = action.title();
         let machine = format!("{p}{a}StateMachine");
+        // SpreadSnapshots: the deploy-time check answers the database's own minute, known only
+        // once CloudFormation has resolved the identifier (often a Ref to the database).
+        let expression = if action == Action::Take && policy.spec.spreads_snapshots() {
+            json!({"Fn::GetAtt": [p, attributes::BACKUP_SCHEDULE]})
+        } else {
+            json!(schedule.expression())
+        };
         out.push((
             machine.clone(),
             json!({
@@ -127,7 +134,7 @@ pub fn generate(
                 "Type": "AWS::Events::Rule",
                 "Properties": {
                     "Description": format!("rds-snapshot-policy {p}: starts the {action} state machine"),
-                    "ScheduleExpression": schedule.expression(),
+                    "ScheduleExpression": expression,
                     "State": "ENABLED",
                     "Targets": [{
                         "Id": format!("{p}{a}"),

@@ -48,6 +48,7 @@ pub(crate) const PROPERTIES: &[(&str, Applies)] = &[
     ("BackupInterval", Applies::Only(Role::Source)),
     ("BackupIntervalMinutes", Applies::Only(Role::Source)),
     ("BackupSchedule", Applies::Only(Role::Source)),
+    ("SpreadSnapshots", Applies::Only(Role::Source)),
     ("ShareSchedule", Applies::Only(Role::Source)),
     ("InstanceNamePattern", Applies::Only(Role::Source)),
     ("DestinationAccount", Applies::Only(Role::Source)),

@@ -200,6 +200,7 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
         backup_interval_hours: None,
         backup_interval_minutes: None,
         backup_schedule: None,
+        spread_snapshots: None,
         share_snapshots: None,
         share_schedule: None,
         destination_accounts: None,
@@ -742,7 +743,22 @@ fn read_cadence(r: &mut Reader, spec: &mut PolicySpec<Text>) {
         }
     };
     let default_schedule = crate::rpo::cadence_schedule(interval_minutes);
+    let written = r.has("BackupSchedule");
     spec.backup_schedule = Some(r.schedule("BackupSchedule", &default_schedule));
+    // SpreadSnapshots (issue 28): the default cadence moves to the database's own minute, at
+    // deploy time; a written BackupSchedule keeps its minutes.
+    // The expansion hands the provider the default schedule written out beside
+    // `SpreadSnapshots: true`, so only a schedule other than the default conflicts.
+    let spread = r.boolean("SpreadSnapshots", !written);
+    let custom =
+        spec.backup_schedule.as_ref().map(|s| s.expression()) != Some(default_schedule.as_str());
+    if spread && written && custom {
+        r.diag.error(
+            "SpreadSnapshots",
+            "conflicts with BackupSchedule: a written schedule fixes its own minutes, so there is nothing to spread; leave SpreadSnapshots out, or BackupSchedule out to get the database's own minute",
+        );
+    }
+    spec.spread_snapshots = Some(spread && !(written && custom));
 }
 
 fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {

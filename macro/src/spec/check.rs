@@ -234,6 +234,7 @@ impl PolicySpec<String> {
                     self.backup_interval_minutes.is_some(),
                 ),
                 ("ReencryptKmsKey", self.reencrypt_kms_key.is_some()),
+                ("SpreadSnapshots", self.spread_snapshots.is_some()),
             ],
         };
         if let Some((field, _)) = optional_other.iter().find(|(_, given)| *given) {
@@ -363,6 +364,17 @@ impl PolicySpec<String> {
                 hours.unwrap_or_default(),
                 bounds::BACKUP_INTERVAL_HOURS,
             )?,
+        }
+        if self.spreads_snapshots() {
+            let cadence = crate::rpo::cadence_schedule(self.backup_interval().num_minutes() as u64);
+            if self.backup_schedule.as_ref().map(|s| s.expression()) != Some(cadence.as_str()) {
+                fail(
+                    "SpreadSnapshots",
+                    format!(
+                        "applies to the default BackupSchedule only ({cadence} for this interval)"
+                    ),
+                )?;
+            }
         }
         let accounts = self.accounts();
         if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {

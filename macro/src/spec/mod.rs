@@ -205,6 +205,11 @@ pub struct PolicySpec<S> {
     pub backup_interval_minutes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_schedule: Option<Schedule>,
+    /// Source (issue 28): BackupSchedule is the default cadence, moved at deploy time to the
+    /// database's own minute (`spread::snapshot_minute`); absent in older task inputs: not moved.
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_snapshots: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share_snapshots: Option<bool>,
@@ -502,6 +507,21 @@ impl<S> PolicySpec<S> {
     pub fn copies_across_accounts(&self) -> bool {
         self.cross_account_copy != Some(false)
     }
+    /// Source: the default BackupSchedule moves to the database's own minute (issue 28).
+    pub fn spreads_snapshots(&self) -> bool {
+        self.role == Role::Source && self.spread_snapshots == Some(true)
+    }
+    /// The BackupSchedule in effect for the database of `identity` (`spread::identity`): the
+    /// default cadence at its own minute when spread, else BackupSchedule as written.
+    pub fn effective_backup_schedule(&self, identity: &str) -> Option<String> {
+        let schedule = self.backup_schedule.as_ref()?;
+        if !self.spreads_snapshots() {
+            return Some(schedule.expression().to_string());
+        }
+        let cadence = self.backup_interval().num_minutes().max(1) as u64;
+        let minute = crate::spread::snapshot_minute(identity, cadence);
+        Some(crate::spread::schedule_at(cadence, minute))
+    }
     pub fn tagged_only(&self) -> bool {
         self.tagged_instance == Some(true)
     }
@@ -578,6 +598,7 @@ impl PolicySpec<Text> {
             backup_interval_hours: self.backup_interval_hours,
             backup_interval_minutes: self.backup_interval_minutes,
             backup_schedule: self.backup_schedule.clone(),
+            spread_snapshots: self.spread_snapshots,
             share_snapshots: self.share_snapshots,
             share_schedule: self.share_schedule.clone(),
             destination_accounts: accounts,

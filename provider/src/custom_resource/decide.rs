@@ -19,6 +19,8 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
     /// The databases the policy covers.
     pub databases: Vec<String>,
+    /// What the checks found that a person may want to know, not a problem (the copy slots).
+    pub notes: Vec<String>,
 }
 
 /// A manual snapshot quota: (used, max).
@@ -600,6 +602,9 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
     let before = report.failures.len();
     let quota = (&facts.quota, &facts.load, facts.stack_region.as_str());
     quota_checks(policy, &own, region, quota, &mut report);
+    if let Some(Ok(load)) = &facts.load {
+        super::copy_slots::decide_copy_slots(policy, region, &load.snapshots, &mut report);
+    }
     if report.failures.len() == before
         && let Ok(quotas) = &facts.quota
     {

@@ -532,3 +532,33 @@ fn a_topic_without_subscriber_is_reported() {
     // Expanded by a release without the field: nothing known, nothing said.
     assert_eq!(unsubscribed(&json!({"GeneratedResources": {}})), None);
 }
+
+#[test]
+fn the_expansions_written_default_schedule_keeps_spread_snapshots() {
+    // The expansion hands the provider the resolved properties: the default BackupSchedule
+    // written out beside SpreadSnapshots: true. Only another schedule conflicts.
+    let with = |schedule: &str| {
+        RuntimePolicy::from_properties(
+            &json!({"Role": "Source", "PolicyId": "p", "DBInstanceIdentifier": "orders",
+                    "DestinationAccount": "222222222222", "SpreadSnapshots": true,
+                    "BackupSchedule": schedule}),
+            "eu-west-1",
+            None,
+        )
+    };
+    assert!(
+        with("cron(0/30 * * * ? *)")
+            .unwrap()
+            .spec
+            .spreads_snapshots()
+    );
+    let refused = with("cron(5/30 * * * ? *)").unwrap_err().to_string();
+    assert!(
+        refused.contains("[SpreadSnapshots]: conflicts with BackupSchedule"),
+        "{refused}"
+    );
+    assert!(
+        source().spec.spreads_snapshots(),
+        "no written schedule: spread"
+    );
+}

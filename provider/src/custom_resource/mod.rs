@@ -3,6 +3,7 @@
 //! Every event is answered, whatever happens.
 
 mod account;
+mod copy_slots;
 mod decide;
 mod gather;
 mod key_policy;
@@ -18,8 +19,10 @@ pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
 pub use respond::{Response, check_response_url, fit_body, public_reason, put_response};
 
+use rds_snapshot_policy_macro::contract::attributes;
 use rds_snapshot_policy_macro::contract::custom_resource as events;
 use rds_snapshot_policy_macro::contract::generated_properties;
+use rds_snapshot_policy_macro::spread;
 use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;
@@ -112,6 +115,16 @@ fn target(policy: &RuntimePolicy) -> String {
         ),
     };
     format!("{}:{target}", policy.role().as_str().to_ascii_lowercase())
+}
+
+/// What a source policy's snapshot minute is derived from (`spread::identity`): the account
+/// and region of the stack, and what the policy covers (as in its physical ID).
+pub fn spread_identity(policy: &RuntimePolicy, request: &Request) -> String {
+    // arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>
+    let mut parts = request.stack_id.split(':').skip(3);
+    let region = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or_default();
+    spread::identity(account, region, &target(policy))
 }
 
 /// The physical ID for `policy` declared by `request` with `properties` (the policy's, without
@@ -226,11 +239,31 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
     if let Some(warning) = decide::unsubscribed(&request.properties) {
         report.warnings.push(warning);
     }
-    let mut data = generated_attributes(&request.properties);
-    data.insert("Databases".into(), json!(report.databases.join(",")));
+    // The take schedule first: an answer cut to fit drops attributes from the end, and the
+    // take rule cannot be created without this one.
+    let mut data = Map::new();
+    if let Some(schedule) = policy
+        .spec
+        .effective_backup_schedule(&spread_identity(&policy, request))
+    {
+        data.insert(attributes::BACKUP_SCHEDULE.into(), json!(schedule));
+    }
+    if policy.spec.spreads_snapshots() {
+        let cadence = policy.backup_interval().num_minutes().max(1) as u64;
+        let minute = spread::snapshot_minute(&spread_identity(&policy, request), cadence);
+        data.insert(
+            attributes::SNAPSHOT_MINUTE.into(),
+            json!(minute.to_string()),
+        );
+    }
+    data.extend(generated_attributes(&request.properties));
+    data.insert(
+        attributes::DATABASES.into(),
+        json!(report.databases.join(",")),
+    );
     if let Some(worst) = policy.worst_case() {
         data.insert(
-            "WorstCaseRpoMinutes".into(),
+            attributes::WORST_CASE_RPO_MINUTES.into(),
             json!(worst.minutes().to_string()),
         );
     }
@@ -245,7 +278,7 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
     }
     let id = physical_id(&policy, request, &properties);
     if problems.is_empty() {
-        let reason = if report.warnings.is_empty() {
+        let mut reason = if report.warnings.is_empty() {
             "All prerequisite checks passed.".to_string()
         } else {
             format!(
@@ -253,6 +286,9 @@ async fn create_or_update(aws: &Aws, region: &str, trust: &Trust, request: &Requ
                 report.warnings.join("; ")
             )
         };
+        if !report.notes.is_empty() {
+            reason = format!("{reason} Notes: {}.", report.notes.join("; "));
+        }
         request.response(true, reason, id, data)
     } else {
         // A failed Create answers with its own id; a failed Update keeps the old one.
