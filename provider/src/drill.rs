@@ -51,6 +51,7 @@ pub(crate) fn empty_summary(action: Action, policy: &RuntimePolicy, now: DateTim
         aws_calls: 0,
         measured_at: Some(rfc3339(now)),
         recovery_points: Default::default(),
+        rpo_forecast: None,
         metric_data: Vec::new(),
         unexpected_sharers: Default::default(),
         shared_outside: Default::default(),

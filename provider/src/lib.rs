@@ -7,6 +7,7 @@ pub mod custom_resource;
 pub mod drill;
 pub mod drill_record;
 pub mod error;
+pub mod forecast;
 pub mod hold;
 pub mod identity;
 pub mod inventory;

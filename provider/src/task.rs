@@ -104,32 +104,49 @@ fn recovery_points(
         .collect()
 }
 
-/// `DeliveryLagMinutes` per database for each copy this run saw delivered.
+/// For each copy this run saw delivered: `DeliveryLagMinutes` per database, and its two parts
+/// `CopyWaitMinutes` and `CopyDurationMinutes` per policy (the forecast's measured terms).
 pub fn delivery_lag_metric_data(policy_id: &str, done: &[Step]) -> Vec<MetricDatum> {
+    let policy = || MetricDimension {
+        name: metrics::DIMENSION_POLICY,
+        value: policy_id.to_string(),
+    };
+    let datum = |metric_name, dimensions, value: i64| MetricDatum {
+        metric_name,
+        dimensions,
+        value: value as f64,
+        unit: "None",
+    };
     done.iter()
         .filter_map(|step| match &step.operation {
             Operation::MarkDelivered {
                 database,
                 lag_minutes,
+                copy_minutes,
                 ..
-            } => Some(MetricDatum {
-                metric_name: metrics::DELIVERY_LAG,
-                dimensions: vec![
-                    MetricDimension {
-                        name: metrics::DIMENSION_POLICY,
-                        value: policy_id.to_string(),
-                    },
-                    MetricDimension {
-                        name: metrics::DIMENSION_DATABASE,
-                        value: database.clone(),
-                    },
-                ],
-                value: *lag_minutes as f64,
-                unit: "None",
-            }),
+            } => Some([
+                datum(
+                    metrics::DELIVERY_LAG,
+                    vec![
+                        policy(),
+                        MetricDimension {
+                            name: metrics::DIMENSION_DATABASE,
+                            value: database.clone(),
+                        },
+                    ],
+                    *lag_minutes,
+                ),
+                datum(
+                    metrics::COPY_WAIT,
+                    vec![policy()],
+                    lag_minutes - copy_minutes,
+                ),
+                datum(metrics::COPY_DURATION, vec![policy()], *copy_minutes),
+            ]),
             _ => None,
         })
-        .take(MAX_METRIC_DATA / 2)
+        .take(MAX_METRIC_DATA / 2 / 3)
+        .flatten()
         .collect()
 }
 
@@ -230,6 +247,17 @@ pub async fn run_action(
     let measured_at = aws.now();
     let recovery_points = recovery_points(policy, &inventory, measured_at);
     let mut metric_data = recovery_point_metric_data(&policy.id, &recovery_points);
+    let forecast = if action == Action::Copy {
+        crate::forecast::of_policy(policy, &inventory, measured_at)
+    } else {
+        None
+    };
+    if let Some(f) = &forecast {
+        metric_data.push(crate::forecast::metric_datum(&policy.id, f));
+        if !f.is_met() {
+            tracing::warn!(policy = %policy.id, forecast = %f.describe(), "the RPO forecast exceeds RpoMinutes");
+        }
+    }
     let unexpected = if action == Action::Copy {
         unexpected_sharers(policy, &inventory)
     } else {
@@ -262,6 +290,7 @@ pub async fn run_action(
         aws_calls: 0,
         measured_at: Some(measured_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
         recovery_points,
+        rpo_forecast: forecast.map(|f| f.describe()),
         metric_data,
         unexpected_sharers: unexpected,
         shared_outside: outside,

@@ -97,3 +97,14 @@ fn an_invalid_policy_names_the_property() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("BackupIntervalMinutes"), "{err}");
 }
+
+#[test]
+fn measured_terms_are_for_a_destination_policy() {
+    let out = rpo(DEFAULT_SOURCE, &["--measured"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--measured applies to a destination policy"),
+        "{stderr}"
+    );
+}

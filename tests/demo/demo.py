@@ -222,15 +222,20 @@ def deploy(account, lambdas, name, template_path, parameters):
     return template, resources
 
 
-def schedules(template, resources):
-    """(logical id of the rule, expression, state machine ARN) for each generated schedule."""
+def schedules(account, template, resources):
+    """(logical id of the rule, expression, state machine ARN) for each generated schedule. An
+    expression the template reads from the policy (the take schedule at the database's own
+    minute, `Fn::GetAtt`) is read from the deployed rule."""
     out = []
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Events::Rule" or "ScheduleExpression" not in resource["Properties"]:
             continue  # event rules are the emulator's to deliver
         target = resource["Properties"]["Targets"][0]
-        out.append((logical_id, resource["Properties"]["ScheduleExpression"], resources[target["Arn"]["Ref"]],
-                    target.get("Input")))
+        expression = resource["Properties"]["ScheduleExpression"]
+        if not isinstance(expression, str):
+            name = resources[logical_id].split("/")[-1]
+            expression = account.client("events").describe_rule(Name=name)["ScheduleExpression"]
+        out.append((logical_id, expression, resources[target["Arn"]["Ref"]], target.get("Input")))
     return out
 
 
@@ -300,7 +305,7 @@ def simulate(endpoint, stacks, start, end, observer, running=(), stop_when=None)
     start = start.replace(second=0, microsecond=0)
     timeline = defaultdict(list)
     for name, account, template, resources in stacks:
-        for rule, expression, machine, constant in schedules(template, resources):
+        for rule, expression, machine, constant in schedules(account, template, resources):
             for when in firings(expression, start, end):
                 timeline[when.replace(second=0, microsecond=0)].append((rule, machine, account, constant))
     started, minute = [], start
@@ -345,12 +350,13 @@ def execution_results(stacks):
     return results
 
 
-def rpo_alarm(template):
-    """The generated RPO alarm of the DR stack's policy: (alarm properties, policy ID)."""
+def rpo_alarm(template, suffix="RpoAlarm"):
+    """The generated RPO alarm (or, with suffix "RpoForecastAlarm", the forecast alarm) of the DR
+    stack's policy: its properties."""
     for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::CloudWatch::Alarm" and logical_id.endswith("RpoAlarm"):
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and logical_id.endswith(suffix):
             return resource["Properties"]
-    raise SystemExit("demo: the DR expansion has no RPO alarm")
+    raise SystemExit(f"demo: the DR expansion has no {suffix}")
 
 
 def evaluate_alarm(cloudwatch, alarm, policy_id, start, end):
@@ -871,6 +877,16 @@ def main():
             f"no recovery point yet), {len(oks)} OK, {len(late)} ALARM after the first copy settled")
         if late or not oks:
             ok = False
+        # The forecast from measured copy times stays under RpoMinutes while the copies keep
+        # their pace (a false forecast would page as surely as a late recovery point).
+        forecast = rpo_alarm(dr_template, "RpoForecastAlarm")
+        forecasts = evaluate_alarm(cloudwatch, forecast, dr_policy_id, settled, end)
+        values = [v for _, v, _ in forecasts if v is not None]
+        early = [p for p in forecasts if p[2]]
+        say(f"RPO forecast alarm ({forecast['MetricName']} > {forecast['Threshold']:g}): {len(forecasts)} periods, "
+            f"{len(early)} breaching, forecast {min(values, default=0):.0f}-{max(values, default=0):.0f} min")
+        if early or not values or inbox.alarms("RpoForecastAlarm"):
+            ok = False
 
     # The delivery lags the provider published (DeliveryLagMinutes, one datum per copy).
     published = []
@@ -980,6 +996,16 @@ def main():
         else:
             ok = False
             say("stall scenario: no RPO alarm notification reached the operator's queue")
+        # The forecast saw it coming: its notification came while every recovery point was
+        # still within RpoMinutes, i.e. before the RPO alarm's.
+        warned = inbox.alarms("RpoForecastAlarm", after=stall_start)
+        if warned and paged and warned[0]["time"] < paged[0]["time"]:
+            say(f"stall scenario: the RPO forecast alarm's notification came first, at {warned[0]['time']:%d %H:%M}, "
+                f"{(paged[0]['time'] - warned[0]['time']).total_seconds() / 60:.0f} minutes before the RPO alarm's")
+        else:
+            ok = False
+            say("stall scenario: the RPO forecast alarm did not notify before the RPO alarm "
+                f"({'at ' + format(warned[0]['time'], '%d %H:%M') if warned else 'never'})")
     elif args.stall_from is not None:
         say("the DR copies were stalled on purpose (--stall-from): the RPO must be missed")
     # Authorization: every call of the provider was decided by its role's policies.
@@ -989,7 +1015,7 @@ def main():
     say("OK: every database met its RPO at the DR copy, the RPO alarm stayed quiet, retention held, "
         "forged tasks were refused, a plain stack and a copycat stack could not act as the orders policy, every database restored within RtoMinutes, `status` reported them protected, "
         "a failed execution, an unexpected share, a share made outside the tool and a manual delete each reached the operator's queue, the incidents held the deletes until released, "
-        "and a stalled copy raised the alarm and its notification was received"
+        "and a stalled copy raised the forecast alarm before the RPO alarm, both notifications received"
         if ok else "FAILED")
     return 0 if ok else 1
 

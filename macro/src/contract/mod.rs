@@ -323,6 +323,14 @@ pub mod metrics {
     pub const RECOVERY_POINT_AGE: &str = "RecoveryPointAgeMinutes";
     /// Per DR copy: its recovery point → first seen available, in minutes.
     pub const DELIVERY_LAG: &str = "DeliveryLagMinutes";
+    /// Per DR copy (`Policy`): its recovery point → the copy's start, in minutes (snapshot
+    /// creation, share, sweeps, the wait for a slot among AWS's copies in flight).
+    pub const COPY_WAIT: &str = "CopyWaitMinutes";
+    /// Per DR copy (`Policy`): the copy's start → first seen available, in minutes.
+    pub const COPY_DURATION: &str = "CopyDurationMinutes";
+    /// DR, per copy run (`Policy`): the worst-case recovery-point age forecast from the
+    /// measured terms (`forecast`); the generated alarm fires above RpoMinutes.
+    pub const RPO_FORECAST: &str = "RpoForecastMinutes";
     /// DR, per copy run: snapshots matching the policy shared by accounts outside
     /// SourceAccounts (never copied); the generated alarm notifies on the first sighting.
     pub const UNEXPECTED_SHARES: &str = "UnexpectedSharedSnapshots";

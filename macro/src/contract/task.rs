@@ -267,6 +267,9 @@ pub enum Operation {
         /// RFC 3339.
         delivered: String,
         lag_minutes: i64,
+        /// The copy's own part of the lag: its SnapshotCreateTime (when it was copied) to
+        /// `delivered`; the rest is the wait before it started.
+        copy_minutes: i64,
     },
 }
 
@@ -354,6 +357,10 @@ pub struct Summary {
     /// policy's snapshots (source).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub recovery_points: BTreeMap<String, RecoveryPoint>,
+    /// DR, copy: the worst-case recovery-point age forecast from measured copy times, term by
+    /// term, naming the term that grew (published as `metrics::RPO_FORECAST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_forecast: Option<String>,
     /// What the state machine publishes to CloudWatch (namespace `metrics::NAMESPACE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub metric_data: Vec<MetricDatum>,
@@ -479,6 +486,7 @@ mod bounded_tests {
             }],
             aws_calls: 3,
             measured_at: None,
+            rpo_forecast: None,
             recovery_points: (0..databases)
                 .map(|i| {
                     (

@@ -180,6 +180,9 @@ pub fn generate(
     if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
         out.push((format!("{p}RpoAlarm"), alarm));
     }
+    if let Some(alarm) = rpo_forecast_alarm(policy, &normalized, &topic_arn) {
+        out.push((format!("{p}RpoForecastAlarm"), alarm));
+    }
     out.extend(super::drill::drill_resources(
         policy,
         normalized.get("PolicyId").unwrap_or(&Value::Null),
@@ -294,6 +297,49 @@ fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value
             "Threshold": spec.rpo_minutes,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "breaching",
+            "AlarmActions": [topic_arn],
+            "OKActions": [topic_arn],
+        }
+    }))
+}
+
+/// DR: the alarm on the forecast worst case from measured copy times (`RpoForecastMinutes`,
+/// published by every copy run): it fires while the recovery points are still in time, when a
+/// measured term has grown enough to take the worst case past RpoMinutes. Silence is left to
+/// the RPO alarm, which treats missing data as breaching.
+fn rpo_forecast_alarm(
+    policy: &Policy,
+    normalized: &Map<String, Value>,
+    topic_arn: &Value,
+) -> Option<Value> {
+    let spec = &policy.spec;
+    if spec.role != Role::Destination {
+        return None;
+    }
+    let gap = spec
+        .copy_schedule
+        .as_ref()?
+        .longest_gap()?
+        .num_seconds()
+        .max(0) as u64;
+    let period = ((gap + 300).div_ceil(60).max(10) * 60).min(86_400);
+    let p = &policy.logical_id;
+    Some(json!({
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": format!(
+                "rds-snapshot-policy {p}: the worst case forecast from measured copy times exceeds RpoMinutes ({} minutes); a recovery point will be late unless copies speed up. `rds-snapshot-policy status` names the term that grew.",
+                spec.rpo_minutes
+            ),
+            "Namespace": metrics::NAMESPACE,
+            "MetricName": metrics::RPO_FORECAST,
+            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": normalized.get("PolicyId").cloned().unwrap_or(Value::Null)}],
+            "Statistic": "Maximum",
+            "Period": period,
+            "EvaluationPeriods": 1,
+            "Threshold": spec.rpo_minutes,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
             "AlarmActions": [topic_arn],
             "OKActions": [topic_arn],
         }

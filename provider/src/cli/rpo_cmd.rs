@@ -28,9 +28,14 @@ pub struct RpoArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 when the worst case exceeds RpoMinutes.
+    /// Exit 1 when the worst case exceeds RpoMinutes (with --measured: the forecast).
     #[arg(long)]
     pub check: bool,
+    /// A destination policy: also list its copies in the DR account (the configured
+    /// credentials and region) and show the terms measured from them beside the declared
+    /// ones, and the forecast worst case the RpoForecastAlarm watches.
+    #[arg(long)]
+    pub measured: bool,
 }
 
 /// The region assumed when none is given or configured.
@@ -77,13 +82,31 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
             args.policy.display()
         ));
     };
+    let forecast = if args.measured {
+        Some(measured(&policy).await?)
+    } else {
+        None
+    };
     if args.json {
+        let mut value = as_json(&worst);
+        if let Some(f) = &forecast {
+            value["forecast"] = json!(f);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&as_json(&worst)).unwrap_or_default()
+            serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     } else {
         print!("{}", as_text(&worst));
+        if let Some(f) = &forecast {
+            print!("{}", forecast_text(f));
+        }
+    }
+    if let Some(f) = forecast.as_ref().filter(|f| args.check && !f.is_met()) {
+        return Err(format!(
+            "RpoMinutes ({}) is not met by the forecast from measured copy times: {} minutes",
+            f.rpo_minutes, f.minutes
+        ));
     }
     if args.check && !worst.is_met() {
         return Err(format!(
@@ -93,6 +116,52 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The forecast from the DR account's copies (`forecast::of_policy`), as the copy run makes it.
+async fn measured(
+    policy: &crate::policy::RuntimePolicy,
+) -> Result<crate::forecast::Forecast, String> {
+    if policy.role() != rds_snapshot_policy_macro::Role::Destination {
+        return Err(
+            "--measured applies to a destination policy (the DR account measures its copies)"
+                .into(),
+        );
+    }
+    let (aws, _) = super::connect::connect(None).await?;
+    super::connect::reachable(&aws)?;
+    let inventory = crate::aws::list_inventory(&aws, crate::plan::Action::Copy, policy)
+        .await
+        .map_err(|e| format!("listing the policy's copies: {e}"))?;
+    crate::forecast::of_policy(policy, &inventory, aws.now())
+        .ok_or_else(|| "this policy's formula has no copy terms".to_string())
+}
+
+/// The measured terms beside the declared ones, and the forecast's verdict.
+pub fn forecast_text(f: &crate::forecast::Forecast) -> String {
+    let mut out = format!(
+        "measured (p{} of {} copies delivered in {} h, raised to those under way)\n",
+        crate::forecast::PERCENTILE,
+        f.samples,
+        crate::forecast::WINDOW_HOURS
+    );
+    for t in &f.terms {
+        let measured = t.measured.map_or("-".to_string(), |m| m.to_string());
+        out.push_str(&format!(
+            "  {:<22} declared {:>4}  measured {:>4}  forecast {:>4} min\n",
+            t.name, t.declared, measured, t.minutes
+        ));
+    }
+    let verdict = if f.is_met() { "met" } else { "NOT met" };
+    let grown = f
+        .grown()
+        .map(|t| format!(" ({} grew by {} minutes)", t.name, t.minutes - t.declared))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "forecast {} min; RpoMinutes {}: {verdict}{grown}\n",
+        f.minutes, f.rpo_minutes
+    ));
+    out
 }
 
 /// The breakdown as text: one line per term, the total, the typical case and the verdict.

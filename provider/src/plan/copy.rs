@@ -65,6 +65,9 @@ fn mark_delivered(
             continue;
         };
         let lag = (now - point).num_minutes().max(0);
+        let copy_minutes = copy
+            .created
+            .map_or(0, |started| (now - started).num_minutes().clamp(0, lag));
         plan.step(
             &copy.id,
             Operation::MarkDelivered {
@@ -73,6 +76,7 @@ fn mark_delivered(
                 database: policy.database_key(copy),
                 delivered: now.to_rfc3339_opts(SecondsFormat::Secs, true),
                 lag_minutes: lag,
+                copy_minutes,
             },
             format!(
                 "available; delivered {} after its recovery point",

@@ -170,6 +170,10 @@ pub struct PolicyReport {
     /// The policy's deletes are held (an incident): since when and why. The verdict is then
     /// at risk until an operator releases it.
     pub deletes_held: Option<String>,
+    /// DR: the worst case forecast from the measured copy times beside the declared terms
+    /// (`forecast`; from the policy's copies, without the shares still waiting for one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpo_forecast: Option<crate::forecast::Forecast>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -320,7 +324,7 @@ fn newest_failure(policies: &[&PolicyFacts]) -> Option<FailureReport> {
         .max_by(|a, b| a.at.cmp(&b.at))
 }
 
-fn policy_report(p: &PolicyFacts) -> PolicyReport {
+fn policy_report(p: &PolicyFacts, now: DateTime<Utc>) -> PolicyReport {
     let spec = &p.policy.spec;
     PolicyReport {
         policy_id: p.policy.id.clone(),
@@ -334,6 +338,10 @@ fn policy_report(p: &PolicyFacts) -> PolicyReport {
         state_machines: p.machines.clone(),
         failing: failing(&p.machines),
         deletes_held: p.machines.iter().find_map(|m| m.held.clone()),
+        rpo_forecast: (p.policy.role() == Role::Destination)
+            .then(|| p.policy.worst_case())
+            .flatten()
+            .and_then(|worst| crate::forecast::forecast(&worst, &p.snapshots, &[], now)),
     }
 }
 
@@ -445,7 +453,7 @@ pub fn assemble(
                 Some(minutes_between(s.recovery_point()?, delivered))
             })
         });
-        let rto_minutes = dr.and_then(|p| policy_report(p).rto_minutes);
+        let rto_minutes = dr.and_then(|p| policy_report(p, now).rto_minutes);
         // The latest drill of any copy of this database (the newest copy is often younger
         // than the last drill); a drill dated after now is no evidence.
         let now_text = rfc3339(now);
@@ -487,7 +495,7 @@ pub fn assemble(
             database: name,
         });
     }
-    let policies: Vec<PolicyReport> = facts.iter().map(policy_report).collect();
+    let policies: Vec<PolicyReport> = facts.iter().map(|p| policy_report(p, now)).collect();
     let verdict = if drs.is_empty() {
         "unknown"
     } else if databases.iter().all(|d| d.rpo_met != Some(false))

@@ -187,6 +187,9 @@ pub fn text(report: &Report) -> String {
             p.state_machines.len(),
             failing_text(p, ", FAILING", "")
         );
+        if let Some(f) = &p.rpo_forecast {
+            let _ = writeln!(out, "  RPO {}", f.describe());
+        }
     }
     for q in &report.quotas {
         let _ = writeln!(
@@ -252,6 +255,22 @@ pub fn markdown(report: &Report) -> String {
             or_dash(p.rto_minutes),
             md_cell(&failing_text(p, "**yes**", "no"))
         );
+    }
+    let forecasts: Vec<_> = report
+        .policies
+        .iter()
+        .filter_map(|p| p.rpo_forecast.as_ref().map(|f| (p, f)))
+        .collect();
+    if !forecasts.is_empty() {
+        let _ = writeln!(out, "\n## RPO forecast from measured copy times\n");
+        for (p, f) in forecasts {
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                md_cell(&p.policy_id),
+                md_cell(&f.describe())
+            );
+        }
     }
     let _ = writeln!(out, "\n## Snapshot quotas\n");
     let _ = writeln!(out, "| account | region | quota | used | max |");
