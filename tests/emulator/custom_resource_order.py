@@ -14,7 +14,8 @@ created after the custom resource has answered.
   for its answer (the launcher's `/cfnresponse`), up to `ANSWER_SECONDS`. A custom resource no
   one reads is still left to answer on its own, as before.
 - ListStackResources during the creation lists the resources created or in progress so far
-  (as CloudFormation does), instead of moto creating the rest on the caller's thread.
+  (as CloudFormation does), instead of moto creating the rest on the caller's thread; after a
+  failed creation, those it created (moto tried to create the rest again, and failed again).
 - A FAILED answer fails the stack; moto marked the stack complete once its resources were
   created, over the failure recorded meanwhile.
 """
@@ -29,6 +30,7 @@ from moto.core.common_models import CloudFormationModel
 ANSWER_SECONDS = 180
 
 _answers = {}  # (stack ID, logical ID) -> threading.Event
+_refusals = {}  # (stack ID, logical ID) -> the reason of its FAILED answer
 _failed = {}  # stack ID -> reason of the first FAILED answer while its resources are created
 _creating = {}  # stack ID -> the thread creating its resources
 _lock = threading.Lock()
@@ -54,10 +56,22 @@ def _create(cls, resource_name, cloudformation_json, account_id, region_name, **
     # Listed as in progress meanwhile (see `_stack_resources`).
     resource.cf_resource_type = kwargs.get("ResourceType")
     resource.logical_resource_id = logical_id
-    if _is_read(stack.template_dict, logical_id) and not answered.wait(ANSWER_SECONDS):
-        print(f"custom resource {logical_id}: no answer in {ANSWER_SECONDS} s; the resources "
-              "reading its attributes get none", flush=True)
+    if _is_read(stack.template_dict, logical_id):
+        if not answered.wait(ANSWER_SECONDS):
+            print(f"custom resource {logical_id}: no answer in {ANSWER_SECONDS} s; the resources "
+                  "reading its attributes get none", flush=True)
+        with _lock:
+            refusal = _refusals.pop((stack_id, logical_id), None)
+        if refusal is not None:
+            # A FAILED answer fails the stack here: the resources after it are not created.
+            raise CustomResourceFailed(refusal)
     return resource
+
+
+class CustomResourceFailed(Exception):
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.message = reason
 
 
 custom_model.CustomModel.create_from_cloudformation_json = classmethod(_create)
@@ -68,6 +82,8 @@ def answered(stack_id, logical_id, failure=None):
     creation then decides the stack's status)."""
     with _lock:
         event = _answers.pop((stack_id, logical_id), None)
+        if event is not None and failure is not None:
+            _refusals[(stack_id, logical_id)] = failure
         if failure is not None and stack_id in _creating:
             _failed.setdefault(stack_id, failure)
         creating = stack_id in _creating
@@ -88,7 +104,10 @@ def _stack_resources(self):
     created that custom resource a second time and waited on itself.)"""
     with _lock:
         elsewhere = _creating.get(self.stack_id) not in (None, threading.get_ident())
-    if not elsewhere:
+    # A stack whose creation failed keeps what it created; the resources after the failure
+    # (those reading a FAILED custom resource's attributes) were never created.
+    failed = "FAILED" in (self.status or "") or "ROLLBACK" in (self.status or "")
+    if not elsewhere and not failed:
         return _original_stack_resources.fget(self)
     created = [r for r in list(self.resource_map._parsed_resources.values())
                if isinstance(r, CloudFormationModel)]

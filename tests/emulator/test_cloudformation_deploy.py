@@ -234,6 +234,10 @@ class Deploy(EmulatorCase):
         reasons = [e.get("ResourceStatusReason") for e in cfn.describe_stack_events(StackName="refused-answer")[
             "StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
         self.assertIn("refused by the provider", reasons)
+        # What the failed creation made is listed; the topic reading the answer never was.
+        listed = [r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName="refused-answer")[
+            "StackResources"]]
+        self.assertEqual(listed, ["Policy"])
 
     def test_generated_names_fit_the_services_limits(self):
         cfn = self.client("cloudformation", A)
