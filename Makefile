@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`.
-.PHONY: demo test lint build setup bench bench-rpo bench-scale soak package install install-dev emulator acceptance acceptance-emulator
+.PHONY: demo test lint build setup bench bench-rpo bench-scale bench-pacing soak package install install-dev emulator acceptance acceptance-emulator
 
 demo:
 	bash scripts/demo.sh
@@ -33,27 +33,34 @@ setup:
 bench:
 	cargo bench -p rds-snapshot-policy-provider --bench core
 
-# The RPO on the emulator: DR lag at 10/50/200 databases, then a 1,300-snapshot backlog.
+# The RPO on the emulator: DR lag at 10/50/100/200 databases, then a 1,300-snapshot backlog.
 bench-rpo:
 	scripts/setup-tools.sh moto lambda
 	cargo build --quiet --bins
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --databases 10,50,200 --hours 2
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --databases 10,50,100,200 --hours 2
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24
+
+# 20 concurrent share runs under a simulated RDS account bucket (300 + 12/s), unbounded and with
+# ProviderConcurrency 4 (BENCHMARKS.md, "Pacing"). Real pacing: no RSP_RDS_REQUESTS_PER_SECOND.
+bench-pacing:
+	scripts/setup-tools.sh moto
+	cargo build --quiet --bins
+	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_pacing.py --runs 20 --snapshots 100 --concurrency 4
 
 # Share, take, copy and delete of a fleet through the fault proxy at 100 ms per call, sequential
 # and concurrent (the large fleets at 4 and 8 only: sequentially they take most of an hour).
 bench-scale:
 	scripts/setup-tools.sh moto
 	cargo build --quiet --bins
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500 --parallelism 1,4,8
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 200x2000,200x5000 --parallelism 4,8
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500 --parallelism 1,4,8
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 200x2000,200x5000 --parallelism 4,8
 
 # The month on AWS's defaults (soak.rs): 30 simulated days of the default policies of three
 # databases against the emulator's AWS quotas, a table per day (target/soak/report.md); about
 # 35 minutes on 2 cores. RSP_SOAK_DAYS=N (or RSP_SOAK_HOURS=N) for another length.
 soak:
 	scripts/setup-tools.sh moto
-	RSP_SOAK_DAYS=$${RSP_SOAK_DAYS:-30} AWS_EC2_METADATA_DISABLED=true cargo test -p rds-snapshot-policy-provider --test soak -- --include-ignored --nocapture
+	RSP_RDS_REQUESTS_PER_SECOND=100000 RSP_SOAK_DAYS=$${RSP_SOAK_DAYS:-30} AWS_EC2_METADATA_DISABLED=true cargo test -p rds-snapshot-policy-provider --test soak -- --include-ignored --nocapture
 
 package:
 	bash scripts/package.sh
@@ -73,4 +80,4 @@ acceptance:
 acceptance-emulator:
 	scripts/setup-tools.sh moto lambda
 	cargo build --quiet --bins
-	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python acceptance/acceptance.py --emulator --yes --backlog 700 --report-dir target/acceptance
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python acceptance/acceptance.py --emulator --yes --backlog 700 --report-dir target/acceptance

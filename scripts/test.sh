@@ -12,6 +12,9 @@ echo "test: tool setup took $(( $(date +%s) - t )) s"
 # Tests that need the emulator, cargo-lambda or the linters are #[ignore = "needs make test"]
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).
 stage() { echo "test: $1 took $(( $(date +%s) - $2 )) s"; }
+# The emulator does not throttle and the tests compress hours into minutes: no pacing at RDS's
+# 12 requests a second (provider/src/aws/pace.rs has its own tests; make bench-pacing measures it).
+export RSP_RDS_REQUESTS_PER_SECOND=100000
 # shellcheck source=scripts/heartbeat.sh
 source scripts/heartbeat.sh
 t=$(date +%s)

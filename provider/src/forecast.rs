@@ -16,7 +16,7 @@
 //! spacing − declared wait, the recovery point when it has run for RpoMinutes − spacing − the
 //! real wait (about 11 minutes later with events at the defaults).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use rds_snapshot_policy_macro::Role;
@@ -25,7 +25,9 @@ use rds_snapshot_policy_macro::contract::{MetricDatum, MetricDimension};
 use rds_snapshot_policy_macro::rpo::WorstCase;
 use serde::Serialize;
 
+use crate::error::ErrorKind;
 use crate::inventory::{Inventory, Snapshot, tags};
+use crate::plan::Note;
 use crate::policy::RuntimePolicy;
 
 /// The copies a forecast measures: those delivered in the last day.
@@ -156,10 +158,13 @@ pub fn forecast(
     })
 }
 
-/// A destination policy's forecast from its copy run's inventory; `None` for a source policy.
+/// A destination policy's forecast from its copy run's inventory and plan (whose `pending`
+/// names the shared snapshots waiting for a slot among the copies in flight); `None` for a
+/// source policy.
 pub fn of_policy(
     policy: &RuntimePolicy,
     inventory: &Inventory,
+    pending: &[Note],
     now: DateTime<Utc>,
 ) -> Option<Forecast> {
     if policy.role() != Role::Destination {
@@ -174,41 +179,26 @@ pub fn of_policy(
     forecast(
         &policy.worst_case()?,
         &copies,
-        &waiting_points(policy, &copies, &inventory.sources),
+        &waiting_for_a_slot(&inventory.sources, pending),
         now,
     )
 }
 
-/// Per database, the recovery point of the newest shared snapshot newer than the database's
-/// newest copy (whatever its status): data no copy has started for yet.
-pub fn waiting_points(
-    policy: &RuntimePolicy,
-    copies: &[Snapshot],
-    sources: &[Snapshot],
-) -> Vec<DateTime<Utc>> {
-    let mut newest_copy: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    for c in copies.iter().filter(|c| !c.is_failed()) {
-        if let Some(point) = c.recovery_point() {
-            let entry = newest_copy.entry(policy.database_key(c)).or_insert(point);
-            *entry = (*entry).max(point);
-        }
-    }
-    let mut waiting: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    for s in sources.iter().filter(|s| {
-        s.is_available()
-            && crate::plan::copy::selected(policy, s)
-            && crate::plan::copy::from_source_account(policy, s)
-    }) {
-        let (Some(point), db) = (s.recovery_point(), policy.database_key(s)) else {
-            continue;
-        };
-        if newest_copy.get(&db).is_some_and(|copied| *copied >= point) {
-            continue;
-        }
-        let entry = waiting.entry(db).or_insert(point);
-        *entry = (*entry).max(point);
-    }
-    waiting.into_values().collect()
+/// The recovery points of the shared snapshots the plan left pending because AWS's copies in
+/// flight were at their limit: data whose copy has not started for want of a slot. (Other
+/// snapshots the plan does not copy, for whatever reason, are not waiting.)
+pub fn waiting_for_a_slot(sources: &[Snapshot], pending: &[Note]) -> Vec<DateTime<Utc>> {
+    let limit = ErrorKind::CopyLimitReached.name();
+    let subjects: BTreeSet<&str> = pending
+        .iter()
+        .filter(|n| n.reason.starts_with(limit))
+        .map(|n| n.subject.as_str())
+        .collect();
+    sources
+        .iter()
+        .filter(|s| subjects.contains(s.id.as_str()) || subjects.contains(s.arn.as_str()))
+        .filter_map(Snapshot::recovery_point)
+        .collect()
 }
 
 /// `RpoForecastMinutes` for the policy's forecast alarm.

@@ -140,3 +140,26 @@ fn percentile_is_nearest_rank() {
     assert_eq!(percentile(&mut (1..=100).collect::<Vec<_>>(), 95), Some(95));
     assert_eq!(percentile(&mut [3, 1, 2], 50), Some(2));
 }
+
+#[test]
+fn only_shares_pending_for_a_slot_are_waiting() {
+    let mut queued = copy(0, 0, None);
+    queued.id = "orders-queued".into();
+    let mut skipped = copy(10, 10, None);
+    skipped.id = "orders-skipped".into();
+    let note = |subject: &str, reason: String| Note {
+        subject: subject.into(),
+        reason,
+    };
+    let pending = [
+        note(
+            "orders-queued",
+            format!(
+                "{}: 20 cross-region copies ...",
+                ErrorKind::CopyLimitReached.name()
+            ),
+        ),
+        note("orders-skipped", "still creating".into()),
+    ];
+    assert_eq!(waiting_for_a_slot(&[queued, skipped], &pending), [at(0)]);
+}

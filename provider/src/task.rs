@@ -248,7 +248,7 @@ pub async fn run_action(
     let recovery_points = recovery_points(policy, &inventory, measured_at);
     let mut metric_data = recovery_point_metric_data(&policy.id, &recovery_points);
     let forecast = if action == Action::Copy {
-        crate::forecast::of_policy(policy, &inventory, measured_at)
+        crate::forecast::of_policy(policy, &inventory, &plan.pending, measured_at)
     } else {
         None
     };

@@ -169,6 +169,8 @@ def start_lambdas(account, workdir):
     env["PATH"] = os.path.join(ROOT, ".tools/lambda/bin") + os.pathsep + env.get("PATH", "")
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     args = ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
+    if os.environ.get("RSP_RDS_REQUESTS_PER_SECOND"):  # the harness's: the emulator does not throttle
+        args += ["--env-var", f"RSP_RDS_REQUESTS_PER_SECOND={os.environ['RSP_RDS_REQUESTS_PER_SECOND']}"]
     for key, value in account.env().items():
         args += ["--env-var", f"{key}={value}"]
     log = open(os.path.join(workdir, f"lambdas-{account.account}.log"), "w")

@@ -102,6 +102,8 @@ def start_lambdas(emulator, account, region, allow, workdir):
     env = dict(os.environ, PATH=os.path.join(ROOT, ".tools/lambda/bin") + os.pathsep + os.environ.get("PATH", ""),
                AWS_EC2_METADATA_DISABLED="true")
     args = ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
+    if os.environ.get("RSP_RDS_REQUESTS_PER_SECOND"):  # the harness's: the emulator does not throttle
+        args += ["--env-var", f"RSP_RDS_REQUESTS_PER_SECOND={os.environ['RSP_RDS_REQUESTS_PER_SECOND']}"]
     for key, value in {"AWS_ENDPOINT_URL": emulator.endpoint, "AWS_REGION": region,
                        "AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
                        "AWS_SESSION_TOKEN": c["SessionToken"], "AWS_EC2_METADATA_DISABLED": "true",

@@ -10,11 +10,20 @@ time with `POST /_proxy/mode` and a JSON body:
     {"mode": "hang", "seconds": 120}                  read the request, never answer
     {"mode": "reset"}                                 close the connection (TCP reset)
     {"mode": "latency", "latency_ms": 200}            wait, then forward
+    {"mode": "throttle", "burst": 300, "rate": 12}    RDS's account bucket: RDS requests take a
+                                                      token or get RDS's Throttling error
+    optional "latency_ms" with "throttle"             wait, then forward what has a token
     optional "count": N                               only the next N requests, then "pass"
     optional "content_type": "text/xml"               with "status"
 
 `GET /_proxy/stats` answers {"requests": forwarded or faulted requests, "faults": faults
-injected}. With PARENT_PID the proxy exits when that process does.
+injected, "throttled": RDS requests refused by the bucket, "rds": RDS requests}.
+
+The throttle models "By default, you can make up to 300 requests in a burst and a sustained 12
+requests per second" per account and region (RDS User Guide, "Request throttling for the Amazon
+RDS API"); a refused request gets RDS's error (HTTP 400, Query API XML, code `Throttling`, "Rate
+exceeded"), which the SDK retries. RDS requests are told by their SigV4 credential scope
+(`.../rds/aws4_request`). With PARENT_PID the proxy exits when that process does.
 """
 
 import http.client
@@ -30,7 +39,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-connection", "content-length"}
-MODES = {"pass", "status", "hang", "reset", "latency"}
+MODES = {"pass", "status", "hang", "reset", "latency", "throttle"}
+THROTTLING = (b'<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type>'
+              b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error>'
+              b'<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>')
 
 
 class State:
@@ -40,6 +52,9 @@ class State:
         self.remaining = None
         self.requests = 0
         self.faults = 0
+        self.throttled = 0
+        self.rds = 0
+        self.tokens = None  # (tokens, last refill) while throttling
 
     def set(self, mode):
         if not isinstance(mode, dict) or mode.get("mode") not in MODES:
@@ -50,6 +65,22 @@ class State:
         with self.lock:
             self.mode = mode
             self.remaining = count
+            self.tokens = (float(mode.get("burst", 300)), time.monotonic()) if mode["mode"] == "throttle" else None
+
+    def take(self):
+        """An RDS request under "throttle": whether the account's bucket had a token for it."""
+        with self.lock:
+            self.rds += 1
+            if self.tokens is None:
+                return True
+            tokens, last = self.tokens
+            now = time.monotonic()
+            tokens = min(float(self.mode.get("burst", 300)), tokens + (now - last) * float(self.mode.get("rate", 12)))
+            allowed = tokens >= 1
+            self.tokens = (tokens - 1 if allowed else tokens, now)
+            if not allowed:
+                self.throttled += 1
+            return allowed
 
     def next(self):
         """The mode for the next request (counting it down)."""
@@ -61,7 +92,7 @@ class State:
                     mode = {"mode": "pass"}
                 else:
                     self.remaining -= 1
-            if mode["mode"] not in ("pass", "latency"):
+            if mode["mode"] not in ("pass", "latency", "throttle"):
                 self.faults += 1
             return mode
 
@@ -87,7 +118,8 @@ def handler_for(state, upstream):
         def control(self, body):
             if self.path == "/_proxy/stats":
                 with state.lock:
-                    stats = {"requests": state.requests, "faults": state.faults}
+                    stats = {"requests": state.requests, "faults": state.faults,
+                             "throttled": state.throttled, "rds": state.rds}
                 return self.reply(200, json.dumps(stats).encode())
             try:
                 state.set(json.loads(body or b"null"))
@@ -126,7 +158,10 @@ def handler_for(state, upstream):
                                            struct.pack("ii", 1, 0))
                 self.close_connection = True
                 return None
-            if kind == "latency":
+            if kind == "throttle" and "/rds/aws4_request" in self.headers.get("Authorization", ""):
+                if not state.take():
+                    return self.reply(400, THROTTLING, "text/xml")
+            if kind in ("latency", "throttle"):
                 time.sleep(float(mode.get("latency_ms", 0)) / 1000)
             return self.forward(body)
 

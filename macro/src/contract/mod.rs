@@ -216,8 +216,13 @@ pub mod states {
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
-        "Lambda.TooManyRequestsException",
     ];
+    /// The provider is at its reserved concurrency (`ProviderConcurrency`): the task waits
+    /// for a free invocation, longer than for a service error (`LAMBDA_THROTTLED_RETRY`).
+    pub const LAMBDA_THROTTLED: &str = "Lambda.TooManyRequestsException";
+    /// (IntervalSeconds, MaxAttempts): 20 s apart, 45 times: 15 minutes of waiting, the
+    /// provider's longest invocation.
+    pub const LAMBDA_THROTTLED_RETRY: (u64, u64) = (20, 45);
     /// Matches every error in a Catch.
     pub const ALL_ERRORS: &str = "States.ALL";
     /// The error of the Fail state an execution ends in after the notification.

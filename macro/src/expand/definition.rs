@@ -65,6 +65,12 @@ pub fn definition_string(
                         "IntervalSeconds": 2,
                         "MaxAttempts": 6,
                         "BackoffRate": 2.0,
+                    },
+                    {
+                        "ErrorEquals": [states::LAMBDA_THROTTLED],
+                        "IntervalSeconds": states::LAMBDA_THROTTLED_RETRY.0,
+                        "MaxAttempts": states::LAMBDA_THROTTLED_RETRY.1,
+                        "BackoffRate": 1.0,
                     }
                 ],
                 "Catch": [

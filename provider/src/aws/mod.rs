@@ -7,6 +7,7 @@ pub mod drill_api;
 pub mod drill_records;
 pub mod hold;
 mod list;
+pub mod pace;
 mod snapshot_api;
 mod stacks;
 
@@ -124,6 +125,8 @@ pub struct Aws {
     config: SdkConfig,
     calls: CallCounter,
     clock: AwsClock,
+    /// RDS's request buckets, one per region, shared by every clone (`pace`).
+    rds_buckets: Arc<Mutex<std::collections::BTreeMap<String, Arc<pace::TokenBucket>>>>,
     /// When this invocation's work must end (the Lambda deadline, `run --max-seconds`), and
     /// how long before it no operation starts.
     deadline: Option<(Instant, Duration)>,
@@ -168,8 +171,30 @@ impl Aws {
             config,
             calls: CallCounter::default(),
             clock: AwsClock::default(),
+            rds_buckets: Arc::default(),
             deadline: None,
         }
+    }
+
+    /// The HTTP client of RDS in `region`: the configured one (the SDK's default over rustls
+    /// when none is), paced by this invocation's share of the region's RDS bucket.
+    fn paced_rds_http(&self, region: &str) -> pace::PacedHttpClient {
+        let bucket = {
+            let mut buckets = self.rds_buckets.lock().unwrap_or_else(|e| e.into_inner());
+            buckets
+                .entry(region.to_string())
+                .or_insert_with(|| Arc::new(pace::TokenBucket::rds_share_from_env()))
+                .clone()
+        };
+        let inner = self.config.http_client().unwrap_or_else(|| {
+            use aws_smithy_http_client::tls;
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
+        pace::PacedHttpClient::new(inner, bucket)
     }
 
     /// The same clients, for work that must end by `deadline`: no operation starts when less
@@ -206,7 +231,14 @@ impl Aws {
     }
 
     pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        client!(aws_sdk_rds, self, region)
+        aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&self.config)
+                .region(aws_sdk_rds::config::Region::new(region.to_string()))
+                .http_client(self.paced_rds_http(region))
+                .interceptor(self.calls.clone())
+                .interceptor(self.clock.clone())
+                .build(),
+        )
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {

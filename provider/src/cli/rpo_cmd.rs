@@ -130,10 +130,12 @@ async fn measured(
     }
     let (aws, _) = super::connect::connect(None).await?;
     super::connect::reachable(&aws)?;
-    let inventory = crate::aws::list_inventory(&aws, crate::plan::Action::Copy, policy)
-        .await
-        .map_err(|e| format!("listing the policy's copies: {e}"))?;
-    crate::forecast::of_policy(policy, &inventory, aws.now())
+    let now = aws.now();
+    let (plan, inventory) =
+        crate::task::plan_action(&aws, crate::plan::Action::Copy, policy, chrono::Utc::now())
+            .await
+            .map_err(|e| format!("listing the policy's copies: {e}"))?;
+    crate::forecast::of_policy(policy, &inventory, &plan.pending, now.max(aws.now()))
         .ok_or_else(|| "this policy's formula has no copy terms".to_string())
 }
 

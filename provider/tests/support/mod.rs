@@ -754,6 +754,12 @@ impl LambdaWatch {
         for (k, v) in env {
             command.arg("--env-var").arg(format!("{k}={v}"));
         }
+        // The harness's RDS rate (scripts/test.sh): the emulator does not throttle.
+        if let Ok(rate) = std::env::var(provider::aws::pace::RATE_ENV) {
+            command
+                .arg("--env-var")
+                .arg(format!("{}={rate}", provider::aws::pace::RATE_ENV));
+        }
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().expect("start cargo lambda watch");
         let deadline = Instant::now() + Duration::from_secs(120);

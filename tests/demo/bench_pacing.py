@@ -1,0 +1,152 @@
+"""Concurrent provider runs under RDS's account bucket (`make bench-pacing`; not a test).
+
+The fault proxy plays RDS's per-account, per-region request bucket in front of the emulator
+("a burst of 300 requests and a sustained 12 requests per second"; a refused request gets
+RDS's `Throttling` error) with 50 ms per call. RUNS source policies of SNAPSHOTS snapshots each
+(one database) are shared at once, each by its own `rds-snapshot-policy run share` (one
+provider invocation each), as event-started runs of one account and region meet:
+
+- unbounded: all RUNS at once, each pacing itself at the whole account's rate (what a
+  `ProviderConcurrency: 0` install does when that many runs overlap);
+- bounded: `ProviderConcurrency` N: at most N run at once (the function's reserved
+  concurrency), each paced at 1/N of the rate; a run finding no free invocation retries every
+  20 s as the state machine does on `Lambda.TooManyRequestsException` (first try at a random
+  moment of those 20 s).
+
+Reported: wall time, RDS calls, throttled calls, failed operations and runs, and the floor the
+account's bucket allows for those calls ((calls - 300) / 12 s).
+
+Usage: python bench_pacing.py [--runs 20] [--snapshots 100] [--concurrency 4]
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_scale import CLI, PROD, REGION, ROOT, fleet, free_port, post, wait_port  # noqa: E402
+
+import boto3  # noqa: E402
+
+BURST, RATE = 300, 12
+
+
+def stats(proxy):
+    import urllib.request
+    with urllib.request.urlopen(f"{proxy}/_proxy/stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def scenario(name, policies, env, concurrency, proxy):
+    """Runs the share of every policy; `concurrency` None: all at once, unpaced by the bound."""
+    post(f"{proxy}/_proxy/mode", {"mode": "throttle", "burst": BURST, "rate": RATE, "latency_ms": 50})
+    before = stats(proxy)
+    slots = threading.Semaphore(concurrency or len(policies))
+    results, lock = [], threading.Lock()
+    run_env = dict(env, RSP_PROVIDER_CONCURRENCY=str(concurrency or 1))
+
+    def one(policy):
+        if concurrency:
+            time.sleep(random.uniform(0, 20))
+            while not slots.acquire(blocking=False):
+                time.sleep(20)
+        else:
+            slots.acquire()
+        try:
+            out = subprocess.run([CLI, "run", "share", "--policy", policy, "--json"], env=run_env,
+                                 capture_output=True, text=True)
+        finally:
+            slots.release()
+        try:
+            summary = json.loads(out.stdout)
+        except ValueError:
+            summary = {"failed": ["no summary"], "done": []}
+        with lock:
+            results.append((out.returncode, len(summary.get("done", [])), len(summary.get("failed", []))))
+
+    start = time.time()
+    threads = [threading.Thread(target=one, args=(p,)) for p in policies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.time() - start
+    after = stats(proxy)
+    calls = after["rds"] - before["rds"]
+    throttled = after["throttled"] - before["throttled"]
+    floor = max(0, calls - throttled - BURST) / RATE
+    return {
+        "name": name, "wall": wall, "calls": calls, "throttled": throttled,
+        "done": sum(r[1] for r in results), "failed": sum(r[2] for r in results),
+        "failed_runs": sum(1 for r in results if r[0] != 0), "floor": floor,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--snapshots", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    port, proxy_port = free_port(), free_port()
+    children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port),
+                                  str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    wait_port(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    post(f"{endpoint}/_rsp/config", {"snapshot_limit": 1_000_000})
+    children.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/fault_proxy.py"),
+                                      str(proxy_port), endpoint, str(os.getpid())],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(proxy_port)
+    proxy = f"http://127.0.0.1:{proxy_port}"
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b",
+                       aws_secret_access_key="b")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/bench", RoleSessionName="bench")["Credentials"]
+    client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                                          aws_access_key_id=creds["AccessKeyId"],
+                                          aws_secret_access_key=creds["SecretAccessKey"],
+                                          aws_session_token=creds["SessionToken"])
+    key = client("kms").create_key(Description="bench")["KeyMetadata"]["Arn"]
+    rds = client("rds")
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+           "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"],
+           "RSP_PARALLELISM": "8"}
+    workdir = tempfile.mkdtemp(prefix="rsp-bench-pacing-")
+    rows = []
+    try:
+        for name, concurrency in (("unbounded", None), (f"ProviderConcurrency {args.concurrency}", args.concurrency)):
+            policies = []
+            for i in range(args.runs):
+                prefix = f"p{concurrency or 0}r{i:02d}"
+                fleet(rds, key, prefix, 1, args.snapshots)
+                path = os.path.join(workdir, f"{prefix}.json")
+                with open(path, "w") as f:
+                    json.dump({"Role": "Source", "PolicyId": prefix, "InstanceNamePattern": f"^{prefix}-",
+                               "DestinationAccounts": ["222222222222"], "BackupInterval": 1, "RetentionDays": 7}, f)
+                policies.append(path)
+            time.sleep(BURST / RATE)  # the account's bucket full again
+            r = scenario(name, policies, env, concurrency, proxy)
+            rows.append(r)
+            print(f"bench: {json.dumps(r)}", flush=True)
+    finally:
+        for child in children:
+            child.terminate()
+    print()
+    print(f"{args.runs} concurrent share runs of {args.snapshots} snapshots each, RDS bucket {BURST} + {RATE}/s, 50 ms a call")
+    print()
+    print("| runs | wall | RDS calls | throttled | operations done | failed operations | failed runs | floor | over the floor |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['wall']:.0f} s | {r['calls']} | {r['throttled']} | {r['done']} | {r['failed']} | "
+              f"{r['failed_runs']} | {r['floor']:.0f} s | {100 * (r['wall'] / r['floor'] - 1) if r['floor'] else 0:.0f} % |")
+
+
+if __name__ == "__main__":
+    main()
