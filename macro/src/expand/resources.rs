@@ -278,29 +278,22 @@ fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value
         Role::Source if spec.shares() => (spec.share_schedule.as_ref(), "source snapshot"),
         Role::Source => (spec.backup_schedule.as_ref(), "source snapshot"),
     };
-    let gap = reporter?.longest_gap()?.num_seconds().max(0) as u64;
-    let period = ((gap + 300).div_ceil(60).max(10) * 60).min(86_400);
-    let p = &policy.logical_id;
-    Some(json!({
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": format!(
-                "rds-snapshot-policy {p}: the newest {what} of a database is older than RpoMinutes ({} minutes), or no age was reported for {} minutes. See the README, RPO.",
-                spec.rpo_minutes, period / 60
-            ),
-            "Namespace": metrics::NAMESPACE,
-            "MetricName": metrics::RECOVERY_POINT_AGE,
-            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": normalized.get("PolicyId").cloned().unwrap_or(Value::Null)}],
-            "Statistic": "Maximum",
-            "Period": period,
-            "EvaluationPeriods": 1,
-            "Threshold": spec.rpo_minutes,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "breaching",
-            "AlarmActions": [topic_arn],
-            "OKActions": [topic_arn],
-        }
-    }))
+    let period = reporting_period(reporter)?;
+    let description = format!(
+        "rds-snapshot-policy {}: the newest {what} of a database is older than RpoMinutes ({} minutes), or no age was reported for {} minutes. See the README, RPO.",
+        policy.logical_id,
+        spec.rpo_minutes,
+        period / 60
+    );
+    let alarm = (metrics::RECOVERY_POINT_AGE, "breaching");
+    Some(over_rpo_alarm(
+        policy,
+        normalized,
+        topic_arn,
+        alarm,
+        period,
+        description,
+    ))
 }
 
 /// DR: the alarm on the forecast worst case from measured copy times (`RpoForecastMinutes`,
@@ -316,34 +309,55 @@ fn rpo_forecast_alarm(
     if spec.role != Role::Destination {
         return None;
     }
-    let gap = spec
-        .copy_schedule
-        .as_ref()?
-        .longest_gap()?
-        .num_seconds()
-        .max(0) as u64;
-    let period = ((gap + 300).div_ceil(60).max(10) * 60).min(86_400);
-    let p = &policy.logical_id;
-    Some(json!({
+    let period = reporting_period(spec.copy_schedule.as_ref())?;
+    let description = format!(
+        "rds-snapshot-policy {}: the worst case forecast from measured copy times exceeds RpoMinutes ({} minutes); a recovery point will be late unless copies speed up. `rds-snapshot-policy status` names the term that grew.",
+        policy.logical_id, spec.rpo_minutes
+    );
+    let alarm = (metrics::RPO_FORECAST, "notBreaching");
+    Some(over_rpo_alarm(
+        policy,
+        normalized,
+        topic_arn,
+        alarm,
+        period,
+        description,
+    ))
+}
+
+/// An alarm period covering the longest gap of the sweep that reports the metric (10 minutes
+/// at least, a day at most).
+fn reporting_period(reporter: Option<&crate::schedule::Schedule>) -> Option<u64> {
+    let gap = reporter?.longest_gap()?.num_seconds().max(0) as u64;
+    Some(((gap + 300).div_ceil(60).max(10) * 60).min(86_400))
+}
+
+/// Maximum of `metric` (dimension Policy) above RpoMinutes for one period, to the topic.
+fn over_rpo_alarm(
+    policy: &Policy,
+    normalized: &Map<String, Value>,
+    topic_arn: &Value,
+    (metric, missing): (&str, &str),
+    period: u64,
+    description: String,
+) -> Value {
+    json!({
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
-            "AlarmDescription": format!(
-                "rds-snapshot-policy {p}: the worst case forecast from measured copy times exceeds RpoMinutes ({} minutes); a recovery point will be late unless copies speed up. `rds-snapshot-policy status` names the term that grew.",
-                spec.rpo_minutes
-            ),
+            "AlarmDescription": description,
             "Namespace": metrics::NAMESPACE,
-            "MetricName": metrics::RPO_FORECAST,
+            "MetricName": metric,
             "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": normalized.get("PolicyId").cloned().unwrap_or(Value::Null)}],
             "Statistic": "Maximum",
             "Period": period,
             "EvaluationPeriods": 1,
-            "Threshold": spec.rpo_minutes,
+            "Threshold": policy.spec.rpo_minutes,
             "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
+            "TreatMissingData": missing,
             "AlarmActions": [topic_arn],
             "OKActions": [topic_arn],
         }
-    }))
+    })
 }
 
 pub(super) fn service_trust(service: &str) -> Value {
