@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`.
-.PHONY: demo test lint build setup bench bench-rpo bench-scale bench-pacing soak package install install-dev emulator acceptance acceptance-emulator
+.PHONY: demo test lint build setup bench bench-rpo bench-scale bench-pacing soak package install install-dev emulator acceptance acceptance-emulator book
 
 demo:
 	bash scripts/demo.sh
@@ -33,12 +33,14 @@ setup:
 bench:
 	cargo bench -p rds-snapshot-policy-provider --bench core
 
-# The RPO on the emulator: DR lag at 10/50/100/200 databases, then a 1,300-snapshot backlog.
+# The RPO on the emulator: DR lag at 10/50/100/200 databases, then a 1,300-snapshot backlog
+# cleared with events and sweeps, and with sweeps only.
 bench-rpo:
 	scripts/setup-tools.sh moto lambda
 	cargo build --quiet --bins
 	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --databases 10,50,100,200 --hours 2
 	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_rpo.py --backlog 1300 --hours 24 --no-events
 
 # 20 concurrent share runs under a simulated RDS account bucket (300 + 12/s), unbounded and with
 # ProviderConcurrency 4 (BENCHMARKS.md, "Pacing"). Real pacing: no RSP_RDS_REQUESTS_PER_SECOND.
@@ -47,13 +49,15 @@ bench-pacing:
 	cargo build --quiet --bins
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_pacing.py --runs 20 --snapshots 100 --concurrency 4
 
-# Share, take, copy and delete of a fleet through the fault proxy at 100 ms per call, sequential
-# and concurrent (the large fleets at 4 and 8 only: sequentially they take most of an hour).
+# Share (twice: the first share, then an idle run), take, copy and delete of a fleet through the
+# fault proxy at 100 ms per call, sequential and at the default parallelism; the large fleets at
+# 8 only. PEER=<checkout of awslabs/rds-snapshot-tool> adds the peer tool's side-by-side on the
+# small fleets (read from the checkout, never copied here).
 bench-scale:
 	scripts/setup-tools.sh moto
 	cargo build --quiet --bins
-	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500 --parallelism 1,4,8
-	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 200x2000,200x5000 --parallelism 4,8
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 10x100,50x500 --parallelism 1,8 $(if $(PEER),--peer $(PEER))
+	RSP_RDS_REQUESTS_PER_SECOND=100000 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_scale.py --sizes 200x2000,200x5000 --parallelism 8
 
 # The month on AWS's defaults (soak.rs): 30 simulated days of the default policies of three
 # databases against the emulator's AWS quotas, a table per day (target/soak/report.md); about
@@ -65,7 +69,12 @@ soak:
 package:
 	bash scripts/package.sh
 
-# The acceptance run in a sandbox pair of accounts (README, "Acceptance run"): creates a tiny
+# The book (docs/): mdBook into target/book. make test checks its links without building it.
+book:
+	scripts/setup-tools.sh book
+	.tools/book/bin/mdbook build docs
+
+# The acceptance run in a sandbox pair of accounts (docs/src/deploying.md, "The acceptance run"): creates a tiny
 # encrypted instance and Aurora cluster, installs the tool, checks take, share, copy, drill,
 # status, notifications and a backlog sweep, then removes everything. About 2 hours and 1 USD;
 # it says so and asks first (ARGS=--yes to skip). The report goes to target/acceptance/.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools into project-local directories under .tools/: Python
-# virtualenvs, npm packages (statelint) and one Debian package (chromium). Idempotent: a tool whose pins are already
+# virtualenvs, npm packages (statelint), one crate (mdbook) and one Debian package (chromium). Idempotent: a tool whose pins are already
 # installed is left alone.
-# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [aws] [lambda] [sceptre] [iam] [statelint] [chromium]
+# Usage: scripts/setup-tools.sh [lint] [checkov] [moto] [aws] [lambda] [sceptre] [iam] [statelint] [chromium] [book]
 #        (default: lint checkov moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ declare -A PINS=(
   # Debian's security archive keeps only the current build, so the package is not pinned to a
   # version (the HTML report test needs any headless Chromium).
   [chromium]="apt:chromium-headless-shell"
+  # The book's builder (make book; make test checks the book's links without it): compiled from
+  # crates.io without its server and file watcher, about 3 minutes on 2 cores.
+  [book]="cargo:mdbook@0.5.4"
 )
 
 install_one() {
@@ -40,6 +43,11 @@ install_one() {
   fi
   echo "setup-tools: installing ${PINS[$name]} into .tools/$name" >&2
   rm -rf "$venv"
+  if [[ "${PINS[$name]}" == cargo:* ]]; then
+    cargo install --quiet --locked --no-default-features --features search --root "$venv" "${PINS[$name]#cargo:}"
+    echo "${PINS[$name]}" > "$stamp"
+    return 0
+  fi
   if [[ "${PINS[$name]}" == npm:* ]]; then
     # shellcheck disable=SC2086
     npm install --silent --no-audit --no-fund --prefix "$venv" ${PINS[$name]#npm:}

@@ -22,6 +22,10 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator
   tests/emulator/test_iam_eval.py tests/emulator/test_cloudformation_deploy.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
+# The book and the top-level documents: chapters listed, every link and anchor resolves.
+.tools/moto/bin/python scripts/check_docs.py
+stage "docs links" "$t"
+t=$(date +%s)
 mkdir -p target
 # The build's JSON messages name every test executable for the pool below; its diagnostics
 # are printed as cargo prints them.

@@ -1,4 +1,5 @@
-//! The contract module is the one place the names live: the README's error table agrees with
+//! The contract module is the one place the names live: the error table of the book
+//! (docs/src/actions.md, "Errors") agrees with
 //! it, and no error name is spelled anywhere else in `src/`.
 
 use std::fs;
@@ -20,11 +21,11 @@ fn backticked(cell: &str) -> Vec<String> {
 
 #[test]
 fn readme_error_table_matches_the_contract() {
-    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = fs::read_to_string(root().join("docs/src/actions.md")).unwrap();
     let header = readme
         .lines()
         .position(|l| l.starts_with("| retried by the state machine |"))
-        .expect("the README has the error table");
+        .expect("docs/src/actions.md has the error table");
     let row = readme.lines().nth(header + 2).expect("the table's row");
     let cells: Vec<&str> = row
         .split('|')

@@ -9,7 +9,7 @@ use chrono::{Duration as Span, TimeZone, Utc};
 use provider::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use provider::plan::{Action, plan};
 use provider::policy::RuntimePolicy;
-use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
+use rds_snapshot_policy_macro::expand::{ExpandContext, MAX_RESOURCES, expand};
 use serde_json::json;
 
 fn median(mut runs: Vec<Duration>) -> Duration {
@@ -112,20 +112,41 @@ fn main() {
             );
         }
     }
-    for policies in [1, 25] {
-        let mut resources = serde_json::Map::new();
-        for i in 0..policies {
-            resources.insert(format!("Db{i}Snapshots"), json!({"Type": "Custom::RdsSnapshotPolicy", "Properties": {
-                "Role": "Source", "DBInstanceIdentifier": format!("db{i}"), "DestinationAccount": "222222222222"}}));
-        }
-        let template = json!({"Resources": resources});
+    // One policy, and the most source policies one stack holds today: as many as fit in
+    // CloudFormation's 500 resources with the expansion's own count per policy.
+    let per_policy = expand(&source_template(1), &ExpandContext::default())
+        .map(|e| resource_count(&e.template))
+        .expect("one source policy expands");
+    let full = (MAX_RESOURCES / per_policy.max(1)).max(1);
+    for policies in [1, full] {
+        let template = source_template(policies);
         let context = ExpandContext::default();
+        let resources = match expand(&template, &context) {
+            Ok(e) => resource_count(&e.template),
+            Err(errors) => {
+                panic!("the bench template of {policies} policies is refused: {errors:?}")
+            }
+        };
         let d = time(11, || {
             black_box(expand(black_box(&template), &context).unwrap());
         });
         println!(
-            "| expand | {policies} policies | {:.2} ms |",
+            "| expand | {policies} policies ({resources} resources) | {:.2} ms |",
             d.as_secs_f64() * 1e3
         );
     }
+}
+
+/// A template of `policies` one-database source policies, each sharing with one DR account.
+fn source_template(policies: usize) -> serde_json::Value {
+    let mut resources = serde_json::Map::new();
+    for i in 0..policies {
+        resources.insert(format!("Db{i}Snapshots"), json!({"Type": "Custom::RdsSnapshotPolicy", "Properties": {
+            "Role": "Source", "DBInstanceIdentifier": format!("db{i}"), "DestinationAccount": "222222222222"}}));
+    }
+    json!({"Resources": resources})
+}
+
+fn resource_count(template: &serde_json::Value) -> usize {
+    template["Resources"].as_object().map_or(0, |r| r.len())
 }

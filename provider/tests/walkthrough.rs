@@ -1,4 +1,5 @@
-//! The README's walkthrough, word for word: the lines between its `walkthrough:start` and
+//! The walkthrough of the book's Getting started page (docs/src/getting-started.md), word for
+//! word: the lines between its `walkthrough:start` and
 //! `walkthrough:end` markers run in bash against the emulator `make emulator` starts
 //! (tests/emulator/standalone.py), with the CLI this build made on the PATH (what `make
 //! install` puts there). It must end with a DR copy reported protected.
@@ -13,10 +14,10 @@ fn root() -> PathBuf {
 }
 
 fn walkthrough() -> Vec<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/src/getting-started.md")).unwrap();
     let start = readme
         .find("<!-- walkthrough:start")
-        .expect("the README has a walkthrough");
+        .expect("the Getting started page has a walkthrough");
     let end = readme[start..].find("<!-- walkthrough:end -->").unwrap() + start;
     readme[start..end]
         .lines()

@@ -8,9 +8,14 @@ fleet meets it: the first share (two calls per snapshot), a take a day later (on
 database), the DR account's first copy run (lists every shared snapshot, starts AWS's 20
 copies in flight) and a delete a month later (every snapshot but the newest per database).
 Each RSP_PARALLELISM value (1 sequential, 4, the default 8) gets its own identical fleet.
-Prints a markdown table: wall time, AWS calls, operations done, peak RSS of the CLI.
+Prints a markdown table: wall time, AWS calls, operations done, the CLI's own peak RSS (its
+VmHWM sampled every 5 ms: a lower bound by at most the last 5 ms of the run).
 
-Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100] [--parallelism 1,4,8]
+With --peer CHECKOUT (a checkout of awslabs/rds-snapshot-tool, read from where it is, never
+copied here) the peer's source functions (share, share again, take, delete; it is sequential) run
+on another identical fleet through the same proxy, and a side-by-side table follows.
+
+Usage: python bench_scale.py [--sizes 10x100,50x500] [--latency-ms 100] [--parallelism 1,4,8] [--peer CHECKOUT]
 """
 
 import argparse
@@ -55,7 +60,8 @@ def post(url, body):
 
 def fleet(rds, key, prefix, databases, snapshots):
     per_db = max(1, snapshots // databases)
-    tags = lambda db: [{"Key": "CreatedBy", "Value": "Snapshot Tool for RDS"},
+    # CreatedBy and shareAndCopy are the peer tool's marks (--peer); this tool reads only its own.
+    tags = lambda db: [{"Key": "CreatedBy", "Value": "Snapshot Tool for RDS"}, {"Key": "shareAndCopy", "Value": "YES"},
                        {"Key": "rds-snapshot-policy:policy", "Value": prefix},
                        {"Key": "rds-snapshot-policy:database", "Value": db}]
     for d in range(databases):
@@ -78,16 +84,48 @@ def run_action(env, action, policy_file, parallelism, now=None):
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.time()
         child = subprocess.Popen(args, env=env, stdout=out, stderr=err)
-        # wait4: this run's own peak RSS (getrusage would give the largest child so far).
-        _, status, usage = os.wait4(child.pid, 0)
+        peak_kb = 0
+        while child.poll() is None:
+            peak_kb = max(peak_kb, high_water_kb(child.pid))
+            time.sleep(0.005)
         wall = time.time() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if child.returncode != 0:
             sys.exit(f"bench: run {action} failed: {err.read()[-2000:].decode(errors='replace')}")
         summary = json.loads(out.read())
-    return wall, summary["awsCalls"], len(summary["done"]), usage.ru_maxrss / 1024
+    return wall, summary["awsCalls"], len(summary["done"]), peak_kb / 1024
+
+
+def high_water_kb(pid):
+    """The process's own peak resident set (VmHWM, kB), 0 once it has exited. Not wait4's
+    ru_maxrss: Linux carries the forking parent's peak across exec, so that would report this
+    Python driver's peak whenever it is larger than the CLI's."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+# The peer's source functions in the order a fleet meets them; the peer has no "done" count.
+PEER_RUNS = [("share", "share_snapshots_rds"), ("share again", "share_snapshots_rds"),
+             ("take", "take_snapshots_rds"), ("delete", "delete_old_snapshots_rds")]
+
+
+def run_peer(checkout, function, env):
+    """(wall seconds, AWS calls, the error it raised or None) of one peer function run."""
+    start = time.time()
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tests/demo/peer_run.py"), checkout, function],
+                          env=env, capture_output=True, text=True)
+    wall = time.time() - start
+    if done.returncode != 0:
+        sys.exit(f"bench: the peer's {function} failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return wall, result["calls"], result["error"]
 
 
 def later(days):
@@ -101,6 +139,8 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--parallelism", default="1,4,8", help="the RSP_PARALLELISM values to time")
     parser.add_argument("--actions", default="all", help="share,take,copy,delete or all")
+    parser.add_argument("--peer", metavar="CHECKOUT",
+                        help="also time the peer tool (a checkout of awslabs/rds-snapshot-tool) on an identical fleet")
     args = parser.parse_args()
     port, proxy_port = free_port(), free_port()
     children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port), str(os.getpid())],
@@ -129,7 +169,7 @@ def main():
     as_account = lambda c, region: dict(base, AWS_REGION=region, AWS_ACCESS_KEY_ID=c["AccessKeyId"],
                                         AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"], AWS_SESSION_TOKEN=c["SessionToken"])
     env, dr_env = as_account(creds, REGION), as_account(dr_creds, DR_REGION)
-    rows = []
+    rows, peer_rows = [], {}
     workdir = tempfile.mkdtemp(prefix="rsp-bench-scale-")
     try:
         for size in args.sizes.split(","):
@@ -146,15 +186,26 @@ def main():
                     json.dump({"Role": "Destination", "PolicyId": f"{prefix}-dr", "SnapshotPattern": f"^{prefix}-",
                                "SourceAccounts": [PROD], "SourceRegionOverride": REGION, "DestinationRegion": DR_REGION,
                                "KmsKeyDestination": dr_key}, f)
-                runs = [("share", env, source, None), ("take", env, source, later(1)),
-                        ("copy", dr_env, target, None), ("delete", env, source, later(30))]
+                runs = [("share", env, source, None), ("share again", env, source, None),
+                        ("take", env, source, later(1)), ("copy", dr_env, target, None),
+                        ("delete", env, source, later(30))]
                 if args.actions != "all":
-                    runs = [r for r in runs if r[0] in args.actions.split(",")]
-                for action, action_env, policy, now in runs:
-                    wall, calls, done, peak = run_action(action_env, action, policy, parallelism, now)
-                    rows.append((databases, count, action, parallelism, wall, calls, done, peak))
-                    print(f"bench: {databases} databases, {count} snapshots, {action}, parallelism {parallelism}: "
+                    runs = [r for r in runs if r[0].split()[0] in args.actions.split(",")]
+                for name, action_env, policy, now in runs:
+                    wall, calls, done, peak = run_action(action_env, name.split()[0], policy, parallelism, now)
+                    rows.append((databases, count, name, parallelism, wall, calls, done, peak))
+                    print(f"bench: {databases} databases, {count} snapshots, {name}, parallelism {parallelism}: "
                           f"{wall:.1f} s, {calls} calls, {done} done, peak RSS {peak:.0f} MB", flush=True)
+            if args.peer:
+                prefix = f"b{databases}x{snapshots}peer"
+                count = fleet(rds, key, prefix, databases, snapshots)
+                peer_env = dict(env, AWS_DEFAULT_REGION=REGION, PATTERN=f"^{prefix}-", DEST_ACCOUNT=DR,
+                                INTERVAL="1", RETENTION_DAYS="7", LOG_LEVEL="ERROR")
+                for name, function in PEER_RUNS:
+                    wall, calls, error = run_peer(args.peer, function, peer_env)
+                    peer_rows[(databases, count, name)] = (wall, calls, error)
+                    print(f"bench: peer, {databases} databases, {count} snapshots, {name}: {wall:.1f} s, {calls} calls"
+                          + (f", {error}" if error else ""), flush=True)
     finally:
         for child in children:
             child.terminate()
@@ -163,6 +214,17 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for databases, count, action, parallelism, wall, calls, done, peak in rows:
         print(f"| {databases} | {count} | {action} | {parallelism} | {wall:.1f} s | {calls} | {done} | {peak:.0f} MB |")
+    if peer_rows:
+        print()
+        print("| databases | snapshots | action | this tool: calls | wall (1) | wall (8) | peer tool: calls | wall | peer's error |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ours = {(d, c, a, p): (w, n) for d, c, a, p, w, n, _, _ in rows}
+        for (databases, count, name), (wall, calls, error) in peer_rows.items():
+            one = ours.get((databases, count, name, 1))
+            eight = ours.get((databases, count, name, 8))
+            print(f"| {databases} | {count} | {name} | {one[1] if one else (eight[1] if eight else '-')} | "
+                  f"{f'{one[0]:.1f} s' if one else '-'} | {f'{eight[0]:.1f} s' if eight else '-'} | "
+                  f"{calls} | {wall:.1f} s | {error or '-'} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The project's moto launcher: moto server (pinned) plus the fixes the project needs.
 
-Each gap moto leaves (measured in ../shared/notes/aws-emulator.md) is closed by its own module,
+Each gap moto leaves (measured in NOTES.md, next to this file) is closed by its own module,
 which cites the AWS text it models and can be read and retired on its own:
   state.py              the emulated clock and runtime settings (RDS creation times, pending
                         states, CloudWatch receipt times, every response's `Date` header)
