@@ -37,7 +37,11 @@ def prose(path, keep_code=False):
                 yield number, line if keep_code else re.sub(r"`[^`]*`", "", line)
 
 
-def anchors(path, cache={}):
+_ANCHORS = {}  # path -> the ids of its headings, read once
+
+
+def anchors(path):
+    cache = _ANCHORS
     if path not in cache:
         ids = set()
         for _, line in prose(path, keep_code=True):

@@ -23,6 +23,7 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
 # The book and the top-level documents: chapters listed, every link and anchor resolves.
+.tools/moto/bin/python -m unittest -q scripts/test_check_docs.py
 .tools/moto/bin/python scripts/check_docs.py
 stage "docs links" "$t"
 t=$(date +%s)
