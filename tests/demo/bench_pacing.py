@@ -10,8 +10,9 @@ provider invocation each), as event-started runs of one account and region meet:
   `ProviderConcurrency: 0` install does when that many runs overlap);
 - bounded: `ProviderConcurrency` N: at most N run at once (the function's reserved
   concurrency), each paced at 1/N of the rate; a run finding no free invocation retries every
-  20 s as the state machine does on `Lambda.TooManyRequestsException` (first try at a random
-  moment of those 20 s).
+  RETRY seconds as the state machine does on `Lambda.TooManyRequestsException` (read from the
+  contract, `LAMBDA_THROTTLED_RETRY`; first try at a random moment of the first 20 s, as the
+  events arrive).
 
 Reported: wall time, RDS calls, throttled calls, failed operations and runs, and the floor the
 account's bucket allows for those calls ((calls - 300) / 12 s).
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,18 @@ from bench_scale import CLI, PROD, REGION, ROOT, fleet, free_port, post, wait_po
 import boto3  # noqa: E402
 
 BURST, RATE = 300, 12
+
+
+def throttled_retry_seconds():
+    """The state machines' retry interval on `Lambda.TooManyRequestsException`, from the contract."""
+    with open(os.path.join(ROOT, "macro/src/contract/mod.rs")) as f:
+        found = re.search(r"LAMBDA_THROTTLED_RETRY: \(u64, u64\) = \((\d+), \d+\)", f.read())
+    if not found:
+        raise SystemExit("bench_pacing: LAMBDA_THROTTLED_RETRY not found in macro/src/contract/mod.rs")
+    return int(found.group(1))
+
+
+RETRY = throttled_retry_seconds()
 
 
 def stats(proxy):
@@ -55,7 +69,7 @@ def scenario(name, policies, env, concurrency, proxy):
         if concurrency:
             time.sleep(random.uniform(0, 20))
             while not slots.acquire(blocking=False):
-                time.sleep(20)
+                time.sleep(RETRY)
         else:
             slots.acquire()
         try:
