@@ -17,11 +17,11 @@ build:
 # Puts `rds-snapshot-policy` on the PATH (~/.cargo/bin): a release build, about 6 minutes the
 # first time on 2 cores; it shares target/ with the other builds.
 install:
-	cargo install --locked --path provider --bin rds-snapshot-policy --target-dir target
+	cargo install --locked --path app --bin rds-snapshot-policy --target-dir target
 
 # The same, from the debug build the demo and the tests already made: seconds, not minutes.
 install-dev:
-	cargo install --locked --debug --path provider --bin rds-snapshot-policy --target-dir target
+	cargo install --locked --debug --path app --bin rds-snapshot-policy --target-dir target
 
 # The emulator alone, with two accounts, a few databases and their AWS profiles; Ctrl-C stops it.
 emulator:
@@ -31,7 +31,7 @@ setup:
 	bash scripts/setup-tools.sh lint checkov moto
 
 bench:
-	cargo bench -p rds-snapshot-policy-provider --bench core
+	cargo bench -p rds-snapshot-policy --bench core
 
 # The RPO on the emulator: DR lag at 10/50/100/200 databases, then a 1,300-snapshot backlog
 # cleared with events and sweeps, and with sweeps only.
@@ -64,7 +64,7 @@ bench-scale:
 # 35 minutes on 2 cores. RSP_SOAK_DAYS=N (or RSP_SOAK_HOURS=N) for another length.
 soak:
 	scripts/setup-tools.sh moto
-	RSP_RDS_REQUESTS_PER_SECOND=100000 RSP_SOAK_DAYS=$${RSP_SOAK_DAYS:-30} AWS_EC2_METADATA_DISABLED=true cargo test -p rds-snapshot-policy-provider --test soak -- --include-ignored --nocapture
+	RSP_RDS_REQUESTS_PER_SECOND=100000 RSP_SOAK_DAYS=$${RSP_SOAK_DAYS:-30} AWS_EC2_METADATA_DISABLED=true cargo test -p rds-snapshot-policy --test soak -- --include-ignored --nocapture
 
 package:
 	bash scripts/package.sh

@@ -16,8 +16,11 @@ flag=(--x86-64)
 [[ "$arch" == "arm64" ]] && flag=(--arm64)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 mkdir -p dist
-for bin in rds-snapshot-policy-macro rds-snapshot-policy-provider; do
-  cargo lambda build --release "${flag[@]}" --output-format zip --bin "$bin"
+# Each binary is built from its own package (--package): the macro's build then resolves the
+# policy core without the features the provider and the CLI add (YAML), and no AWS SDK.
+for pair in rds-snapshot-policy-macro:rds-snapshot-policy-macro rds-snapshot-policy:rds-snapshot-policy-provider; do
+  package="${pair%%:*}" bin="${pair##*:}"
+  cargo lambda build --release "${flag[@]}" --output-format zip --package "$package" --bin "$bin"
   cp "target/lambda/$bin/bootstrap.zip" "dist/$bin-$version-$arch.zip"
 done
 (cd dist && sha256sum ./*-"$version"-"$arch".zip > SHA256SUMS)

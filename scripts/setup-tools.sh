@@ -10,7 +10,7 @@ TOOLS="$PWD/.tools"
 PY="${PYTHON:-python3}"
 
 declare -A PINS=(
-  [lint]="cfn-lint==1.51.0"
+  [lint]="cfn-lint==1.51.0 jsonschema==4.26.0"
   [checkov]="checkov==3.3.30"
   [moto]="moto[server]==5.2.5 boto3==1.43.11 cbor2==5.6.5"
   # The acceptance run against real accounts (acceptance/acceptance.py): the AWS SDK for Python.

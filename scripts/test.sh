@@ -25,6 +25,8 @@ t=$(date +%s)
 # The book and the top-level documents: chapters listed, every link and anchor resolves.
 .tools/moto/bin/python -m unittest -q scripts/test_check_docs.py
 .tools/moto/bin/python scripts/check_docs.py
+# The shipped JSON Schema of the policy Properties, with a real validator (jsonschema).
+.tools/lint/bin/python -m unittest -q scripts/test_policy_schema.py
 stage "docs links" "$t"
 t=$(date +%s)
 mkdir -p target

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contract::MAX_MACRO_EVENT_BYTES;
-use crate::error::join_errors;
 use crate::expand::{ExpandContext, TRANSFORM_NAME, expand};
-use crate::lambda_input::LambdaInput;
+use rds_snapshot_policy_core::contract::MAX_MACRO_EVENT_BYTES;
+use rds_snapshot_policy_core::error::join_errors;
+use rds_snapshot_policy_core::lambda_input::LambdaInput;
 
 /// The macro event. Every field is optional so a malformed event still gets an answer.
 #[derive(Debug, Default, Deserialize)]
@@ -72,7 +72,7 @@ pub fn handle_event(event: &Value, provider_function: &str) -> (MacroResponse, V
     if let Some(region) = request
         .region
         .as_deref()
-        .filter(|r| !crate::spec::is_region(r))
+        .filter(|r| !rds_snapshot_policy_core::spec::is_region(r))
     {
         return (
             failure(format!(

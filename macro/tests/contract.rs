@@ -88,7 +88,7 @@ fn too_many_resources_is_an_error() {
         resources.insert(format!("Db{i}"), policy(&format!("db{i}")));
     }
     let errors = expand(&json!({"Resources": resources}), &ExpandContext::default()).unwrap_err();
-    let text = rds_snapshot_policy_macro::join_errors(&errors);
+    let text = rds_snapshot_policy_core::join_errors(&errors);
     assert!(
         text.contains(&format!("CloudFormation allows {MAX_RESOURCES}")),
         "{text}"

@@ -6,8 +6,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rds_snapshot_policy_core::yaml::parse_template;
 use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
-use rds_snapshot_policy_macro::yaml::parse_template;
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {

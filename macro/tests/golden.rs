@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rds_snapshot_policy_core::join_errors;
+use rds_snapshot_policy_core::yaml::parse_template;
 use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
-use rds_snapshot_policy_macro::join_errors;
-use rds_snapshot_policy_macro::yaml::parse_template;
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {

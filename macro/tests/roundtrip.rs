@@ -3,9 +3,9 @@
 //! the expansion could never write are refused, naming the field.
 
 use proptest::prelude::*;
-use rds_snapshot_policy_macro::contract::{Action, CONTRACT_VERSION, parse_task_input};
+use rds_snapshot_policy_core::contract::{Action, CONTRACT_VERSION, parse_task_input};
+use rds_snapshot_policy_core::{Resolver, parse_policy};
 use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
-use rds_snapshot_policy_macro::{Resolver, parse_policy};
 use serde_json::{Map, Value, json};
 
 const KEY: &str = "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -345,7 +345,7 @@ fn user_properties_may_not_set_the_expansions_own() {
             "Role": "Source", "DBInstanceIdentifier": "orders", "DestinationAccount": "222222222222",
             property: "x"}}}});
         let errors = expand(&template, &context()).expect_err("refused");
-        let text = rds_snapshot_policy_macro::join_errors(&errors);
+        let text = rds_snapshot_policy_core::join_errors(&errors);
         assert!(
             text.contains(&format!(
                 "Resource [P] property [{property}]: is set by the RdsSnapshotPolicy macro"

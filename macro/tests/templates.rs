@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rds_snapshot_policy_core::yaml::parse_template;
 use rds_snapshot_policy_macro::expand::{ExpandContext, expand};
-use rds_snapshot_policy_macro::yaml::parse_template;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -361,7 +361,7 @@ fn the_stacksets_example_expands_to_one_plain_template_for_every_account() {
 
 #[test]
 fn the_provider_lambda_timeout_is_the_state_machines_task_timeout() {
-    use rds_snapshot_policy_macro::contract::states::TASK_TIMEOUT_SECONDS;
+    use rds_snapshot_policy_core::contract::states::TASK_TIMEOUT_SECONDS;
     let text = fs::read_to_string(root().join("templates/install.yaml")).unwrap();
     let install = parse_template(&text).unwrap();
     assert_eq!(

@@ -3,17 +3,16 @@
 //! metrics, delete), clean up after a failure, sweep leftovers.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rds_snapshot_policy_macro::contract::{
-    DrillInput, DrillRestore, DrillRun, DrillStep, KindName, MetricDatum, MetricDimension, Summary,
-    metrics,
+use rds_snapshot_policy_core::contract::{
+    DrillInput, DrillRestore, DrillRun, DrillStep, MetricDatum, MetricDimension, Summary, metrics,
 };
 
 use crate::aws::drill_api::DrillApi;
 use crate::aws::drill_records;
 use crate::aws::{Aws, list_inventory};
 use crate::drill_record::{drill_age_hours, lookback, records_of, retired_records, watching};
-use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Kind, tags};
+use crate::error::{ErrorName, ProviderError};
+use crate::inventory::tags;
 use crate::plan::Action;
 use crate::plan::drill::{
     DrillResource, drill_identifier, drill_prefix, drill_targets, observe_restore, sweep,
@@ -28,13 +27,6 @@ fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-fn kind_of(name: KindName) -> Kind {
-    match name {
-        KindName::Instance => Kind::Instance,
-        KindName::Cluster => Kind::Cluster,
-    }
 }
 
 /// A summary of `action` with nothing in it yet.
@@ -71,7 +63,7 @@ pub async fn run_drill_step(
 ) -> Result<Summary, ProviderError> {
     if !policy.spec.drills() && input.step != DrillStep::Sweep {
         return Err(ProviderError::new(
-            ErrorKind::PolicyInvalid,
+            ErrorName::PolicyInvalid,
             format!(
                 "policy {} has RestoreDrill false (or is not a DR policy)",
                 policy.id
@@ -121,7 +113,7 @@ pub async fn run_drill_step(
         }
         (step, None) => {
             return Err(ProviderError::new(
-                ErrorKind::InputInvalid,
+                ErrorName::InputInvalid,
                 format!("drill step {step:?} needs the run from the previous step"),
             ));
         }
@@ -153,7 +145,7 @@ async fn start(
             ""
         };
         return Err(ProviderError::new(
-            ErrorKind::DatabaseNotFound,
+            ErrorName::DatabaseNotFound,
             format!(
                 "policy {} has no available DR copy{} in {} to restore{why}: nothing was created",
                 policy.id,
@@ -172,10 +164,7 @@ async fn start(
         tracing::info!(policy = %policy.id, %database, snapshot = %copy.id, %identifier, "drill restore requested");
         restores.push(DrillRestore {
             database,
-            kind: match copy.kind {
-                Kind::Instance => KindName::Instance,
-                Kind::Cluster => KindName::Cluster,
-            },
+            kind: copy.kind,
             snapshot: copy.id.clone(),
             snapshot_arn: copy.arn.clone(),
             identifier,
@@ -203,7 +192,7 @@ async fn check(
     for restore in run.restores.iter_mut().filter(|r| r.available.is_none()) {
         // The input names the database; the resource is the policy's drill of it, by name.
         restore.identifier = drill_identifier(&policy.id, &restore.database);
-        let kind = kind_of(restore.kind);
+        let kind = restore.kind;
         let target = crate::aws::drill_api::drill_target(policy, kind, &restore.database);
         let status = api.status(&restore.identifier, kind, &target).await?;
         if status.available {
@@ -246,7 +235,7 @@ async fn finish(
     let mut restores = Vec::new();
     for database in databases {
         let seen = observe_restore(policy, database, &resources, &inventory, validated, now)
-            .map_err(|reason| ProviderError::new(ErrorKind::DatabaseNotFound, reason))?;
+            .map_err(|reason| ProviderError::new(ErrorName::DatabaseNotFound, reason))?;
         let value = format!("{} {} min", rfc3339(seen.requested), seen.minutes);
         if let Err(e) = crate::aws::tag_snapshot(
             aws,
@@ -261,10 +250,7 @@ async fn finish(
         }
         restores.push(DrillRestore {
             database: seen.database,
-            kind: match seen.kind {
-                Kind::Instance => KindName::Instance,
-                Kind::Cluster => KindName::Cluster,
-            },
+            kind: seen.kind,
             snapshot: seen.copy.id.clone(),
             snapshot_arn: seen.copy.arn.clone(),
             identifier: seen.identifier,

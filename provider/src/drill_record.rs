@@ -3,12 +3,10 @@
 //! Pure: building records, reading them back (as untrusted text), the drill's age.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use rds_snapshot_policy_macro::contract::{DrillRun, KindName, drill_records};
+use rds_snapshot_policy_core::contract::{DrillRun, Kind, drill_records};
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
-
-use crate::inventory::{Inventory, Kind, Snapshot, tags};
+use crate::inventory::Inventory;
 use crate::policy::RuntimePolicy;
 
 /// One restore of one drill, as recorded.
@@ -18,7 +16,7 @@ pub struct DrillRecord {
     pub policy: String,
     /// `<source account>/<database>` (the DR policy's key).
     pub database: String,
-    pub kind: KindName,
+    pub kind: Kind,
     /// `passed`, `rto-missed`, `failed` (or `watching`, the sweep's first look).
     pub outcome: String,
     /// Requested → available (→ validated), when the restore became available.
@@ -92,7 +90,7 @@ pub fn watching(policy: &RuntimePolicy, now: DateTime<Utc>) -> DrillRecord {
     DrillRecord {
         policy: policy.id.clone(),
         database: String::new(),
-        kind: KindName::Instance,
+        kind: Kind::Instance,
         outcome: drill_records::WATCHING.to_string(),
         restore_minutes: None,
         rto_minutes: policy.spec.rto(),
@@ -115,43 +113,33 @@ pub fn retired_records(
     inventory: &Inventory,
     now: DateTime<Utc>,
 ) -> Vec<DrillRecord> {
-    let mut newest: BTreeMap<String, &Snapshot> = BTreeMap::new();
-    for s in inventory.snapshots.iter().filter(|s| {
-        s.is_available()
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
-            && policy.is_retired(&policy.database_key(s))
-    }) {
-        let entry = newest.entry(policy.database_key(s)).or_insert(s);
-        if s.recovery_point() > entry.recovery_point() {
-            *entry = s;
+    crate::plan::newest_by_database(
+        policy,
+        inventory.snapshots.iter().filter(|s| {
+            s.is_available() && policy.is_copy(s) && policy.is_retired(&policy.database_key(s))
+        }),
+    )
+    .into_iter()
+    .map(|(database, copy)| {
+        let point = copy.recovery_point();
+        DrillRecord {
+            policy: policy.id.clone(),
+            database,
+            kind: copy.kind,
+            outcome: drill_records::RETIRED.to_string(),
+            restore_minutes: None,
+            rto_minutes: policy.spec.rto(),
+            validated: None,
+            copy: copy.id.clone(),
+            copy_arn: copy.arn.clone(),
+            recovery_point: point.map(rfc3339),
+            requested: rfc3339(now),
+            available: None,
+            recorded: rfc3339(now),
+            kept_until: point.map(|p| rfc3339(p + policy.spec.retired_keep())),
         }
-    }
-    newest
-        .into_iter()
-        .map(|(database, copy)| {
-            let point = copy.recovery_point();
-            DrillRecord {
-                policy: policy.id.clone(),
-                database,
-                kind: match copy.kind {
-                    Kind::Instance => KindName::Instance,
-                    Kind::Cluster => KindName::Cluster,
-                },
-                outcome: drill_records::RETIRED.to_string(),
-                restore_minutes: None,
-                rto_minutes: policy.spec.rto(),
-                validated: None,
-                copy: copy.id.clone(),
-                copy_arn: copy.arn.clone(),
-                recovery_point: point.map(rfc3339),
-                requested: rfc3339(now),
-                available: None,
-                recorded: rfc3339(now),
-                kept_until: point.map(|p| rfc3339(p + policy.spec.retired_keep())),
-            }
-        })
-        .collect()
+    })
+    .collect()
 }
 
 /// A log event's message as this policy's record; anything else (another policy's, malformed,
@@ -191,7 +179,9 @@ pub fn drill_age_hours(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rds_snapshot_policy_macro::contract::DrillRestore;
+    use crate::inventory::{Snapshot, tags};
+    use rds_snapshot_policy_core::contract::DrillRestore;
+    use std::collections::BTreeMap;
 
     fn policy() -> RuntimePolicy {
         RuntimePolicy::from_properties(
@@ -213,7 +203,7 @@ mod tests {
     fn restore(database: &str, minutes: Option<i64>) -> DrillRestore {
         DrillRestore {
             database: database.into(),
-            kind: KindName::Instance,
+            kind: Kind::Instance,
             snapshot: format!("{database}-copy"),
             snapshot_arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{database}-copy"),
             identifier: "rsp-drill-x".into(),

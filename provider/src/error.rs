@@ -3,17 +3,17 @@
 
 use std::fmt;
 
-pub use rds_snapshot_policy_macro::contract::ErrorName as ErrorKind;
+pub use rds_snapshot_policy_core::contract::ErrorName;
 
 /// An error with a message that names the database or snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderError {
-    pub kind: ErrorKind,
+    pub kind: ErrorName,
     pub message: String,
 }
 
 impl ProviderError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorName, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),

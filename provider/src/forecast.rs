@@ -19,13 +19,13 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::metrics;
-use rds_snapshot_policy_macro::contract::{MetricDatum, MetricDimension};
-use rds_snapshot_policy_macro::rpo::WorstCase;
+use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::metrics;
+use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension};
+use rds_snapshot_policy_core::rpo::WorstCase;
 use serde::Serialize;
 
-use crate::error::ErrorKind;
+use crate::error::ErrorName;
 use crate::inventory::{Inventory, Snapshot, tags};
 use crate::plan::Note;
 use crate::policy::RuntimePolicy;
@@ -173,7 +173,7 @@ pub fn of_policy(
     let copies: Vec<Snapshot> = inventory
         .snapshots
         .iter()
-        .filter(|s| s.tag(tags::POLICY) == Some(policy.id.as_str()))
+        .filter(|s| policy.is_tagged(s))
         .cloned()
         .collect();
     forecast(
@@ -188,7 +188,7 @@ pub fn of_policy(
 /// flight were at their limit: data whose copy has not started for want of a slot. (Other
 /// snapshots the plan does not copy, for whatever reason, are not waiting.)
 pub fn waiting_for_a_slot(sources: &[Snapshot], pending: &[Note]) -> Vec<DateTime<Utc>> {
-    let limit = ErrorKind::CopyLimitReached.name();
+    let limit = ErrorName::CopyLimitReached.name();
     let subjects: BTreeSet<&str> = pending
         .iter()
         .filter(|n| n.reason.starts_with(limit))

@@ -156,7 +156,7 @@ fn only_shares_pending_for_a_slot_are_waiting() {
             "orders-queued",
             format!(
                 "{}: 20 cross-region copies ...",
-                ErrorKind::CopyLimitReached.name()
+                ErrorName::CopyLimitReached.name()
             ),
         ),
         note("orders-skipped", "still creating".into()),

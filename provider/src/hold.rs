@@ -2,7 +2,7 @@
 //! by the delete machine's incident states (a tamper event, an incident alarm) places the hold
 //! first; an operator's `release` (`cli/hold_cmd.rs`) is the only way it is lifted.
 
-use rds_snapshot_policy_macro::contract::{MetricDatum, MetricDimension, Note, Summary, metrics};
+use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension, Note, Summary, metrics};
 
 use crate::aws::{Aws, hold};
 use crate::error::ProviderError;

@@ -3,7 +3,7 @@
 //! generates for it; the provider the resource must be served by; and who already holds a
 //! `PolicyId`. The trust chain (`aws::deployed`) and the custom resource decide with these.
 
-use rds_snapshot_policy_macro::contract::{Action, RESOURCE_TYPE};
+use rds_snapshot_policy_core::contract::{Action, RESOURCE_TYPE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

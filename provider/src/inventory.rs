@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-pub use rds_snapshot_policy_macro::contract::KindName as Kind;
-pub use rds_snapshot_policy_macro::contract::tags;
+pub use rds_snapshot_policy_core::contract::Kind;
+pub use rds_snapshot_policy_core::contract::tags;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Database {
@@ -120,7 +120,7 @@ impl Snapshot {
         let arn = self.tag(tags::SOURCE_ARN).unwrap_or(&self.arn);
         arn.split(':')
             .nth(4)
-            .filter(|a| rds_snapshot_policy_macro::spec::is_account_id(a))
+            .filter(|a| rds_snapshot_policy_core::spec::is_account_id(a))
     }
 }
 

@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::Diagnostic;
-use rds_snapshot_policy_macro::contract::{ErrorName, MAX_PROVIDER_EVENT_BYTES};
-use rds_snapshot_policy_macro::lambda_input::LambdaInput;
+use rds_snapshot_policy_core::contract::{ErrorName, MAX_PROVIDER_EVENT_BYTES};
+use rds_snapshot_policy_core::lambda_input::LambdaInput;
 use serde_json::Value;
 
 use crate::aws::Aws;

@@ -2,7 +2,6 @@
 //! custom-resource handler and the CLI.
 
 pub mod aws;
-pub mod cli;
 pub mod custom_resource;
 pub mod drill;
 pub mod drill_record;

@@ -2,13 +2,13 @@
 //! region (where the databases and the copies are) and the compiled pattern.
 
 use chrono::Duration;
-use rds_snapshot_policy_macro::spec::{LogLevel, PolicySpec, Role, Target};
-use rds_snapshot_policy_macro::value::Resolver;
-use rds_snapshot_policy_macro::{join_errors, parse_policy};
+use rds_snapshot_policy_core::spec::{LogLevel, PolicySpec, Role, Target};
+use rds_snapshot_policy_core::value::Resolver;
+use rds_snapshot_policy_core::{join_errors, parse_policy};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::inventory::Snapshot;
 
 /// `<account>/<database>`: a database of another account, as a DR policy keys it (a DB
@@ -48,7 +48,7 @@ pub struct RuntimePolicy {
     pub destination_region: String,
 }
 
-fn invalid(kind: ErrorKind, message: impl Into<String>) -> ProviderError {
+fn invalid(kind: ErrorName, message: impl Into<String>) -> ProviderError {
     ProviderError::new(kind, message)
 }
 
@@ -60,7 +60,7 @@ impl RuntimePolicy {
         let selector = match spec.target() {
             Some(Target::Pattern(p)) => Selector::Pattern(
                 Regex::new(&p)
-                    .map_err(|e| invalid(ErrorKind::InputInvalid, format!("pattern {p:?}: {e}")))?,
+                    .map_err(|e| invalid(ErrorName::InputInvalid, format!("pattern {p:?}: {e}")))?,
             ),
             // RDS stores DB identifiers in lowercase (RDS API reference, DBInstanceIdentifier:
             // "stored as a lowercase string"): `Orders` names the database `orders`.
@@ -68,7 +68,7 @@ impl RuntimePolicy {
             Some(Target::Cluster(id)) => Selector::Cluster(id.to_ascii_lowercase()),
             None => {
                 return Err(invalid(
-                    ErrorKind::InputInvalid,
+                    ErrorName::InputInvalid,
                     "the policy names no databases",
                 ));
             }
@@ -102,31 +102,31 @@ impl RuntimePolicy {
             ..Resolver::default()
         };
         let policy = parse_policy("Policy", properties, &resolver)
-            .map_err(|errors| invalid(ErrorKind::PolicyInvalid, join_errors(&errors)))?;
+            .map_err(|errors| invalid(ErrorName::PolicyInvalid, join_errors(&errors)))?;
         if policy.destination_accounts_intrinsic.is_some() && policy.spec.accounts().is_empty() {
             return Err(invalid(
-                ErrorKind::PolicyInvalid,
+                ErrorName::PolicyInvalid,
                 "DestinationAccounts is an unresolved intrinsic; the provider needs its value",
             ));
         }
         let mut spec = policy.spec.resolve().map_err(|field| {
             invalid(
-                ErrorKind::PolicyInvalid,
+                ErrorName::PolicyInvalid,
                 format!("{field} is an unresolved intrinsic; the provider needs its value"),
             )
         })?;
         if spec.policy_id.is_none() {
             spec.policy_id = Some(fallback_id.map(str::to_string).ok_or_else(|| {
                 invalid(
-                    ErrorKind::PolicyInvalid,
+                    ErrorName::PolicyInvalid,
                     "PolicyId is required (the expansion always sets it)",
                 )
             })?);
         }
         // The fallback id (a file name) is the one value validation has not seen.
         spec.check()
-            .map_err(|e| invalid(ErrorKind::PolicyInvalid, e.to_string()))?;
-        Self::bind(spec, region).map_err(|e| invalid(ErrorKind::PolicyInvalid, e.message))
+            .map_err(|e| invalid(ErrorName::PolicyInvalid, e.to_string()))?;
+        Self::bind(spec, region).map_err(|e| invalid(ErrorName::PolicyInvalid, e.message))
     }
 
     pub fn role(&self) -> Role {
@@ -161,8 +161,8 @@ impl RuntimePolicy {
     /// region for a source policy, DestinationRegion for a destination policy.
     pub fn own_region(&self) -> &str {
         match self.role() {
-            rds_snapshot_policy_macro::Role::Source => &self.source_region,
-            rds_snapshot_policy_macro::Role::Destination => &self.destination_region,
+            rds_snapshot_policy_core::Role::Source => &self.source_region,
+            rds_snapshot_policy_core::Role::Destination => &self.destination_region,
         }
     }
 
@@ -182,13 +182,35 @@ impl RuntimePolicy {
         self.spec.role.marker_tag()
     }
 
+    /// `snapshot` carries this policy's tag: the policy claims it (listings, names, status).
+    pub fn is_tagged(&self, snapshot: &Snapshot) -> bool {
+        snapshot.tag(crate::inventory::tags::POLICY) == Some(self.id.as_str())
+    }
+
+    /// Tagged, and marked by the tool with `marker` (CreatedBy: taken at the source; CopiedBy:
+    /// a DR copy): a snapshot the tool made for this policy.
+    pub fn is_marked(&self, snapshot: &Snapshot, marker: &str) -> bool {
+        self.is_tagged(snapshot) && snapshot.tag(marker) == Some(crate::inventory::tags::TOOL)
+    }
+
+    /// Made by this policy on its own side (`marker_tag`): what it counts as a recovery point,
+    /// keeps and deletes.
+    pub fn is_made(&self, snapshot: &Snapshot) -> bool {
+        self.is_marked(snapshot, self.marker_tag())
+    }
+
+    /// A DR copy this policy made (CopiedBy): what drills restore and deliveries announce.
+    pub fn is_copy(&self, snapshot: &Snapshot) -> bool {
+        self.is_marked(snapshot, crate::inventory::tags::COPIED_BY)
+    }
+
     /// The database `snapshot` belongs to, as this policy keeps its books (recovery points,
     /// retention tiers, drills, metrics, status): its name at the source; at the DR account,
     /// which may copy from many source accounts with same-named databases,
     /// `<source account>/<name>` (issue 26).
     pub fn database_key(&self, snapshot: &Snapshot) -> String {
         match (self.role(), snapshot.source_account()) {
-            (rds_snapshot_policy_macro::Role::Destination, Some(account)) => {
+            (rds_snapshot_policy_core::Role::Destination, Some(account)) => {
                 qualified_database(account, snapshot.database_key())
             }
             _ => snapshot.database_key().to_string(),
@@ -212,7 +234,7 @@ impl RuntimePolicy {
     }
 
     /// The worst-case recovery-point age at the DR copy, term by term (see `rpo`).
-    pub fn worst_case(&self) -> Option<rds_snapshot_policy_macro::rpo::WorstCase> {
-        rds_snapshot_policy_macro::rpo::worst_case(&self.spec)
+    pub fn worst_case(&self) -> Option<rds_snapshot_policy_core::rpo::WorstCase> {
+        rds_snapshot_policy_core::rpo::worst_case(&self.spec)
     }
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::{MetricDatum, MetricDimension, metrics};
+use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension, metrics};
 
 use crate::inventory::Inventory;
 use crate::policy::RuntimePolicy;

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::{events, metrics};
+use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::{events, metrics};
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, apply, list_inventory, verify_deployed};
-use crate::error::{ErrorKind, ProviderError};
-use crate::inventory::{Inventory, tags};
+use crate::error::{ErrorName, ProviderError};
+use crate::inventory::Inventory;
 use crate::plan::{Action, Operation, Plan, Step, plan};
 use crate::policy::RuntimePolicy;
 use crate::provenance::{
@@ -19,7 +19,7 @@ use crate::provenance::{
 };
 use crate::trust::Trust;
 
-pub use rds_snapshot_policy_macro::contract::{
+pub use rds_snapshot_policy_core::contract::{
     EventEntry, MetricDatum, MetricDimension, RecoveryPoint, Summary, TaskInput,
 };
 
@@ -30,7 +30,7 @@ pub fn parse_now(text: Option<&str>) -> Result<DateTime<Utc>, ProviderError> {
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| {
                 ProviderError::new(
-                    ErrorKind::InputInvalid,
+                    ErrorName::InputInvalid,
                     format!("now {t:?} is not an RFC 3339 time: {e}"),
                 )
             }),
@@ -57,12 +57,11 @@ fn recovery_points(
             *entry = (point, id.to_string());
         }
     };
-    let marker = policy.marker_tag();
-    for s in inventory.snapshots.iter().filter(|s| {
-        s.is_available()
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(marker) == Some(tags::TOOL)
-    }) {
+    for s in inventory
+        .snapshots
+        .iter()
+        .filter(|s| s.is_available() && policy.is_made(s))
+    {
         if let Some(point) = s.recovery_point() {
             offer(&policy.database_key(s), point, &s.id);
         }
@@ -354,7 +353,7 @@ pub async fn handle_task(
     payload: &Value,
     on_policy: impl FnOnce(&RuntimePolicy),
 ) -> Result<Summary, ProviderError> {
-    let input = rds_snapshot_policy_macro::contract::parse_task_input(payload)
+    let input = rds_snapshot_policy_core::contract::parse_task_input(payload)
         .map_err(|e| ProviderError::new(e.name(), e.0))?;
     let deployed = if trust.verify_deployment {
         Some(verify_deployed(aws, region, &trust.provider_function, payload, &input).await?)
@@ -372,7 +371,7 @@ pub async fn handle_task(
         // The drill keeps time by AWS's clock alone; it ignores `now`.
         let Some(step) = &input.drill else {
             return Err(ProviderError::new(
-                ErrorKind::InputInvalid,
+                ErrorName::InputInvalid,
                 "a drill task names no drill step",
             ));
         };
@@ -396,7 +395,7 @@ pub async fn handle_task(
         }
         (None, Some(_)) => {
             return Err(ProviderError::new(
-                ErrorKind::InputInvalid,
+                ErrorName::InputInvalid,
                 "a hold names no deployed delete state machine to hold: refused, nothing was done",
             ));
         }
@@ -427,7 +426,7 @@ pub async fn handle_task(
             );
             log_recovery_points(&summary);
             log_notes(&summary);
-            Ok(summary.bounded(rds_snapshot_policy_macro::contract::SUMMARY_BUDGET_BYTES))
+            Ok(summary.bounded(rds_snapshot_policy_core::contract::SUMMARY_BUDGET_BYTES))
         }
         Err((error, summary)) => {
             tracing::error!(error = %error, "failed");
@@ -464,16 +463,16 @@ fn limit_rounds(
         return;
     };
     let elapsed = (aws_now - start).num_seconds();
-    if rds_snapshot_policy_macro::contract::states::another_round_fits(elapsed) {
+    if rds_snapshot_policy_core::contract::states::another_round_fits(elapsed) {
         return;
     }
     summary.more = false;
-    summary.pending.push(rds_snapshot_policy_macro::contract::Note {
+    summary.pending.push(rds_snapshot_policy_core::contract::Note {
         subject: summary.policy.clone(),
         reason: format!(
             "the execution has run {} of its {} minutes, too long for another round: the next scheduled run continues with what is left",
             crate::plan::age(chrono::Duration::seconds(elapsed)),
-            rds_snapshot_policy_macro::contract::states::EXECUTION_TIMEOUT_SECONDS / 60
+            rds_snapshot_policy_core::contract::states::EXECUTION_TIMEOUT_SECONDS / 60
         ),
     });
     tracing::warn!(policy = %summary.policy, elapsed_seconds = elapsed, "no time for another round in this execution");
@@ -516,7 +515,7 @@ fn log_recovery_points(summary: &Summary) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Kind, Snapshot};
+    use crate::inventory::{Kind, Snapshot, tags};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -4,12 +4,12 @@
 //! the operator's own credentials); the Lambda trusts only deployed state machines.
 
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::contract::{DEFAULT_PROVIDER_FUNCTION, provider_env, states};
+use rds_snapshot_policy_core::contract::{DEFAULT_PROVIDER_FUNCTION, provider_env, states};
 use serde_json::Value;
 
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::policy::RuntimePolicy;
-use rds_snapshot_policy_macro::Role;
+use rds_snapshot_policy_core::Role;
 
 /// How far a task's `now` may be from its execution's start as Step Functions records it
 /// (the definitions send `$$.Execution.StartTime`; those deployed before this release send the
@@ -101,7 +101,7 @@ impl Trust {
     pub fn confine(&self, policy: &mut RuntimePolicy) -> Result<(), ProviderError> {
         let refuse = |what: String, parameter: &str, allowed: &[String]| {
             ProviderError::new(
-                ErrorKind::AccountNotAllowed,
+                ErrorName::AccountNotAllowed,
                 format!(
                     "policy {} {what}, which is not in the install stack's {parameter} ({}): nothing was done",
                     policy.id,
@@ -159,7 +159,7 @@ impl Trust {
     ) -> Result<(), ProviderError> {
         let refuse = |what: String| {
             Err(ProviderError::new(
-                ErrorKind::InputInvalid,
+                ErrorName::InputInvalid,
                 format!(
                     "the task's now ({}) is {what} AWS's clock ({}): refused, nothing was done",
                     now.to_rfc3339(),
@@ -191,7 +191,7 @@ pub fn check_now_is_execution_start(
 ) -> Result<(), ProviderError> {
     if (now - started).num_seconds().abs() > MAX_NOW_AHEAD_MINUTES * 60 {
         return Err(ProviderError::new(
-            ErrorKind::InputInvalid,
+            ErrorName::InputInvalid,
             format!(
                 "the task's now ({}) is not the start of execution {execution} ({}): a run plans as of the time Step Functions started it; refused, nothing was done",
                 now.to_rfc3339(),
@@ -272,7 +272,7 @@ mod tests {
         let err = trust
             .confine(&mut source_policy("222222222222"))
             .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::AccountNotAllowed);
+        assert_eq!(err.kind, ErrorName::AccountNotAllowed);
         assert!(err.message.contains("222222222222"), "{}", err.message);
         assert!(err.message.contains("AllowedDestinationAccounts (empty)"));
 
@@ -353,7 +353,7 @@ mod tests {
             .unwrap()
             .confine(&mut destination_policy(None))
             .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::AccountNotAllowed);
+        assert_eq!(err.kind, ErrorName::AccountNotAllowed);
         assert!(
             err.message.contains("AllowedSourceAccounts (empty)"),
             "{}",
@@ -382,7 +382,7 @@ mod tests {
         let err = trust
             .check_now(aws + Duration::days(3000), aws)
             .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InputInvalid);
+        assert_eq!(err.kind, ErrorName::InputInvalid);
         assert!(err.message.contains("after AWS's clock"), "{}", err.message);
         // Nor far behind it: a year-2000 `now` copied outside retention (issue 29).
         let err = trust.check_now(aws - Duration::days(30), aws).unwrap_err();
@@ -406,7 +406,7 @@ mod tests {
         );
         let err =
             check_now_is_execution_start(start - Duration::minutes(6), start, "arn:e").unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InputInvalid);
+        assert_eq!(err.kind, ErrorName::InputInvalid);
         assert!(
             err.message.contains("not the start of execution arn:e"),
             "{}",

@@ -159,8 +159,8 @@ fn snapshot(s: &Snap, policy: &RuntimePolicy, account_region: &str) -> Snapshot 
 
 fn inventory(e: &Example, policy: &RuntimePolicy) -> Inventory {
     let region = match policy.role() {
-        rds_snapshot_policy_macro::Role::Source => policy.source_region.clone(),
-        rds_snapshot_policy_macro::Role::Destination => policy.destination_region.clone(),
+        rds_snapshot_policy_core::Role::Source => policy.source_region.clone(),
+        rds_snapshot_policy_core::Role::Destination => policy.destination_region.clone(),
     };
     Inventory {
         databases: e

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use provider::policy::RuntimePolicy;
-use rds_snapshot_policy_macro::contract::parse_task_input;
+use rds_snapshot_policy_core::contract::parse_task_input;
 use serde_json::Value;
 
 #[test]

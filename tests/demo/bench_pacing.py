@@ -32,19 +32,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_scale import CLI, PROD, REGION, ROOT, fleet, free_port, post, wait_port  # noqa: E402
-
-import boto3  # noqa: E402
+from bench_scale import CLI, PROD, REGION, ROOT, assumed, cli_env, client_as, emulator_and_proxy, fleet, post  # noqa: E402
 
 BURST, RATE = 300, 12
 
 
 def throttled_retry_seconds():
     """The state machines' retry interval on `Lambda.TooManyRequestsException`, from the contract."""
-    with open(os.path.join(ROOT, "macro/src/contract/mod.rs")) as f:
+    with open(os.path.join(ROOT, "core/src/contract/mod.rs")) as f:
         found = re.search(r"LAMBDA_THROTTLED_RETRY: \(u64, u64\) = \((\d+), \d+\)", f.read())
     if not found:
-        raise SystemExit("bench_pacing: LAMBDA_THROTTLED_RETRY not found in macro/src/contract/mod.rs")
+        raise SystemExit("bench_pacing: LAMBDA_THROTTLED_RETRY not found in core/src/contract/mod.rs")
     return int(found.group(1))
 
 
@@ -108,30 +106,11 @@ def main():
     parser.add_argument("--snapshots", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    port, proxy_port = free_port(), free_port()
-    children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port),
-                                  str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    wait_port(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    post(f"{endpoint}/_rsp/config", {"snapshot_limit": 1_000_000})
-    children.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/fault_proxy.py"),
-                                      str(proxy_port), endpoint, str(os.getpid())],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(proxy_port)
-    proxy = f"http://127.0.0.1:{proxy_port}"
-    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b",
-                       aws_secret_access_key="b")
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/bench", RoleSessionName="bench")["Credentials"]
-    client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                                          aws_access_key_id=creds["AccessKeyId"],
-                                          aws_secret_access_key=creds["SecretAccessKey"],
-                                          aws_session_token=creds["SessionToken"])
-    key = client("kms").create_key(Description="bench")["KeyMetadata"]["Arn"]
-    rds = client("rds")
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
-           "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"],
-           "RSP_PARALLELISM": "8"}
+    endpoint, proxy, children = emulator_and_proxy()
+    creds = assumed(endpoint, PROD)
+    key = client_as(endpoint, creds, "kms", REGION).create_key(Description="bench")["KeyMetadata"]["Arn"]
+    rds = client_as(endpoint, creds, "rds", REGION)
+    env = dict(cli_env(proxy, creds, REGION), RSP_PARALLELISM="8")
     workdir = tempfile.mkdtemp(prefix="rsp-bench-pacing-")
     rows = []
     try:

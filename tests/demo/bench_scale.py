@@ -58,6 +58,41 @@ def post(url, body):
         return response.read()
 
 
+def emulator_and_proxy():
+    """Starts the emulator (no snapshot quota to speak of) and the fault proxy in front of it;
+    (endpoint, proxy URL, child processes)."""
+    port, proxy_port = free_port(), free_port()
+    children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port),
+                                  str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    wait_port(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    post(f"{endpoint}/_rsp/config", {"snapshot_limit": 1_000_000})
+    children.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/fault_proxy.py"),
+                                      str(proxy_port), endpoint, str(os.getpid())],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(proxy_port)
+    return endpoint, f"http://127.0.0.1:{proxy_port}", children
+
+
+def assumed(endpoint, account):
+    """Credentials of the emulator's `bench` role in `account`."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b",
+                       aws_secret_access_key="b")
+    return sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/bench", RoleSessionName="bench")["Credentials"]
+
+
+def client_as(endpoint, creds, service, region):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+def cli_env(proxy, creds, region):
+    """The CLI's environment: the account's credentials, every call through the proxy."""
+    return {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_REGION": region, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"]}
+
+
 def fleet(rds, key, prefix, databases, snapshots):
     per_db = max(1, snapshots // databases)
     # CreatedBy and shareAndCopy are the peer tool's marks (--peer); this tool reads only its own.
@@ -142,33 +177,13 @@ def main():
     parser.add_argument("--peer", metavar="CHECKOUT",
                         help="also time the peer tool (a checkout of awslabs/rds-snapshot-tool) on an identical fleet")
     args = parser.parse_args()
-    port, proxy_port = free_port(), free_port()
-    children = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/launcher.py"), str(port), str(os.getpid())],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    wait_port(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    post(f"{endpoint}/_rsp/config", {"snapshot_limit": 1_000_000})
-    children.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/fault_proxy.py"), str(proxy_port),
-                                      endpoint, str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(proxy_port)
-    proxy = f"http://127.0.0.1:{proxy_port}"
+    endpoint, proxy, children = emulator_and_proxy()
     post(f"{proxy}/_proxy/mode", {"mode": "latency", "latency_ms": args.latency_ms})
-    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/bench", RoleSessionName="bench")["Credentials"]
-    client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                                          aws_access_key_id=creds["AccessKeyId"],
-                                          aws_secret_access_key=creds["SecretAccessKey"],
-                                          aws_session_token=creds["SessionToken"])
-    key = client("kms").create_key(Description="bench")["KeyMetadata"]["Arn"]
-    rds = client("rds")
-    dr_creds = sts.assume_role(RoleArn=f"arn:aws:iam::{DR}:role/bench", RoleSessionName="bench")["Credentials"]
-    dr_key = boto3.client("kms", endpoint_url=endpoint, region_name=DR_REGION,
-                          aws_access_key_id=dr_creds["AccessKeyId"], aws_secret_access_key=dr_creds["SecretAccessKey"],
-                          aws_session_token=dr_creds["SessionToken"]).create_key(Description="bench-dr")["KeyMetadata"]["Arn"]
-    base = {"PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": proxy, "AWS_EC2_METADATA_DISABLED": "true"}
-    as_account = lambda c, region: dict(base, AWS_REGION=region, AWS_ACCESS_KEY_ID=c["AccessKeyId"],
-                                        AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"], AWS_SESSION_TOKEN=c["SessionToken"])
-    env, dr_env = as_account(creds, REGION), as_account(dr_creds, DR_REGION)
+    creds, dr_creds = assumed(endpoint, PROD), assumed(endpoint, DR)
+    key = client_as(endpoint, creds, "kms", REGION).create_key(Description="bench")["KeyMetadata"]["Arn"]
+    rds = client_as(endpoint, creds, "rds", REGION)
+    dr_key = client_as(endpoint, dr_creds, "kms", DR_REGION).create_key(Description="bench-dr")["KeyMetadata"]["Arn"]
+    env, dr_env = cli_env(proxy, creds, REGION), cli_env(proxy, dr_creds, DR_REGION)
     rows, peer_rows = [], {}
     workdir = tempfile.mkdtemp(prefix="rsp-bench-scale-")
     try:

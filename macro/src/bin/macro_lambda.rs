@@ -5,8 +5,8 @@
 //! Lambda the expanded resources invoke; set by the install stack.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use rds_snapshot_policy_macro::contract::DEFAULT_PROVIDER_FUNCTION;
-use rds_snapshot_policy_macro::lambda_input::LambdaInput;
+use rds_snapshot_policy_core::contract::DEFAULT_PROVIDER_FUNCTION;
+use rds_snapshot_policy_core::lambda_input::LambdaInput;
 use rds_snapshot_policy_macro::macro_contract::answer_input;
 use serde_json::Value;
 

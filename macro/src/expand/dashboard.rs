@@ -8,9 +8,9 @@
 use serde_json::{Value, json};
 
 use super::definition::Splicer;
-use crate::contract::{Action, metrics};
-use crate::policy::Policy;
-use crate::spec::Role;
+use rds_snapshot_policy_core::contract::{Action, metrics};
+use rds_snapshot_policy_core::policy::Policy;
+use rds_snapshot_policy_core::spec::Role;
 
 /// `SEARCH` over the policy's per-database series of `metric`. The policy ID may be an
 /// intrinsic: then the expression is a `Fn::Join` whose literal parts are already JSON-escaped

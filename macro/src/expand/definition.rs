@@ -4,8 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, events, metrics, states};
-use crate::value::is_intrinsic;
+use rds_snapshot_policy_core::contract::{
+    Action, CONTRACT_VERSION, ErrorName, events, metrics, states,
+};
+use rds_snapshot_policy_core::value::is_intrinsic;
 
 /// Builds the definition for `action` as a `DefinitionString` value. `machine` is the state
 /// machine's logical ID: with the stack's ID it is the task's `origin`, which the provider
@@ -20,15 +22,6 @@ pub fn definition_string(
     topic_arn: &Value,
     announces: bool,
 ) -> Value {
-    if action == Action::Drill {
-        return super::drill::drill_definition(
-            logical_id,
-            machine,
-            policy,
-            provider_arn,
-            topic_arn,
-        );
-    }
     let mut splicer = Splicer::default();
     let policy = splicer.replace_in(Value::Object(policy.clone()), true);
     let provider = splicer.replace_in(provider_arn.clone(), false);

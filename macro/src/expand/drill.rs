@@ -6,9 +6,11 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::{Splicer, integration_task, subject};
-use crate::contract::{Action, CONTRACT_VERSION, ErrorName, drill_records, metrics, states};
-use crate::policy::Policy;
-use crate::spec::defaults;
+use rds_snapshot_policy_core::contract::{
+    Action, CONTRACT_VERSION, ErrorName, drill_records, metrics, states,
+};
+use rds_snapshot_policy_core::policy::Policy;
+use rds_snapshot_policy_core::spec::defaults;
 
 /// Seconds between status checks when the execution's input names none.
 pub const DEFAULT_WAIT_SECONDS: u64 = 300;

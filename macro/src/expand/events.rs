@@ -8,10 +8,10 @@
 
 use serde_json::{Value, json};
 
-use crate::contract::{Action, events};
-use crate::policy::Policy;
-use crate::spec::{Role, Target};
-use crate::value::Text;
+use rds_snapshot_policy_core::contract::{Action, events};
+use rds_snapshot_policy_core::policy::Policy;
+use rds_snapshot_policy_core::spec::{Role, Target};
+use rds_snapshot_policy_core::value::Text;
 
 /// The rules (and the DR bus policy) of `policy`, as (logical ID, resource).
 /// `policy_id` is the normalized PolicyId (a literal or the expansion's `Fn::Sub`).
@@ -155,7 +155,7 @@ fn forwarding(policy: &Policy, policy_id: &Value) -> Vec<(String, Value)> {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": format!("rds-snapshot-policy {p}: forwards share announcements to the DR accounts' event buses"),
-                "AssumeRolePolicyDocument": super::resources::service_trust("events.amazonaws.com"),
+                "AssumeRolePolicyDocument": super::trust::service_trust("events.amazonaws.com"),
                 "Policies": [{
                     "PolicyName": "put-on-dr-buses",
                     "PolicyDocument": {"Version": "2012-10-17", "Statement": [{

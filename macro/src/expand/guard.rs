@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::{Action, events, metrics, tamper};
-use crate::policy::{Notification, Policy};
-use crate::spec::Role;
+use rds_snapshot_policy_core::contract::{Action, events, metrics, tamper};
+use rds_snapshot_policy_core::policy::{Notification, Policy};
+use rds_snapshot_policy_core::spec::Role;
 
 /// The provider role's ARN in the stack's account and region (see `tamper::PROVIDER_ROLE_PREFIX`).
 pub fn provider_role_arn() -> Value {
@@ -48,8 +48,8 @@ fn message(p: &str, what: &str) -> Value {
 /// is its ID, its `Arn` its ARN). An alias names no key in the event, so a policy naming a key
 /// by alias watches every key of the account instead of none.
 fn key_filter(policy: &Policy) -> Option<Value> {
-    use crate::kms::{KeyRef, classify};
-    use crate::value::Text;
+    use rds_snapshot_policy_core::kms::{KeyRef, classify};
+    use rds_snapshot_policy_core::value::Text;
     if policy.role() != Role::Destination {
         return None;
     }
@@ -285,11 +285,11 @@ pub const SCP_MAX_CHARS: usize = 5120;
 /// (`keys`: the DR keys of a destination policy plus any given), or change the provider's
 /// role and function.
 pub fn service_control_policy(
-    spec: &crate::spec::PolicySpec<String>,
+    spec: &rds_snapshot_policy_core::spec::PolicySpec<String>,
     keys: &[String],
     exempt: &[String],
 ) -> Value {
-    use crate::contract::{DEFAULT_PROVIDER_FUNCTION, tags};
+    use rds_snapshot_policy_core::contract::{DEFAULT_PROVIDER_FUNCTION, tags};
     let mut principals = vec![json!(format!(
         "arn:*:iam::*:role/{}*",
         tamper::PROVIDER_ROLE_PREFIX
@@ -370,7 +370,7 @@ pub fn service_control_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::PolicySpec;
+    use rds_snapshot_policy_core::spec::PolicySpec;
 
     fn spec(role: &str, extra: Value) -> PolicySpec<String> {
         let mut properties = json!({"Role": role, "PolicyId": "orders", "DBInstanceIdentifier": "orders",
@@ -384,12 +384,12 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().cloned().unwrap_or_default());
-        let resolver = crate::value::Resolver {
+        let resolver = rds_snapshot_policy_core::value::Resolver {
             region: Some("eu-central-1".into()),
             account_id: Some("222222222222".into()),
             ..Default::default()
         };
-        crate::parse_policy("P", &properties, &resolver)
+        rds_snapshot_policy_core::parse_policy("P", &properties, &resolver)
             .unwrap()
             .spec
             .resolve()
@@ -407,12 +407,12 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().cloned().unwrap_or_default());
-        let resolver = crate::value::Resolver {
+        let resolver = rds_snapshot_policy_core::value::Resolver {
             region: Some("eu-central-1".into()),
             account_id: Some("222222222222".into()),
             ..Default::default()
         };
-        crate::parse_policy("P", &properties, &resolver).unwrap()
+        rds_snapshot_policy_core::parse_policy("P", &properties, &resolver).unwrap()
     }
 
     fn resource<'a>(out: &'a [(String, Value)], id: &str) -> &'a Value {

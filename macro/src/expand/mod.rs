@@ -6,16 +6,17 @@ mod drill;
 mod events;
 pub mod guard;
 mod resources;
+mod trust;
 
 use serde_json::{Map, Value, json};
 
-use crate::contract::RESOURCE_TYPE;
-pub use crate::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
-use crate::error::{PolicyError, PolicyWarning};
-use crate::policy::{Policy, parse_policy};
-use crate::spec::{Role, Target};
-use crate::value::Resolver;
-use crate::value::Text;
+use rds_snapshot_policy_core::contract::RESOURCE_TYPE;
+pub use rds_snapshot_policy_core::contract::{DEFAULT_PROVIDER_FUNCTION, TRANSFORM_NAME};
+use rds_snapshot_policy_core::error::{PolicyError, PolicyWarning};
+use rds_snapshot_policy_core::policy::{Policy, parse_policy};
+use rds_snapshot_policy_core::spec::{Role, Target};
+use rds_snapshot_policy_core::value::Resolver;
+use rds_snapshot_policy_core::value::Text;
 
 /// CloudFormation's limits on a processed template.
 pub const MAX_RESOURCES: usize = 500;
@@ -126,7 +127,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
             if let Some(typo) = resource
                 .get("Type")
                 .and_then(Value::as_str)
-                .filter(|t| crate::value::edit_distance(t, RESOURCE_TYPE) <= 3)
+                .filter(|t| rds_snapshot_policy_core::value::edit_distance(t, RESOURCE_TYPE) <= 3)
             {
                 warnings.push(PolicyError::new(
                     logical_id,
@@ -156,7 +157,7 @@ pub fn expand(template: &Value, context: &ExpandContext) -> Result<Expansion, Ve
                     "",
                     format!(
                         "Condition {} is not declared in the template's Conditions",
-                        crate::value::describe(condition)
+                        rds_snapshot_policy_core::value::describe(condition)
                     ),
                 ));
             }
@@ -268,9 +269,9 @@ fn splice_errors(logical_id: &str, properties: &Value, resolver: &Resolver) -> V
         let intrinsics: Vec<&Value> = match value {
             Value::Array(items) => items
                 .iter()
-                .filter(|i| crate::value::is_intrinsic(i))
+                .filter(|i| rds_snapshot_policy_core::value::is_intrinsic(i))
                 .collect(),
-            v if crate::value::is_intrinsic(v) => vec![v],
+            v if rds_snapshot_policy_core::value::is_intrinsic(v) => vec![v],
             _ => Vec::new(),
         };
         intrinsics

@@ -3,9 +3,12 @@
 use serde_json::{Map, Value, json};
 
 use super::definition::definition_string;
-use crate::contract::{Action, attributes, events, generated_properties, metadata, metrics};
-use crate::policy::{Notification, Policy};
-use crate::spec::Role;
+use super::trust::service_trust;
+use rds_snapshot_policy_core::contract::{
+    Action, attributes, events, generated_properties, metadata, metrics,
+};
+use rds_snapshot_policy_core::policy::{Notification, Policy};
+use rds_snapshot_policy_core::spec::Role;
 
 /// The generated resources of one policy, in output order.
 pub struct Generated {
@@ -119,7 +122,11 @@ pub fn generate(
                 "Properties": {
                     "StateMachineType": "STANDARD",
                     "RoleArn": {"Fn::GetAtt": [format!("{p}StateMachineRole"), "Arn"]},
-                    "DefinitionString": definition_string(p, &machine, action, &normalized, provider_arn, &topic_arn, action == Action::Share && announces),
+                    "DefinitionString": if action == Action::Drill {
+                        super::drill::drill_definition(p, &machine, &normalized, provider_arn, &topic_arn)
+                    } else {
+                        definition_string(p, &machine, action, &normalized, provider_arn, &topic_arn, action == Action::Share && announces)
+                    },
                     "Tags": tags,
                 }
             }),
@@ -245,7 +252,7 @@ pub fn generate(
         );
         resource.insert("Metadata".into(), Value::Object(metadata));
     }
-    if let Some(worst) = crate::rpo::worst_case(&policy.spec) {
+    if let Some(worst) = rds_snapshot_policy_core::rpo::worst_case(&policy.spec) {
         let description = worst.describe();
         resource
             .entry("Metadata")
@@ -327,7 +334,9 @@ fn rpo_forecast_alarm(
 
 /// An alarm period covering the longest gap of the sweep that reports the metric (10 minutes
 /// at least, a day at most).
-fn reporting_period(reporter: Option<&crate::schedule::Schedule>) -> Option<u64> {
+fn reporting_period(
+    reporter: Option<&rds_snapshot_policy_core::schedule::Schedule>,
+) -> Option<u64> {
     let gap = reporter?.longest_gap()?.num_seconds().max(0) as u64;
     Some(((gap + 300).div_ceil(60).max(10) * 60).min(86_400))
 }
@@ -357,18 +366,6 @@ fn over_rpo_alarm(
             "AlarmActions": [topic_arn],
             "OKActions": [topic_arn],
         }
-    })
-}
-
-pub(super) fn service_trust(service: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }]
     })
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Aws;
 use super::snapshot_api::{SnapshotApi, WriteResult};
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::inventory::{Kind, tags};
 use crate::plan::{Note, Operation, Plan, Step};
 use crate::policy::RuntimePolicy;
@@ -22,7 +22,7 @@ pub struct Applied {
     pub stopped_by_deadline: bool,
 }
 
-pub use rds_snapshot_policy_macro::contract::Failure;
+pub use rds_snapshot_policy_core::contract::Failure;
 
 enum Outcome {
     Done,
@@ -41,7 +41,7 @@ pub const MAX_PARALLELISM: usize = 16;
 
 /// `RSP_PARALLELISM` (1 to 16) when set to a valid number, else `PARALLELISM`.
 pub fn parallelism() -> usize {
-    std::env::var(rds_snapshot_policy_macro::contract::provider_env::PARALLELISM)
+    std::env::var(rds_snapshot_policy_core::contract::provider_env::PARALLELISM)
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| (1..=MAX_PARALLELISM).contains(n))
@@ -105,7 +105,7 @@ pub async fn apply(aws: &Aws, policy: &RuntimePolicy, plan: &Plan) -> Applied {
         };
         match finished {
             Ok((index, result)) => {
-                if matches!(&result, Err(e) if e.kind == ErrorKind::CopyLimitReached) {
+                if matches!(&result, Err(e) if e.kind == ErrorName::CopyLimitReached) {
                     copy_limit_hit = true;
                 }
                 results.push((index, result));
@@ -334,8 +334,8 @@ async fn delete_snapshot(
 
 /// A copy refused for quota means the concurrent-copy limit (or the snapshot quota): retry later.
 fn copy_limit(mut error: ProviderError) -> ProviderError {
-    if error.kind == ErrorKind::QuotaExceeded {
-        error.kind = ErrorKind::CopyLimitReached;
+    if error.kind == ErrorName::QuotaExceeded {
+        error.kind = ErrorName::CopyLimitReached;
     }
     error
 }

@@ -5,11 +5,11 @@
 //! the provider is refused before any RDS call.
 
 use chrono::{DateTime, Utc};
-use rds_snapshot_policy_macro::contract::{TaskInput, generated_properties};
+use rds_snapshot_policy_core::contract::{TaskInput, generated_properties};
 use serde_json::Value;
 
 use super::{Aws, classify, error_code};
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::identity;
 use crate::trust::matches_definition;
 
@@ -18,7 +18,7 @@ const STATE_MACHINE_TYPE: &str = "AWS::StepFunctions::StateMachine";
 
 fn refused(reason: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(
-        ErrorKind::NotDeployed,
+        ErrorName::NotDeployed,
         format!("refused, nothing was done: {reason}"),
     )
 }
@@ -231,7 +231,7 @@ async fn verify_policy_resource(
             // The stack's state machines are updated before the policy resource that names
             // them: the new definition runs a moment before the resource holds its properties.
             return Err(ProviderError::new(
-                ErrorKind::TransientAwsError,
+                ErrorName::TransientAwsError,
                 format!(
                     "the policy resource {logical} of stack {stack_id} is being updated and does not hold this policy yet; retried"
                 ),

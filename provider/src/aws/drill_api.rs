@@ -5,7 +5,7 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
-use super::list::{tag_map, time};
+use super::convert::{tag_map, time};
 use super::{Aws, classify, error_code};
 use crate::error::ProviderError;
 use crate::inventory::{Kind, Snapshot, tags};
@@ -241,7 +241,7 @@ impl DrillApi {
                     .map_err(|e| classify(e, &format!("checking drill cluster {identifier}")))?;
                 let Some(cluster) = out.db_clusters().first() else {
                     return Err(ProviderError::new(
-                        crate::error::ErrorKind::DatabaseNotFound,
+                        crate::error::ErrorName::DatabaseNotFound,
                         format!("drill cluster {identifier} is gone"),
                     ));
                 };
@@ -272,7 +272,7 @@ impl DrillApi {
             .map_err(|e| classify(e, &format!("checking drill {instance}")))?;
         let Some(db) = out.db_instances().first() else {
             return Err(ProviderError::new(
-                crate::error::ErrorKind::DatabaseNotFound,
+                crate::error::ErrorName::DatabaseNotFound,
                 format!("drill {instance} is gone"),
             ));
         };

@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, TimeZone, Utc};
-use rds_snapshot_policy_macro::contract::drill_records;
+use rds_snapshot_policy_core::contract::drill_records;
 
 use super::{Aws, classify};
 use crate::drill_record::{DrillRecord, parse_record};
@@ -56,7 +56,7 @@ pub async fn write(
                 .message(message)
                 .build()
                 .map_err(|e| {
-                    ProviderError::new(crate::error::ErrorKind::InputInvalid, e.to_string())
+                    ProviderError::new(crate::error::ErrorName::InputInvalid, e.to_string())
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -3,96 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter, Tag};
-use chrono::{DateTime, Utc};
-use rds_snapshot_policy_macro::spec::Role;
+use rds_snapshot_policy_core::spec::Role;
 
+use super::convert::tag_map;
 use super::snapshot_api::SnapshotApi;
 use super::{Aws, classify, error_code};
 use crate::error::ProviderError;
-use crate::inventory::{Database, Inventory, KeyManager, Kind, Snapshot, tags};
+use crate::inventory::{Database, Inventory, KeyManager, Kind, Snapshot};
 use crate::plan::Action;
 use crate::policy::{RuntimePolicy, Selector};
-
-pub(super) fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-}
-
-pub(super) fn tag_map(list: &[Tag]) -> BTreeMap<String, String> {
-    list.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
-/// A shared snapshot's identifier is its ARN: keep the name.
-fn name_of(id: &str) -> String {
-    id.rsplit(':').next().unwrap_or(id).to_string()
-}
-
-/// The fields both snapshot types share; the kind-specific ones are set by the caller.
-fn snapshot(kind: Kind, id: Option<&str>, arn: Option<&str>, database: Option<&str>) -> Snapshot {
-    Snapshot {
-        id: name_of(id.unwrap_or_default()),
-        arn: arn.unwrap_or_default().to_string(),
-        kind,
-        database: database.unwrap_or_default().to_string(),
-        status: "unknown".into(),
-        snapshot_type: String::new(),
-        created: None,
-        original_created: None,
-        tags: BTreeMap::new(),
-        kms_key_id: None,
-        encrypted: false,
-        engine: None,
-        engine_version: None,
-        option_group: None,
-    }
-}
-
-pub(super) fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {
-    let id = s.db_snapshot_identifier();
-    let mut out = snapshot(
-        Kind::Instance,
-        id,
-        s.db_snapshot_arn(),
-        s.db_instance_identifier(),
-    );
-    out.original_created = time(s.original_snapshot_create_time());
-    out.encrypted = s.encrypted().unwrap_or(false);
-    (out.status, out.snapshot_type) = (text(s.status(), "unknown"), text(s.snapshot_type(), ""));
-    (out.created, out.tags) = (time(s.snapshot_create_time()), tag_map(s.tag_list()));
-    out.kms_key_id = s.kms_key_id().map(str::to_string);
-    out.engine = s.engine().map(str::to_string);
-    out.engine_version = s.engine_version().map(str::to_string);
-    out.option_group = s.option_group_name().map(str::to_string);
-    out
-}
-
-pub(super) fn from_cluster_snapshot(s: &DbClusterSnapshot) -> Snapshot {
-    let (id, arn) = (
-        s.db_cluster_snapshot_identifier(),
-        s.db_cluster_snapshot_arn(),
-    );
-    let mut out = snapshot(Kind::Cluster, id, arn, s.db_cluster_identifier());
-    out.encrypted = s.storage_encrypted().unwrap_or(false);
-    out.status = text(s.status(), "unknown");
-    out.snapshot_type = text(s.snapshot_type(), "");
-    out.created = time(s.snapshot_create_time());
-    out.tags = tag_map(s.tag_list());
-    out.kms_key_id = s.kms_key_id().map(str::to_string);
-    out.engine = s.engine().map(str::to_string);
-    out.engine_version = s.engine_version().map(str::to_string);
-    out
-}
-
-fn text(value: Option<&str>, default: &str) -> String {
-    value.unwrap_or(default).to_string()
-}
 
 /// Which snapshots to list.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,10 +20,6 @@ enum Listing {
     Manual,
     /// Snapshots other accounts share with this one.
     Shared,
-}
-
-pub(super) fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
 }
 
 /// Every manual snapshot (both kinds) of this account in `region`, with its tags.
@@ -253,7 +168,7 @@ async fn key_managers(
 ) -> BTreeMap<String, KeyManager> {
     let keys: BTreeSet<&str> = snapshots
         .iter()
-        .filter(|s| s.encrypted && s.tag(tags::POLICY) == Some(policy.id.as_str()))
+        .filter(|s| s.encrypted && policy.is_tagged(s))
         .filter(|s| crate::plan::share::needs_share(policy, s))
         .filter_map(|s| s.kms_key_id.as_deref())
         .collect();
@@ -375,7 +290,7 @@ pub async fn list_inventory(
         }
         (role, action) => {
             return Err(ProviderError::new(
-                crate::error::ErrorKind::InputInvalid,
+                crate::error::ErrorName::InputInvalid,
                 format!(
                     "action {action} does not apply to a {} policy",
                     role.as_str()

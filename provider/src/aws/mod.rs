@@ -2,6 +2,7 @@
 //! inventory listing and the application of a plan.
 
 pub mod apply;
+mod convert;
 mod deployed;
 pub mod drill_api;
 pub mod drill_records;
@@ -31,7 +32,7 @@ use aws_sdk_rds::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use chrono::{DateTime, Utc};
 
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 
 /// Attempts per AWS call (the SDK's adaptive retry strategy: throttling, 5xx, timeouts and
 /// connection errors are retried with backoff, and after throttling the client slows its own
@@ -336,7 +337,7 @@ where
         ),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return ProviderError::new(
-                ErrorKind::TransientAwsError,
+                ErrorName::TransientAwsError,
                 format!(
                     "{context}: {}",
                     aws_sdk_rds::error::DisplayErrorContext(&err)
@@ -352,7 +353,7 @@ where
         "Throttling"
         | "ThrottlingException"
         | "RequestLimitExceeded"
-        | "TooManyRequestsException" => ErrorKind::Throttled,
+        | "TooManyRequestsException" => ErrorName::Throttled,
         "AccessDenied"
         | "AccessDeniedException"
         | "UnauthorizedOperation"
@@ -360,22 +361,22 @@ where
         | "KMSKeyNotAccessibleFault"
         | "InvalidClientTokenId"
         | "ExpiredToken"
-        | "NotAuthorized" => ErrorKind::AccessDenied,
+        | "NotAuthorized" => ErrorName::AccessDenied,
         "SnapshotQuotaExceeded" | "SnapshotQuotaExceededFault" | "SharedSnapshotQuotaExceeded" => {
-            ErrorKind::QuotaExceeded
+            ErrorName::QuotaExceeded
         }
         "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => {
-            ErrorKind::DatabaseNotAvailable
+            ErrorName::DatabaseNotAvailable
         }
         "InvalidDBSnapshotState"
         | "InvalidDBSnapshotStateFault"
-        | "InvalidDBClusterSnapshotStateFault" => ErrorKind::SnapshotPending,
+        | "InvalidDBClusterSnapshotStateFault" => ErrorName::SnapshotPending,
         "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => {
-            ErrorKind::DatabaseNotFound
+            ErrorName::DatabaseNotFound
         }
-        "InternalFailure" | "InternalError" | "ServiceUnavailable" => ErrorKind::TransientAwsError,
-        _ if server_fault => ErrorKind::TransientAwsError,
-        _ => ErrorKind::AwsError,
+        "InternalFailure" | "InternalError" | "ServiceUnavailable" => ErrorName::TransientAwsError,
+        _ if server_fault => ErrorName::TransientAwsError,
+        _ => ErrorName::AwsError,
     };
     ProviderError::new(kind, format!("{context}: {code}: {message}"))
 }
@@ -424,19 +425,19 @@ mod tests {
     #[test]
     fn server_faults_are_transient_and_codes_decide_otherwise() {
         let kind = |status, code| classify(service_error(status, code), "listing").kind;
-        assert_eq!(kind(503, None), ErrorKind::TransientAwsError);
+        assert_eq!(kind(503, None), ErrorName::TransientAwsError);
         assert_eq!(
             kind(500, Some("SomethingNew")),
-            ErrorKind::TransientAwsError
+            ErrorName::TransientAwsError
         );
         assert_eq!(
             kind(502, Some("InternalFailure")),
-            ErrorKind::TransientAwsError
+            ErrorName::TransientAwsError
         );
-        assert_eq!(kind(400, Some("Throttling")), ErrorKind::Throttled);
-        assert_eq!(kind(403, Some("AccessDenied")), ErrorKind::AccessDenied);
-        assert_eq!(kind(400, Some("SomethingNew")), ErrorKind::AwsError);
-        assert_eq!(kind(400, None), ErrorKind::AwsError);
+        assert_eq!(kind(400, Some("Throttling")), ErrorName::Throttled);
+        assert_eq!(kind(403, Some("AccessDenied")), ErrorName::AccessDenied);
+        assert_eq!(kind(400, Some("SomethingNew")), ErrorName::AwsError);
+        assert_eq!(kind(400, None), ErrorName::AwsError);
         let message = classify(service_error(503, None), "listing DB snapshots").message;
         assert!(
             message.starts_with("listing DB snapshots: Unknown"),

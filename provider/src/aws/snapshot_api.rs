@@ -4,9 +4,9 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
-use super::list::{filter, from_cluster_snapshot, from_instance_snapshot};
+use super::convert::{filter, from_cluster_snapshot, from_instance_snapshot};
 use super::{classify, error_code};
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::inventory::{Kind, Snapshot, tags};
 
 /// `Err(None)` marks "already done" (by a concurrent run); `Err(Some(e))` a real failure.
@@ -42,7 +42,7 @@ fn rds_tags(pairs: &[(String, String)]) -> Result<Vec<Tag>, ProviderError> {
         .find(|(k, _)| !tags::WRITTEN.contains(&k.as_str()))
     {
         return Err(ProviderError::new(
-            ErrorKind::InternalError,
+            ErrorName::InternalError,
             format!("refusing to write tag {key:?}, which is not one of the contract's tag keys"),
         ));
     }

@@ -77,6 +77,6 @@ pub async fn processed_template(
         .await?;
     let body = template.template_body().unwrap_or_default();
     Ok(serde_json::from_str::<Value>(body)
-        .or_else(|_| rds_snapshot_policy_macro::yaml::parse_template(body))
+        .or_else(|_| rds_snapshot_policy_core::yaml::parse_template(body))
         .map_err(|e| format!("the template of stack {stack_id} cannot be read: {e}")))
 }

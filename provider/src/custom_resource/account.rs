@@ -3,8 +3,8 @@
 //! keys the copies need, and the drill's instance class. Pure: `gather` reads the facts.
 //! Each finding is a warning (a failure with `StrictChecks`): the policy still deploys.
 
-use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::account_checks::RDS_SERVICE_LINKED_ROLE;
+use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::account_checks::RDS_SERVICE_LINKED_ROLE;
 
 use super::decide::CheckReport;
 use crate::inventory::Kind;

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rds_snapshot_policy_macro::contract::tags;
-use rds_snapshot_policy_macro::rpo::assumed_copy_spacing;
-use rds_snapshot_policy_macro::spread::{databases_a_region_holds, worst_copy_wait};
+use rds_snapshot_policy_core::contract::tags;
+use rds_snapshot_policy_core::rpo::assumed_copy_spacing;
+use rds_snapshot_policy_core::spread::{databases_a_region_holds, worst_copy_wait};
 
 use super::decide::CheckReport;
 use crate::inventory::{Kind, Snapshot};

@@ -9,7 +9,7 @@ use super::region_load::decide_region_quota;
 use crate::inventory::{Database, Kind};
 use crate::plan::covered_databases;
 use crate::policy::{RuntimePolicy, Selector};
-use rds_snapshot_policy_macro::Role;
+use rds_snapshot_policy_core::Role;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckReport {
@@ -131,7 +131,7 @@ pub fn snapshots_per_database(policy: &RuntimePolicy) -> i64 {
 /// window kept. A changed default does this without the template changing (the DR default
 /// went from 7 days to 6 hours with a daily tier), so the deployment says so.
 pub fn retention_shrinks(old: &RuntimePolicy, new: &RuntimePolicy) -> Option<String> {
-    let human = rds_snapshot_policy_macro::rpo::human;
+    let human = rds_snapshot_policy_core::rpo::human;
     (new.retention() < old.retention()).then(|| {
         let (property, value) = if old.spec.retention_hours.is_some() {
             ("RetentionHours", old.retention().num_hours())
@@ -151,7 +151,7 @@ pub fn retention_shrinks(old: &RuntimePolicy, new: &RuntimePolicy) -> Option<Str
 /// expansion records it in `GeneratedResources`); `None` otherwise, and for resources
 /// expanded before the field existed.
 pub fn unsubscribed(properties: &serde_json::Value) -> Option<String> {
-    use rds_snapshot_policy_macro::contract::generated_properties as generated;
+    use rds_snapshot_policy_core::contract::generated_properties as generated;
     let subscriber = properties
         .get(generated::GENERATED_RESOURCES)?
         .get(generated::NOTIFICATION_SUBSCRIBER)?;
@@ -162,7 +162,7 @@ pub fn unsubscribed(properties: &serde_json::Value) -> Option<String> {
 
 /// Minutes between a policy's snapshots (source) or arriving copies (destination).
 fn arrival_interval(policy: &RuntimePolicy) -> i64 {
-    rds_snapshot_policy_macro::rpo::assumed_copy_spacing(&policy.spec)
+    rds_snapshot_policy_core::rpo::assumed_copy_spacing(&policy.spec)
         .unwrap_or_else(|| policy.backup_interval().num_minutes())
         .max(1)
 }
@@ -533,8 +533,8 @@ fn decide_quota(
                 0 => String::new(),
                 sum => format!(" + {sum} for the tiers"),
             },
-            retention = rds_snapshot_policy_macro::rpo::human(policy.retention()),
-            between = rds_snapshot_policy_macro::rpo::human(
+            retention = rds_snapshot_policy_core::rpo::human(policy.retention()),
+            between = rds_snapshot_policy_core::rpo::human(
                 super::region_load::between_delete_runs(&policy.spec)
             ),
             interval = arrival_interval(policy),
@@ -590,9 +590,7 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
         Some(Ok(load)) => load
             .snapshots
             .iter()
-            .filter(|s| {
-                s.kind == kind && s.tag(crate::inventory::tags::POLICY) == Some(policy.id.as_str())
-            })
+            .filter(|s| s.kind == kind && policy.is_tagged(s))
             .map(|s| policy.database_key(s))
             .collect::<std::collections::BTreeSet<String>>()
             .len(),

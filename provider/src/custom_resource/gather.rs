@@ -3,8 +3,8 @@
 //! The decisions are in `decide`.
 
 use aws_sdk_kms::types::{KeyManagerType, KeyState as KmsKeyState};
-use rds_snapshot_policy_macro::Role;
-use rds_snapshot_policy_macro::contract::{Action, account_checks};
+use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::{Action, account_checks};
 
 use super::account::{self, AccountFacts, DrillClassFacts, TrailFacts};
 use super::decide::{self, CheckReport, DestinationFacts, KeyFacts, KeyState, Quotas, SourceFacts};
@@ -481,7 +481,7 @@ async fn region_load(
     region: &str,
 ) -> Result<RegionLoad, String> {
     use crate::identity::{is_policy_resource_type, policy_id_of};
-    use rds_snapshot_policy_macro::contract::generated_properties as generated;
+    use rds_snapshot_policy_core::contract::generated_properties as generated;
     let stacks_region = stack_region(aws, policy);
     let resources = stack_resources(aws, &stacks_region)
         .await

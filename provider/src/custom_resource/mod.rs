@@ -19,10 +19,10 @@ pub use gather::run_checks;
 pub use key_policy::KeyPolicy;
 pub use respond::{Response, check_response_url, fit_body, public_reason, put_response};
 
-use rds_snapshot_policy_macro::contract::attributes;
-use rds_snapshot_policy_macro::contract::custom_resource as events;
-use rds_snapshot_policy_macro::contract::generated_properties;
-use rds_snapshot_policy_macro::spread;
+use rds_snapshot_policy_core::contract::attributes;
+use rds_snapshot_policy_core::contract::custom_resource as events;
+use rds_snapshot_policy_core::contract::generated_properties;
+use rds_snapshot_policy_core::spread;
 use serde_json::{Map, Value, json};
 
 use crate::aws::Aws;

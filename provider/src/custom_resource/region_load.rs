@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rds_snapshot_policy_macro::contract::tags;
-use rds_snapshot_policy_macro::rpo::{assumed_copy_spacing, human};
-use rds_snapshot_policy_macro::spec::{PolicySpec, Role};
-use rds_snapshot_policy_macro::value::Text;
+use rds_snapshot_policy_core::contract::tags;
+use rds_snapshot_policy_core::rpo::{assumed_copy_spacing, human};
+use rds_snapshot_policy_core::spec::{PolicySpec, Role};
+use rds_snapshot_policy_core::value::Text;
 
 use super::decide::{CheckReport, Quotas};
 use crate::inventory::{Kind, Snapshot};

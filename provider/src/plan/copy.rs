@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::two_step::{self, FirstStep};
 use super::{MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, age};
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
 
@@ -55,8 +55,7 @@ fn mark_delivered(
 ) {
     for copy in inventory.snapshots.iter().filter(|s| {
         s.is_available()
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+            && policy.is_copy(s)
             && s.tag(tags::DELIVERED).is_none()
             && s.created
                 .is_some_and(|c| now - c <= chrono::Duration::hours(DELIVERY_WINDOW_HOURS))
@@ -94,7 +93,7 @@ pub(super) fn plan_copy(
 ) {
     let Some(key) = policy.copy_key() else {
         plan.errors.push(ProviderError::new(
-            ErrorKind::PolicyInvalid,
+            ErrorName::PolicyInvalid,
             format!(
                 "no KMS key for copies in {}: set KmsKeyDestination",
                 policy.destination_region
@@ -116,7 +115,7 @@ pub(super) fn plan_copy(
     let our_copies: BTreeMap<&str, &Snapshot> = inventory
         .snapshots
         .iter()
-        .filter(|s| s.tag(tags::POLICY) == Some(policy.id.as_str()))
+        .filter(|s| policy.is_tagged(s))
         .filter_map(|s| s.tag(tags::SOURCE_ARN).map(|arn| (arn, s)))
         .collect();
     let existing: BTreeMap<(&str, Kind), &Snapshot> = inventory
@@ -223,7 +222,7 @@ pub(super) fn plan_copy(
         }
         if subject.len() > MAX_TAG_VALUE {
             plan.errors.push(ProviderError::new(
-                ErrorKind::InputInvalid,
+                ErrorName::InputInvalid,
                 format!("the ARN of {subject} is longer than a tag value may be, so its copy could not be recorded: shorten the snapshot identifier"),
             ));
             continue;
@@ -351,10 +350,7 @@ fn copy_name(
         return Some(source.id.clone());
     }
     let holder = existing.get(&(source.id.as_str(), source.kind));
-    let ours = holder.is_none_or(|other| {
-        other.tag(tags::POLICY) == Some(policy.id.as_str())
-            && other.tag(tags::COPIED_BY) == Some(tags::TOOL)
-    });
+    let ours = holder.is_none_or(|other| policy.is_copy(other));
     let account = source.source_account()?;
     let name = super::fit_name(&source.id, account, source.kind);
     (ours && free(&name)).then_some(name)
@@ -382,7 +378,7 @@ fn plan_dr_copy(
             subject,
             format!(
                 "{}: {} cross-region copies of {} snapshots are in flight to {}, AWS allows {}; copied on a later run",
-                ErrorKind::CopyLimitReached.name(),
+                ErrorName::CopyLimitReached.name(),
                 flying,
                 from.kind.noun(),
                 policy.destination_region,

@@ -31,11 +31,7 @@ pub(super) fn plan_delete(
     let own: Vec<&Snapshot> = inventory
         .snapshots
         .iter()
-        .filter(|s| {
-            s.snapshot_type == "manual"
-                && s.tag(tags::POLICY) == Some(policy.id.as_str())
-                && s.tag(policy.marker_tag()) == Some(tags::TOOL)
-        })
+        .filter(|s| s.snapshot_type == "manual" && policy.is_made(s))
         .collect();
     let copy_sources: BTreeSet<&str> = inventory
         .snapshots

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::fnv_hex;
 use crate::inventory::{Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, names_database};
-use rds_snapshot_policy_macro::spec::defaults;
+use rds_snapshot_policy_core::spec::defaults;
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
@@ -94,20 +94,62 @@ pub fn drill_targets<'a>(
     inventory: &'a Inventory,
     only: Option<&str>,
 ) -> Vec<&'a Snapshot> {
-    let mut newest: BTreeMap<String, &Snapshot> = BTreeMap::new();
-    for s in inventory.snapshots.iter().filter(|s| {
-        s.is_available()
-            && s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
-            && only.is_none_or(|db| names_database(&policy.database_key(s), db))
-            && !policy.is_retired(&policy.database_key(s))
-    }) {
-        let entry = newest.entry(policy.database_key(s)).or_insert(s);
-        if s.recovery_point() > entry.recovery_point() {
-            *entry = s;
-        }
+    super::newest_by_database(
+        policy,
+        inventory.snapshots.iter().filter(|s| {
+            s.is_available()
+                && policy.is_copy(s)
+                && only.is_none_or(|db| names_database(&policy.database_key(s), db))
+                && !policy.is_retired(&policy.database_key(s))
+        }),
+    )
+    .into_values()
+    .collect()
+}
+
+/// The DR copy a restore (`rds-snapshot-policy restore`) starts from: this policy's newest
+/// available copy of `database` at or before `point` (None: the newest), and the database's
+/// key. A name that two source accounts share is refused: the user names one as
+/// `<account>/<database>`.
+pub fn restore_candidate<'a>(
+    policy: &RuntimePolicy,
+    inventory: &'a Inventory,
+    database: &str,
+    point: Option<DateTime<Utc>>,
+) -> Result<(String, &'a Snapshot), String> {
+    let candidates: Vec<&Snapshot> = inventory
+        .snapshots
+        .iter()
+        .filter(|s| {
+            s.is_available()
+                && policy.is_copy(s)
+                && names_database(&policy.database_key(s), database)
+                && point.is_none_or(|p| s.recovery_point().is_some_and(|r| r <= p))
+        })
+        .collect();
+    let mut keys: Vec<String> = candidates.iter().map(|s| policy.database_key(s)).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.len() > 1 {
+        return Err(format!(
+            "--database {database} names databases of {} source accounts ({}): name one as <account>/<database>",
+            keys.len(),
+            keys.join(", ")
+        ));
     }
-    newest.into_values().collect()
+    let copy = candidates
+        .into_iter()
+        .max_by_key(|s| s.recovery_point())
+        .ok_or_else(|| {
+            format!(
+                "no available DR copy of {database} for policy {}{}",
+                policy.id,
+                point
+                    .map(|p| format!(" at or before {p}"))
+                    .unwrap_or_default()
+            )
+        })?;
+    Ok((keys.pop().unwrap_or_else(|| database.to_string()), copy))
 }
 
 /// One restore of a drill as RDS shows it: what the evidence (the copy's `drilled` tag, the
@@ -183,8 +225,7 @@ pub fn observe_restore<'a>(
         .find(|s| {
             Some(&s.arn) == restored_from
                 && s.kind == resource.kind
-                && s.tag(tags::POLICY) == Some(policy.id.as_str())
-                && s.tag(tags::COPIED_BY) == Some(tags::TOOL)
+                && policy.is_copy(s)
                 && policy.database_key(s) == database
         })
         .ok_or_else(|| {

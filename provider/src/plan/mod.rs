@@ -15,10 +15,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::error::ProviderError;
-use crate::inventory::{Inventory, Kind, tags};
+use crate::inventory::{Inventory, tags};
 use crate::policy::RuntimePolicy;
 
-pub use rds_snapshot_policy_macro::contract::{Action, KindName, Note, Operation, Step};
+pub use rds_snapshot_policy_core::contract::{Action, Kind, Note, Operation, Step};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -154,10 +154,7 @@ pub(crate) fn is_reencrypted_copy_of(
     original: &crate::inventory::Snapshot,
 ) -> bool {
     use crate::inventory::tags;
-    let ours = |s: &crate::inventory::Snapshot| {
-        s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(policy.marker_tag()) == Some(tags::TOOL)
-    };
+    let ours = |s: &crate::inventory::Snapshot| policy.is_made(s);
     let second = |s: &crate::inventory::Snapshot| s.recovery_point().map(|t| t.timestamp());
     // Two distinct snapshots: a copy tagged as re-encrypted from itself would otherwise be
     // "an original with an available copy" and deleted whatever its age (issue 29).
@@ -169,6 +166,22 @@ pub(crate) fn is_reencrypted_copy_of(
         && copy.tag(tags::REENCRYPTED_FROM) == Some(original.id.as_str())
         && second(copy).is_some()
         && second(copy) == second(original)
+}
+
+/// The newest snapshot (by recovery point; the first seen on a tie) of each database, as
+/// `policy` keys its databases (`RuntimePolicy::database_key`).
+pub fn newest_by_database<'a>(
+    policy: &RuntimePolicy,
+    snapshots: impl IntoIterator<Item = &'a crate::inventory::Snapshot>,
+) -> std::collections::BTreeMap<String, &'a crate::inventory::Snapshot> {
+    let mut newest = std::collections::BTreeMap::new();
+    for s in snapshots {
+        let entry = newest.entry(policy.database_key(s)).or_insert(s);
+        if s.recovery_point() > entry.recovery_point() {
+            *entry = s;
+        }
+    }
+    newest
 }
 
 /// Formats an age the way people read it: `3 days 4 hours`, `25 minutes`.
@@ -203,7 +216,7 @@ pub fn accounts_digest(accounts: &[String]) -> String {
 mod naming_tests {
     use super::*;
     use chrono::TimeZone;
-    use rds_snapshot_policy_macro::spec::is_db_identifier;
+    use rds_snapshot_policy_core::spec::is_db_identifier;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 24, 7, 0, 0).unwrap()

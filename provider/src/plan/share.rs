@@ -9,7 +9,7 @@
 use super::{
     MULTI_AZ_CLUSTER_NOT_COPIED, Operation, Plan, accounts_digest, is_reencrypted_copy_of,
 };
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use std::collections::BTreeMap;
 
 use crate::inventory::{Inventory, KeyManager, Kind, Snapshot, tags};
@@ -44,7 +44,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
         let ids: Vec<&str> = value.split(' ').collect();
         if !ids
             .iter()
-            .all(|id| rds_snapshot_policy_macro::spec::is_account_id(id))
+            .all(|id| rds_snapshot_policy_core::spec::is_account_id(id))
         {
             return Recorded::Digest;
         }
@@ -83,9 +83,7 @@ pub fn record_tags(accounts: &[String], had_second: bool) -> Vec<(String, String
 
 /// A manual snapshot this policy took (its tag and the tool's marker): what it shares and audits.
 pub fn is_own(policy: &RuntimePolicy, snapshot: &Snapshot) -> bool {
-    snapshot.snapshot_type == "manual"
-        && snapshot.tag(tags::POLICY) == Some(policy.id.as_str())
-        && snapshot.tag(tags::CREATED_BY) == Some(tags::TOOL)
+    snapshot.snapshot_type == "manual" && policy.is_marked(snapshot, tags::CREATED_BY)
 }
 
 /// The accounts (or `all`) AWS says may restore `snapshot` that the tool did not share it
@@ -211,7 +209,7 @@ fn plan_reencrypt(
             }
         }
         Some(_) => plan.errors.push(ProviderError::new(
-            ErrorKind::PolicyInvalid,
+            ErrorName::PolicyInvalid,
             format!(
                 "snapshot {subject} must be re-encrypted as {name}, but a snapshot of that name exists that is not its copy by this policy: rename or delete it"
             ),
@@ -296,7 +294,7 @@ pub(super) fn plan_share(plan: &mut Plan, policy: &RuntimePolicy, inventory: &In
                 continue;
             }
             plan.errors.push(ProviderError::new(
-                ErrorKind::EncryptionNotShareable,
+                ErrorName::EncryptionNotShareable,
                 format!(
                     "snapshot {subject} of {} is encrypted with the AWS-managed key {key}, which AWS does not allow to share with another account: encrypt the database with a customer-managed key that the DR account may use",
                     snapshot.database_key()

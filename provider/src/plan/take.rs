@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Operation, Plan, age, policy_snapshot_name, snapshot_name};
-use crate::error::{ErrorKind, ProviderError};
+use crate::error::{ErrorName, ProviderError};
 use crate::inventory::{Database, Inventory, Kind, Snapshot, tags};
 use crate::policy::{RuntimePolicy, Selector};
 
@@ -77,7 +77,7 @@ fn targets<'a>(
                     _ => Kind::Instance,
                 };
                 plan.errors.push(ProviderError::new(
-                    ErrorKind::DatabaseNotFound,
+                    ErrorName::DatabaseNotFound,
                     format!(
                         "{} {id} does not exist in {}",
                         kind.noun(),
@@ -116,10 +116,11 @@ pub(super) fn plan_take(
     // This policy's snapshots by database, and every snapshot by name: one pass over the
     // inventory instead of one per database.
     let mut own_by_db: BTreeMap<(&str, Kind), Vec<&Snapshot>> = BTreeMap::new();
-    for s in inventory.snapshots.iter().filter(|s| {
-        s.tag(tags::POLICY) == Some(policy.id.as_str())
-            && s.tag(tags::CREATED_BY) == Some(tags::TOOL)
-    }) {
+    for s in inventory
+        .snapshots
+        .iter()
+        .filter(|s| policy.is_marked(s, tags::CREATED_BY))
+    {
         own_by_db
             .entry((s.database_key(), s.kind))
             .or_default()
@@ -192,7 +193,7 @@ pub(super) fn plan_take(
             .unwrap_or("unknown");
         if !matches!(status, "available" | "storage-optimization") {
             plan.errors.push(ProviderError::new(
-                ErrorKind::DatabaseNotAvailable,
+                ErrorName::DatabaseNotAvailable,
                 format!(
                     "{} {subject} is {status}, not available: no snapshot taken",
                     target.kind.noun()
@@ -200,7 +201,7 @@ pub(super) fn plan_take(
             ));
             continue;
         }
-        let ours = |s: &&Snapshot| s.tag(tags::POLICY) == Some(policy.id.as_str());
+        let ours = |s: &&Snapshot| policy.is_tagged(s);
         let mut name = snapshot_name(&target.id, target.kind, now);
         if by_name
             .get(&(name.as_str(), target.kind))
@@ -217,7 +218,7 @@ pub(super) fn plan_take(
                 );
             } else {
                 plan.errors.push(ProviderError::new(
-                    ErrorKind::SnapshotNameTaken,
+                    ErrorName::SnapshotNameTaken,
                     format!("snapshot {name} of {subject} already exists and is not this policy's"),
                 ));
             }

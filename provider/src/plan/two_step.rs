@@ -28,7 +28,7 @@ pub(super) fn first_copies<'a>(
     inventory
         .staged
         .iter()
-        .filter(|s| s.tag(tags::POLICY) == Some(policy.id.as_str()))
+        .filter(|s| policy.is_tagged(s))
         .filter_map(|s| s.tag(tags::SOURCE_ARN).map(|arn| (arn, s)))
         .collect()
 }

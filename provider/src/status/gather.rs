@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Duration, Utc};
-use rds_snapshot_policy_macro::contract::{Action, metrics};
-use rds_snapshot_policy_macro::spec::{PolicySpec, Role};
+use rds_snapshot_policy_core::contract::{Action, metrics};
+use rds_snapshot_policy_core::spec::{PolicySpec, Role};
 use serde_json::Value;
 
 use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
@@ -377,7 +377,7 @@ pub async fn gather_side(
         let snapshots: Vec<_> = inventory
             .snapshots
             .into_iter()
-            .filter(|s| s.tag(crate::inventory::tags::POLICY) == Some(policy.id.as_str()))
+            .filter(|s| policy.is_tagged(s))
             .collect();
         let covered = if policy.role() == Role::Source {
             list_databases(aws, &policy.source_region, &policy.selector)

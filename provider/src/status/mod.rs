@@ -12,8 +12,8 @@ pub use render::{html, markdown, text};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rds_snapshot_policy_macro::contract::{drill_records, tags};
-use rds_snapshot_policy_macro::spec::Role;
+use rds_snapshot_policy_core::contract::{drill_records, tags};
+use rds_snapshot_policy_core::spec::Role;
 use serde::Serialize;
 
 use crate::drill_record::DrillRecord;
@@ -266,7 +266,7 @@ fn row_key(p: &PolicyFacts, s: &Snapshot) -> String {
 }
 
 fn source_row(p: &PolicyFacts, database: &str) -> String {
-    if rds_snapshot_policy_macro::spec::is_account_id(&p.account) {
+    if rds_snapshot_policy_core::spec::is_account_id(&p.account) {
         qualified_database(&p.account, database)
     } else {
         database.to_string()
@@ -388,7 +388,7 @@ pub fn assemble(
         if let (Some(src), Some(d)) = (source, dr) {
             let (kept, copied) = (src.policy.spec.longest_kept(), d.policy.spec.longest_kept());
             if copied < kept {
-                let human = rds_snapshot_policy_macro::rpo::human;
+                let human = rds_snapshot_policy_core::rpo::human;
                 warnings.push(format!(
                     "{name}: DR policy {} keeps its copies for at most {}, less than source policy {} keeps its snapshots ({}): a recovery point the source still holds may already be gone from the DR account; raise the DR policy's RetentionDays or tiers",
                     d.policy.id,

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rds_snapshot_policy_macro::contract::ErrorName;
+use rds_snapshot_policy_core::contract::ErrorName;
 use serde_json::json;
 
 use super::*;
@@ -521,11 +521,11 @@ fn held_deletes_put_the_report_at_risk_and_say_since_when() {
 #[test]
 fn drills_of_a_period_are_listed_from_their_records() {
     use crate::drill_record::DrillRecord;
-    use rds_snapshot_policy_macro::contract::KindName;
+    use rds_snapshot_policy_core::contract::Kind;
     let record = |database: &str, outcome: &str, minutes: Option<i64>| DrillRecord {
         policy: "dr".into(),
         database: database.into(),
-        kind: KindName::Instance,
+        kind: Kind::Instance,
         outcome: outcome.into(),
         restore_minutes: minutes,
         rto_minutes: 180,
