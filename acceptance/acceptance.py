@@ -593,6 +593,9 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.report_dir, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C tears the run down, even when started in the background by a shell without job
+    # control (`nohup ... &`), which starts Python with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.cli_env = None
     if args.emulator:
         import emulator_sandbox  # noqa: PLC0415 - only the emulator mode needs it

@@ -16,8 +16,23 @@ pub enum KeyRef {
 
 const PLACEHOLDERS: &[&str] = &["", "none", "null", "nil", "-", "default", "changeme"];
 
+/// Why a text is not a usable KMS key reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(pub String);
+
+impl From<KeyError> for String {
+    fn from(error: KeyError) -> String {
+        error.0
+    }
+}
+
 /// Classifies `text`, or says why it is not a key reference.
-pub fn classify(text: &str) -> Result<KeyRef, String> {
+pub fn classify(text: &str) -> Result<KeyRef, KeyError> {
+    classify_text(text).map_err(KeyError)
+}
+
+fn classify_text(text: &str) -> Result<KeyRef, String> {
     if PLACEHOLDERS.contains(&text.trim().to_ascii_lowercase().as_str()) {
         return Err(format!(
             "is a placeholder ({text:?}), not a KMS key; remove the property or give the key's ARN"
@@ -167,10 +182,11 @@ mod tests {
             Ok(KeyRef::KeyId)
         );
         assert_eq!(classify("alias/dr-snapshots"), Ok(KeyRef::AliasName));
-        assert!(classify("None").unwrap_err().contains("placeholder"));
+        assert!(classify("None").unwrap_err().0.contains("placeholder"));
         assert!(
             classify("alias/aws/rds")
                 .unwrap_err()
+                .0
                 .contains("AWS-managed")
         );
         assert!(classify("arn:aws:kms:eu-west-1:2222:key/x").is_err());

@@ -26,9 +26,24 @@ impl<'de> Deserialize<'de> for LambdaInput {
     }
 }
 
+/// Why a Lambda event is refused before any work: not JSON, too large, too deep.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EventError(pub String);
+
+impl From<EventError> for String {
+    fn from(error: EventError) -> String {
+        error.0
+    }
+}
+
 impl LambdaInput {
     /// Reads the JSON tree of an event of at most `max_bytes`; the error says why not.
-    pub fn parse(&self, max_bytes: usize) -> Result<Value, String> {
+    pub fn parse(&self, max_bytes: usize) -> Result<Value, EventError> {
+        self.read(max_bytes).map_err(EventError)
+    }
+
+    fn read(&self, max_bytes: usize) -> Result<Value, String> {
         let raw = match self {
             LambdaInput::Raw(raw) => raw.get(),
             LambdaInput::Unreadable(reason) => return Err(reason.clone()),
@@ -57,7 +72,7 @@ mod tests {
         // The runtime deserializes through serde_path_to_error, as here.
         let de = &mut serde_json::Deserializer::from_str(text);
         let input: LambdaInput = serde_path_to_error::deserialize(de).expect("never fails");
-        input.parse(max)
+        input.parse(max).map_err(String::from)
     }
 
     #[test]

@@ -14,12 +14,27 @@ pub enum Schedule {
     Cron { expression: String, cron: Box<Cron> },
 }
 
+/// Why a text is not a schedule EventBridge accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(pub String);
+
+impl From<ScheduleError> for String {
+    fn from(error: ScheduleError) -> String {
+        error.0
+    }
+}
+
 /// How far ahead firings are enumerated to find the longest gap.
 const GAP_WINDOW_DAYS: i64 = 35;
 
 impl Schedule {
     /// Parses and validates `text`; the error says what EventBridge would refuse.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
+        Self::parse_text(text).map_err(ScheduleError)
+    }
+
+    fn parse_text(text: &str) -> Result<Self, String> {
         let trimmed = text.trim();
         if trimmed != text {
             return Err(format!(
@@ -409,7 +424,7 @@ mod tests {
     fn bad(s: &str, needle: &str) {
         match Schedule::parse(s) {
             Ok(_) => panic!("{s} should be refused"),
-            Err(e) => assert!(e.contains(needle), "{s}: {e} lacks {needle:?}"),
+            Err(e) => assert!(e.0.contains(needle), "{s}: {e} lacks {needle:?}"),
         }
     }
     #[test]

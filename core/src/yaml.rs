@@ -3,8 +3,23 @@
 use serde_json::{Map, Number, Value, json};
 use serde_yaml_ng::Value as Yaml;
 
+/// Why a template cannot be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
+impl From<TemplateError> for String {
+    fn from(error: TemplateError) -> String {
+        error.0
+    }
+}
+
 /// Parses JSON or YAML text into a JSON value with intrinsics in their long form.
-pub fn parse_template(text: &str) -> Result<Value, String> {
+pub fn parse_template(text: &str) -> Result<Value, TemplateError> {
+    read_template(text).map_err(TemplateError)
+}
+
+fn read_template(text: &str) -> Result<Value, String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
         return serde_json::from_str::<StrictJson>(text)
@@ -79,8 +94,9 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 /// Renders a template as YAML (intrinsics in long form, which CloudFormation accepts).
 /// YAML text of `value`. Strings a YAML 1.1 reader (PyYAML, cfn-lint, sceptre) would take for
 /// a date, such as `2012-10-17`, are quoted: the YAML 1.2 emitter leaves them plain.
-pub fn to_yaml(value: &Value) -> Result<String, String> {
-    let text = serde_yaml_ng::to_string(value).map_err(|e| format!("cannot render YAML: {e}"))?;
+pub fn to_yaml(value: &Value) -> Result<String, TemplateError> {
+    let text = serde_yaml_ng::to_string(value)
+        .map_err(|e| TemplateError(format!("cannot render YAML: {e}")))?;
     Ok(quote_dates(&text))
 }
 
@@ -207,6 +223,7 @@ mod tests {
         assert!(
             parse_template("A: !Bogus x")
                 .unwrap_err()
+                .0
                 .contains("!Bogus")
         );
     }
@@ -219,7 +236,7 @@ mod strict_tests {
     #[test]
     fn json_duplicate_keys_are_refused() {
         let twice = r#"{"Resources": {"P": {"Type": "A"}, "P": {"Type": "B"}}}"#;
-        let err = parse_template(twice).unwrap_err();
+        let err = parse_template(twice).unwrap_err().0;
         assert!(err.contains("duplicate key \"P\""), "{err}");
         assert!(err.contains("line 1"), "{err}");
         let nested =
@@ -227,6 +244,7 @@ mod strict_tests {
         assert!(
             parse_template(nested)
                 .unwrap_err()
+                .0
                 .contains("duplicate key \"Role\"")
         );
         let fine = parse_template(r#"{"A": [1, 2.5, "x", null, true, {"B": {}}]}"#).unwrap();

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rds_snapshot_policy_core::contract::{
-    DrillInput, DrillRestore, DrillRun, DrillStep, MetricDatum, MetricDimension, Summary, metrics,
+    DrillInput, DrillRestore, DrillRun, DrillStep, MetricDatum, Summary, metrics,
 };
 
 use crate::aws::drill_api::DrillApi;
@@ -317,15 +317,7 @@ async fn drill_age(aws: &Aws, policy: &RuntimePolicy) -> Option<MetricDatum> {
     match measure_drill_age(aws, policy).await {
         Ok(age) => {
             tracing::info!(policy = %policy.id, age_hours = age, "drill age measured");
-            Some(MetricDatum {
-                metric_name: metrics::DRILL_AGE,
-                dimensions: vec![MetricDimension {
-                    name: metrics::DIMENSION_POLICY,
-                    value: policy.id.clone(),
-                }],
-                value: age,
-                unit: "None",
-            })
+            Some(MetricDatum::of_policy(metrics::DRILL_AGE, &policy.id, age))
         }
         Err(e) => {
             tracing::warn!(policy = %policy.id, error = %e.message, "drill records unreadable: no DrillAgeHours published, so the overdue alarm fires");
@@ -360,30 +352,20 @@ async fn cleanup(
 pub fn restore_metrics(policy: &RuntimePolicy, run: &DrillRun) -> Vec<MetricDatum> {
     let mut out = Vec::new();
     let max = run.restores.iter().filter_map(|r| r.minutes).max();
-    let datum = |dimensions: Vec<MetricDimension>, value: i64| MetricDatum {
-        metric_name: metrics::RESTORE_MINUTES,
-        dimensions,
-        value: value as f64,
-        unit: "None",
-    };
-    let policy_dimension = || MetricDimension {
-        name: metrics::DIMENSION_POLICY,
-        value: policy.id.clone(),
-    };
     if let Some(max) = max {
-        out.push(datum(vec![policy_dimension()], max));
+        out.push(MetricDatum::of_policy(
+            metrics::RESTORE_MINUTES,
+            &policy.id,
+            max as f64,
+        ));
     }
     for r in &run.restores {
         if let Some(m) = r.minutes {
-            out.push(datum(
-                vec![
-                    policy_dimension(),
-                    MetricDimension {
-                        name: metrics::DIMENSION_DATABASE,
-                        value: r.database.clone(),
-                    },
-                ],
-                m,
+            out.push(MetricDatum::of_database(
+                metrics::RESTORE_MINUTES,
+                &policy.id,
+                &r.database,
+                m as f64,
             ));
         }
     }

@@ -323,20 +323,15 @@ mod tests {
             .collect();
             tags.insert(tags::DATABASE.into(), db.into());
             Snapshot {
-                id: id.into(),
-                arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{id}"),
-                kind: Kind::Instance,
-                database: db.into(),
-                status: "available".into(),
-                snapshot_type: "manual".into(),
                 created: Some(at(taken)),
                 original_created: Some(at(taken)),
                 tags,
-                kms_key_id: None,
-                encrypted: true,
-                engine: None,
-                engine_version: None,
-                option_group: None,
+                ..Snapshot::manual(
+                    Kind::Instance,
+                    id,
+                    format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{id}"),
+                    db,
+                )
             }
         };
         let inventory = Inventory {

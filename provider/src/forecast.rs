@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use rds_snapshot_policy_core::Role;
+use rds_snapshot_policy_core::contract::MetricDatum;
 use rds_snapshot_policy_core::contract::metrics;
-use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension};
 use rds_snapshot_policy_core::rpo::WorstCase;
 use serde::Serialize;
 
@@ -203,15 +203,7 @@ pub fn waiting_for_a_slot(sources: &[Snapshot], pending: &[Note]) -> Vec<DateTim
 
 /// `RpoForecastMinutes` for the policy's forecast alarm.
 pub fn metric_datum(policy_id: &str, forecast: &Forecast) -> MetricDatum {
-    MetricDatum {
-        metric_name: metrics::RPO_FORECAST,
-        dimensions: vec![MetricDimension {
-            name: metrics::DIMENSION_POLICY,
-            value: policy_id.to_string(),
-        }],
-        value: forecast.minutes as f64,
-        unit: "None",
-    }
+    MetricDatum::of_policy(metrics::RPO_FORECAST, policy_id, forecast.minutes as f64)
 }
 
 impl Forecast {

@@ -38,25 +38,21 @@ fn copy(point: i64, started: i64, delivered: Option<i64>) -> Snapshot {
         tags.insert(tags::DELIVERED.to_string(), at(d).to_rfc3339());
     }
     Snapshot {
-        id: format!("c{point}"),
-        arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:c{point}"),
-        kind: Kind::Instance,
-        database: "orders".into(),
         status: if delivered.is_some() {
             "available"
         } else {
             "copying"
         }
         .into(),
-        snapshot_type: "manual".into(),
         created: Some(at(started)),
         original_created: Some(at(point)),
         tags,
-        kms_key_id: None,
-        encrypted: true,
-        engine: None,
-        engine_version: None,
-        option_group: None,
+        ..Snapshot::manual(
+            Kind::Instance,
+            format!("c{point}"),
+            format!("arn:aws:rds:eu-central-1:222222222222:snapshot:c{point}"),
+            "orders",
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 //! by the delete machine's incident states (a tamper event, an incident alarm) places the hold
 //! first; an operator's `release` (`cli/hold_cmd.rs`) is the only way it is lifted.
 
-use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension, Note, Summary, metrics};
+use rds_snapshot_policy_core::contract::{MetricDatum, Note, Summary, metrics};
 
 use crate::aws::{Aws, hold};
 use crate::error::ProviderError;
@@ -12,15 +12,11 @@ use crate::policy::RuntimePolicy;
 
 /// The `DeletesHeld` datum of a delete run.
 pub fn deletes_held_metric(policy: &RuntimePolicy, held: bool) -> MetricDatum {
-    MetricDatum {
-        metric_name: metrics::DELETES_HELD,
-        dimensions: vec![MetricDimension {
-            name: metrics::DIMENSION_POLICY,
-            value: policy.id.clone(),
-        }],
-        value: if held { 1.0 } else { 0.0 },
-        unit: "None",
-    }
+    MetricDatum::of_policy(
+        metrics::DELETES_HELD,
+        &policy.id,
+        if held { 1.0 } else { 0.0 },
+    )
 }
 
 /// For a delete task of `machine`: places the hold when the task asks (`requested`, the

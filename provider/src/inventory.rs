@@ -62,6 +62,33 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A manual, encrypted, available snapshot known by its names only: no times, tags, key or
+    /// engine. RDS's answers (`aws/convert.rs`) set the real status, type and encryption
+    /// right after; tests set what their case is about.
+    pub fn manual(
+        kind: Kind,
+        id: impl Into<String>,
+        arn: impl Into<String>,
+        database: impl Into<String>,
+    ) -> Self {
+        Snapshot {
+            id: id.into(),
+            arn: arn.into(),
+            kind,
+            database: database.into(),
+            status: "available".into(),
+            snapshot_type: "manual".into(),
+            created: None,
+            original_created: None,
+            tags: BTreeMap::new(),
+            kms_key_id: None,
+            encrypted: true,
+            engine: None,
+            engine_version: None,
+            option_group: None,
+        }
+    }
+
     /// A snapshot of a Multi-AZ DB cluster: AWS does not copy these (no cross-region or
     /// cross-account copy), so a DR copy cannot be made.
     pub fn is_multi_az_cluster(&self) -> bool {

@@ -11,6 +11,7 @@ pub mod hold;
 pub mod identity;
 pub mod inventory;
 pub mod lambda;
+pub mod measure;
 pub mod plan;
 pub mod policy;
 pub mod provenance;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use rds_snapshot_policy_core::Role;
-use rds_snapshot_policy_core::contract::{MetricDatum, MetricDimension, metrics};
+use rds_snapshot_policy_core::contract::{MetricDatum, metrics};
 
 use crate::inventory::Inventory;
 use crate::policy::RuntimePolicy;
@@ -41,15 +41,11 @@ pub fn unexpected_shares_metric(
     sharers: &BTreeMap<String, usize>,
 ) -> Option<MetricDatum> {
     (policy.role() == Role::Destination && policy.spec.copies_across_accounts()).then(|| {
-        MetricDatum {
-            metric_name: metrics::UNEXPECTED_SHARES,
-            dimensions: vec![MetricDimension {
-                name: metrics::DIMENSION_POLICY,
-                value: policy.id.clone(),
-            }],
-            value: sharers.values().sum::<usize>() as f64,
-            unit: "None",
-        }
+        MetricDatum::of_policy(
+            metrics::UNEXPECTED_SHARES,
+            &policy.id,
+            sharers.values().sum::<usize>() as f64,
+        )
     })
 }
 
@@ -78,15 +74,11 @@ pub fn shared_outside_metric(
     policy: &RuntimePolicy,
     found: &BTreeMap<String, Vec<String>>,
 ) -> MetricDatum {
-    MetricDatum {
-        metric_name: metrics::SHARED_OUTSIDE_POLICY,
-        dimensions: vec![MetricDimension {
-            name: metrics::DIMENSION_POLICY,
-            value: policy.id.clone(),
-        }],
-        value: found.len() as f64,
-        unit: "None",
-    }
+    MetricDatum::of_policy(
+        metrics::SHARED_OUTSIDE_POLICY,
+        &policy.id,
+        found.len() as f64,
+    )
 }
 
 /// Snapshots a share run's summary names as shared outside the tool (the metric counts all).

@@ -90,20 +90,14 @@ fn copy(id: &str, database: &str, policy: &str) -> Snapshot {
     tags_map.insert(tags::COPIED_BY.to_string(), tags::TOOL.to_string());
     tags_map.insert(tags::DATABASE.to_string(), database.to_string());
     Snapshot {
-        id: id.to_string(),
-        arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{id}"),
-        kind: Kind::Instance,
-        database: database.to_string(),
-        status: "available".into(),
-        snapshot_type: "manual".into(),
         created: Some(t0() - Duration::days(1)),
-        original_created: None,
         tags: tags_map,
-        kms_key_id: None,
-        encrypted: true,
-        engine: None,
-        engine_version: None,
-        option_group: None,
+        ..Snapshot::manual(
+            Kind::Instance,
+            id.to_string(),
+            format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{id}"),
+            database.to_string(),
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! `rds-snapshot-policy plan ACTION --policy FILE` and `run ACTION --policy FILE`.
 
+use super::error::CliError;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -41,7 +42,7 @@ pub struct ActionArgs {
     pub max_seconds: Option<u64>,
 }
 
-fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, String> {
+fn load_policy(args: &ActionArgs, region: &str) -> Result<RuntimePolicy, CliError> {
     load_policy_file(
         &args.policy,
         args.policy_id.as_deref(),
@@ -75,7 +76,7 @@ pub(super) fn load_policy_file(
     resource: Option<&str>,
     region: &str,
     params: &[(String, String)],
-) -> Result<RuntimePolicy, String> {
+) -> Result<RuntimePolicy, CliError> {
     let path = file.display().to_string();
     let text =
         std::fs::read_to_string(file).map_err(|e| format!("cannot read policy {path}: {e}"))?;
@@ -92,7 +93,7 @@ pub(super) fn load_policy_file(
                     } else {
                         policies.join(", ")
                     }
-                ));
+                ).into());
             }
             None => {
                 return Err(format!(
@@ -102,7 +103,7 @@ pub(super) fn load_policy_file(
                     } else {
                         policies.join(", ")
                     }
-                ));
+                ).into());
             }
         };
         value = resolve_parameters(&value["Resources"][&chosen], &value, params, region)
@@ -110,11 +111,13 @@ pub(super) fn load_policy_file(
     } else if !params.is_empty() {
         return Err(format!(
             "{path}: --param needs a template (with Parameters); this file is a single policy"
-        ));
+        )
+        .into());
     } else if let Some(name) = resource {
         return Err(format!(
             "{path}: --resource {name} needs a template; this file is a single policy"
-        ));
+        )
+        .into());
     }
     if value.get("Type").and_then(Value::as_str)
         == Some(rds_snapshot_policy_core::contract::RESOURCE_TYPE)
@@ -127,10 +130,10 @@ pub(super) fn load_policy_file(
     if value.get("PolicyId").is_none() && value.is_object() {
         return Err(format!(
             "{path}: no PolicyId: add `PolicyId: <id>` to the policy or pass --policy-id ID. The PolicyId decides which snapshots are this policy's; a deployed policy without one has `<stack name>-<logical ID>`"
-        ));
+        ).into());
     }
     RuntimePolicy::from_properties(&value, region, None)
-        .map_err(|e| format!("{path}: {}", e.message))
+        .map_err(|e| format!("{path}: {}", e.message).into())
 }
 
 /// Whether a declared parameter's value is a list (CloudFormation passes it split at commas).
@@ -151,7 +154,7 @@ fn resolve_parameters(
     template: &Value,
     params: &[(String, String)],
     region: &str,
-) -> Result<Value, String> {
+) -> Result<Value, CliError> {
     let declared = template.get("Parameters").and_then(Value::as_object);
     let mut values: std::collections::BTreeMap<String, (String, bool)> = Default::default();
     for (name, decl) in declared.into_iter().flatten() {
@@ -166,9 +169,9 @@ fn resolve_parameters(
     }
     for (key, value) in params {
         let Some(decl) = declared.and_then(|d| d.get(key)) else {
-            return Err(format!(
-                "--param {key}: the template declares no parameter {key:?}"
-            ));
+            return Err(
+                format!("--param {key}: the template declares no parameter {key:?}").into(),
+            );
         };
         values.insert(key.clone(), (value.clone(), is_list_parameter(decl)));
     }
@@ -244,7 +247,7 @@ fn resolve_parameters(
     Ok(walk(resource, &lookup, 0))
 }
 
-async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), String> {
+async fn setup(args: &ActionArgs) -> Result<(Aws, RuntimePolicy), CliError> {
     let (mut aws, region) = super::connect::connect(None).await?;
     if let Some(seconds) = args.max_seconds {
         let budget = std::time::Duration::from_secs(seconds);
@@ -335,7 +338,7 @@ fn print_summary(summary: &Summary, policy: &RuntimePolicy) {
 }
 
 /// `plan`: lists and decides, writes nothing. Exit 1 if the plan holds errors.
-pub async fn plan(args: &ActionArgs) -> Result<(), String> {
+pub async fn plan(args: &ActionArgs) -> Result<(), CliError> {
     let now = parse_now(args.now.as_deref()).map_err(|e| e.message)?;
     let (aws, policy) = setup(args).await?;
     let (plan, _) = plan_action(&aws, args.action, &policy, now)
@@ -362,18 +365,18 @@ pub async fn plan(args: &ActionArgs) -> Result<(), String> {
         );
     }
     match plan.errors.first() {
-        Some(_) => Err(format!("the plan has {} error(s)", plan.errors.len())),
+        Some(_) => Err(format!("the plan has {} error(s)", plan.errors.len()).into()),
         None => Ok(()),
     }
 }
 
 /// `run`: lists, plans and applies. Exit 1 if anything failed.
-pub async fn run(args: &ActionArgs) -> Result<(), String> {
+pub async fn run(args: &ActionArgs) -> Result<(), CliError> {
     let now = parse_now(args.now.as_deref()).map_err(|e| e.message)?;
     let (aws, policy) = setup(args).await?;
     let (result, summary) = match run_action(&aws, args.action, &policy, now, false).await {
         Ok(summary) => (Ok(()), Some(summary)),
-        Err((error, summary)) => (Err(error.to_string()), summary),
+        Err((error, summary)) => (Err(error.to_string().into()), summary),
     };
     if let Some(summary) = &summary {
         if args.json {

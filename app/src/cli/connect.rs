@@ -2,6 +2,7 @@
 //! naming the fix: an unknown profile, no region, an endpoint that does not answer. The SDK's
 //! own details are shown with `--verbose`.
 
+use super::error::CliError;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,7 @@ const EMULATOR_HINT: &str =
 
 /// Clients for `profile` (or `AWS_PROFILE`, or the default chain) and their region, once the
 /// profile exists and a region is set (no network call: see `reachable`).
-pub async fn connect(profile: Option<&str>) -> Result<(Aws, String), String> {
+pub async fn connect(profile: Option<&str>) -> Result<(Aws, String), CliError> {
     let named = profile
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
@@ -36,7 +37,7 @@ pub async fn connect(profile: Option<&str>) -> Result<(Aws, String), String> {
 
 /// A configured endpoint (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`) accepts connections.
 /// Called after the command's own input is read, so that input errors come first.
-pub fn reachable(aws: &Aws) -> Result<(), String> {
+pub fn reachable(aws: &Aws) -> Result<(), CliError> {
     match aws.endpoint_url() {
         Some(url) => check_endpoint(&url),
         None => Ok(()),
@@ -71,7 +72,7 @@ fn sections(path: &PathBuf) -> Vec<String> {
 /// Whether `name` is a profile of the shared config or credentials file (AWS CLI user guide,
 /// "Configuration and credential file settings": `[profile NAME]` in config, `[NAME]` in
 /// credentials, `[default]` in both).
-pub fn check_profile(name: &str) -> Result<(), String> {
+pub fn check_profile(name: &str) -> Result<(), CliError> {
     let config = shared_file("AWS_CONFIG_FILE", "config");
     let credentials = shared_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     let in_config = sections(&config)
@@ -85,7 +86,7 @@ pub fn check_profile(name: &str) -> Result<(), String> {
         "AWS profile {name} is not in {} or {}: check its name (`aws configure list-profiles` lists them); {EMULATOR_HINT}",
         config.display(),
         credentials.display()
-    ))
+    ).into())
 }
 
 /// `host:port` of an endpoint URL (`http://127.0.0.1:5000/`, `https://rds.example`).
@@ -109,15 +110,16 @@ fn authority(url: &str) -> Option<(String, u16)> {
 
 /// A configured endpoint (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`) must accept a
 /// connection: the SDK would otherwise retry for seconds and end in a dump.
-fn check_endpoint(url: &str) -> Result<(), String> {
+fn check_endpoint(url: &str) -> Result<(), CliError> {
     let Some((host, port)) = authority(url) else {
         return Err(format!(
             "the AWS endpoint {url} is not a URL (AWS_ENDPOINT_URL or a profile's endpoint_url)"
-        ));
+        )
+        .into());
     };
     let addresses: Vec<_> = match (host.as_str(), port).to_socket_addrs() {
         Ok(addresses) => addresses.collect(),
-        Err(e) => return Err(format!("cannot resolve the AWS endpoint {url}: {e}")),
+        Err(e) => return Err(format!("cannot resolve the AWS endpoint {url}: {e}").into()),
     };
     let mut last = None;
     for address in &addresses {
@@ -136,7 +138,7 @@ fn check_endpoint(url: &str) -> Result<(), String> {
         format!(
             "cannot reach the AWS endpoint {url} ({cause}): check AWS_ENDPOINT_URL or the profile's endpoint_url, the network and the proxy"
         )
-    })
+    }.into())
 }
 
 /// An error as the CLI prints it: SDK dispatch dumps (connection and TLS failures) become one

@@ -2,6 +2,7 @@
 //! `rds-snapshot-policy restore --policy FILE --database DB --target-id ID` (a failover:
 //! restores for real and leaves the instance).
 
+use super::error::CliError;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,7 @@ async fn setup(
     file: &std::path::Path,
     id: Option<&str>,
     resource: Option<&str>,
-) -> Result<(Aws, RuntimePolicy), String> {
+) -> Result<(Aws, RuntimePolicy), CliError> {
     let (aws, region) = super::connect::connect(None).await?;
     let policy = load_policy_file(file, id, resource, &region, &[])?;
     super::connect::reachable(&aws)?;
@@ -102,7 +103,8 @@ async fn setup(
         return Err(format!(
             "{}: drills and restores use a DR (Destination) policy",
             file.display()
-        ));
+        )
+        .into());
     }
     Ok((aws, policy))
 }
@@ -118,7 +120,7 @@ fn step_input(
     }
 }
 
-pub async fn drill(args: &DrillArgs) -> Result<(), String> {
+pub async fn drill(args: &DrillArgs) -> Result<(), CliError> {
     let (aws, mut policy) = setup(
         &args.policy,
         args.policy_id.as_deref(),
@@ -128,10 +130,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
     // A local drill runs even if the file turns the scheduled one off.
     policy.spec.restore_drill = Some(true);
     // Its records go where the stack's drills write theirs; without a stack, created here.
-    if ensure_group(&aws, &policy)
-        .await
-        .map_err(|e| format!("{}: {}", e.kind, e.message))?
-    {
+    if ensure_group(&aws, &policy).await? {
         eprintln!(
             "drill: created the drill-record log group {} (10 years' retention; a deployed policy's stack creates it)",
             rds_snapshot_policy_core::contract::drill_records::log_group(&policy.id)
@@ -139,9 +138,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
     }
     let began = Instant::now();
     let only = args.database.as_deref();
-    let started = run_drill_step(&aws, &policy, &step_input(DrillStep::Start, None), only)
-        .await
-        .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+    let started = run_drill_step(&aws, &policy, &step_input(DrillStep::Start, None), only).await?;
     let mut run = started.drill.ok_or("the drill started nothing")?;
     for r in &run.restores {
         eprintln!(
@@ -149,7 +146,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
             r.database, r.snapshot, r.identifier
         );
     }
-    let outcome: Result<(), String> = loop {
+    let outcome: Result<(), CliError> = loop {
         tokio::time::sleep(Duration::from_secs(args.wait_seconds)).await;
         match run_drill_step(
             &aws,
@@ -160,7 +157,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
         .await
         {
             Ok(s) => run = s.drill.unwrap_or(run),
-            Err(e) => break Err(format!("{}: {}", e.kind, e.message)),
+            Err(e) => break Err(format!("{}: {}", e.kind, e.message).into()),
         }
         if run.ready {
             break Ok(());
@@ -169,7 +166,8 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
             break Err(format!(
                 "RtoMinutes ({}) passed before every restore was available",
                 policy.spec.rto()
-            ));
+            )
+            .into());
         }
     };
     let step = if outcome.is_ok() {
@@ -213,7 +211,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), String> {
     outcome
 }
 
-pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
+pub async fn restore(args: &RestoreArgs) -> Result<(), CliError> {
     let (aws, policy) = setup(
         &args.policy,
         args.policy_id.as_deref(),
@@ -228,9 +226,7 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
                 .with_timezone(&Utc),
         ),
     };
-    let inventory = list_inventory(&aws, Action::Drill, &policy)
-        .await
-        .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+    let inventory = list_inventory(&aws, Action::Drill, &policy).await?;
     let (database, copy) = restore_candidate(&policy, &inventory, &args.database, point)?;
     let class = args
         .instance_class
@@ -254,14 +250,10 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
         tags: failover_tags(&policy, &database),
     };
     api.restore_as(copy, &args.target_id, target.clone())
-        .await
-        .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+        .await?;
     let requested = began.elapsed();
     let status = loop {
-        let status = api
-            .status(&args.target_id, copy.kind, &target)
-            .await
-            .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+        let status = api.status(&args.target_id, copy.kind, &target).await?;
         if status.available {
             break status;
         }

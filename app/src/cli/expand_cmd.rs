@@ -1,5 +1,6 @@
 //! `rds-snapshot-policy expand TEMPLATE`.
 
+use super::error::CliError;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ pub struct ExpandArgs {
     pub provider_function: String,
 }
 
-pub fn run(args: &ExpandArgs) -> Result<(), String> {
+pub fn run(args: &ExpandArgs) -> Result<(), CliError> {
     let source = args.template.display().to_string();
     let text = if source == "-" {
         let mut buf = String::new();
@@ -61,7 +62,7 @@ pub fn run(args: &ExpandArgs) -> Result<(), String> {
         if !declared.is_some_and(|d| d.contains_key(key)) {
             return Err(format!(
                 "--param {key}: the template declares no parameter {key:?} (CloudFormation would refuse it)"
-            ));
+            ).into());
         }
         parameters.insert(key.clone(), Value::String(value.clone()));
     }
@@ -118,9 +119,7 @@ pub(super) fn parse_region(text: &str) -> Result<String, String> {
     if is_region(text) {
         Ok(text.to_string())
     } else {
-        Err(format!(
-            "must be an AWS region such as eu-west-1, got {text:?}"
-        ))
+        Err(format!("must be an AWS region such as eu-west-1, got {text:?}"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `rds-snapshot-policy guard --policy FILE`: a service control policy that protects the
 //! policy's recovery points, keys and provider from everyone but the provider's role.
 
+use super::error::CliError;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -31,15 +32,15 @@ pub struct GuardArgs {
     pub exempt: Vec<String>,
 }
 
-fn check_arn(arn: &str, service: &str, flag: &str) -> Result<(), String> {
+fn check_arn(arn: &str, service: &str, flag: &str) -> Result<(), CliError> {
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() < 6 || parts[0] != "arn" || parts[2] != service {
-        return Err(format!("{flag} {arn:?} is not an {service} ARN"));
+        return Err(format!("{flag} {arn:?} is not an {service} ARN").into());
     }
     Ok(())
 }
 
-pub fn run(args: &GuardArgs) -> Result<(), String> {
+pub fn run(args: &GuardArgs) -> Result<(), CliError> {
     for key in &args.keys {
         check_arn(key, "kms", "--key")?;
     }
@@ -61,7 +62,7 @@ pub fn run(args: &GuardArgs) -> Result<(), String> {
     if size > SCP_MAX_CHARS {
         return Err(format!(
             "the service control policy is {size} characters, more than AWS's {SCP_MAX_CHARS}: name fewer keys or exempt roles"
-        ));
+        ).into());
     }
     if args.exempt.is_empty() {
         eprintln!(

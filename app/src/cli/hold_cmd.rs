@@ -3,6 +3,7 @@
 //! the only way a hold ends; both print what they did and are recorded by CloudTrail
 //! (`TagResource` / `UntagResource` on the state machine).
 
+use super::error::CliError;
 use clap::Args;
 
 use provider::aws::hold::{place_hold, read_hold};
@@ -48,7 +49,7 @@ async fn delete_machines(
     region: &str,
     stack: &str,
     resource: Option<&str>,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, CliError> {
     let mut found = Vec::new();
     let mut pages = aws
         .cloudformation(region)
@@ -74,13 +75,13 @@ async fn delete_machines(
         return Err(format!(
             "stack {stack} in {region} has no delete state machine{}: nothing to hold (a policy stack with DeleteOldSnapshots true has one)",
             resource.map(|r| format!(" of {r}")).unwrap_or_default()
-        ));
+        ).into());
     }
     Ok(found)
 }
 
 /// Lifts the hold on `machine` with the operator's credentials.
-async fn release_hold(aws: &Aws, region: &str, machine: &str) -> Result<(), String> {
+async fn release_hold(aws: &Aws, region: &str, machine: &str) -> Result<(), CliError> {
     aws.sfn(region)
         .untag_resource()
         .resource_arn(machine)
@@ -88,10 +89,14 @@ async fn release_hold(aws: &Aws, region: &str, machine: &str) -> Result<(), Stri
         .send()
         .await
         .map(drop)
-        .map_err(|e| classify(e, &format!("releasing the hold on {machine}")).message)
+        .map_err(|e| {
+            classify(e, &format!("releasing the hold on {machine}"))
+                .message
+                .into()
+        })
 }
 
-pub async fn hold(args: &HoldArgs) -> Result<(), String> {
+pub async fn hold(args: &HoldArgs) -> Result<(), CliError> {
     let (aws, region) = super::connect::connect(args.profile.as_deref()).await?;
     for (logical, arn) in
         delete_machines(&aws, &region, &args.stack, args.resource.as_deref()).await?
@@ -116,7 +121,7 @@ pub async fn hold(args: &HoldArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn release(args: &ReleaseArgs) -> Result<(), String> {
+pub async fn release(args: &ReleaseArgs) -> Result<(), CliError> {
     let (aws, region) = super::connect::connect(args.profile.as_deref()).await?;
     for (logical, arn) in
         delete_machines(&aws, &region, &args.stack, args.resource.as_deref()).await?

@@ -3,6 +3,7 @@
 mod action_cmd;
 mod connect;
 mod drill_cmd;
+pub mod error;
 mod expand_cmd;
 mod guard_cmd;
 mod hold_cmd;
@@ -88,7 +89,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("{}", connect::explain(&message, verbose));
+            eprintln!("{}", connect::explain(&message.to_string(), verbose));
             ExitCode::from(1)
         }
     }

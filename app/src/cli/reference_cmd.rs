@@ -2,6 +2,7 @@
 //! property table declares them, as the book's reference tables or as a JSON Schema of a
 //! policy's Properties (for editor completion; docs/src/reference/policy.md says how).
 
+use super::error::CliError;
 use clap::{Args, ValueEnum};
 use rds_snapshot_policy_core::policy::properties::{json_schema, reference_markdown};
 
@@ -19,7 +20,7 @@ pub struct ReferenceArgs {
     pub format: Format,
 }
 
-pub fn run(args: &ReferenceArgs) -> Result<(), String> {
+pub fn run(args: &ReferenceArgs) -> Result<(), CliError> {
     match args.format {
         Format::Markdown => print!("{}", reference_markdown()),
         Format::Schema => {

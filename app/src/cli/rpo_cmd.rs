@@ -1,5 +1,6 @@
 //! `rds-snapshot-policy rpo --policy FILE`: the worst-case recovery-point age, term by term.
 
+use super::error::CliError;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -54,7 +55,7 @@ async fn configured_region() -> Option<String> {
     .map(|r| r.to_string())
 }
 
-pub async fn run(args: &RpoArgs) -> Result<(), String> {
+pub async fn run(args: &RpoArgs) -> Result<(), CliError> {
     let (region, assumed) = match &args.region {
         Some(region) => (region.clone(), false),
         None => match configured_region().await {
@@ -70,8 +71,8 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
         &args.params,
     )
     .map_err(|e| {
-        if assumed && e.contains(ASSUMED_REGION) {
-            format!("{e} (no region is configured, so {ASSUMED_REGION} was assumed: pass --region, set AWS_REGION, or use a profile with a region)")
+        if assumed && e.to_string().contains(ASSUMED_REGION) {
+            format!("{e} (no region is configured, so {ASSUMED_REGION} was assumed: pass --region, set AWS_REGION, or use a profile with a region)").into()
         } else {
             e
         }
@@ -80,7 +81,7 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
         return Err(format!(
             "{}: a schedule of this policy fires less than twice in 35 days, so no recovery-point age can be promised",
             args.policy.display()
-        ));
+        ).into());
     };
     let forecast = if args.measured {
         Some(measured(&policy).await?)
@@ -106,14 +107,16 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
         return Err(format!(
             "RpoMinutes ({}) is not met by the forecast from measured copy times: {} minutes",
             f.rpo_minutes, f.minutes
-        ));
+        )
+        .into());
     }
     if args.check && !worst.is_met() {
         return Err(format!(
             "RpoMinutes ({}) is not met: the worst case is {} minutes",
             worst.rpo_minutes,
             worst.minutes()
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -121,7 +124,7 @@ pub async fn run(args: &RpoArgs) -> Result<(), String> {
 /// The forecast from the DR account's copies (`forecast::of_policy`), as the copy run makes it.
 async fn measured(
     policy: &provider::policy::RuntimePolicy,
-) -> Result<provider::forecast::Forecast, String> {
+) -> Result<provider::forecast::Forecast, CliError> {
     if policy.role() != rds_snapshot_policy_core::Role::Destination {
         return Err(
             "--measured applies to a destination policy (the DR account measures its copies)"
@@ -140,7 +143,7 @@ async fn measured(
     .await
     .map_err(|e| format!("listing the policy's copies: {e}"))?;
     provider::forecast::of_policy(policy, &inventory, &plan.pending, now.max(aws.now()))
-        .ok_or_else(|| "this policy's formula has no copy terms".to_string())
+        .ok_or_else(|| "this policy's formula has no copy terms".into())
 }
 
 /// The measured terms beside the declared ones, and the forecast's verdict.

@@ -1,6 +1,7 @@
 //! `rds-snapshot-policy schedule EXPRESSION --from T --until T`: when an EventBridge schedule
 //! fires, with EventBridge's rules (the same code the macro validates with).
 
+use super::error::CliError;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use rds_snapshot_policy_core::schedule::Schedule;
@@ -17,7 +18,7 @@ pub struct ScheduleArgs {
     pub until: DateTime<Utc>,
 }
 
-pub fn run(args: &ScheduleArgs) -> Result<(), String> {
+pub fn run(args: &ScheduleArgs) -> Result<(), CliError> {
     let schedule =
         Schedule::parse(&args.expression).map_err(|e| format!("{:?}: {e}", args.expression))?;
     if args.until <= args.from {
@@ -26,7 +27,8 @@ pub fn run(args: &ScheduleArgs) -> Result<(), String> {
     if args.until - args.from > chrono::Duration::days(MAX_WINDOW_DAYS) {
         return Err(format!(
             "the window is longer than {MAX_WINDOW_DAYS} days; ask for a shorter one"
-        ));
+        )
+        .into());
     }
     for t in schedule.firings(args.from, args.until - args.from) {
         println!("{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

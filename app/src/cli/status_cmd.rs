@@ -1,5 +1,6 @@
 //! `rds-snapshot-policy status`: are the databases protected right now, with the evidence.
 
+use super::error::CliError;
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -90,13 +91,11 @@ fn parse_end_date(text: &str) -> Result<DateTime<Utc>, String> {
     })
 }
 
-async fn side(profile: Option<&str>, args: &StatusArgs) -> Result<Side, String> {
+async fn side(profile: Option<&str>, args: &StatusArgs) -> Result<Side, CliError> {
     if let (Some(from), Some(to)) = (args.drills_since, args.drills_until)
         && from > to
     {
-        return Err(format!(
-            "--drills-since ({from}) is after --drills-until ({to})"
-        ));
+        return Err(format!("--drills-since ({from}) is after --drills-until ({to})").into());
     }
     let (aws, region) = super::connect::connect(profile).await?;
     Ok(Side {
@@ -109,9 +108,11 @@ async fn side(profile: Option<&str>, args: &StatusArgs) -> Result<Side, String> 
 }
 
 /// Runs `status`; `Ok(true)` when the report is not "at risk".
-pub async fn run(args: &StatusArgs) -> Result<bool, String> {
+pub async fn run(args: &StatusArgs) -> Result<bool, CliError> {
     if args.policy_id.is_some() && args.policy.len() > 1 {
-        return Err("--policy-id names the PolicyId of a single --policy file".to_string());
+        return Err("--policy-id names the PolicyId of a single --policy file"
+            .to_string()
+            .into());
     }
     let profiles: Vec<(Option<&str>, Option<Role>)> =
         match (args.source_profile.as_deref(), args.dr_profile.as_deref()) {

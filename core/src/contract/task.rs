@@ -326,6 +326,42 @@ pub struct MetricDimension {
     pub value: String,
 }
 
+impl MetricDatum {
+    /// A datum of the policy as a whole (every metric of the tool has unit `None`).
+    pub fn of_policy(metric_name: &'static str, policy: &str, value: f64) -> Self {
+        MetricDatum {
+            metric_name,
+            dimensions: vec![MetricDimension::policy(policy)],
+            value,
+            unit: "None",
+        }
+    }
+
+    /// A datum of one database of the policy.
+    pub fn of_database(
+        metric_name: &'static str,
+        policy: &str,
+        database: &str,
+        value: f64,
+    ) -> Self {
+        let mut datum = Self::of_policy(metric_name, policy, value);
+        datum.dimensions.push(MetricDimension {
+            name: super::metrics::DIMENSION_DATABASE,
+            value: database.to_string(),
+        });
+        datum
+    }
+}
+
+impl MetricDimension {
+    pub fn policy(policy: &str) -> Self {
+        MetricDimension {
+            name: super::metrics::DIMENSION_POLICY,
+            value: policy.to_string(),
+        }
+    }
+}
+
 /// One PutEvents entry, in the API's shape (the state machine passes batches as they are).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]

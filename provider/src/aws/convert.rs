@@ -31,22 +31,12 @@ fn name_of(id: &str) -> String {
 
 /// The fields both snapshot types share; the kind-specific ones are set by the caller.
 fn snapshot(kind: Kind, id: Option<&str>, arn: Option<&str>, database: Option<&str>) -> Snapshot {
-    Snapshot {
-        id: name_of(id.unwrap_or_default()),
-        arn: arn.unwrap_or_default().to_string(),
+    Snapshot::manual(
         kind,
-        database: database.unwrap_or_default().to_string(),
-        status: "unknown".into(),
-        snapshot_type: String::new(),
-        created: None,
-        original_created: None,
-        tags: BTreeMap::new(),
-        kms_key_id: None,
-        encrypted: false,
-        engine: None,
-        engine_version: None,
-        option_group: None,
-    }
+        name_of(id.unwrap_or_default()),
+        arn.unwrap_or_default(),
+        database.unwrap_or_default(),
+    )
 }
 
 pub(super) fn from_instance_snapshot(s: &DbSnapshot) -> Snapshot {

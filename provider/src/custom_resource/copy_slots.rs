@@ -112,12 +112,6 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap() + Duration::minutes(minute);
         let arn = format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{database}-{minute}");
         Snapshot {
-            id: format!("{database}-{minute}"),
-            arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{database}-{minute}"),
-            kind: Kind::Instance,
-            database: database.into(),
-            status: "available".into(),
-            snapshot_type: "manual".into(),
             created: Some(at),
             original_created: Some(at),
             tags: BTreeMap::from([
@@ -125,11 +119,12 @@ mod tests {
                 (tags::SOURCE_ARN.to_string(), arn),
                 (tags::DATABASE.to_string(), database.to_string()),
             ]),
-            kms_key_id: None,
-            encrypted: true,
-            engine: None,
-            engine_version: None,
-            option_group: None,
+            ..Snapshot::manual(
+                Kind::Instance,
+                format!("{database}-{minute}"),
+                format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{database}-{minute}"),
+                database,
+            )
         }
     }
 

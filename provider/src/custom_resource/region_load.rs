@@ -238,20 +238,13 @@ mod tests {
             );
         }
         Snapshot {
-            id: format!("{database}-{n}"),
-            arn: format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{database}-{n}"),
-            kind: Kind::Instance,
-            database: database.into(),
-            status: "available".into(),
-            snapshot_type: "manual".into(),
-            created: None,
-            original_created: None,
             tags,
-            kms_key_id: None,
-            encrypted: true,
-            engine: None,
-            engine_version: None,
-            option_group: None,
+            ..Snapshot::manual(
+                Kind::Instance,
+                format!("{database}-{n}"),
+                format!("arn:aws:rds:eu-central-1:222222222222:snapshot:{database}-{n}"),
+                database,
+            )
         }
     }
 

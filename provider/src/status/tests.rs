@@ -39,20 +39,15 @@ fn snapshot(id: &str, taken: DateTime<Utc>, extra: &[(&str, &str)]) -> Snapshot 
         tags.insert(k.to_string(), v.to_string());
     }
     Snapshot {
-        id: id.into(),
-        arn: format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{id}"),
-        kind: Kind::Instance,
-        database: "orders".into(),
-        status: "available".into(),
-        snapshot_type: "manual".into(),
         created: Some(taken),
         original_created: Some(taken),
         tags,
-        kms_key_id: None,
-        encrypted: true,
-        engine: None,
-        engine_version: None,
-        option_group: None,
+        ..Snapshot::manual(
+            Kind::Instance,
+            id,
+            format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{id}"),
+            "orders",
+        )
     }
 }
 
