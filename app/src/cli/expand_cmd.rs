@@ -119,7 +119,9 @@ pub(super) fn parse_region(text: &str) -> Result<String, String> {
     if is_region(text) {
         Ok(text.to_string())
     } else {
-        Err(format!("must be an AWS region such as eu-west-1, got {text:?}"))
+        Err(format!(
+            "must be an AWS region such as eu-west-1, got {text:?}"
+        ))
     }
 }
 

@@ -175,20 +175,19 @@ fn read_policy(r: &mut Reader, logical_id: &str, role: Role) -> Policy {
     let source_region_override = read_region(r, "SourceRegionOverride");
     let notification = read_notification(r);
     let strict_checks = r.boolean("StrictChecks", false);
-    let (min, max) = bounds::EXPECTED_SNAPSHOT_MINUTES;
-    let expected_snapshot_minutes = r.whole(
-        "ExpectedSnapshotMinutes",
-        defaults::EXPECTED_SNAPSHOT_MINUTES,
-        min,
-        max,
-    );
-    let (min, max) = bounds::EXPECTED_COPY_MINUTES;
-    let expected_copy_minutes = r.whole(
-        "ExpectedCopyMinutes",
-        defaults::EXPECTED_COPY_MINUTES,
-        min,
-        max,
-    );
+    let [expected_snapshot_minutes, expected_copy_minutes] = [
+        (
+            "ExpectedSnapshotMinutes",
+            defaults::EXPECTED_SNAPSHOT_MINUTES,
+            bounds::EXPECTED_SNAPSHOT_MINUTES,
+        ),
+        (
+            "ExpectedCopyMinutes",
+            defaults::EXPECTED_COPY_MINUTES,
+            bounds::EXPECTED_COPY_MINUTES,
+        ),
+    ]
+    .map(|(name, default, (min, max))| r.whole(name, default, min, max));
     let event_driven = r.boolean("EventDriven", true);
     let (pattern, instance, cluster) = match target {
         Target::Pattern(p) => (Some(p), None, None),
