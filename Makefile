@@ -69,7 +69,7 @@ soak:
 package:
 	bash scripts/package.sh
 
-# The book (docs/): mdBook into target/book. make test checks its links without building it.
+# The book (docs/): mdBook into target/book (make test builds it too, and checks its links).
 book:
 	scripts/setup-tools.sh book
 	.tools/book/bin/mdbook build docs
