@@ -220,12 +220,12 @@ pub mod states {
     /// The provider is at its reserved concurrency (`ProviderConcurrency`): the task waits
     /// for a free invocation, longer than for a service error (`LAMBDA_THROTTLED_RETRY`).
     pub const LAMBDA_THROTTLED: &str = "Lambda.TooManyRequestsException";
-    /// (IntervalSeconds, MaxAttempts): 1 s apart (Step Functions' shortest), 900 times: 15
-    /// minutes of waiting, the provider's longest invocation. Short, because a freed
-    /// invocation stays idle until a waiting task retries (`make bench-pacing`: 20 s apart
-    /// left the account's rate unused for 10 s on average at every hand-over, 5 s for 2.5 s);
-    /// a throttled Invoke costs no RDS request, and each retry one state transition.
-    pub const LAMBDA_THROTTLED_RETRY: (u64, u64) = (1, 900);
+    /// (IntervalSeconds, MaxAttempts): 5 s apart, 180 times: 15 minutes of waiting, the
+    /// provider's longest invocation. Short, because a freed invocation stays idle until a
+    /// waiting task retries (`make bench-pacing`: 20 s apart cost 63 s over the floor of 20
+    /// runs, 5 s 49 s; 1 s measured no better than 5 s for five times the state transitions);
+    /// a throttled Invoke costs no RDS request.
+    pub const LAMBDA_THROTTLED_RETRY: (u64, u64) = (5, 180);
     /// Matches every error in a Catch.
     pub const ALL_ERRORS: &str = "States.ALL";
     /// The error of the Fail state an execution ends in after the notification.
