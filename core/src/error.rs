@@ -75,4 +75,11 @@ impl Diagnostics {
         self.warnings
             .push(PolicyError::new(&self.resource, property, message));
     }
+
+    /// An error for each broken cross-field rule (`spec::rules`).
+    pub fn broken(&mut self, problems: impl IntoIterator<Item = crate::spec::rules::Problem>) {
+        for p in problems {
+            self.error(p.field, p.message);
+        }
+    }
 }

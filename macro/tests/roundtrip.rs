@@ -277,7 +277,7 @@ fn the_provider_refuses_what_the_expansion_never_writes() {
             }),
         ),
         (
-            "policy.DBInstanceIdentifier: exactly one",
+            "policy.DBClusterIdentifier: conflicts with DBInstanceIdentifier",
             Box::new(|v| {
                 v["policy"]["DBClusterIdentifier"] = json!("ledger");
             }),
@@ -317,6 +317,22 @@ fn the_provider_refuses_what_the_expansion_never_writes() {
             "unknown field `extra`",
             Box::new(|v| v["extra"] = json!(true)),
         ),
+        // The other role's fields come from the property table, every one of them.
+        (
+            "policy.DrillDBSubnetGroupName: does not apply to Role Source",
+            Box::new(|v| v["policy"]["DrillDBSubnetGroupName"] = json!("private")),
+        ),
+        (
+            "policy.DestinationAccount: is required when ShareSnapshots is true",
+            Box::new(|v| v["policy"]["DestinationAccounts"] = json!([])),
+        ),
+        (
+            "policy.SpreadSnapshots: conflicts with BackupSchedule",
+            Box::new(|v| {
+                v["policy"]["SpreadSnapshots"] = json!(true);
+                v["policy"]["BackupSchedule"] = json!("cron(7 * * * ? *)");
+            }),
+        ),
     ];
     for (expected, edit) in cases {
         let message = refused(edit);
@@ -351,6 +367,62 @@ fn user_properties_may_not_set_the_expansions_own() {
                 "Resource [P] property [{property}]: is set by the RdsSnapshotPolicy macro"
             )),
             "{text}"
+        );
+    }
+}
+
+/// A DR policy's task input breaking a cross-field rule the expansion refuses as well.
+#[test]
+fn the_provider_applies_the_destination_rules_the_expansion_applies() {
+    let template = json!({"Resources": {"P": {"Type": "Custom::RdsSnapshotPolicy", "Properties": {
+        "Role": "Destination", "PolicyId": "d", "SnapshotPattern": "^orders-",
+        "SourceAccounts": ["111111111111"], "SourceRegionOverride": "eu-west-1",
+        "KmsKeyDestination": "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}}});
+    let expansion = expand(&template, &context_for("222222222222")).unwrap();
+    let (_, input) = task_inputs(&expansion.template)
+        .into_iter()
+        .find(|(id, _)| id == "PCopyStateMachine")
+        .expect("a copy state machine");
+    assert!(parse_task_input(&input).is_ok());
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "policy.TwoStepCopy: applies only to copies across accounts",
+            Box::new(|v| {
+                v["policy"]["TwoStepCopy"] = json!(true);
+                v["policy"]["CrossAccountCopy"] = json!(false);
+                v["policy"]["DestinationRegion"] = json!("eu-central-1");
+            }),
+        ),
+        (
+            "policy.CrossAccountCopy: is false and DestinationRegion is the source region",
+            Box::new(|v| v["policy"]["CrossAccountCopy"] = json!(false)),
+        ),
+        (
+            "policy.RetentionDays: must be >= CopyRetentionDays (3)",
+            Box::new(|v| {
+                v["policy"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("RetentionHours");
+                v["policy"]["RetentionDays"] = json!(1);
+                v["policy"]["CopyRetentionDays"] = json!(3);
+            }),
+        ),
+        (
+            "policy.RevokeUnknownShares: does not apply to Role Destination",
+            Box::new(|v| v["policy"]["RevokeUnknownShares"] = json!(true)),
+        ),
+    ];
+    for (expected, edit) in cases {
+        let mut edited = input.clone();
+        edit(&mut edited);
+        let message = match parse_task_input(&edited) {
+            Ok(_) => String::from("accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in {message:?}"
         );
     }
 }

@@ -1,7 +1,6 @@
 //! Reading a user's Properties into a `Policy`: every error at once, each naming the
 //! property, with the defaults filled in.
 
-use chrono::Duration;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
@@ -11,7 +10,7 @@ use crate::error::{Diagnostics, PolicyError};
 use crate::reader::Reader;
 use crate::spec::{
     LogLevel, PolicySpec, Role, Target, bounds, defaults, is_db_identifier, is_policy_id,
-    is_region, retired_entry_problem,
+    is_region, retired_entry_problem, rules,
 };
 use crate::value::{Resolved, Resolver, Text, did_you_mean, find_import_values};
 
@@ -283,12 +282,8 @@ fn read_retention(r: &mut Reader, default: Retention) -> (Option<u64>, Option<u6
             Retention::Days(days) => (Some(r.whole("RetentionDays", days, min, max)), None),
         };
     }
-    if r.has("RetentionDays") {
-        r.diag.error(
-            "RetentionHours",
-            "conflicts with RetentionDays: give the retention once, in hours (1 to 23) or in days",
-        );
-    }
+    let twice = rules::one_retention(r.has("RetentionDays"), true);
+    r.diag.broken(twice);
     let (min, max) = bounds::RETENTION_HOURS;
     (None, Some(r.whole("RetentionHours", max, min, max)))
 }
@@ -308,31 +303,13 @@ fn read_policy_id(r: &mut Reader) -> Option<Text> {
 
 fn read_target(r: &mut Reader, role: Role) -> Target<Text> {
     let pattern_name = role.pattern_property();
-    let given: Vec<&str> = [pattern_name, "DBInstanceIdentifier", "DBClusterIdentifier"]
+    let given: Vec<&'static str> = [pattern_name, "DBInstanceIdentifier", "DBClusterIdentifier"]
         .into_iter()
         .filter(|n| r.has(n))
         .collect();
-    if given.len() > 1 {
-        for name in &given[1..] {
-            r.diag.error(
-                name,
-                format!(
-                    "conflicts with {}: give one of {pattern_name} (several databases), DBInstanceIdentifier or DBClusterIdentifier (one database)",
-                    given[0]
-                ),
-            );
-        }
-    }
+    r.diag.broken(rules::one_target(role, &given));
     match given.first().copied() {
-        None => {
-            r.diag.error(
-                pattern_name,
-                format!(
-                    "one of {pattern_name}, DBInstanceIdentifier or DBClusterIdentifier is required to say which databases this policy covers"
-                ),
-            );
-            Target::Pattern(String::new())
-        }
+        None => Target::Pattern(String::new()),
         Some("DBInstanceIdentifier") => {
             Target::Instance(read_db_identifier(r, "DBInstanceIdentifier"))
         }
@@ -482,17 +459,22 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
     }
     let mut accounts = Vec::new();
     let mut accounts_intrinsic = None;
-    let accounts_given = r.has("DestinationAccount") || r.has("DestinationAccounts");
+    // How many accounts are written (None: an intrinsic names the whole list).
+    let mut written = Some(usize::from(r.has("DestinationAccount")));
     if let Some(v) = r.props.get("DestinationAccount").cloned() {
         accounts.extend(r.account("DestinationAccount", &v));
     }
     match r.list("DestinationAccounts") {
         Some(Ok(items)) => {
+            written = written.map(|n| n + items.len());
             for (i, item) in items.iter().enumerate() {
                 accounts.extend(r.account(&format!("DestinationAccounts[{i}]"), item));
             }
         }
-        Some(Err(intrinsic)) => accounts_intrinsic = Some(intrinsic),
+        Some(Err(intrinsic)) => {
+            written = None;
+            accounts_intrinsic = Some(intrinsic);
+        }
         None => {}
     }
     let mut unique: Vec<Text> = Vec::new();
@@ -502,22 +484,10 @@ fn read_source(r: &mut Reader, spec: &mut PolicySpec<Text>) -> Option<Value> {
         }
     }
     if share_snapshots {
-        if !accounts_given {
-            r.diag.error(
-                "DestinationAccount",
-                "is required when ShareSnapshots is true: the DR account(s) to share snapshots with (or set ShareSnapshots: false)",
-            );
-        }
-        if unique.len() > defaults::MAX_DESTINATION_ACCOUNTS {
-            r.diag.error(
-                "DestinationAccounts",
-                format!(
-                    "names {} accounts; AWS shares a manual snapshot with at most {}",
-                    unique.len(),
-                    defaults::MAX_DESTINATION_ACCOUNTS
-                ),
-            );
-        }
+        r.diag
+            .broken(rules::share_needs_accounts(share_snapshots, written));
+        r.diag
+            .broken(rules::destination_account_count(unique.len()));
         if let Some(own) = r.resolver.account_id.as_deref() {
             // Name the property the account was given in.
             let own_text = Text::Literal(own.to_string());
@@ -677,12 +647,10 @@ fn read_retired(r: &mut Reader, spec: &mut PolicySpec<Text>) {
     if r.has("RetiredKeepDays") {
         let (min, max) = bounds::RETIRED_KEEP_DAYS;
         let days = r.whole("RetiredKeepDays", min, min, max);
-        if spec.retired_databases.is_none() {
-            r.diag.error(
-                "RetiredKeepDays",
-                "applies to RetiredDatabases, which the policy does not name",
-            );
-        }
+        r.diag.broken(rules::keep_days_needs_retired(
+            true,
+            spec.retired_databases.is_some(),
+        ));
         spec.retired_keep_days = Some(days);
     }
 }
@@ -721,12 +689,7 @@ fn read_source_accounts(r: &mut Reader) -> Option<Vec<Text>> {
 fn read_cadence(r: &mut Reader, spec: &mut PolicySpec<Text>) {
     let interval_minutes = match (r.has("BackupIntervalMinutes"), r.has("BackupInterval")) {
         (true, hours_given) => {
-            if hours_given {
-                r.diag.error(
-                    "BackupIntervalMinutes",
-                    "conflicts with BackupInterval: give the interval once, in minutes (15 to 1440) or in hours",
-                );
-            }
+            r.diag.broken(rules::one_interval(true, hours_given));
             let (min, max) = bounds::BACKUP_INTERVAL_MINUTES;
             let minutes = r.whole("BackupIntervalMinutes", 60, min, max);
             spec.backup_interval_minutes = Some(minutes);
@@ -754,14 +717,13 @@ fn read_cadence(r: &mut Reader, spec: &mut PolicySpec<Text>) {
     // The expansion hands the provider the default schedule written out beside
     // `SpreadSnapshots: true`, so only a schedule other than the default conflicts.
     let spread = r.boolean("SpreadSnapshots", !written);
-    let custom =
-        spec.backup_schedule.as_ref().map(|s| s.expression()) != Some(default_schedule.as_str());
-    if spread && written && custom {
-        r.diag.error(
-            "SpreadSnapshots",
-            "conflicts with BackupSchedule: a written schedule fixes its own minutes, so there is nothing to spread; leave SpreadSnapshots out, or BackupSchedule out to get the database's own minute",
-        );
-    }
+    let schedule = spec.backup_schedule.as_ref().map(|s| s.expression());
+    let custom = schedule != Some(default_schedule.as_str());
+    r.diag.broken(rules::spread_needs_default_schedule(
+        spread && written,
+        schedule,
+        &default_schedule,
+    ));
     spec.spread_snapshots = Some(spread && !(written && custom));
 }
 
@@ -788,15 +750,11 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
     let (min, max) = bounds::COPY_RETENTION_DAYS;
     let copy_retention_days = r.whole("CopyRetentionDays", defaults::COPY_RETENTION_DAYS, min, max);
     let retention_days = policy.retention_days.unwrap_or(copy_retention_days);
-    if copy_retention_days > retention_days && policy.delete_old_snapshots {
-        r.diag.error(
-            "RetentionDays",
-            format!(
-                "must be >= CopyRetentionDays ({copy_retention_days}): otherwise copies older than {} are deleted and copied again on the next run",
-                crate::rpo::human(Duration::days(retention_days as i64))
-            ),
-        );
-    }
+    r.diag.broken(rules::retention_covers_copy_retention(
+        policy.delete_old_snapshots,
+        retention_days,
+        copy_retention_days,
+    ));
     let source_region = policy
         .source_region_override
         .clone()
@@ -815,34 +773,16 @@ fn read_destination(r: &mut Reader, policy: &mut PolicySpec<Text>) {
         source_region.as_deref(),
         same_region,
     );
-    if !cross_account_copy && same_region == Some(true) {
-        r.diag.error(
-            "CrossAccountCopy",
-            "is false and DestinationRegion is the source region: this policy has nothing to copy (copy across accounts, or to another region)",
-        );
-    }
+    r.diag
+        .broken(rules::something_to_copy(cross_account_copy, same_region));
     if r.has("TwoStepCopy") {
         let two_steps = r.boolean("TwoStepCopy", false);
-        let why = if !two_steps {
-            None
-        } else if !cross_account_copy {
-            Some(
-                "applies only to copies across accounts (CrossAccountCopy is false): this account's own snapshots are copied in one step",
-            )
-        } else if same_region == Some(true) {
-            Some(
-                "applies only to copies across regions: DestinationRegion is the source region, so every copy is already a same-region copy",
-            )
-        } else if kms_key_source.is_none() {
-            Some(
-                "needs KmsKeySource: the first copy is made in the source region under this account's key there",
-            )
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            r.diag.error("TwoStepCopy", why);
-        }
+        r.diag.broken(rules::two_step_copy(
+            two_steps,
+            cross_account_copy,
+            same_region,
+            kms_key_source.is_some(),
+        ));
         policy.two_step_copy = Some(two_steps);
     }
     policy.source_accounts = read_source_accounts(r);

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use super::{PolicySpec, Role, bounds, defaults};
+use super::rules::{self, Problem};
+use super::{PolicySpec, Role, bounds};
+use crate::policy::{Applies, PROPERTIES};
 
 /// A normalized policy the expansion could never have produced, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,14 @@ fn fail(field: &'static str, message: impl Into<String>) -> Result<(), SpecError
     })
 }
 
+/// The first of a rule's problems, as the invariant reports it.
+fn first(problems: impl IntoIterator<Item = Problem>) -> Result<(), SpecError> {
+    match problems.into_iter().next() {
+        Some(p) => fail(p.field, p.message),
+        None => Ok(()),
+    }
+}
+
 fn in_bounds(field: &'static str, value: u64, (min, max): (u64, u64)) -> Result<(), SpecError> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -156,11 +166,12 @@ impl PolicySpec<String> {
             )?,
             Some(_) => {}
         }
+        self.check_other_role()?;
         self.check_target()?;
         match (self.retention_days, self.retention_hours) {
             (Some(days), None) => in_bounds("RetentionDays", days, bounds::RETENTION_DAYS)?,
             (None, Some(hours)) => in_bounds("RetentionHours", hours, bounds::RETENTION_HOURS)?,
-            (Some(_), Some(_)) => fail("RetentionHours", "conflicts with RetentionDays")?,
+            (Some(_), Some(_)) => first(rules::one_retention(true, true))?,
             (None, None) => fail("RetentionDays", "is required (or RetentionHours)")?,
         }
         for (field, value, range) in [
@@ -200,53 +211,8 @@ impl PolicySpec<String> {
                 format!("must be a region, got {region:?}"),
             )?;
         }
-        let (source, destination) = self.role_fields();
-        let (own, other) = match role {
-            Role::Source => (&source[..], &destination[..]),
-            Role::Destination => (&destination[..], &source[..]),
-        };
-        if let Some((field, _)) = own.iter().find(|(_, given)| !given) {
+        if let Some((field, _)) = self.required_fields().iter().find(|(_, given)| !given) {
             fail(field, format!("is required for Role {}", role.as_str()))?;
-        }
-        if let Some((field, _)) = other.iter().find(|(_, given)| *given) {
-            fail(field, format!("does not apply to Role {}", role.as_str()))?;
-        }
-        let optional_other: &[FieldGiven] = match role {
-            Role::Source => &[
-                ("KmsKeySource", self.kms_key_source.is_some()),
-                ("KmsKeyDestination", self.kms_key_destination.is_some()),
-                ("SourceAccounts", self.source_accounts.is_some()),
-                ("RestoreDrill", self.restore_drill.is_some()),
-                (
-                    "RestoreDrillSchedule",
-                    self.restore_drill_schedule.is_some(),
-                ),
-                ("RtoMinutes", self.rto_minutes.is_some()),
-                (
-                    "DrillDBInstanceClass",
-                    self.drill_db_instance_class.is_some(),
-                ),
-                (
-                    "DestinationOptionGroupName",
-                    self.destination_option_group_name.is_some(),
-                ),
-                ("TwoStepCopy", self.two_step_copy.is_some()),
-            ],
-            Role::Destination => &[
-                (
-                    "DestinationEventBusArn",
-                    self.destination_event_bus_arns.is_some(),
-                ),
-                (
-                    "BackupIntervalMinutes",
-                    self.backup_interval_minutes.is_some(),
-                ),
-                ("ReencryptKmsKey", self.reencrypt_kms_key.is_some()),
-                ("SpreadSnapshots", self.spread_snapshots.is_some()),
-            ],
-        };
-        if let Some((field, _)) = optional_other.iter().find(|(_, given)| *given) {
-            fail(field, format!("does not apply to Role {}", role.as_str()))?;
         }
         match role {
             Role::Source => self.check_source(),
@@ -277,67 +243,76 @@ impl PolicySpec<String> {
             }
         }
         if let Some(days) = self.retired_keep_days {
-            if self.retired_databases.is_none() {
-                fail(
-                    "RetiredKeepDays",
-                    "applies to RetiredDatabases, which the policy does not name",
-                )?;
-            }
+            first(rules::keep_days_needs_retired(
+                true,
+                self.retired_databases.is_some(),
+            ))?;
             in_bounds("RetiredKeepDays", days, bounds::RETIRED_KEEP_DAYS)?;
         }
         Ok(())
     }
 
-    /// Each role's own fields and whether they are given: (source, destination).
-    fn role_fields(&self) -> ([FieldGiven; 6], [FieldGiven; 4]) {
-        let interval_given =
-            self.backup_interval_hours.is_some() || self.backup_interval_minutes.is_some();
-        (
-            [
-                ("BackupInterval", interval_given),
+    /// The fields the expansion always writes for this role, and whether they are given.
+    fn required_fields(&self) -> Vec<FieldGiven> {
+        match self.role {
+            Role::Source => vec![
+                (
+                    "BackupInterval",
+                    self.backup_interval_hours.is_some() || self.backup_interval_minutes.is_some(),
+                ),
                 ("BackupSchedule", self.backup_schedule.is_some()),
                 ("ShareSnapshots", self.share_snapshots.is_some()),
                 ("ShareSchedule", self.share_schedule.is_some()),
                 ("DestinationAccounts", self.destination_accounts.is_some()),
                 ("TaggedInstance", self.tagged_instance.is_some()),
             ],
-            [
+            Role::Destination => vec![
                 ("DestinationRegion", self.destination_region.is_some()),
                 ("CopySchedule", self.copy_schedule.is_some()),
                 ("CrossAccountCopy", self.cross_account_copy.is_some()),
                 ("CopyRetentionDays", self.copy_retention_days.is_some()),
             ],
-        )
+        }
+    }
+
+    /// No field of the other role, as the property table assigns them (the serialized names
+    /// are the property names).
+    fn check_other_role(&self) -> Result<(), SpecError> {
+        let serde_json::Value::Object(fields) = serde_json::to_value(self).unwrap_or_default()
+        else {
+            return Ok(());
+        };
+        for name in fields.keys() {
+            if let Some(property) = PROPERTIES.iter().find(|p| p.name == name)
+                && matches!(property.applies, Applies::Only(owner) if owner != self.role)
+            {
+                fail(
+                    property.name,
+                    format!("does not apply to Role {}", self.role.as_str()),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn check_target(&self) -> Result<(), SpecError> {
-        let given = [
-            self.instance_name_pattern.is_some(),
-            self.snapshot_pattern.is_some(),
-            self.db_instance_identifier.is_some(),
-            self.db_cluster_identifier.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            return fail(
-                "DBInstanceIdentifier",
-                "exactly one of the pattern, DBInstanceIdentifier and DBClusterIdentifier is required",
-            );
-        }
-        let (wrong, own) = match self.role {
-            Role::Source => (&self.snapshot_pattern, &self.instance_name_pattern),
-            Role::Destination => (&self.instance_name_pattern, &self.snapshot_pattern),
+        let own_pattern = match self.role {
+            Role::Source => &self.instance_name_pattern,
+            Role::Destination => &self.snapshot_pattern,
         };
-        if wrong.is_some() {
-            return fail(
-                self.role.pattern_property(),
-                format!(
-                    "Role {} takes {}, not the other role's pattern",
-                    self.role.as_str(),
-                    self.role.pattern_property()
-                ),
-            );
-        }
-        if let Some(p) = own
+        let given: Vec<&'static str> = [
+            (self.role.pattern_property(), own_pattern.is_some()),
+            (
+                "DBInstanceIdentifier",
+                self.db_instance_identifier.is_some(),
+            ),
+            ("DBClusterIdentifier", self.db_cluster_identifier.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect();
+        first(rules::one_target(self.role, &given))?;
+        if let Some(p) = own_pattern
             && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
         {
             let why = e.to_string().lines().last().unwrap_or_default().to_string();
@@ -361,7 +336,7 @@ impl PolicySpec<String> {
 
     fn check_source(&self) -> Result<(), SpecError> {
         match (self.backup_interval_minutes, self.backup_interval_hours) {
-            (Some(_), Some(_)) => fail("BackupIntervalMinutes", "conflicts with BackupInterval")?,
+            (Some(_), Some(_)) => first(rules::one_interval(true, true))?,
             (Some(minutes), None) => in_bounds(
                 "BackupIntervalMinutes",
                 minutes,
@@ -373,17 +348,12 @@ impl PolicySpec<String> {
                 bounds::BACKUP_INTERVAL_HOURS,
             )?,
         }
-        if self.spreads_snapshots() {
-            let cadence = crate::rpo::cadence_schedule(self.backup_interval().num_minutes() as u64);
-            if self.backup_schedule.as_ref().map(|s| s.expression()) != Some(cadence.as_str()) {
-                fail(
-                    "SpreadSnapshots",
-                    format!(
-                        "applies to the default BackupSchedule only ({cadence} for this interval)"
-                    ),
-                )?;
-            }
-        }
+        let cadence = crate::rpo::cadence_schedule(self.backup_interval().num_minutes() as u64);
+        first(rules::spread_needs_default_schedule(
+            self.spreads_snapshots(),
+            self.backup_schedule.as_ref().map(|s| s.expression()),
+            &cadence,
+        ))?;
         let accounts = self.accounts();
         if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
             return fail(
@@ -397,16 +367,7 @@ impl PolicySpec<String> {
         if unique.len() != accounts.len() {
             return fail("DestinationAccounts", "names an account twice");
         }
-        if accounts.len() > defaults::MAX_DESTINATION_ACCOUNTS {
-            return fail(
-                "DestinationAccounts",
-                format!(
-                    "names {} accounts; AWS shares a snapshot with at most {}",
-                    accounts.len(),
-                    defaults::MAX_DESTINATION_ACCOUNTS
-                ),
-            );
-        }
+        first(rules::destination_account_count(accounts.len()))?;
         if let Some(bad) = self
             .destination_event_bus_arns
             .iter()
@@ -418,12 +379,10 @@ impl PolicySpec<String> {
                 format!("must be event bus ARNs, got {bad:?}"),
             );
         }
-        if self.shares() && accounts.is_empty() {
-            return fail(
-                "DestinationAccounts",
-                "is empty while ShareSnapshots is true",
-            );
-        }
+        first(rules::share_needs_accounts(
+            self.shares(),
+            Some(accounts.len()),
+        ))?;
         if let Some(key) = &self.reencrypt_kms_key
             && let Err(why) = crate::kms::classify(key)
         {
@@ -439,18 +398,28 @@ impl PolicySpec<String> {
             copy_retention,
             bounds::COPY_RETENTION_DAYS,
         )?;
-        if self.delete_old_snapshots
-            && let Some(days) = self.retention_days
-            && copy_retention > days
-        {
-            return fail("RetentionDays", "must be >= CopyRetentionDays");
+        if let Some(days) = self.retention_days {
+            first(rules::retention_covers_copy_retention(
+                self.delete_old_snapshots,
+                days,
+                copy_retention,
+            ))?;
         }
         if let Some(rto) = self.rto_minutes {
             in_bounds("RtoMinutes", rto, bounds::RTO_MINUTES)?;
         }
-        if self.copies_in_two_steps() && self.kms_key_source.is_none() {
-            return fail("TwoStepCopy", "needs KmsKeySource");
-        }
+        let same_region = match (&self.destination_region, &self.source_region_override) {
+            (Some(destination), Some(source)) => Some(destination == source),
+            _ => None,
+        };
+        let cross_account = self.copies_across_accounts();
+        first(rules::something_to_copy(cross_account, same_region))?;
+        first(rules::two_step_copy(
+            self.copies_in_two_steps(),
+            cross_account,
+            same_region,
+            self.kms_key_source.is_some(),
+        ))?;
         if let Some(bad) = self
             .source_account_list()
             .iter()

@@ -5,6 +5,7 @@
 
 mod check;
 mod lenient;
+pub mod rules;
 pub use check::{
     SpecError, event_bus_account, is_account_id, is_db_identifier, is_event_bus_arn, is_policy_id,
     is_region, retired_entry_problem,
