@@ -2,6 +2,7 @@
 //! snapshots and keys by anyone but the provider's role → the topic), the alarm on shares from
 //! unknown accounts, and the topic policy that lets EventBridge publish.
 
+use super::alarm::Alarm;
 use serde_json::{Map, Value, json};
 
 use rds_snapshot_policy_core::contract::{Action, events, metrics, tamper};
@@ -177,23 +178,21 @@ pub(super) fn guard_resources(
     if policy.role() == Role::Destination && policy.spec.copies_across_accounts() {
         out.push((
             format!("{p}UnexpectedSharesAlarm"),
-            count_alarm(
-                format!("rds-snapshot-policy {p}: an account outside SourceAccounts shares snapshots matching this policy with the DR account; they are never copied. The copy executions' output names the accounts. See the README, Provenance."),
+            Alarm::on_count(
                 metrics::UNEXPECTED_SHARES,
-                policy_id,
-                topic_arn,
-            ),
+                format!("rds-snapshot-policy {p}: an account outside SourceAccounts shares snapshots matching this policy with the DR account; they are never copied. The copy executions' output names the accounts. See the README, Provenance."),
+            )
+            .resource(policy_id, topic_arn),
         ));
     }
     if policy.role() == Role::Source && policy.spec.shares() {
         out.push((
             format!("{p}SharedOutsidePolicyAlarm"),
-            count_alarm(
-                format!("rds-snapshot-policy {p}: a snapshot of this policy is shared with an account the tool did not share it with, or with all (public), as its restore attribute shows. The share executions' output and `status` name them; RevokeUnknownShares removes them. See the README, Provenance."),
+            Alarm::on_count(
                 metrics::SHARED_OUTSIDE_POLICY,
-                policy_id,
-                topic_arn,
-            ),
+                format!("rds-snapshot-policy {p}: a snapshot of this policy is shared with an account the tool did not share it with, or with all (public), as its restore attribute shows. The share executions' output and `status` name them; RevokeUnknownShares removes them. See the README, Provenance."),
+            )
+            .resource(policy_id, topic_arn),
         ));
     }
     let incident_alarms: Vec<Value> = out
@@ -207,12 +206,11 @@ pub(super) fn guard_resources(
     if hold.is_some() {
         out.push((
             format!("{p}DeletesHeldAlarm"),
-            count_alarm(
-                format!("rds-snapshot-policy {p}: an incident holds this policy's deletes (DeletesHeld): nothing is deleted and snapshots accumulate against the quota until an operator runs `rds-snapshot-policy release`. See the README, Incident hold."),
+            Alarm::on_count(
                 metrics::DELETES_HELD,
-                policy_id,
-                topic_arn,
-            ),
+                format!("rds-snapshot-policy {p}: an incident holds this policy's deletes (DeletesHeld): nothing is deleted and snapshots accumulate against the quota until an operator runs `rds-snapshot-policy release`. See the README, Incident hold."),
+            )
+            .resource(policy_id, topic_arn),
         ));
     }
     if let (Some(target), false) = (hold, incident_alarms.is_empty()) {
@@ -251,28 +249,6 @@ fn hold_target(policy: &Policy) -> Option<Value> {
             "Arn": {"Ref": format!("{p}DeleteStateMachine")},
             "RoleArn": {"Fn::GetAtt": [format!("{p}DeleteScheduleRole"), "Arn"]},
         })
-    })
-}
-
-/// An alarm on a count the provider publishes each run (0 included): any sighting notifies,
-/// and the next clean run returns it to OK.
-fn count_alarm(description: String, metric: &str, policy_id: &Value, topic_arn: &Value) -> Value {
-    json!({
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": description,
-            "Namespace": metrics::NAMESPACE,
-            "MetricName": metric,
-            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": policy_id}],
-            "Statistic": "Maximum",
-            "Period": 300,
-            "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
-            "AlarmActions": [topic_arn],
-            "OKActions": [topic_arn],
-        }
     })
 }
 
@@ -372,28 +348,15 @@ mod tests {
     use super::*;
     use rds_snapshot_policy_core::spec::PolicySpec;
 
+    /// A destination policy's spec needs a DR key (a `policy` may leave it out to be refused).
     fn spec(role: &str, extra: Value) -> PolicySpec<String> {
-        let mut properties = json!({"Role": role, "PolicyId": "orders", "DBInstanceIdentifier": "orders",
-            "DestinationAccounts": ["333333333333"]});
+        let mut extra = extra.as_object().cloned().unwrap_or_default();
         if role == "Destination" {
-            properties = json!({"Role": role, "PolicyId": "dr", "SnapshotPattern": "^orders-",
-                "SourceAccounts": ["111111111111"], "DestinationRegion": "eu-central-1",
-                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+            extra.entry("KmsKeyDestination").or_insert(json!(
+                "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            ));
         }
-        properties
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().cloned().unwrap_or_default());
-        let resolver = rds_snapshot_policy_core::value::Resolver {
-            region: Some("eu-central-1".into()),
-            account_id: Some("222222222222".into()),
-            ..Default::default()
-        };
-        rds_snapshot_policy_core::parse_policy("P", &properties, &resolver)
-            .unwrap()
-            .spec
-            .resolve()
-            .unwrap()
+        policy(role, Value::Object(extra)).spec.resolve().unwrap()
     }
 
     fn policy(role: &str, extra: Value) -> Policy {

@@ -1,5 +1,6 @@
 //! `expand(template, context)`: every `Custom::RdsSnapshotPolicy` becomes its pipeline.
 
+mod alarm;
 mod dashboard;
 mod definition;
 mod drill;

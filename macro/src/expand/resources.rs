@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::alarm::Alarm;
 use super::definition::definition_string;
 use super::trust::service_trust;
 use rds_snapshot_policy_core::contract::{
@@ -184,11 +185,14 @@ pub fn generate(
             normalized.get("PolicyId").unwrap_or(&Value::Null),
         ));
     }
-    if let Some(alarm) = rpo_alarm(policy, &normalized, &topic_arn) {
-        out.push((format!("{p}RpoAlarm"), alarm));
-    }
-    if let Some(alarm) = rpo_forecast_alarm(policy, &normalized, &topic_arn) {
-        out.push((format!("{p}RpoForecastAlarm"), alarm));
+    let policy_id = normalized.get("PolicyId").cloned().unwrap_or(Value::Null);
+    for (name, alarm) in [
+        ("RpoAlarm", rpo_alarm(policy)),
+        ("RpoForecastAlarm", rpo_forecast_alarm(policy)),
+    ] {
+        if let Some(alarm) = alarm {
+            out.push((format!("{p}{name}"), alarm.resource(&policy_id, &topic_arn)));
+        }
     }
     out.extend(super::drill::drill_resources(
         policy,
@@ -278,7 +282,7 @@ pub fn generate(
 /// The alarm on the oldest recovery point of the policy's databases: over RpoMinutes, or no
 /// age reported for a whole period (missing data is breaching, so a stopped pipeline alarms).
 /// The period covers the longest gap of the sweep that reports the ages.
-fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value) -> Option<Value> {
+fn rpo_alarm(policy: &Policy) -> Option<Alarm<'static>> {
     let spec = &policy.spec;
     let (reporter, what) = match spec.role {
         Role::Destination => (spec.copy_schedule.as_ref(), "DR copy"),
@@ -292,26 +296,20 @@ fn rpo_alarm(policy: &Policy, normalized: &Map<String, Value>, topic_arn: &Value
         spec.rpo_minutes,
         period / 60
     );
-    let alarm = (metrics::RECOVERY_POINT_AGE, "breaching");
-    Some(over_rpo_alarm(
-        policy,
-        normalized,
-        topic_arn,
-        alarm,
-        period,
+    Some(Alarm {
+        metric: metrics::RECOVERY_POINT_AGE,
         description,
-    ))
+        period,
+        threshold: spec.rpo_minutes,
+        missing: "breaching",
+    })
 }
 
 /// DR: the alarm on the forecast worst case from measured copy times (`RpoForecastMinutes`,
 /// published by every copy run): it fires while the recovery points are still in time, when a
 /// measured term has grown enough to take the worst case past RpoMinutes. Silence is left to
 /// the RPO alarm, which treats missing data as breaching.
-fn rpo_forecast_alarm(
-    policy: &Policy,
-    normalized: &Map<String, Value>,
-    topic_arn: &Value,
-) -> Option<Value> {
+fn rpo_forecast_alarm(policy: &Policy) -> Option<Alarm<'static>> {
     let spec = &policy.spec;
     if spec.role != Role::Destination {
         return None;
@@ -321,15 +319,12 @@ fn rpo_forecast_alarm(
         "rds-snapshot-policy {}: the worst case forecast from measured copy times exceeds RpoMinutes ({} minutes); a recovery point will be late unless copies speed up. `rds-snapshot-policy status` names the term that grew.",
         policy.logical_id, spec.rpo_minutes
     );
-    let alarm = (metrics::RPO_FORECAST, "notBreaching");
-    Some(over_rpo_alarm(
-        policy,
-        normalized,
-        topic_arn,
-        alarm,
+    // Silence is left to the RPO alarm.
+    Some(Alarm {
+        threshold: spec.rpo_minutes,
         period,
-        description,
-    ))
+        ..Alarm::on_count(metrics::RPO_FORECAST, description)
+    })
 }
 
 /// An alarm period covering the longest gap of the sweep that reports the metric (10 minutes
@@ -339,34 +334,6 @@ fn reporting_period(
 ) -> Option<u64> {
     let gap = reporter?.longest_gap()?.num_seconds().max(0) as u64;
     Some(((gap + 300).div_ceil(60).max(10) * 60).min(86_400))
-}
-
-/// Maximum of `metric` (dimension Policy) above RpoMinutes for one period, to the topic.
-fn over_rpo_alarm(
-    policy: &Policy,
-    normalized: &Map<String, Value>,
-    topic_arn: &Value,
-    (metric, missing): (&str, &str),
-    period: u64,
-    description: String,
-) -> Value {
-    json!({
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": description,
-            "Namespace": metrics::NAMESPACE,
-            "MetricName": metric,
-            "Dimensions": [{"Name": metrics::DIMENSION_POLICY, "Value": normalized.get("PolicyId").cloned().unwrap_or(Value::Null)}],
-            "Statistic": "Maximum",
-            "Period": period,
-            "EvaluationPeriods": 1,
-            "Threshold": policy.spec.rpo_minutes,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": missing,
-            "AlarmActions": [topic_arn],
-            "OKActions": [topic_arn],
-        }
-    })
 }
 
 fn notification_key(p: &str) -> Value {
