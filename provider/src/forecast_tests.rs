@@ -3,24 +3,13 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeZone;
-use serde_json::json;
 
 use super::*;
 use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
 
 fn worst() -> WorstCase {
-    RuntimePolicy::from_properties(
-        &json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^",
-                "DestinationRegion": "eu-central-1", "SourceAccounts": ["111111111111"],
-                "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-                "RpoMinutes": 60}),
-        "eu-central-1",
-        None,
-    )
-    .unwrap()
-    .worst_case()
-    .unwrap()
+    RuntimePolicy::test_destination().worst_case().unwrap()
 }
 
 fn at(minute: i64) -> DateTime<Utc> {

@@ -238,3 +238,19 @@ impl RuntimePolicy {
         rds_snapshot_policy_core::rpo::worst_case(&self.spec)
     }
 }
+
+#[cfg(test)]
+impl RuntimePolicy {
+    /// The tests' default DR policy: into eu-central-1 from one source account, RpoMinutes 60.
+    pub(crate) fn test_destination() -> Self {
+        RuntimePolicy::from_properties(
+            &serde_json::json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^",
+                    "DestinationRegion": "eu-central-1", "SourceAccounts": ["111111111111"],
+                    "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    "RpoMinutes": 60}),
+            "eu-central-1",
+            None,
+        )
+        .expect("the tests' DR policy reads")
+    }
+}

@@ -19,8 +19,9 @@ use provider::plan::Action;
 use provider::plan::drill::{drill_class, restore_candidate};
 use provider::policy::RuntimePolicy;
 
+/// The DR policy a drill or a restore works on, as the deployed stack holds it.
 #[derive(Debug, Args)]
-pub struct DrillArgs {
+pub struct DrPolicyFile {
     /// The DR policy: a resource's Properties block (JSON or YAML), or the whole resource.
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
@@ -30,6 +31,12 @@ pub struct DrillArgs {
     /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
     #[arg(long, value_name = "NAME")]
     pub resource: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    #[command(flatten)]
+    pub policy: DrPolicyFile,
     /// Drill only this database.
     #[arg(long, value_name = "DB")]
     pub database: Option<String>,
@@ -43,14 +50,8 @@ pub struct DrillArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The DR policy whose copies are restored.
-    #[arg(long, value_name = "FILE")]
-    pub policy: PathBuf,
-    #[arg(long)]
-    pub policy_id: Option<String>,
-    /// With a template as --policy: the Custom::RdsSnapshotPolicy resource to use.
-    #[arg(long, value_name = "NAME")]
-    pub resource: Option<String>,
+    #[command(flatten)]
+    pub policy: DrPolicyFile,
     /// The database whose copy is restored.
     #[arg(long, value_name = "DB")]
     pub database: String,
@@ -91,13 +92,11 @@ fn parse_identifier(text: &str) -> Result<String, String> {
     }
 }
 
-async fn setup(
-    file: &std::path::Path,
-    id: Option<&str>,
-    resource: Option<&str>,
-) -> Result<(Aws, RuntimePolicy), CliError> {
+async fn setup(args: &DrPolicyFile) -> Result<(Aws, RuntimePolicy), CliError> {
+    let file = &args.policy;
     let (aws, region) = super::connect::connect(None).await?;
-    let policy = load_policy_file(file, id, resource, &region, &[])?;
+    let id = args.policy_id.as_deref();
+    let policy = load_policy_file(file, id, args.resource.as_deref(), &region, &[])?;
     super::connect::reachable(&aws)?;
     if policy.role() != rds_snapshot_policy_core::Role::Destination {
         return Err(format!(
@@ -121,12 +120,7 @@ fn step_input(
 }
 
 pub async fn drill(args: &DrillArgs) -> Result<(), CliError> {
-    let (aws, mut policy) = setup(
-        &args.policy,
-        args.policy_id.as_deref(),
-        args.resource.as_deref(),
-    )
-    .await?;
+    let (aws, mut policy) = setup(&args.policy).await?;
     // A local drill runs even if the file turns the scheduled one off.
     policy.spec.restore_drill = Some(true);
     // Its records go where the stack's drills write theirs; without a stack, created here.
@@ -212,12 +206,7 @@ pub async fn drill(args: &DrillArgs) -> Result<(), CliError> {
 }
 
 pub async fn restore(args: &RestoreArgs) -> Result<(), CliError> {
-    let (aws, policy) = setup(
-        &args.policy,
-        args.policy_id.as_deref(),
-        args.resource.as_deref(),
-    )
-    .await?;
+    let (aws, policy) = setup(&args.policy).await?;
     let point: Option<DateTime<Utc>> = match args.point.as_str() {
         "latest" => None,
         t => Some(

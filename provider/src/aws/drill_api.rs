@@ -3,10 +3,10 @@
 //! is of a resource just listed and passing `plan::drill::is_drill_resource`.
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
 
 use super::convert::{tag_map, time};
-use super::{Aws, classify, error_code};
+use super::{Aws, Finished, classify, error_code};
 use crate::error::ProviderError;
 use crate::inventory::{Kind, Snapshot, tags};
 use crate::plan::drill::{DrillResource, drill_class, is_drill_resource, member_identifier};
@@ -113,8 +113,7 @@ impl DrillApi {
             ))
             .send()
             .await
-            .map(drop)
-            .map_err(|e| classify(e, &format!("recording when drill {arn} became available")))
+            .finished(&format!("recording when drill {arn} became available"))
     }
 
     /// Restores `copy` as `identifier` with `target`'s class, network and tags (a failover
@@ -150,8 +149,7 @@ impl DrillApi {
                 .set_tags(Some(restore_tags))
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| (error_code(&e), classify(e, &context))),
+                .finished_or_code(&context),
             Kind::Cluster => {
                 let (engine, version) = self.cluster_engine(&copy.id).await?;
                 self.rds
@@ -166,8 +164,7 @@ impl DrillApi {
                     .set_tags(Some(restore_tags))
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| (error_code(&e), classify(e, &context)))
+                    .finished_or_code(&context)
             }
         };
         match result {
@@ -323,39 +320,14 @@ impl DrillApi {
         let mut pages = self.rds.describe_db_instances().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(e, "listing DB instances for the drill"))?;
-            for db in page.db_instances() {
-                let id = db.db_instance_identifier().unwrap_or_default();
-                if id.starts_with(prefix) {
-                    out.push(DrillResource {
-                        identifier: id.to_string(),
-                        kind: Kind::Instance,
-                        status: db.db_instance_status().unwrap_or("unknown").to_string(),
-                        tags: tag_map(db.tag_list()),
-                        created: time(db.instance_create_time()),
-                        cluster: db.db_cluster_identifier().map(str::to_string),
-                        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_string),
-                    });
-                }
-            }
+            out.extend(page.db_instances().iter().map(instance_resource));
         }
         let mut pages = self.rds.describe_db_clusters().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(e, "listing DB clusters for the drill"))?;
-            for c in page.db_clusters() {
-                let id = c.db_cluster_identifier().unwrap_or_default();
-                if id.starts_with(prefix) {
-                    out.push(DrillResource {
-                        identifier: id.to_string(),
-                        kind: Kind::Cluster,
-                        status: c.status().unwrap_or("unknown").to_string(),
-                        tags: tag_map(c.tag_list()),
-                        created: time(c.cluster_create_time()),
-                        cluster: None,
-                        endpoint: c.endpoint().map(str::to_string),
-                    });
-                }
-            }
+            out.extend(page.db_clusters().iter().map(cluster_resource));
         }
+        out.retain(|r| r.identifier.starts_with(prefix));
         Ok(out)
     }
 
@@ -387,8 +359,7 @@ impl DrillApi {
                     .delete_automated_backups(true)
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| (error_code(&e), classify(e, &context))),
+                    .finished_or_code(&context),
                 Kind::Cluster => self
                     .rds
                     .delete_db_cluster()
@@ -396,8 +367,7 @@ impl DrillApi {
                     .skip_final_snapshot(true)
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| (error_code(&e), classify(e, &context))),
+                    .finished_or_code(&context),
             };
             match result {
                 Ok(()) => deleted.push(r.identifier.clone()),
@@ -406,5 +376,29 @@ impl DrillApi {
             }
         }
         Ok(deleted)
+    }
+}
+
+fn instance_resource(db: &DbInstance) -> DrillResource {
+    DrillResource {
+        identifier: db.db_instance_identifier().unwrap_or_default().to_string(),
+        kind: Kind::Instance,
+        status: db.db_instance_status().unwrap_or("unknown").to_string(),
+        tags: tag_map(db.tag_list()),
+        created: time(db.instance_create_time()),
+        cluster: db.db_cluster_identifier().map(str::to_string),
+        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_string),
+    }
+}
+
+fn cluster_resource(c: &DbCluster) -> DrillResource {
+    DrillResource {
+        identifier: c.db_cluster_identifier().unwrap_or_default().to_string(),
+        kind: Kind::Cluster,
+        status: c.status().unwrap_or("unknown").to_string(),
+        tags: tag_map(c.tag_list()),
+        created: time(c.cluster_create_time()),
+        cluster: None,
+        endpoint: c.endpoint().map(str::to_string),
     }
 }

@@ -4,7 +4,7 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, TimeZone, Utc};
 use rds_snapshot_policy_core::contract::drill_records;
 
-use super::{Aws, classify};
+use super::{Aws, Finished, classify};
 use crate::drill_record::{DrillRecord, parse_record};
 use crate::error::ProviderError;
 use crate::policy::RuntimePolicy;
@@ -66,8 +66,7 @@ pub async fn write(
         .set_log_events(Some(events))
         .send()
         .await
-        .map(drop)
-        .map_err(|e| classify(e, &context))?;
+        .finished(&context)?;
     for r in records {
         tracing::info!(policy = %policy.id, database = %r.database, outcome = %r.outcome, snapshot = %r.copy, log_group = %group, "drill recorded");
     }

@@ -5,7 +5,7 @@
 
 use aws_sdk_sfn::types::Tag;
 
-use super::{Aws, classify};
+use super::{Aws, Finished, classify};
 use crate::error::ProviderError;
 use crate::inventory::tags;
 
@@ -43,6 +43,5 @@ pub async fn place_hold(
         .tags(Tag::builder().key(tags::HOLD).value(value).build())
         .send()
         .await
-        .map(drop)
-        .map_err(|e| classify(e, &format!("holding the deletes of {machine}")))
+        .finished(&format!("holding the deletes of {machine}"))
 }

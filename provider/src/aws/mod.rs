@@ -310,6 +310,30 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<St
     }
 }
 
+/// The result of a call whose answer matters only as success.
+pub trait Finished {
+    /// `Ok(())`, or the error classified with `context`.
+    fn finished(self, context: &str) -> Result<(), ProviderError>;
+    /// The same, keeping the error's code for callers that accept one (`AlreadyExists`,
+    /// `NotFound`).
+    fn finished_or_code(self, context: &str) -> Result<(), (Option<String>, ProviderError)>;
+}
+
+impl<T, E, R> Finished for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    fn finished(self, context: &str) -> Result<(), ProviderError> {
+        self.map(drop).map_err(|e| classify(e, context))
+    }
+
+    fn finished_or_code(self, context: &str) -> Result<(), (Option<String>, ProviderError)> {
+        self.map(drop)
+            .map_err(|e| (error_code(&e), classify(e, context)))
+    }
+}
+
 /// The HTTP status of a raw SDK response.
 pub trait HttpStatus {
     fn http_status(&self) -> u16;

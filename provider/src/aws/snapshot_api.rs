@@ -2,12 +2,45 @@
 //! write is written once here; callers name the kind, never the API.
 
 use aws_sdk_rds::Client;
+use aws_sdk_rds::operation::describe_db_cluster_snapshot_attributes::DescribeDbClusterSnapshotAttributesOutput;
+use aws_sdk_rds::operation::describe_db_snapshot_attributes::DescribeDbSnapshotAttributesOutput;
 use aws_sdk_rds::types::Tag;
 
 use super::convert::{filter, from_cluster_snapshot, from_instance_snapshot};
-use super::{classify, error_code};
+use super::{Finished, classify, error_code};
 use crate::error::{ErrorName, ProviderError};
 use crate::inventory::{Kind, Snapshot, tags};
+
+/// The accounts of the `restore` attribute in a describe-attributes answer of either API.
+trait RestoreValues {
+    fn restore_values(&self) -> Vec<String>;
+}
+
+/// Implements `RestoreValues` for one API's answer, named by its result and list accessors.
+macro_rules! restore_values {
+    ($output:ty, $result:ident, $attributes:ident) => {
+        impl RestoreValues for $output {
+            fn restore_values(&self) -> Vec<String> {
+                let all = self.$result().map(|r| r.$attributes()).unwrap_or_default();
+                all.iter()
+                    .filter(|a| a.attribute_name() == Some("restore"))
+                    .flat_map(|a| a.attribute_values().to_vec())
+                    .collect()
+            }
+        }
+    };
+}
+
+restore_values!(
+    DescribeDbSnapshotAttributesOutput,
+    db_snapshot_attributes_result,
+    db_snapshot_attributes
+);
+restore_values!(
+    DescribeDbClusterSnapshotAttributesOutput,
+    db_cluster_snapshot_attributes_result,
+    db_cluster_snapshot_attributes
+);
 
 /// `Err(None)` marks "already done" (by a concurrent run); `Err(Some(e))` a real failure.
 pub(crate) type WriteResult = Result<(), Option<ProviderError>>;
@@ -116,43 +149,21 @@ impl SnapshotApi {
     /// The accounts in the snapshot's `restore` attribute (`all` when public).
     pub async fn restore_accounts(&self, snapshot_id: &str) -> Result<Vec<String>, ProviderError> {
         let context = format!("reading who {snapshot_id} is shared with");
-        let restore = |name: Option<&str>, values: Option<&[String]>| {
-            (name == Some("restore")).then(|| values.unwrap_or_default().to_vec())
-        };
-        let found: Vec<String> = match self.kind {
-            Kind::Instance => self
-                .rds
+        let found = on_kind!(
+            self,
+            self.rds
                 .describe_db_snapshot_attributes()
-                .db_snapshot_identifier(snapshot_id)
-                .send()
-                .await
-                .map_err(|e| classify(e, &context))?
-                .db_snapshot_attributes_result()
-                .map(|r| {
-                    r.db_snapshot_attributes()
-                        .iter()
-                        .filter_map(|a| restore(a.attribute_name(), Some(a.attribute_values())))
-                        .flatten()
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Kind::Cluster => self
-                .rds
+                .db_snapshot_identifier(snapshot_id),
+            self.rds
                 .describe_db_cluster_snapshot_attributes()
-                .db_cluster_snapshot_identifier(snapshot_id)
-                .send()
-                .await
-                .map_err(|e| classify(e, &context))?
-                .db_cluster_snapshot_attributes_result()
-                .map(|r| {
-                    r.db_cluster_snapshot_attributes()
-                        .iter()
-                        .filter_map(|a| restore(a.attribute_name(), Some(a.attribute_values())))
-                        .flatten()
-                        .collect()
-                })
-                .unwrap_or_default(),
-        };
+                .db_cluster_snapshot_identifier(snapshot_id),
+            |call| {
+                call.send()
+                    .await
+                    .map_err(|e| classify(e, &context))?
+                    .restore_values()
+            }
+        );
         Ok(found)
     }
 
@@ -183,8 +194,7 @@ impl SnapshotApi {
                 .set_values_to_remove(revoke)
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| classify(e, context))
+                .finished(context)
         )
     }
 
@@ -201,8 +211,7 @@ impl SnapshotApi {
             .set_tags(Some(rds_tags(tags)?))
             .send()
             .await
-            .map(drop)
-            .map_err(|e| classify(e, context))
+            .finished(context)
     }
 
     pub async fn copy(

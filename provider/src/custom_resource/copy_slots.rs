@@ -91,20 +91,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use chrono::{Duration, TimeZone};
-    use serde_json::json;
 
     use super::*;
 
     fn destination() -> RuntimePolicy {
-        RuntimePolicy::from_properties(
-            &json!({"Role": "Destination", "PolicyId": "dr", "SnapshotPattern": "^",
-                    "DestinationRegion": "eu-central-1", "SourceAccounts": ["111111111111"],
-                    "KmsKeyDestination": "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-                    "RpoMinutes": 60}),
-            "eu-central-1",
-            None,
-        )
-        .unwrap()
+        RuntimePolicy::test_destination()
     }
 
     /// A tool copy of `database` (of the source account) holding data of `minute` past 10:00.

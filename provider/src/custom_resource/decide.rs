@@ -518,14 +518,7 @@ fn decide_quota(
     };
     let needed = snapshots_needed(policy, databases);
     if used + needed > max {
-        let fix = match policy.role() {
-            Role::Source => {
-                "shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)"
-            }
-            Role::Destination => {
-                "keep every copy for hours and the days promised as a tier (RetentionHours with KeepDaily, the default when no retention is given: 22 copies per database)"
-            }
-        };
+        let fix = quota_fix(policy.role());
         report.failures.push(format!(
             "this policy keeps up to {needed} manual {noun} snapshots ({databases} {noun}(s) × (({retention} of retention + {between} between delete runs) / {interval}-minute {arrival} + 1{tiers})), and {used} of the {max} allowed in {region} are used: raise the {name} quota (Service Quotas), or {fix}",
             noun = kind.noun(),
@@ -613,6 +606,18 @@ pub fn decide_destination(policy: &RuntimePolicy, facts: &DestinationFacts) -> C
         }
     }
     report
+}
+
+/// What a policy of `role` changes to keep fewer manual snapshots, besides a higher quota.
+pub(super) fn quota_fix(role: Role) -> &'static str {
+    match role {
+        Role::Source => {
+            "shorten the retention (RetentionHours keeps less than a day) or lengthen the interval (BackupIntervalMinutes)"
+        }
+        Role::Destination => {
+            "keep every copy for hours and the days promised as a tier (RetentionHours with KeepDaily, the default when no retention is given: 22 copies per database)"
+        }
+    }
 }
 
 #[cfg(test)]

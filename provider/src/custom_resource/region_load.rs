@@ -174,14 +174,7 @@ pub fn decide_region_quota(
                 if shares.len() > 5 { ", ..." } else { "" }
             )
         };
-        let fix = match policy.role() {
-            Role::Source => {
-                "shorten a retention (RetentionHours keeps less than a day) or lengthen an interval"
-            }
-            Role::Destination => {
-                "keep copies for hours and the promised days as a tier (RetentionHours with KeepDaily, the default: 22 copies per database)"
-            }
-        };
+        let fix = super::decide::quota_fix(policy.role());
         report.failures.push(format!(
             "at steady state the account's policies keep {total} manual {noun} snapshots in {region}, over the {name} quota of {max}: this policy {mine} ({databases} database(s) × {per} per database, {retention} of retention{tiers}){others}, and {outside} other manual snapshots (made by hand or by policies not counted here); raise the {name} quota (Service Quotas), or {fix}",
             noun = kind.noun(),
