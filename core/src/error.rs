@@ -83,3 +83,22 @@ impl Diagnostics {
         }
     }
 }
+
+/// Declares an error that carries the one line saying why an input is refused (a schedule, a
+/// template, a key reference, a Lambda event): its `Display` is that line, and it converts
+/// into a `String` where a message is all a caller keeps.
+macro_rules! refusal {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{0}")]
+        pub struct $name(pub String);
+
+        impl From<$name> for String {
+            fn from(error: $name) -> String {
+                error.0
+            }
+        }
+    };
+}
+pub(crate) use refusal;

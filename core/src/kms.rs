@@ -16,16 +16,10 @@ pub enum KeyRef {
 
 const PLACEHOLDERS: &[&str] = &["", "none", "null", "nil", "-", "default", "changeme"];
 
-/// Why a text is not a usable KMS key reference.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KeyError(pub String);
-
-impl From<KeyError> for String {
-    fn from(error: KeyError) -> String {
-        error.0
-    }
-}
+crate::error::refusal!(
+    /// Why a text is not a usable KMS key reference.
+    KeyError
+);
 
 /// Classifies `text`, or says why it is not a key reference.
 pub fn classify(text: &str) -> Result<KeyRef, KeyError> {

@@ -26,16 +26,10 @@ impl<'de> Deserialize<'de> for LambdaInput {
     }
 }
 
-/// Why a Lambda event is refused before any work: not JSON, too large, too deep.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EventError(pub String);
-
-impl From<EventError> for String {
-    fn from(error: EventError) -> String {
-        error.0
-    }
-}
+crate::error::refusal!(
+    /// Why a Lambda event is refused before any work: not JSON, too large, too deep.
+    EventError
+);
 
 impl LambdaInput {
     /// Reads the JSON tree of an event of at most `max_bytes`; the error says why not.

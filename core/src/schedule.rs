@@ -14,16 +14,10 @@ pub enum Schedule {
     Cron { expression: String, cron: Box<Cron> },
 }
 
-/// Why a text is not a schedule EventBridge accepts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ScheduleError(pub String);
-
-impl From<ScheduleError> for String {
-    fn from(error: ScheduleError) -> String {
-        error.0
-    }
-}
+crate::error::refusal!(
+    /// Why a text is not a schedule EventBridge accepts.
+    ScheduleError
+);
 
 /// How far ahead firings are enumerated to find the longest gap.
 const GAP_WINDOW_DAYS: i64 = 35;

@@ -3,16 +3,10 @@
 use serde_json::{Map, Number, Value, json};
 use serde_yaml_ng::Value as Yaml;
 
-/// Why a template cannot be read or written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TemplateError(pub String);
-
-impl From<TemplateError> for String {
-    fn from(error: TemplateError) -> String {
-        error.0
-    }
-}
+crate::error::refusal!(
+    /// Why a template cannot be read or written.
+    TemplateError
+);
 
 /// Parses JSON or YAML text into a JSON value with intrinsics in their long form.
 pub fn parse_template(text: &str) -> Result<Value, TemplateError> {

@@ -235,7 +235,9 @@ async fn finish(
     let mut restores = Vec::new();
     for database in databases {
         let seen = observe_restore(policy, database, &resources, &inventory, validated, now)
-            .map_err(|reason| ProviderError::new(ErrorName::DatabaseNotFound, reason))?;
+            .map_err(|reason| {
+                ProviderError::new(ErrorName::DatabaseNotFound, reason.to_string())
+            })?;
         let value = format!("{} {} min", rfc3339(seen.requested), seen.minutes);
         if let Err(e) = crate::aws::tag_snapshot(
             aws,

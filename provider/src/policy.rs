@@ -109,12 +109,10 @@ impl RuntimePolicy {
                 "DestinationAccounts is an unresolved intrinsic; the provider needs its value",
             ));
         }
-        let mut spec = policy.spec.resolve().map_err(|field| {
-            invalid(
-                ErrorName::PolicyInvalid,
-                format!("{field} is an unresolved intrinsic; the provider needs its value"),
-            )
-        })?;
+        let mut spec = policy
+            .spec
+            .resolve()
+            .map_err(|unresolved| invalid(ErrorName::PolicyInvalid, unresolved.to_string()))?;
         if spec.policy_id.is_none() {
             spec.policy_id = Some(fallback_id.map(str::to_string).ok_or_else(|| {
                 invalid(

@@ -35,6 +35,21 @@ pub struct Trust {
     pub provider_function: String,
 }
 
+/// A provider environment variable that does not hold what it must: every task is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustConfigError {
+    #[error("{variable} holds {value:?}, which is not a 12-digit account ID")]
+    NotAnAccount {
+        variable: &'static str,
+        value: String,
+    },
+    #[error("{variable} holds {value:?}, which is not a KMS key ARN")]
+    NotAKey {
+        variable: &'static str,
+        value: String,
+    },
+}
+
 impl Trust {
     /// The CLI: the operator's own policy files and credentials; no allow-lists.
     pub fn operator() -> Self {
@@ -51,21 +66,22 @@ impl Trust {
 
     /// The Lambda, from its environment (`lookup` reads one variable). A malformed list is an
     /// error naming the variable, so the provider refuses every task rather than guess.
-    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let list = |name: &str| -> Result<Vec<String>, String> {
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TrustConfigError> {
+        let list = |name: &'static str| -> Result<Vec<String>, TrustConfigError> {
             let text = lookup(name).unwrap_or_default();
             let mut accounts = Vec::new();
             for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 if item.len() != 12 || !item.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!(
-                        "{name} holds {item:?}, which is not a 12-digit account ID"
-                    ));
+                    return Err(TrustConfigError::NotAnAccount {
+                        variable: name,
+                        value: item.to_string(),
+                    });
                 }
                 accounts.push(item.to_string());
             }
             Ok(accounts)
         };
-        let key_list = |name: &str| -> Result<Vec<String>, String> {
+        let key_list = |name: &'static str| -> Result<Vec<String>, TrustConfigError> {
             let text = lookup(name).unwrap_or_default();
             let keys: Vec<String> = text
                 .split(',')
@@ -77,7 +93,10 @@ impl Trust {
                 .iter()
                 .find(|k| !k.starts_with("arn:") || !k.contains(":key/"))
             {
-                Some(bad) => Err(format!("{name} holds {bad:?}, which is not a KMS key ARN")),
+                Some(bad) => Err(TrustConfigError::NotAKey {
+                    variable: name,
+                    value: bad.clone(),
+                }),
                 None => Ok(keys),
             }
         };
@@ -305,7 +324,7 @@ mod tests {
         assert!(trust.kms_key_arns.is_empty());
         let wrong = Trust::from_env(env(&[(provider_env::KMS_KEY_ARNS, "alias/dr")]));
         assert_eq!(
-            wrong.unwrap_err(),
+            wrong.unwrap_err().to_string(),
             "RSP_KMS_KEY_ARNS holds \"alias/dr\", which is not a KMS key ARN"
         );
     }
@@ -365,7 +384,10 @@ mod tests {
     fn a_malformed_allow_list_names_the_variable() {
         let err =
             Trust::from_env(env(&[(provider_env::ALLOWED_SOURCE_ACCOUNTS, "12345")])).unwrap_err();
-        assert!(err.contains("RSP_ALLOWED_SOURCE_ACCOUNTS"), "{err}");
+        assert!(
+            err.to_string().contains("RSP_ALLOWED_SOURCE_ACCOUNTS"),
+            "{err}"
+        );
         let trust = Trust::from_env(env(&[(provider_env::ALLOW_LOCAL_RESPONSE_URL, "1")])).unwrap();
         assert!(trust.allow_local_response_url && trust.verify_deployment);
         assert!(!Trust::from_env(env(&[])).unwrap().allow_local_response_url);

@@ -9,8 +9,8 @@ use chrono::{Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use provider::inventory::{Inventory, Kind, Snapshot, tags};
 use provider::plan::drill::{
-    DrillResource, drill_identifier, drill_prefix, is_drill_resource, member_identifier,
-    observe_restore, sweep,
+    DrillError, DrillResource, drill_identifier, drill_prefix, is_drill_resource,
+    member_identifier, observe_restore, sweep,
 };
 use provider::policy::RuntimePolicy;
 use serde_json::json;
@@ -232,11 +232,19 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
     let mut creating = resource.clone();
     creating.status = "creating".into();
     let err = observe_restore(&policy(), KEY, &[creating], &inventory, false, now).unwrap_err();
-    assert!(err.contains("is creating, not serving"), "{err}");
+    assert!(
+        matches!(&err, DrillError::NotServing { status, .. } if status == "creating"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("is creating, not serving"),
+        "{err}"
+    );
     let mut untagged = resource.clone();
     untagged.tags.remove(tags::DRILL);
     let err = observe_restore(&policy(), KEY, &[untagged], &inventory, false, now).unwrap_err();
-    assert!(err.contains("has no drill restore"), "{err}");
+    assert!(matches!(err, DrillError::NoRestore { .. }), "{err}");
+    assert!(err.to_string().contains("has no drill restore"), "{err}");
     // An Aurora restore serves once its member instance does.
     let mut cluster = resource.clone();
     cluster.kind = Kind::Cluster;
@@ -251,7 +259,7 @@ fn evidence_needs_a_serving_restore_of_the_policys_drill() {
         now,
     )
     .unwrap_err();
-    assert!(err.contains("not serving"), "{err}");
+    assert!(matches!(err, DrillError::NotServing { .. }), "{err}");
     let member = DrillResource {
         identifier: member_identifier(&cluster.identifier),
         kind: Kind::Instance,

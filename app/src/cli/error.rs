@@ -6,6 +6,12 @@ pub enum CliError {
     /// An AWS call, a task or a check of the provider failed (its error name and message).
     #[error(transparent)]
     Provider(#[from] provider::error::ProviderError),
+    /// A restore with no copy to start from.
+    #[error(transparent)]
+    Drill(#[from] provider::plan::drill::DrillError),
+    /// An account whose status cannot be read.
+    #[error(transparent)]
+    Status(#[from] provider::status::StatusError),
     /// The command's own input (a file, a flag, a policy) cannot be used; the message names it.
     #[error("{0}")]
     Input(String),

@@ -569,9 +569,21 @@ impl<S> PolicySpec<S> {
     }
 }
 
+/// A property the provider needs whose value is still an intrinsic function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{property} is an unresolved intrinsic; the provider needs its value")]
+pub struct Unresolved {
+    pub property: &'static str,
+}
+
 impl PolicySpec<Text> {
-    /// The provider's form when every value is known now; `None` names the first intrinsic.
-    pub fn resolve(&self) -> Result<PolicySpec<String>, &'static str> {
+    /// The provider's form when every value is known now; the error names the first intrinsic.
+    pub fn resolve(&self) -> Result<PolicySpec<String>, Unresolved> {
+        self.resolve_fields()
+            .map_err(|property| Unresolved { property })
+    }
+
+    fn resolve_fields(&self) -> Result<PolicySpec<String>, &'static str> {
         fn one(t: &Option<Text>, name: &'static str) -> Result<Option<String>, &'static str> {
             match t {
                 None => Ok(None),

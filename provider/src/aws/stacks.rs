@@ -3,6 +3,7 @@
 //! finds who already holds a `PolicyId`.
 
 use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
+use rds_snapshot_policy_core::yaml::TemplateError;
 use serde_json::Value;
 
 use super::{Aws, classify};
@@ -67,7 +68,7 @@ pub async fn processed_template(
     aws: &Aws,
     region: &str,
     stack_id: &str,
-) -> Result<Result<Value, String>, GetTemplateError> {
+) -> Result<Result<Value, TemplateError>, GetTemplateError> {
     let template = aws
         .cloudformation(region)
         .get_template()
@@ -78,5 +79,9 @@ pub async fn processed_template(
     let body = template.template_body().unwrap_or_default();
     Ok(serde_json::from_str::<Value>(body)
         .or_else(|_| rds_snapshot_policy_core::yaml::parse_template(body))
-        .map_err(|e| format!("the template of stack {stack_id} cannot be read: {e}")))
+        .map_err(|e| {
+            TemplateError(format!(
+                "the template of stack {stack_id} cannot be read: {e}"
+            ))
+        }))
 }

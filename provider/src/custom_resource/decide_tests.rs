@@ -51,7 +51,7 @@ fn key(aws_managed: bool, policy: Option<&str>) -> KeyFacts {
     KeyFacts {
         key: "k1".into(),
         aws_managed: Ok(aws_managed),
-        policy: policy.map(KeyPolicy::parse),
+        policy: policy.map(|p| KeyPolicy::parse(p).map_err(|e| e.to_string())),
     }
 }
 

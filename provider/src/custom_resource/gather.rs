@@ -366,7 +366,7 @@ async fn key_facts(aws: &Aws, region: &str, key: &str) -> KeyFacts {
         .send()
         .await;
     facts.policy = Some(match policy {
-        Ok(r) => KeyPolicy::parse(r.policy().unwrap_or("{}")),
+        Ok(r) => KeyPolicy::parse(r.policy().unwrap_or("{}")).map_err(|e| e.to_string()),
         Err(e) => Err(kms_error(&e).1),
     });
     facts
@@ -499,7 +499,7 @@ async fn region_load(
         let name = format!("{}/{}", r.stack_name, r.logical_id);
         if !templates.contains_key(r.stack_id.as_str()) {
             let template = match processed_template(aws, &stacks_region, &r.stack_id).await {
-                Ok(parsed) => parsed,
+                Ok(parsed) => parsed.map_err(String::from),
                 Err(e) => Err(crate::aws::classify(e, "reading its stack's template").message),
             };
             templates.insert(&r.stack_id, template);

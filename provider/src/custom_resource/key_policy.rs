@@ -52,15 +52,20 @@ fn principal_is_account(principal: &Value, account: &str) -> bool {
 }
 
 /// A key policy's statements, parsed once and asked about each account.
+/// A key policy KMS returned that is not JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the key policy is not JSON: {0}")]
+pub struct KeyPolicyError(String);
+
 #[derive(Debug, Clone)]
 pub struct KeyPolicy {
     statements: Vec<Value>,
 }
 
 impl KeyPolicy {
-    pub fn parse(policy_json: &str) -> Result<Self, String> {
-        let policy: Value = serde_json::from_str(policy_json)
-            .map_err(|e| format!("the key policy is not JSON: {e}"))?;
+    pub fn parse(policy_json: &str) -> Result<Self, KeyPolicyError> {
+        let policy: Value =
+            serde_json::from_str(policy_json).map_err(|e| KeyPolicyError(e.to_string()))?;
         let statements = match policy.get("Statement") {
             Some(Value::Array(items)) => items.clone(),
             Some(single @ Value::Object(_)) => vec![single.clone()],

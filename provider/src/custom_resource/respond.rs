@@ -56,27 +56,45 @@ fn cut(text: &mut String, at: usize) {
     text.truncate(at);
 }
 
+/// Why CloudFormation was not answered: a `ResponseURL` refused, or the answer undelivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    #[error("ResponseURL is not a URL: {0}")]
+    NotAUrl(String),
+    #[error("ResponseURL carries user info; refused")]
+    UserInfo,
+    #[error("ResponseURL scheme {0} is not https; refused")]
+    Scheme(String),
+    #[error("ResponseURL names a port other than 443; refused")]
+    Port,
+    #[error(
+        "ResponseURL host {0} is not an AWS S3 host (amazonaws.com or amazonaws.com.cn); refused"
+    )]
+    Host(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("could not answer CloudFormation after 4 attempts: {0}")]
+    Undelivered(String),
+}
+
 /// Whether CloudFormation's `ResponseURL` may be answered: https on an S3 host of an AWS
 /// partition (`amazonaws.com`, `amazonaws.com.cn`), port 443, no user info. With
 /// `allow_local` (tests only) also http on 127.0.0.1 or localhost.
-pub fn check_response_url(url: &str, allow_local: bool) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("ResponseURL is not a URL: {e}"))?;
+pub fn check_response_url(url: &str, allow_local: bool) -> Result<(), ResponseError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| ResponseError::NotAUrl(e.to_string()))?;
     let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("ResponseURL carries user info; refused".into());
+        return Err(ResponseError::UserInfo);
     }
     let local = matches!(host.as_str(), "127.0.0.1" | "localhost");
     if allow_local && local && matches!(parsed.scheme(), "http" | "https") {
         return Ok(());
     }
     if parsed.scheme() != "https" {
-        return Err(format!(
-            "ResponseURL scheme {} is not https; refused",
-            parsed.scheme()
-        ));
+        return Err(ResponseError::Scheme(parsed.scheme().to_string()));
     }
     if parsed.port().is_some_and(|p| p != 443) {
-        return Err("ResponseURL names a port other than 443; refused".into());
+        return Err(ResponseError::Port);
     }
     let s3_host = ["amazonaws.com", "amazonaws.com.cn"].iter().any(|domain| {
         host.strip_suffix(domain)
@@ -87,9 +105,7 @@ pub fn check_response_url(url: &str, allow_local: bool) -> Result<(), String> {
             })
     });
     if !s3_host {
-        return Err(format!(
-            "ResponseURL host {host} is not an AWS S3 host (amazonaws.com or amazonaws.com.cn); refused"
-        ));
+        return Err(ResponseError::Host(host));
     }
     Ok(())
 }
@@ -146,12 +162,12 @@ pub fn public_reason(reason: &str) -> String {
 }
 
 /// PUTs `body` to `url`, up to 4 attempts with growing pauses; redirects are not followed.
-pub async fn put_response(url: &str, body: &str) -> Result<(), String> {
+pub async fn put_response(url: &str, body: &str) -> Result<(), ResponseError> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| ResponseError::Client(e.to_string()))?;
     let mut last = String::new();
     for attempt in 0..4u32 {
         if attempt > 0 {
@@ -170,9 +186,7 @@ pub async fn put_response(url: &str, body: &str) -> Result<(), String> {
         }
         tracing::warn!(attempt = attempt + 1, error = %last, "answering CloudFormation failed; retrying");
     }
-    Err(format!(
-        "could not answer CloudFormation after 4 attempts: {last}"
-    ))
+    Err(ResponseError::Undelivered(last))
 }
 
 #[cfg(test)]
@@ -200,7 +214,8 @@ mod tests {
         assert!(check_response_url("http://127.0.0.1:9/x", true).is_ok());
         assert!(check_response_url("http://169.254.169.254/latest", true).is_err());
         let err = check_response_url("gopher://x", false).unwrap_err();
-        assert!(err.contains("not https"), "{err}");
+        assert_eq!(err, ResponseError::Scheme("gopher".into()));
+        assert!(err.to_string().contains("not https"), "{err}");
     }
 
     #[test]

@@ -107,6 +107,47 @@ pub fn drill_targets<'a>(
     .collect()
 }
 
+/// Why a restore has no copy to start from, or a drill restore cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DrillError {
+    #[error(
+        "--database {database} names databases of {} source accounts ({}): name one as <account>/<database>",
+        keys.len(),
+        keys.join(", ")
+    )]
+    AmbiguousDatabase { database: String, keys: Vec<String> },
+    #[error("no available DR copy of {database} for policy {policy}{before}")]
+    NoCopy {
+        database: String,
+        policy: String,
+        /// " at or before <time>", or empty.
+        before: String,
+    },
+    #[error("policy {policy} has no drill restore {identifier} of {database}")]
+    NoRestore {
+        policy: String,
+        identifier: String,
+        database: String,
+    },
+    #[error("drill restore {identifier} of {database} is {status}, not serving: nothing recorded")]
+    NotServing {
+        identifier: String,
+        database: String,
+        status: String,
+    },
+    #[error(
+        "drill restore {identifier} names no DR copy of {database} of policy {policy} ({named}): nothing recorded"
+    )]
+    UnknownCopy {
+        identifier: String,
+        database: String,
+        policy: String,
+        named: String,
+    },
+    #[error("drill restore {identifier} shows no request or creation time: nothing recorded")]
+    NoRequestTime { identifier: String },
+}
+
 /// The DR copy a restore (`rds-snapshot-policy restore`) starts from: this policy's newest
 /// available copy of `database` at or before `point` (None: the newest), and the database's
 /// key. A name that two source accounts share is refused: the user names one as
@@ -116,7 +157,7 @@ pub fn restore_candidate<'a>(
     inventory: &'a Inventory,
     database: &str,
     point: Option<DateTime<Utc>>,
-) -> Result<(String, &'a Snapshot), String> {
+) -> Result<(String, &'a Snapshot), DrillError> {
     let candidates: Vec<&Snapshot> = inventory
         .snapshots
         .iter()
@@ -131,23 +172,20 @@ pub fn restore_candidate<'a>(
     keys.sort();
     keys.dedup();
     if keys.len() > 1 {
-        return Err(format!(
-            "--database {database} names databases of {} source accounts ({}): name one as <account>/<database>",
-            keys.len(),
-            keys.join(", ")
-        ));
+        return Err(DrillError::AmbiguousDatabase {
+            database: database.to_string(),
+            keys,
+        });
     }
     let copy = candidates
         .into_iter()
         .max_by_key(|s| s.recovery_point())
-        .ok_or_else(|| {
-            format!(
-                "no available DR copy of {database} for policy {}{}",
-                policy.id,
-                point
-                    .map(|p| format!(" at or before {p}"))
-                    .unwrap_or_default()
-            )
+        .ok_or_else(|| DrillError::NoCopy {
+            database: database.to_string(),
+            policy: policy.id.clone(),
+            before: point
+                .map(|p| format!(" at or before {p}"))
+                .unwrap_or_default(),
         })?;
     Ok((keys.pop().unwrap_or_else(|| database.to_string()), copy))
 }
@@ -184,7 +222,7 @@ pub fn observe_restore<'a>(
     inventory: &'a Inventory,
     validated: bool,
     now: DateTime<Utc>,
-) -> Result<ObservedRestore<'a>, String> {
+) -> Result<ObservedRestore<'a>, DrillError> {
     let identifier = drill_identifier(&policy.id, database);
     let resource = resources
         .iter()
@@ -194,11 +232,10 @@ pub fn observe_restore<'a>(
                 && is_drill_resource(&policy.id, r)
                 && r.tags.get(tags::DATABASE).map(String::as_str) == Some(database)
         })
-        .ok_or_else(|| {
-            format!(
-                "policy {} has no drill restore {identifier} of {database}",
-                policy.id
-            )
+        .ok_or_else(|| DrillError::NoRestore {
+            policy: policy.id.clone(),
+            identifier: identifier.clone(),
+            database: database.to_string(),
         })?;
     let serving = match resource.kind {
         Kind::Instance => resource.status == "available",
@@ -213,10 +250,11 @@ pub fn observe_restore<'a>(
         }
     };
     if !serving {
-        return Err(format!(
-            "drill restore {identifier} of {database} is {}, not serving: nothing recorded",
-            resource.status
-        ));
+        return Err(DrillError::NotServing {
+            identifier,
+            database: database.to_string(),
+            status: resource.status.clone(),
+        });
     }
     let restored_from = resource.tags.get(tags::DRILL_SNAPSHOT);
     let copy = inventory
@@ -228,12 +266,13 @@ pub fn observe_restore<'a>(
                 && policy.is_copy(s)
                 && policy.database_key(s) == database
         })
-        .ok_or_else(|| {
-            format!(
-                "drill restore {identifier} names no DR copy of {database} of policy {} ({}): nothing recorded",
-                policy.id,
-                restored_from.map_or("no drill-snapshot tag", String::as_str)
-            )
+        .ok_or_else(|| DrillError::UnknownCopy {
+            identifier: identifier.clone(),
+            database: database.to_string(),
+            policy: policy.id.clone(),
+            named: restored_from
+                .map_or("no drill-snapshot tag", String::as_str)
+                .to_string(),
         })?;
     let tagged = resource
         .tags
@@ -241,10 +280,8 @@ pub fn observe_restore<'a>(
         .and_then(|t| parse_time(t));
     let requested = match (tagged, resource.created) {
         (Some(t), Some(c)) => t.min(c),
-        (t, c) => t.or(c).ok_or_else(|| {
-            format!(
-                "drill restore {identifier} shows no request or creation time: nothing recorded"
-            )
+        (t, c) => t.or(c).ok_or_else(|| DrillError::NoRequestTime {
+            identifier: identifier.clone(),
         })?,
     }
     .min(now);

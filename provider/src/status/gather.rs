@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{FailureReport, MachineFacts, PolicyFacts, QuotaReport};
 use crate::aws::{Aws, classify, list_databases, list_inventory, stack_resources};
+use crate::error::ProviderError;
 use crate::identity::{self, is_policy_resource_type};
 use crate::inventory::Kind;
 use crate::policy::RuntimePolicy;
@@ -86,12 +87,22 @@ struct Deployed {
     machines: Vec<(Action, String)>,
 }
 
+/// Why an account's status cannot be read: an AWS call, or a deployed state machine the tool
+/// cannot read its policy from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    #[error("{}", .0.message)]
+    Aws(#[from] ProviderError),
+    #[error("state machine {arn}: {why}")]
+    Machine { arn: String, why: String },
+}
+
 async fn deployed_policies(
     aws: &Aws,
     region: &str,
     warnings: &mut Vec<String>,
-) -> Result<Vec<Deployed>, String> {
-    let resources = stack_resources(aws, region).await.map_err(|e| e.message)?;
+) -> Result<Vec<Deployed>, StatusError> {
+    let resources = stack_resources(aws, region).await?;
     let mut found = Vec::new();
     for policy in resources
         .iter()
@@ -204,20 +215,27 @@ async fn machine_facts(
     facts
 }
 
-async fn policy_from_machine(aws: &Aws, region: &str, arn: &str) -> Result<RuntimePolicy, String> {
+async fn policy_from_machine(
+    aws: &Aws,
+    region: &str,
+    arn: &str,
+) -> Result<RuntimePolicy, StatusError> {
+    let unusable = |why: String| StatusError::Machine {
+        arn: arn.to_string(),
+        why,
+    };
     let machine = aws
         .sfn(region)
         .describe_state_machine()
         .state_machine_arn(arn)
         .send()
         .await
-        .map_err(|e| classify(e, &format!("reading state machine {arn}")).message)?;
+        .map_err(|e| classify(e, &format!("reading state machine {arn}")))?;
     let definition: Value = serde_json::from_str(machine.definition())
-        .map_err(|e| format!("state machine {arn}: the definition is not JSON: {e}"))?;
-    let spec = policy_of_definition(&definition).ok_or_else(|| {
-        format!("state machine {arn}: no rds-snapshot-policy task in its definition")
-    })?;
-    RuntimePolicy::bind(spec, region).map_err(|e| format!("state machine {arn}: {}", e.message))
+        .map_err(|e| unusable(format!("the definition is not JSON: {e}")))?;
+    let spec = policy_of_definition(&definition)
+        .ok_or_else(|| unusable("no rds-snapshot-policy task in its definition".into()))?;
+    RuntimePolicy::bind(spec, region).map_err(|e| unusable(e.message))
 }
 
 async fn ages(
@@ -349,7 +367,7 @@ pub struct SideFacts {
 pub async fn gather_side(
     side: &Side,
     given: Option<Vec<RuntimePolicy>>,
-) -> Result<SideFacts, String> {
+) -> Result<SideFacts, StatusError> {
     let mut warnings = Vec::new();
     let aws = &side.aws;
     let region = side.region.as_str();
@@ -371,9 +389,7 @@ pub async fn gather_side(
     let mut facts = Vec::new();
     let mut quota_regions = Vec::new();
     for (policy, stack, machines) in found {
-        let inventory = list_inventory(aws, Action::Delete, &policy)
-            .await
-            .map_err(|e| e.message)?;
+        let inventory = list_inventory(aws, Action::Delete, &policy).await?;
         let snapshots: Vec<_> = inventory
             .snapshots
             .into_iter()
@@ -381,8 +397,7 @@ pub async fn gather_side(
             .collect();
         let covered = if policy.role() == Role::Source {
             list_databases(aws, &policy.source_region, &policy.selector)
-                .await
-                .map_err(|e| e.message)?
+                .await?
                 .into_iter()
                 .map(|d| d.cluster.unwrap_or(d.id))
                 .collect()

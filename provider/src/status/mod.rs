@@ -6,7 +6,7 @@
 mod gather;
 mod render;
 
-pub use gather::{DEFAULT_DRILL_DAYS, Side, SideFacts, drill_period, gather_side};
+pub use gather::{DEFAULT_DRILL_DAYS, Side, SideFacts, StatusError, drill_period, gather_side};
 pub use render::{html, markdown, text};
 
 use std::collections::BTreeMap;
