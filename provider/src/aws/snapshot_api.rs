@@ -13,14 +13,14 @@ use crate::inventory::{Kind, Snapshot, tags};
 
 /// The accounts of the `restore` attribute in a describe-attributes answer of either API.
 trait RestoreValues {
-    fn restore_values(&self) -> Vec<String>;
+    fn accounts_that_may_restore(&self) -> Vec<String>;
 }
 
 /// Implements `RestoreValues` for one API's answer, named by its result and list accessors.
 macro_rules! restore_values {
     ($output:ty, $result:ident, $attributes:ident) => {
         impl RestoreValues for $output {
-            fn restore_values(&self) -> Vec<String> {
+            fn accounts_that_may_restore(&self) -> Vec<String> {
                 let all = self.$result().map(|r| r.$attributes()).unwrap_or_default();
                 all.iter()
                     .filter(|a| a.attribute_name() == Some("restore"))
@@ -161,7 +161,7 @@ impl SnapshotApi {
                 call.send()
                     .await
                     .map_err(|e| classify(e, &context))?
-                    .restore_values()
+                    .accounts_that_may_restore()
             }
         );
         Ok(found)
