@@ -1,5 +1,5 @@
-//! `rds-snapshot-policy expand`: the README's examples expand; bad input exits 1 with the
-//! resource and property named; usage errors exit 2.
+//! `rds-snapshot-policy expand` and `reference`: the README's examples expand; bad input exits 1
+//! with the resource and property named; usage errors exit 2; the reference is the book's.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -254,5 +254,41 @@ fn own_account_is_named_in_the_property_it_was_given_in() {
             .contains("Resource [P] property [DestinationAccount]: names this stack's own account"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `reference` prints the property table as the book's page holds it (markdown) and as the
+/// shipped JSON Schema; an unknown format is a usage error (exit 2) naming the ones it takes.
+#[test]
+fn reference_prints_the_book_tables_and_the_shipped_schema() {
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/src/reference");
+    let markdown = cli(&["reference"]);
+    assert!(markdown.status.success(), "{}", stderr(&markdown));
+    let page = std::fs::read_to_string(docs.join("policy.md")).unwrap();
+    let tables = stdout(&markdown);
+    assert!(
+        tables.contains("| `RpoMinutes` | whole number ≥ 1 | 60 |"),
+        "{tables}"
+    );
+    assert!(
+        page.contains(tables.trim()),
+        "the page holds the printed tables"
+    );
+
+    let schema = cli(&["reference", "--format", "schema"]);
+    assert!(schema.status.success(), "{}", stderr(&schema));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&schema)).expect("JSON");
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(docs.join("policy-properties.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, shipped);
+
+    let wrong = cli(&["reference", "--format", "yaml"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    let said = stderr(&wrong);
+    assert!(
+        said.contains("yaml") && said.contains("markdown") && said.contains("schema"),
+        "{said}"
     );
 }

@@ -322,4 +322,69 @@ proptest! {
             }
         }
     }
+
+    /// When AWS's copies in flight cannot take every waiting snapshot, the free slots go to the
+    /// databases furthest behind in the DR account, one copy each: no database gets a second
+    /// copy while another with a newer snapshot gets none, and every database left waiting is
+    /// no further behind than any that started (issue 28; newest first alone starved the
+    /// databases whose snapshots come earliest in the cycle).
+    #[test]
+    fn copy_slots_go_to_the_databases_furthest_behind(
+        fleet in prop::collection::vec((1..4usize, 0..30i64, prop::option::of(0..600i64)), 1..45),
+        in_flight in 0..20usize,
+    ) {
+        let policy = destination_policy(7, 1);
+        let now = base_time() + Duration::days(3);
+        let mut inventory = Inventory::default();
+        for (i, (taken, minute, copied_ago)) in fleet.iter().enumerate() {
+            for j in 0..*taken {
+                let id = format!("db{i}-{j}");
+                let mut shared = Snapshot::manual(Kind::Instance, id.clone(),
+                    format!("arn:aws:rds:eu-west-1:111111111111:snapshot:{id}"), format!("db{i}"));
+                shared.snapshot_type = "shared".into();
+                shared.created = Some(now - Duration::minutes(minute + 30 * j as i64));
+                inventory.sources.push(shared);
+            }
+            if let Some(ago) = copied_ago {
+                let id = format!("db{i}-copy");
+                let mut copy = Snapshot::manual(Kind::Instance, id.clone(), format!("arn:copy:{id}"), format!("db{i}"));
+                copy.created = Some(now - Duration::minutes(200 + ago));
+                copy.tags = [(tags::POLICY, OURS), (tags::COPIED_BY, tags::TOOL)]
+                    .into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                copy.tags.insert(tags::SOURCE_ARN.into(), format!("arn:aws:rds:eu-west-1:111111111111:snapshot:db{i}-old"));
+                inventory.snapshots.push(copy);
+            }
+        }
+        for k in 0..in_flight {
+            let id = format!("other-{k}");
+            let mut flying = Snapshot::manual(Kind::Instance, id.clone(), format!("arn:copy:{id}"), "elsewhere");
+            flying.status = "copying".into();
+            flying.tags.insert(tags::SOURCE_ARN.into(), format!("arn:aws:rds:eu-west-1:333333333333:snapshot:{id}"));
+            inventory.snapshots.push(flying);
+        }
+        // How far behind each database is: its DR copy's age in minutes (never copied: MAX).
+        let behind = |db: &str| {
+            let i: usize = db.trim_start_matches("db").parse().unwrap();
+            fleet[i].2.map_or(i64::MAX, |ago| 200 + ago)
+        };
+        let result = plan(Action::Copy, &policy, &inventory, now);
+        let mut started: BTreeMap<String, usize> = BTreeMap::new();
+        for step in &result.steps {
+            let Operation::Copy { source_arn, .. } = &step.operation else { continue };
+            let source = inventory.sources.iter().find(|s| &s.arn == source_arn).unwrap();
+            *started.entry(source.database.clone()).or_default() += 1;
+        }
+        let waiting: Vec<String> = (0..fleet.len())
+            .map(|i| format!("db{i}"))
+            .filter(|db| !started.contains_key(db))
+            .collect();
+        prop_assert!(started.values().sum::<usize>() <= 20 - in_flight);
+        if !waiting.is_empty() {
+            prop_assert!(started.values().all(|n| *n == 1), "a second copy while {waiting:?} wait: {started:?}");
+            let least = started.keys().map(|db| behind(db)).min().unwrap_or(i64::MAX);
+            for db in &waiting {
+                prop_assert!(behind(db) <= least, "{db} ({} min behind) waits while a database {least} min behind started", behind(db));
+            }
+        }
+    }
 }

@@ -85,6 +85,46 @@ fn mark_delivered(
     }
 }
 
+/// The order copies start in when AWS's copies in flight cannot take them all (issue 28): first
+/// each database's newest snapshot that is newer than its newest DR copy (available or still
+/// copying), the database furthest behind first (never copied: first of all); then the rest,
+/// newest first. Newest first alone gave every free slot, run after run, to the databases
+/// that snapshot latest in the cycle, while the others aged past the RPO.
+fn fair_order<'a>(
+    policy: &RuntimePolicy,
+    inventory: &Inventory,
+    newest_first: Vec<&'a Snapshot>,
+) -> Vec<&'a Snapshot> {
+    let mut dr_points: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for copy in inventory.snapshots.iter() {
+        if let (true, Some(point)) = (
+            policy.is_copy(copy) && !copy.is_failed(),
+            copy.recovery_point(),
+        ) {
+            let newest = dr_points.entry(policy.database_key(copy)).or_insert(point);
+            *newest = (*newest).max(point);
+        }
+    }
+    let mut first: Vec<(Option<DateTime<Utc>>, &Snapshot)> = Vec::new();
+    let mut rest = Vec::new();
+    let mut served = BTreeSet::new();
+    for source in newest_first {
+        let key = policy.database_key(source);
+        let behind = dr_points.get(&key).copied();
+        let newer = source
+            .recovery_point()
+            .is_some_and(|point| behind.is_none_or(|dr| point > dr));
+        if newer && served.insert(key) {
+            first.push((behind, source));
+        } else {
+            rest.push(source);
+        }
+    }
+    // Stable: equally far behind keep newest first.
+    first.sort_by_key(|(behind, _)| *behind);
+    first.into_iter().map(|(_, s)| s).chain(rest).collect()
+}
+
 pub(super) fn plan_copy(
     plan: &mut Plan,
     policy: &RuntimePolicy,
@@ -131,12 +171,14 @@ pub(super) fn plan_copy(
             policy.spec.copies_across_accounts() || s.tag(tags::CREATED_BY) == Some(tags::TOOL)
         })
         .collect();
-    // Newest first: when copies must wait, the freshest recovery points go first.
+    // Newest first: when copies must wait, the freshest recovery points go first; but each
+    // database's newest goes before any database's second (`fair_order`).
     candidates.sort_by(|a, b| {
         b.recovery_point()
             .cmp(&a.recovery_point())
             .then(a.arn.cmp(&b.arn))
     });
+    let candidates = fair_order(policy, inventory, candidates);
     mark_delivered(plan, policy, inventory, now);
     let two_steps = policy.spec.copies_in_two_steps();
     let first_copies = two_step::first_copies(policy, inventory);
