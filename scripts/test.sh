@@ -7,9 +7,7 @@ t=$(date +%s)
 # RSP_NO_BROWSER=1 (the pipeline): no Chromium, and the two browser tests are skipped.
 browser=chromium
 [[ "${RSP_NO_BROWSER:-}" == 1 ]] && browser=""
-# The book's builder (mdBook, compiled: about 2 minutes of both cores) installs beside the
-# others, which mostly wait on downloads; the book itself is built after the pool (below).
-scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint $browser book
+scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint $browser
 echo "test: tool setup took $(( $(date +%s) - t )) s"
 # Tests that need the emulator, cargo-lambda or the linters are #[ignore = "needs make test"]
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).
