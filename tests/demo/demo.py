@@ -143,12 +143,18 @@ class Account:
                                 RoleSessionName=role)["Credentials"]
         self.account, self.region, self.endpoint = account, region, endpoint
         self.creds = creds
+        self._clients = {}
 
     def client(self, service, region=None):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=region or self.region,
-                            aws_access_key_id=self.creds["AccessKeyId"],
-                            aws_secret_access_key=self.creds["SecretAccessKey"],
-                            aws_session_token=self.creds["SessionToken"])
+        """A client of `service` in `region`, made once (the simulation asks every minute)."""
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service, endpoint_url=self.endpoint, region_name=key[1],
+                aws_access_key_id=self.creds["AccessKeyId"],
+                aws_secret_access_key=self.creds["SecretAccessKey"],
+                aws_session_token=self.creds["SessionToken"])
+        return self._clients[key]
 
     def env(self):
         # The install stack's allow-lists (production shares only with DR, DR copies only from

@@ -23,6 +23,7 @@ apply to it, as AWS's texts describe:
 - Wildcards: `*` and `?` in actions (case-insensitive), resources and `...Like` operators.
 """
 
+import functools
 import re
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
@@ -37,8 +38,15 @@ def _list(value):
 def _wildcard(pattern, text, ignore_case=False):
     if ignore_case:
         pattern, text = pattern.lower(), text.lower()
+    return _wildcard_regex(pattern).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern):
+    """A policy pattern's regex, compiled once (the same few hundred patterns are matched on
+    every call)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.DOTALL) is not None
+    return re.compile(regex, re.DOTALL)
 
 
 def _arn_like(pattern, arn):

@@ -24,6 +24,7 @@ which cites the AWS text it models and can be read and retired on its own:
   s3_policies.py        AWS::S3::BucketPolicy from CloudFormation
   cloudformation_deploy.py  templates from S3 and Lambda code from S3 read with the caller's
                         access across accounts, macros (Transform), no-op updates, Aurora clusters
+speed.py (performance only, no AWS behaviour) keeps what moto recomputes on every request.
 This file holds what joins them: the runtime-settings and test endpoints, the middleware that
 decides and records each request, and the server on 127.0.0.1.
 
@@ -58,6 +59,7 @@ import rds_pages  # noqa: F401  (describes in pages of 100)
 import lambda_forwarding  # noqa: F401  (Lambda invocations to the local binaries)
 import eventbridge  # patches moto's EventBridge on import
 import cloudwatch_cbor  # CloudWatch over CBOR
+import speed  # noqa: F401  (performance only: work moto repeats on every request, done once)
 import stepfunctions_glue  # noqa: F401  (Step Functions and CloudFormation glue)
 import notifications  # alarms, topic and key policies, CloudTrail events
 import authorization  # the calls of known roles decided by their policies

