@@ -10,33 +10,35 @@ stage() { echo "test: $1 took $(( $(date +%s) - $2 )) s"; }
 # shellcheck source=scripts/heartbeat.sh
 source scripts/heartbeat.sh
 mkdir -p target
-# The pinned tools install while the tests compile: their setup waits mostly on downloads (1.5
-# to 2.5 minutes on a fresh machine), the build on both cores (7 minutes). Niced, so the build
-# keeps the CPU; mdBook compiles here too, not beside the pool's timing tests. Its lines go to
-# target/tool-setup.log, printed when it ends.
 t=$(date +%s)
-( nice -n 10 scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint book $browser
-  echo "test: tool setup took $(( $(date +%s) - t )) s (beside the build)" ) > target/tool-setup.log 2>&1 &
-tools=$!
+scripts/setup-tools.sh lint checkov moto lambda sceptre iam statelint $browser
+stage "tool setup" "$t"
+# mdBook (the book's builder, compiled: about 130 CPU-seconds) compiles beside the tests'
+# build at the lowest priority, taking the cores the build leaves idle, and never beside the
+# pool's timing tests. Its lines go to target/book-setup.log, printed when it ends.
+nice -n 19 scripts/setup-tools.sh book > target/book-setup.log 2>&1 &
+book_setup=$!
+t=$(date +%s)
 # The build's JSON messages name every test executable for the pool below; its diagnostics
 # are printed as cargo prints them.
 heartbeat "test: cargo build of the tests" bash -c 'set -o pipefail
   cargo test --workspace --all-targets --no-run --message-format=json |
     python3 scripts/cargo_artifacts.py target/test-artifacts.json'
 stage "cargo build of the tests" "$t"
-last=$(date +%s)
-while kill -0 "$tools" 2>/dev/null; do
+t=$(date +%s)
+last=$t
+while kill -0 "$book_setup" 2>/dev/null; do
   sleep 1
   if (( $(date +%s) - last >= 10 )); then
-    echo "test: waiting for the tool setup ($(( $(date +%s) - t )) s)" >&2
+    echo "test: waiting for mdBook's compile ($(( $(date +%s) - t )) s)" >&2
     last=$(date +%s)
   fi
 done
-tools_status=0
-wait "$tools" || tools_status=$?
-cat target/tool-setup.log
-(( tools_status == 0 )) || { echo "test: the tool setup failed (above)" >&2; exit 1; }
-stage "build and tool setup" "$t"
+book_status=0
+wait "$book_setup" || book_status=$?
+cat target/book-setup.log
+(( book_status == 0 )) || { echo "test: installing mdBook failed (above)" >&2; exit 1; }
+stage "the rest of mdBook's compile" "$t"
 # The emulator does not throttle and the tests compress hours into minutes: no pacing at RDS's
 # 12 requests a second (provider/src/aws/pace.rs has its own tests; make bench-pacing measures it).
 export RSP_RDS_REQUESTS_PER_SECOND=100000
@@ -72,7 +74,7 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python scripts/test_pool.py \
   --command acceptance-interrupted ".tools/moto/bin/python tests/deploy/acceptance_interrupted.py --workdir target/acceptance-interrupted" \
   -- "$@" || status=$?
 stage "test pool" "$t"
-# The book (mdBook, installed beside the build): built after the pool, in about a second.
+# The book (mdBook, compiled beside the build): built after the pool, in about a second.
 if (( status == 0 )); then
   t=$(date +%s)
   .tools/book/bin/mdbook build docs || status=$?
