@@ -132,6 +132,13 @@ class Acceptance:
                 if group or not self.clock.emulated:
                     problems.append(f"{side.name} {side.account}: no DB subnet group {name!r} in {side.region} "
                                     f"(pass --{side.name}-subnet-group)")
+        if self.args.provider_concurrency:
+            for side in (self.prod, self.dr):
+                found = concurrency_problems(side, self.args.provider_concurrency)
+                problems += found
+                if not found:
+                    notes.append(f"{side.name} {side.account}: Lambda's unreserved concurrency in {side.region} "
+                                 f"leaves room to reserve {self.args.provider_concurrency} for the provider")
         for kind, path in self.packages.items():
             if not os.path.exists(path):
                 problems.append(f"the {kind} package {path} is missing: run `make package` first")
@@ -322,7 +329,8 @@ class Acceptance:
                                         (prod, ctx["prod_bucket"], {"AllowedDestinationAccounts": dr.account})):
                 evidence.append(self.deploy(side, bucket, f"{self.run_id}-install", template, dict(
                     ArtifactBucket=bucket, MacroArtifactKey=f"rds-snapshot-policy/{os.path.basename(self.packages['macro'])}",
-                    ProviderArtifactKey=f"rds-snapshot-policy/{os.path.basename(self.packages['provider'])}", **allow),
+                    ProviderArtifactKey=f"rds-snapshot-policy/{os.path.basename(self.packages['provider'])}",
+                    ProviderConcurrency=str(self.args.provider_concurrency), **allow),
                     policy=False))
             destination = load_template(os.path.join(TEMPLATES, "destination.yaml"))
             if self.args.dr_subnet_group:
@@ -554,6 +562,40 @@ class Acceptance:
 
 # --- main ---------------------------------------------------------------------------------------------
 
+# Reserving leaves at least this much of the account's Lambda concurrency unreserved: "You can
+# reserve up to the Unreserved account concurrency value that is shown, minus 100" (Lambda
+# guide, "Configuring reserved concurrency"). Accounts with a small quota have been seen to
+# report a lower minimum ([50]); the documented 100 is the one that holds either way.
+UNRESERVED_MINIMUM = 100
+
+
+def concurrency_problems(side, reserve):
+    """Why `side` cannot reserve `reserve` Lambda concurrency for the provider (the install
+    stack would fail on it), or nothing."""
+    try:
+        limit = side.client("lambda").get_account_settings()["AccountLimit"]
+    except Exception as error:  # noqa: BLE001 - the preflight names what it could not read
+        return [f"{side.name} {side.account}: could not read Lambda's account concurrency in {side.region} "
+                f"(lambda:GetAccountSettings): {error}"]
+    unreserved = int(limit.get("UnreservedConcurrentExecutions", 0))
+    if unreserved - reserve >= UNRESERVED_MINIMUM:
+        return []
+    return [f"{side.name} {side.account}: Lambda's unreserved concurrency in {side.region} is {unreserved} "
+            f"(quota {limit.get('ConcurrentExecutions')}); --provider-concurrency {reserve} needs at least "
+            f"{reserve + UNRESERVED_MINIMUM}, as Lambda keeps {UNRESERVED_MINIMUM} unreserved: request a "
+            f"higher 'Concurrent executions' quota (Service Quotas, AWS Lambda) or lower --provider-concurrency"]
+
+
+def provider_concurrency_arg(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..50 (the install stack's ProviderConcurrency)")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prod-profile", help="the AWS profile of the production (source) sandbox account")
@@ -566,6 +608,9 @@ def parse_args(argv):
                         help="synthetic backlog snapshots for the sweep check (default 60, within the default "
                              "quota of 100 manual snapshots; with a raised quota, 700 or more make an unbounded "
                              "task output exceed Step Functions' 256 KiB)")
+    parser.add_argument("--provider-concurrency", type=provider_concurrency_arg, default=0, metavar="N",
+                        help="the install stacks' ProviderConcurrency (default 0: none reserved); the "
+                             "preflight checks each account can reserve it")
     parser.add_argument("--report-dir", default=".", help="where the report files go (default: here)")
     parser.add_argument("--dist", default=os.path.join(ROOT, "dist"), help="the packages (scripts/package.sh)")
     parser.add_argument("--cli", default=CLI, help="the rds-snapshot-policy binary for the status check")

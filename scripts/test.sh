@@ -46,7 +46,8 @@ export RSP_RDS_REQUESTS_PER_SECOND=100000
 # so plain `cargo test` reports them as ignored; here they all run. Benches stay out (make bench).
 t=$(date +%s)
 AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python -m unittest tests/emulator/test_launcher.py \
-  tests/emulator/test_iam_eval.py tests/emulator/test_cloudformation_deploy.py
+  tests/emulator/test_iam_eval.py tests/emulator/test_cloudformation_deploy.py \
+  tests/deploy/test_acceptance_preflight.py
 stage "emulator launcher tests" "$t"
 t=$(date +%s)
 # The book and the top-level documents: chapters listed, every link and anchor resolves.
@@ -59,8 +60,8 @@ stage "docs links" "$t"
 # after the other, most waiting on an emulator), the sceptre launch of the whole project and
 # the end-to-end demo on the emulator with a shorter clock (4 simulated hours and a 1-hour
 # stall: the RPO verdict, the alarm, and the hourly retention of the demo's RetentionHours
-# policy), the acceptance run on the emulator (all nine checks, a 700-snapshot backlog, nothing left
-# after its teardown) and the same run interrupted after its third check. Arguments are test-name filters for every test binary (the two commands then stay
+# policy), the acceptance run on the emulator (all nine checks, a 700-snapshot backlog, the provider
+# with 4 reserved concurrency, nothing left after its teardown) and the same run interrupted after its third check. Arguments are test-name filters for every test binary (the two commands then stay
 # out). Logs: target/test-logs/<job>.log.
 t=$(date +%s)
 logs=target/test-logs
@@ -70,7 +71,7 @@ AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python scripts/test_pool.py \
   --artifacts target/test-artifacts.json --logs "$logs" --jobs 3 \
   --command sceptre-launch ".tools/moto/bin/python tests/deploy/sceptre_launch.py --workdir target/sceptre-launch" \
   --command demo ".tools/moto/bin/python tests/demo/demo.py --hours 4 --stall-hours 1 --workdir target/demo-test" \
-  --command acceptance ".tools/moto/bin/python acceptance/acceptance.py --emulator --yes --backlog 700 --report-dir target/acceptance --workdir target/acceptance" \
+  --command acceptance ".tools/moto/bin/python acceptance/acceptance.py --emulator --yes --backlog 700 --provider-concurrency 4 --report-dir target/acceptance --workdir target/acceptance" \
   --command acceptance-interrupted ".tools/moto/bin/python tests/deploy/acceptance_interrupted.py --workdir target/acceptance-interrupted" \
   -- "$@" || status=$?
 stage "test pool" "$t"

@@ -10,7 +10,11 @@ tests/demo/spread-vectors.json), or all at minute 0 with --same-minute (the old 
 N: the DR delivery lag (recovery point -> copy available) p50 / p95 / max, the worst age of the
 newest DR copy, and the provider's AWS calls per copy run.
 
+--timeline also prints, per 10 simulated minutes, the copy runs started (by events, by the sweep),
+the copies started and become available, and their mean copy time (start -> first seen available).
+
 Usage: python bench_rpo.py [--databases 10,50,100,200] [--hours 2] [--no-events] [--same-minute]
+                           [--backlog N] [--timeline]
 """
 
 import argparse
@@ -46,7 +50,41 @@ def destination_template(event_driven, keep_days=None):
     return text.replace(anchor, f"{anchor}      EventDriven: {str(event_driven).lower()}\n")
 
 
-def scenario(n, hours, event_driven, workdir, backlog=0, spread=True):
+def copy_run_starts(stacks):
+    """The start of every copy run (scheduled or event-started), as the emulated clock saw it."""
+    starts = []
+    for logical_id, name, d in demo.execution_results(stacks):
+        if logical_id.endswith("CopyStateMachine"):
+            starts.append((d["startDate"].astimezone(dt.timezone.utc), name.startswith("event-")))
+    return starts
+
+
+def print_timeline(observer, runs, bucket=10):
+    """Per `bucket` simulated minutes: copy runs started (by events, by the sweep), copies
+    started, copies that became available, and the copy time (start -> first seen available)."""
+    rows = defaultdict(lambda: [0, 0, 0, 0, []])
+    start = demo.START
+
+    def slot(when):
+        return int((when - start).total_seconds() // (60 * bucket))
+
+    for when, by_event in runs:
+        rows[slot(when)][0 if by_event else 1] += 1
+    for copy, began in observer.started.items():
+        rows[slot(began)][2] += 1
+    for copy, seen in observer.available.items():
+        rows[slot(seen)][3] += 1
+        if copy in observer.started:
+            rows[slot(seen)][4].append((seen - observer.started[copy]).total_seconds() / 60)
+    print(f"| minutes | event runs | sweep runs | copies started | copies available | copy time (min, mean) |")
+    print("|---|---|---|---|---|---|")
+    for k in sorted(rows):
+        event_runs, sweeps, began, done, times = rows[k]
+        mean = f"{sum(times) / len(times):.1f}" if times else "-"
+        print(f"| {k * bucket}-{(k + 1) * bucket} | {event_runs} | {sweeps} | {began} | {done} | {mean} |")
+
+
+def scenario(n, hours, event_driven, workdir, backlog=0, spread=True, timeline=False):
     """`backlog`: instead of the cadence, that many snapshots (20 per database) shared at once,
     copied by a DR policy keeping 7 days (`RetentionDays: 7`; see `destination_template`); runs
     until all are copied (at most `hours`) and reports the time to clear them."""
@@ -143,6 +181,8 @@ def scenario(n, hours, event_driven, workdir, backlog=0, spread=True):
         if d["status"] == "SUCCEEDED":
             summary = json.loads(d.get("output") or "{}")
             copy_runs.append((summary.get("awsCalls", 0), len(summary.get("done", []))))
+    if timeline:
+        print_timeline(observer, copy_run_starts(stacks))
     lags = [lag for db in names for lag in observer.lags[db]]
     worst = max(observer.worst.values(), default=None)
     idle = [calls for calls, done in copy_runs if done == 0]
@@ -166,13 +206,15 @@ def main():
     parser.add_argument("--no-events", action="store_true", help="EventDriven: false (sweeps only)")
     parser.add_argument("--backlog", type=int, default=0,
                         help="instead: this many shared snapshots at once; the time to copy them all")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also print, per 10 simulated minutes, the copy runs, copies started and copies available")
     parser.add_argument("--same-minute", action="store_true",
                         help="every database snapshots at minute 0 (SpreadSnapshots: false)")
     args = parser.parse_args()
     check_vectors()
     workdir = tempfile.mkdtemp(prefix="rsp-bench-")
     if args.backlog:
-        r = scenario(0, args.hours, not args.no_events, workdir, backlog=args.backlog)
+        r = scenario(0, args.hours, not args.no_events, workdir, backlog=args.backlog, timeline=args.timeline)
         cleared = "not cleared" if r["cleared"] is None else f"{r['cleared'].total_seconds() / 3600:.1f} h"
         print("| backlog | chain | cleared in (simulated) | copy runs | runs not succeeded | wall |")
         print("|---|---|---|---|---|---|")
@@ -182,7 +224,8 @@ def main():
     print("| databases | snapshot minutes | chain | copies | DR lag p50 | p95 | max | worst DR age | copy runs | runs not succeeded | calls of an idle run | extra calls per copy | wall |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.databases.split(",")]:
-        r = scenario(n, args.hours, not args.no_events, workdir, spread=not args.same_minute)
+        r = scenario(n, args.hours, not args.no_events, workdir, spread=not args.same_minute,
+                     timeline=args.timeline)
         worst = "-" if r["worst_age"] is None else f"{r['worst_age']:.0f} min"
         print(f"| {n} | {'spread' if r['spread'] else 'all at :00'} | {'events + sweeps' if r['events'] else 'sweeps only'} | {r['copies']} | {r['p50']:.0f} min | "
               f"{r['p95']:.0f} min | {r['max']:.0f} min | {worst} | {r['runs']} | {r['not_succeeded']} | {r['idle_calls']} | "

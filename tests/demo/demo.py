@@ -272,6 +272,8 @@ class Observer:
         self.databases = databases
         self.worst, self.first_copy, self.seen, self.lags = {}, {}, set(), defaultdict(list)
         self.ages = defaultdict(list)
+        # Each copy: when it was started (its SnapshotCreateTime) and first seen available.
+        self.started, self.available = {}, {}
 
     def copies(self):
         out = []
@@ -290,6 +292,9 @@ class Observer:
             point = parse_time(point)
             if copy["DBSnapshotIdentifier"] not in self.seen:
                 self.seen.add(copy["DBSnapshotIdentifier"])
+                self.available[copy["DBSnapshotIdentifier"]] = now
+                if copy.get("SnapshotCreateTime"):
+                    self.started[copy["DBSnapshotIdentifier"]] = copy["SnapshotCreateTime"].replace(tzinfo=dt.timezone.utc)
                 self.lags[db].append((now - point).total_seconds() / 60)
             newest[db] = max(newest.get(db, point), point)
         for db, point in newest.items():

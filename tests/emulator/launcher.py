@@ -14,6 +14,7 @@ which cites the AWS text it models and can be read and retired on its own:
                         the name of RDS's service-linked role
   rds_pages.py          snapshot and cluster describes in pages of 100 with a Marker
   lambda_forwarding.py  Lambda invocations run the real binaries (`cargo lambda watch`)
+  lambda_account.py     GetAccountSettings; reserved concurrency keeps 100 unreserved
   stepfunctions_glue.py state machines from CloudFormation, tasks in the execution's account
                         and as its role, DescribeStateMachineForExecution, DescribeStackResource
   eventbridge.py        RDS events, rules to Step Functions (as the target's role), bus policies
@@ -29,7 +30,8 @@ This file holds what joins them: the runtime-settings and test endpoints, the mi
 decides and records each request, and the server on 127.0.0.1.
 
 Runtime settings: POST /_rsp/config with JSON {"pending_seconds": N, "copy_pending_seconds": N,
-"pending_prefixes": {"slow-": N}, "restore_pending_seconds": N, "snapshot_limit": N, "lambda_endpoints": {"ACCOUNT":
+"pending_prefixes": {"slow-": N}, "restore_pending_seconds": N, "snapshot_limit": N,
+"lambda_concurrency_quota": N, "lambda_endpoints": {"ACCOUNT":
 "http://127.0.0.1:PORT"}, "clock": "RFC3339" | null}; GET /_rsp/config returns them. Snapshots
 whose identifier starts with a prefix use its pending time (seconds of the emulated clock).
 POST /_rsp/tick emits the RDS events due; POST /_rsp/wait returns once no execution runs (but
@@ -57,6 +59,7 @@ import kms_keys  # noqa: F401  (AWS-managed keys)
 import rds_account  # noqa: F401  (quotas, orderable instance classes, RDS's service-linked role)
 import rds_pages  # noqa: F401  (describes in pages of 100)
 import lambda_forwarding  # noqa: F401  (Lambda invocations to the local binaries)
+import lambda_account  # noqa: F401  (account concurrency: GetAccountSettings, the unreserved minimum)
 import eventbridge  # patches moto's EventBridge on import
 import cloudwatch_cbor  # CloudWatch over CBOR
 import speed  # noqa: F401  (performance only: work moto repeats on every request, done once)
@@ -102,6 +105,8 @@ class _ConfigMiddleware:
                     _settings["lambda_endpoints"].update(body["lambda_endpoints"])
                 if "snapshot_limit" in body:
                     os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(int(body["snapshot_limit"]))
+                if "lambda_concurrency_quota" in body:
+                    _settings["lambda_concurrency_quota"] = int(body["lambda_concurrency_quota"])
                 if "restore_pending_seconds" in body:
                     _settings["restore_pending_seconds"] = float(body["restore_pending_seconds"])
                 if "pending_prefixes" in body:

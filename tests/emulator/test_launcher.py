@@ -562,6 +562,47 @@ class Launcher(EmulatorCase):
                               KmsKeyId=dr_key)
 
 
+    def test_reserved_concurrency_keeps_100_unreserved_and_account_settings_report_it(self):
+        self.post("/_rsp/config", {"lambda_concurrency_quota": 150})
+        try:
+            lam = self.client("lambda", A, "eu-central-1")
+            code = {"ZipFile": b"not run"}
+            role = self.client("iam", A).create_role(RoleName="reserving-function", AssumeRolePolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+
+            def create(name):
+                return lam.create_function(FunctionName=name, Runtime="provided.al2023", Handler="bootstrap",
+                                           Role=role, Code=code)
+
+            limit = lam.get_account_settings()["AccountLimit"]
+            self.assertEqual((limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]), (150, 150))
+            create("reserves-40")
+            lam.put_function_concurrency(FunctionName="reserves-40", ReservedConcurrentExecutions=40)
+            self.assertEqual(lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 110)
+            # 110 - 20 would leave 90: below the 100 Lambda keeps, at a change and at creation
+            # (CloudFormation's ReservedConcurrentExecutions).
+            create("reserves-20")
+            with self.assertRaisesRegex(Exception, r"below its minimum value of \[100\]"):
+                lam.put_function_concurrency(FunctionName="reserves-20", ReservedConcurrentExecutions=20)
+            cfn = self.client("cloudformation", A, "eu-central-1")
+            cfn.create_stack(StackName="reserves", TemplateBody=json.dumps({"Resources": {"F": {
+                "Type": "AWS::Lambda::Function", "Properties": {
+                    "Runtime": "provided.al2023", "Handler": "bootstrap", "Role": role,
+                    "Code": {"ZipFile": "not run"}, "ReservedConcurrentExecutions": 20}}}}))
+            stack = cfn.describe_stacks(StackName="reserves")["Stacks"][0]
+            self.assertIn(stack["StackStatus"], ("CREATE_FAILED", "ROLLBACK_COMPLETE"))
+            reasons = [e.get("ResourceStatusReason") or "" for e in cfn.describe_stack_events(StackName="reserves")["StackEvents"]]
+            self.assertTrue(any("below its minimum value of [100]" in r for r in reasons), reasons)
+            self.assertEqual(lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 110)
+            lam.put_function_concurrency(FunctionName="reserves-40", ReservedConcurrentExecutions=50)
+            self.assertEqual(lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 100)
+            # Per account and region: another region has its whole quota.
+            other = self.client("lambda", A, "eu-west-2").get_account_settings()["AccountLimit"]
+            self.assertEqual(other["UnreservedConcurrentExecutions"], 150)
+        finally:
+            self.post("/_rsp/config", {"lambda_concurrency_quota": 1000})
+
     def test_rds_service_linked_role_has_awss_name(self):
         role = self.client("iam", B).create_service_linked_role(AWSServiceName="rds.amazonaws.com")["Role"]
         self.assertEqual(role["RoleName"], "AWSServiceRoleForRDS")
