@@ -145,7 +145,7 @@ def scenario(n, hours, event_driven, workdir, backlog=0, spread=True, timeline=F
     cleared = None
 
     observer = demo.Observer(dr, set(names))
-    shared, copy_runs = set(), []
+    shared, copy_runs, progress = set(), [], [0]
     end = demo.START + dt.timedelta(hours=hours)
     minute = demo.START
     begun = time.time()
@@ -167,6 +167,14 @@ def scenario(n, hours, event_driven, workdir, backlog=0, spread=True, timeline=F
                                         "Detail": json.dumps({"policy": "bench", "shared": len(fresh)})}])
         demo.simulate(endpoint, stacks, minute, minute + dt.timedelta(minutes=1), observer)
         minute += dt.timedelta(minutes=1)
+        if backlog and (minute - demo.START) % dt.timedelta(hours=1) == dt.timedelta(0):
+            # A line each simulated hour, so that a long backlog run stopped early still says
+            # how far it got and at what rate.
+            hour = (minute - demo.START) // dt.timedelta(hours=1)
+            done = len(observer.seen)
+            print(f"bench_rpo: simulated hour {hour}: {done} of {backlog} copies available "
+                  f"(+{done - progress[-1]} this hour), {time.time() - begun:.0f} s of wall time", flush=True)
+            progress.append(done)
         if backlog and len(observer.seen) >= backlog:
             cleared = minute - demo.START
             break
