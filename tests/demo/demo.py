@@ -270,10 +270,15 @@ class Observer:
     def __init__(self, dr, databases):
         self.rds = dr.client("rds", DR_REGION)
         self.databases = databases
-        self.worst, self.first_copy, self.seen, self.lags = {}, {}, set(), defaultdict(list)
+        self.worst, self.first_copy, self.lags = {}, {}, defaultdict(list)
         self.ages = defaultdict(list)
         # Each copy: when it was started (its SnapshotCreateTime) and first seen available.
         self.started, self.available = {}, {}
+
+    @property
+    def seen(self):
+        """The copies seen available so far."""
+        return self.available.keys()
 
     def copies(self):
         out = []
@@ -290,8 +295,7 @@ class Observer:
             if copy.get("Status") != "available" or not point or db not in self.databases:
                 continue
             point = parse_time(point)
-            if copy["DBSnapshotIdentifier"] not in self.seen:
-                self.seen.add(copy["DBSnapshotIdentifier"])
+            if copy["DBSnapshotIdentifier"] not in self.available:
                 self.available[copy["DBSnapshotIdentifier"]] = now
                 if copy.get("SnapshotCreateTime"):
                     self.started[copy["DBSnapshotIdentifier"]] = copy["SnapshotCreateTime"].replace(tzinfo=dt.timezone.utc)

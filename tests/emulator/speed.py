@@ -19,18 +19,29 @@ _moto_backends.list_of_moto_modules = lambda: _moto_modules
 # parse tree of a definition is the same each time and only read afterwards, so it is kept by
 # definition text. The evaluation components are still built fresh for every execution (they
 # carry an execution's state), and a definition that does not parse raises as before (about 12 %).
-_trees = {}
-_trees_lock = threading.Lock()
+class Memo:
+    """Values made once per key, shared by the server's threads (two threads may both make a
+    missing value; the first stored is kept)."""
+
+    def __init__(self):
+        self._values, self._lock = {}, threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            value = self._values.get(key)
+        if value is None:
+            value = make()
+            with self._lock:
+                value = self._values.setdefault(key, value)
+        return value
+
+
+_trees = Memo()
 _original_parse = _asl_parser.AmazonStateLanguageParser.parse
 
 
 def _parse(definition):
-    with _trees_lock:
-        tree = _trees.get(definition)
-    if tree is None:
-        _, tree = _original_parse(definition)
-        with _trees_lock:
-            _trees[definition] = tree
+    tree = _trees.get(definition, lambda: _original_parse(definition)[1])
     return _Preprocessor().visit(tree), tree
 
 

@@ -11,6 +11,7 @@ import types
 
 import authorization
 import eventbridge
+import speed
 import state
 from state import _lock
 
@@ -48,18 +49,7 @@ def _execution_role(args, kwargs):
 # One client per region, service, role and account, made once: botocore's clients are thread
 # safe, and making one per task (a boto3 session and its event tree each time) was about 6 % of
 # the emulator's CPU in the demo. Performance only: every request is what it was.
-_clients = {}
-_clients_lock = threading.Lock()
-
-
-def _cached_client(key, make):
-    with _clients_lock:
-        client = _clients.get(key)
-    if client is None:
-        client = make()
-        with _clients_lock:
-            client = _clients.setdefault(key, client)
-    return client
+_clients = speed.Memo()
 
 
 def _client_args(args, kwargs):
@@ -70,7 +60,7 @@ def _client_args(args, kwargs):
 
 def _boto_client_for(*args, **kwargs):
     role = _execution_role(args, kwargs)
-    return _cached_client(("function", *_client_args(args, kwargs), role),
+    return _clients.get(("function", *_client_args(args, kwargs), role),
                           lambda: _new_function_client(args, kwargs, role))
 
 
@@ -120,7 +110,7 @@ for _module, _cls_name in ((sfn_aws_sdk, "StateTaskServiceAwsSdk"), (sfn_events,
 def _client_in_task_account(*args, **kwargs):
     account = getattr(_task_account, "value", None)
     role = _execution_role(args, kwargs)
-    return _cached_client(("task", *_client_args(args, kwargs), account, role),
+    return _clients.get(("task", *_client_args(args, kwargs), account, role),
                           lambda: _new_task_client(args, kwargs, account, role))
 
 
