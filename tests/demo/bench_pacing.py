@@ -15,9 +15,13 @@ provider invocation each), as event-started runs of one account and region meet:
   events arrive).
 
 Reported: wall time, RDS calls, throttled calls, failed operations and runs, and the floor the
-account's bucket allows for those calls ((calls - 300) / 12 s).
+account's bucket allows for those calls ((calls - 300) / 12 s). For the bounded runs, where the
+time over the floor went: wall = calls / 12 + (slot-seconds idle + run seconds beyond their
+calls at 12/N) / N, so the excess splits into the unused burst (300 / 12 s), the slots idle
+before their first run (ramp), between runs (hand-off) and after their last (tail), and the
+runs' own time beyond their share's pace (start-up, waits on answers).
 
-Usage: python bench_pacing.py [--runs 20] [--snapshots 100] [--concurrency 4]
+Usage: python bench_pacing.py [--runs 20] [--snapshots 100] [--concurrency 4] [--bounded-only]
 """
 
 import argparse
@@ -59,28 +63,34 @@ def scenario(name, policies, env, concurrency, proxy):
     """Runs the share of every policy; `concurrency` None: all at once, unpaced by the bound."""
     post(f"{proxy}/_proxy/mode", {"mode": "throttle", "burst": BURST, "rate": RATE, "latency_ms": 50})
     before = stats(proxy)
-    slots = threading.Semaphore(concurrency or len(policies))
-    results, lock = [], threading.Lock()
+    free = list(range(concurrency or len(policies)))  # the invocation slots not in use
+    results, spans, lock = [], [], threading.Lock()
     run_env = dict(env, RSP_PROVIDER_CONCURRENCY=str(concurrency or 1))
+
+    def take_slot():
+        with lock:
+            return free.pop() if free else None
 
     def one(policy):
         if concurrency:
             time.sleep(random.uniform(0, 20))
-            while not slots.acquire(blocking=False):
-                time.sleep(RETRY)
-        else:
-            slots.acquire()
+        while (slot := take_slot()) is None:
+            time.sleep(RETRY)
+        began = time.time() - start
         try:
             out = subprocess.run([CLI, "run", "share", "--policy", policy, "--json"], env=run_env,
                                  capture_output=True, text=True)
         finally:
-            slots.release()
+            ended = time.time() - start
+            with lock:
+                free.append(slot)
         try:
             summary = json.loads(out.stdout)
         except ValueError:
             summary = {"failed": ["no summary"], "done": []}
         with lock:
             results.append((out.returncode, len(summary.get("done", [])), len(summary.get("failed", []))))
+            spans.append((slot, began, ended, summary.get("awsCalls", 0)))
 
     start = time.time()
     threads = [threading.Thread(target=one, args=(p,)) for p in policies]
@@ -97,7 +107,27 @@ def scenario(name, policies, env, concurrency, proxy):
         "name": name, "wall": wall, "calls": calls, "throttled": throttled,
         "done": sum(r[1] for r in results), "failed": sum(r[2] for r in results),
         "failed_runs": sum(1 for r in results if r[0] != 0), "floor": floor,
+        "excess": excess(spans, wall, concurrency) if concurrency else None,
     }
+
+
+def excess(spans, wall, slots):
+    """Where the bounded runs' time beyond calls / 12 went, in seconds of the whole run: slot
+    time unused before the first run of each slot, between runs and after the last, and the
+    runs' time beyond their calls at the share's pace (12 / slots a second)."""
+    by_slot = {}
+    for slot, began, ended, calls in spans:
+        by_slot.setdefault(slot, []).append((began, ended, calls))
+    ramp = handoff = tail = beyond = 0.0
+    for runs in by_slot.values():
+        runs.sort()
+        ramp += runs[0][0]
+        tail += wall - runs[-1][1]
+        handoff += sum(b[0] - a[1] for a, b in zip(runs, runs[1:]))
+        beyond += sum((ended - began) - calls * slots / RATE for began, ended, calls in runs)
+    ramp += wall * (slots - len(by_slot))  # a slot never used
+    return {"burst": BURST / RATE, "ramp": ramp / slots, "handoff": handoff / slots, "tail": tail / slots,
+            "beyond_pace": beyond / slots}
 
 
 def main():
@@ -105,6 +135,7 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--snapshots", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--bounded-only", action="store_true", help="skip the unbounded row")
     args = parser.parse_args()
     endpoint, proxy, children = emulator_and_proxy()
     creds = assumed(endpoint, PROD)
@@ -114,7 +145,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="rsp-bench-pacing-")
     rows = []
     try:
-        for name, concurrency in (("unbounded", None), (f"ProviderConcurrency {args.concurrency}", args.concurrency)):
+        rows_asked = [("unbounded", None), (f"ProviderConcurrency {args.concurrency}", args.concurrency)]
+        for name, concurrency in rows_asked[1:] if args.bounded_only else rows_asked:
             policies = []
             for i in range(args.runs):
                 prefix = f"p{concurrency or 0}r{i:02d}"
@@ -139,6 +171,12 @@ def main():
     for r in rows:
         print(f"| {r['name']} | {r['wall']:.0f} s | {r['calls']} | {r['throttled']} | {r['done']} | {r['failed']} | "
               f"{r['failed_runs']} | {r['floor']:.0f} s | {100 * (r['wall'] / r['floor'] - 1) if r['floor'] else 0:.0f} % |")
+    for r in rows:
+        if r["excess"]:
+            e = r["excess"]
+            print(f"\n{r['name']}: {r['wall'] - r['floor']:.0f} s over the floor: " +
+                  ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in e.items()) +
+                  f" (sum {sum(e.values()):.1f} s)")
 
 
 if __name__ == "__main__":
