@@ -63,6 +63,7 @@ pub async fn handle_event(
     deadline_ms: u64,
     on_policy: impl FnOnce(&RuntimePolicy) + Send + 'static,
 ) -> Result<Value, Diagnostic> {
+    let aws = aws.for_invocation();
     if is_custom_resource_event(&payload) {
         let allow_local = trust.allow_local_response_url;
         let response = answer_with(

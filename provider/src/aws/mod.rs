@@ -180,13 +180,7 @@ impl Aws {
     /// The HTTP client of RDS in `region`: the configured one (the SDK's default over rustls
     /// when none is), paced by this invocation's share of the region's RDS bucket.
     fn paced_rds_http(&self, region: &str) -> pace::PacedHttpClient {
-        let bucket = {
-            let mut buckets = self.rds_buckets.lock().unwrap_or_else(|e| e.into_inner());
-            buckets
-                .entry(region.to_string())
-                .or_insert_with(|| Arc::new(pace::TokenBucket::rds_share_from_env()))
-                .clone()
-        };
+        let bucket = self.rds_bucket(region);
         let inner = self.config.http_client().unwrap_or_else(|| {
             use aws_smithy_http_client::tls;
             aws_smithy_http_client::Builder::new()
@@ -196,6 +190,25 @@ impl Aws {
                 .build_https()
         });
         pace::PacedHttpClient::new(inner, bucket)
+    }
+
+    /// This invocation's share of RDS's bucket in `region`, made at its first use.
+    fn rds_bucket(&self, region: &str) -> Arc<pace::TokenBucket> {
+        let mut buckets = self.rds_buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry(region.to_string())
+            .or_insert_with(|| Arc::new(pace::TokenBucket::rds_share_from_env()))
+            .clone()
+    }
+
+    /// The same configuration with fresh RDS buckets: each Lambda invocation paces itself
+    /// from an empty share (`pace`), whatever an earlier invocation of the same warm
+    /// environment left in its own.
+    pub fn for_invocation(&self) -> Self {
+        Aws {
+            rds_buckets: Arc::default(),
+            ..self.clone()
+        }
     }
 
     /// The same clients, for work that must end by `deadline`: no operation starts when less
@@ -444,6 +457,22 @@ mod tests {
             aws_config::retry::RetryMode::Adaptive,
             "throttling slows the client down"
         );
+    }
+
+    #[tokio::test]
+    async fn each_invocation_paces_from_its_own_bucket() {
+        let aws = Aws::from_env().await;
+        let bucket = aws.rds_bucket("eu-west-1");
+        // Clones (the tasks of one invocation) share it; another region has its own.
+        assert!(Arc::ptr_eq(&bucket, &aws.clone().rds_bucket("eu-west-1")));
+        assert!(!Arc::ptr_eq(&bucket, &aws.rds_bucket("eu-central-1")));
+        // The next invocation of a warm environment does not inherit what this one banked.
+        let next = aws.for_invocation();
+        assert!(!Arc::ptr_eq(&bucket, &next.rds_bucket("eu-west-1")));
+        assert!(Arc::ptr_eq(
+            &next.rds_bucket("eu-west-1"),
+            &next.rds_bucket("eu-west-1")
+        ));
     }
 
     #[test]

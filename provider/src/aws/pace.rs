@@ -5,11 +5,20 @@
 //! bucket first, so an invocation never asks for more than its share.
 //!
 //! The share: the provider's reserved concurrency bounds how many invocations run at once
-//! (`ProviderConcurrency` in `templates/install.yaml`), and each takes that fraction of the
-//! account's rate, so that together they stay within the account's bucket. Alone (the
-//! default) an invocation has the whole burst; one of several has no burst beyond a second of
-//! its rate: an invocation starting while the others run would otherwise spend the account's
-//! burst a second time, and the sum of the shares' consumption never outruns the refill.
+//! (`ProviderConcurrency` in `templates/install.yaml`), and each of N takes 1/N of the
+//! account's rate and may hold 1/N of its burst, so that together they stay within the
+//! account's bucket. Alone (the default) an invocation has the whole bucket, full.
+//!
+//! One of N starts **empty** and fills at its rate: it may bank what it did not spend while it
+//! ran (its start, waits on answers) and spend it later, but never a burst it did not earn.
+//! That is what makes the shares safe whatever the order of invocations: at most N run at
+//! once, so they can be laid out on N lanes in which they follow each other; in any window of
+//! T seconds a lane sends at most what its running invocation had banked when the window
+//! opened (≤ burst / N) plus rate / N × T, and the N lanes together at most burst + rate × T,
+//! which the account's bucket allows. An invocation starting full would let back-to-back
+//! invocations of one lane spend the burst again each time. So the bucket is made afresh for
+//! each invocation (`Aws::for_invocation`): a warm Lambda environment does not carry a
+//! bucket from one invocation to the next, nor fill it while idle.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +49,7 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
+    /// A full bucket.
     pub fn new(capacity: f64, rate: f64) -> Self {
         let capacity = capacity.max(1.0);
         Self {
@@ -47,6 +57,13 @@ impl TokenBucket {
             rate: rate.max(0.01),
             state: Mutex::new((capacity, None)),
         }
+    }
+
+    /// An empty bucket at `now`, filling from then on.
+    pub fn empty(capacity: f64, rate: f64, now: Instant) -> Self {
+        let bucket = Self::new(capacity, rate);
+        *bucket.state.lock().unwrap_or_else(|e| e.into_inner()) = (0.0, Some(now));
+        bucket
     }
 
     /// This invocation's share of RDS's bucket, from the environment (`CONCURRENCY_ENV`,
@@ -69,11 +86,19 @@ impl TokenBucket {
         let rate = number(rate)
             .unwrap_or(RDS_REQUESTS_PER_SECOND)
             .min(10_000.0);
+        let burst = RDS_BURST * rate / RDS_REQUESTS_PER_SECOND;
         if share <= 1.0 {
-            Self::new(RDS_BURST * rate / RDS_REQUESTS_PER_SECOND, rate)
+            Self::new(burst, rate)
         } else {
-            Self::new(rate / share, rate / share)
+            Self::empty(burst / share, rate / share, Instant::now())
         }
+    }
+
+    /// The tokens there are at `now` (for tests and logs).
+    pub fn level(&self, now: Instant) -> f64 {
+        let (tokens, last) = *self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed = last.map_or(0.0, |l| now.saturating_duration_since(l).as_secs_f64());
+        (tokens + elapsed * self.rate).min(self.capacity)
     }
 
     pub fn capacity(&self) -> f64 {
@@ -198,9 +223,9 @@ mod tests {
     #[test]
     fn the_share_divides_the_accounts_bucket() {
         let four = TokenBucket::rds_share(Some("4"), None);
-        assert_eq!((four.capacity(), four.rate()), (3.0, 3.0));
+        assert_eq!((four.capacity(), four.rate()), (75.0, 3.0));
         let raised = TokenBucket::rds_share(Some("2"), Some("24"));
-        assert_eq!((raised.capacity(), raised.rate()), (12.0, 12.0));
+        assert_eq!((raised.capacity(), raised.rate()), (300.0, 12.0));
         let alone_raised = TokenBucket::rds_share(Some("1"), Some("24"));
         assert_eq!(
             (alone_raised.capacity(), alone_raised.rate()),
@@ -216,6 +241,60 @@ mod tests {
         ] {
             let alone = TokenBucket::rds_share(bad, bad);
             assert_eq!((alone.capacity(), alone.rate()), (300.0, 12.0), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn alone_starts_full_and_one_of_several_starts_empty() {
+        let now = Instant::now();
+        let alone = TokenBucket::rds_share(None, None);
+        assert!(alone.level(now) >= 300.0 - 1e-9);
+        let one_of_four = TokenBucket::rds_share(Some("4"), None);
+        assert!(one_of_four.level(now) < 1.0, "{}", one_of_four.level(now));
+        // It banks its rate while it does not send, up to its quarter of the burst.
+        assert!((one_of_four.level(now + Duration::from_secs(10)) - 30.0).abs() < 0.1);
+        assert_eq!(one_of_four.level(now + Duration::from_secs(600)), 75.0);
+    }
+
+    proptest! {
+        /// N lanes of back-to-back invocations, each with a fresh share that starts empty,
+        /// however long each runs and however its requests arrive, never send more than the
+        /// account's bucket allows: in any window of `w` seconds at most 300 + 12 × w. (The
+        /// same with shares starting full fails: each new invocation would spend 75 at once.)
+        #[test]
+        fn fresh_shares_of_n_lanes_stay_within_the_accounts_bucket(
+            lanes in 1usize..6,
+            runs in proptest::collection::vec((1u64..120_000, 0u64..400, 1usize..300), 1..40),
+        ) {
+            let t0 = Instant::now();
+            let mut lane_free = vec![t0; lanes];
+            let mut sends = Vec::new();
+            for (i, (length_ms, gap_ms, requests)) in runs.into_iter().enumerate() {
+                let lane = i % lanes;
+                let start = lane_free[lane];
+                let share = lanes.to_string();
+                let bucket = TokenBucket::rds_share(Some(&share), None);
+                // rds_share starts the bucket at the real now; restart it at the lane's start.
+                let bucket = TokenBucket::empty(bucket.capacity(), bucket.rate(), start);
+                let mut at = start;
+                let mut last = start;
+                for _ in 0..requests {
+                    at += Duration::from_millis(gap_ms);
+                    let send = at + bucket.take(at);
+                    sends.push(send.duration_since(t0).as_secs_f64());
+                    last = last.max(send);
+                }
+                lane_free[lane] = (start + Duration::from_millis(length_ms)).max(last);
+            }
+            sends.sort_by(f64::total_cmp);
+            // Every window [send i, send j] holds j - i + 1 sends: at most 300 + 12 × its
+            // length, i.e. (j - 12 t_j) + max over i ≤ j of (12 t_i - i) + 1 ≤ 300.
+            let mut best_start = f64::NEG_INFINITY;
+            for (j, t) in sends.iter().enumerate() {
+                best_start = best_start.max(RDS_REQUESTS_PER_SECOND * t - j as f64);
+                let most = j as f64 - RDS_REQUESTS_PER_SECOND * t + best_start + 1.0;
+                prop_assert!(most <= RDS_BURST + 1e-6, "{most} sends in a window, more than the bucket allows");
+            }
         }
     }
 }
