@@ -48,6 +48,7 @@ bench-pacing:
 	scripts/setup-tools.sh moto
 	cargo build --quiet --bins
 	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_pacing.py --runs 20 --snapshots 100 --concurrency 4
+	AWS_EC2_METADATA_DISABLED=true .tools/moto/bin/python tests/demo/bench_pacing.py --runs 20 --snapshots 200 --concurrency 4 --bounded-only
 
 # Share (twice: the first share, then an idle run), take, copy and delete of a fleet through the
 # fault proxy at 100 ms per call, sequential and at the default parallelism; the large fleets at
