@@ -11,8 +11,8 @@ provider invocation each), as event-started runs of one account and region meet:
 - bounded: `ProviderConcurrency` N: at most N run at once (the function's reserved
   concurrency), each paced at 1/N of the rate; a run finding no free invocation retries every
   RETRY seconds as the state machine does on `Lambda.TooManyRequestsException` (read from the
-  contract, `LAMBDA_THROTTLED_RETRY`; first try at a random moment of the first 20 s, as the
-  events arrive).
+  contract, `LAMBDA_THROTTLED_RETRY`, or `--retry`; first try at a random moment of the first
+  20 s, as the events arrive, seeded by `--seed`).
 
 Reported: wall time, RDS calls, throttled calls, failed operations and runs, and the floor the
 account's bucket allows for those calls ((calls - 300) / 12 s). For the bounded runs, where the
@@ -22,6 +22,7 @@ before their first run (ramp), between runs (hand-off) and after their last (tai
 runs' own time beyond their share's pace (start-up, waits on answers).
 
 Usage: python bench_pacing.py [--runs 20] [--snapshots 100] [--concurrency 4] [--bounded-only]
+                              [--seed 1] [--retry SECONDS]
 """
 
 import argparse
@@ -59,8 +60,10 @@ def stats(proxy):
         return json.loads(r.read())
 
 
-def scenario(name, policies, env, concurrency, proxy):
-    """Runs the share of every policy; `concurrency` None: all at once, unpaced by the bound."""
+def scenario(name, policies, env, concurrency, proxy, arrivals, retry):
+    """Runs the share of every policy; `concurrency` None: all at once, unpaced by the bound.
+    `arrivals`: each bounded run's first try, in seconds from the start; `retry`: seconds
+    between a waiting run's tries."""
     post(f"{proxy}/_proxy/mode", {"mode": "throttle", "burst": BURST, "rate": RATE, "latency_ms": 50})
     before = stats(proxy)
     free = list(range(concurrency or len(policies)))  # the invocation slots not in use
@@ -71,11 +74,11 @@ def scenario(name, policies, env, concurrency, proxy):
         with lock:
             return free.pop() if free else None
 
-    def one(policy):
+    def one(policy, arrival):
         if concurrency:
-            time.sleep(random.uniform(0, 20))
+            time.sleep(arrival)
         while (slot := take_slot()) is None:
-            time.sleep(RETRY)
+            time.sleep(retry)
         began = time.time() - start
         try:
             out = subprocess.run([CLI, "run", "share", "--policy", policy, "--json"], env=run_env,
@@ -93,7 +96,7 @@ def scenario(name, policies, env, concurrency, proxy):
             spans.append((slot, began, ended, summary.get("awsCalls", 0)))
 
     start = time.time()
-    threads = [threading.Thread(target=one, args=(p,)) for p in policies]
+    threads = [threading.Thread(target=one, args=(p, a)) for p, a in zip(policies, arrivals)]
     for t in threads:
         t.start()
     for t in threads:
@@ -136,6 +139,10 @@ def main():
     parser.add_argument("--snapshots", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--bounded-only", action="store_true", help="skip the unbounded row")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seeds the bounded runs' arrival moments, so a row can be run again as it was")
+    parser.add_argument("--retry", type=float, default=RETRY,
+                        help="seconds between a waiting run's tries (default: the contract's, %(default)s)")
     args = parser.parse_args()
     endpoint, proxy, children = emulator_and_proxy()
     creds = assumed(endpoint, PROD)
@@ -144,6 +151,7 @@ def main():
     env = dict(cli_env(proxy, creds, REGION), RSP_PARALLELISM="8")
     workdir = tempfile.mkdtemp(prefix="rsp-bench-pacing-")
     rows = []
+    rng = random.Random(args.seed)
     try:
         rows_asked = [("unbounded", None), (f"ProviderConcurrency {args.concurrency}", args.concurrency)]
         for name, concurrency in rows_asked[1:] if args.bounded_only else rows_asked:
@@ -157,20 +165,22 @@ def main():
                                "DestinationAccounts": ["222222222222"], "BackupInterval": 1, "RetentionDays": 7}, f)
                 policies.append(path)
             time.sleep(BURST / RATE)  # the account's bucket full again
-            r = scenario(name, policies, env, concurrency, proxy)
+            arrivals = [rng.uniform(0, 20) for _ in policies]
+            r = scenario(name, policies, env, concurrency, proxy, arrivals, args.retry)
             rows.append(r)
             print(f"bench: {json.dumps(r)}", flush=True)
     finally:
         for child in children:
             child.terminate()
     print()
-    print(f"{args.runs} concurrent share runs of {args.snapshots} snapshots each, RDS bucket {BURST} + {RATE}/s, 50 ms a call")
+    print(f"{args.runs} concurrent share runs of {args.snapshots} snapshots each, RDS bucket {BURST} + {RATE}/s, "
+          f"50 ms a call; arrivals seeded {args.seed}, a waiting run retries every {args.retry:g} s")
     print()
     print("| runs | wall | RDS calls | throttled | operations done | failed operations | failed runs | floor | over the floor |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['wall']:.0f} s | {r['calls']} | {r['throttled']} | {r['done']} | {r['failed']} | "
-              f"{r['failed_runs']} | {r['floor']:.0f} s | {100 * (r['wall'] / r['floor'] - 1) if r['floor'] else 0:.0f} % |")
+              f"{r['failed_runs']} | {r['floor']:.0f} s | {100 * (r['wall'] / r['floor'] - 1) if r['floor'] else 0:.1f} % |")
     for r in rows:
         if r["excess"]:
             e = r["excess"]

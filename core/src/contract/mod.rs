@@ -220,12 +220,22 @@ pub mod states {
     /// The provider is at its reserved concurrency (`ProviderConcurrency`): the task waits
     /// for a free invocation, longer than for a service error (`LAMBDA_THROTTLED_RETRY`).
     pub const LAMBDA_THROTTLED: &str = "Lambda.TooManyRequestsException";
-    /// (IntervalSeconds, MaxAttempts): 5 s apart, 180 times: 15 minutes of waiting, the
-    /// provider's longest invocation. Short, because a freed invocation stays idle until a
-    /// waiting task retries (`make bench-pacing`: 20 s apart cost 63 s over the floor of 20
-    /// runs, 5 s 49 s; 1 s measured no better than 5 s for five times the state transitions);
-    /// a throttled Invoke costs no RDS request.
-    pub const LAMBDA_THROTTLED_RETRY: (u64, u64) = (5, 180);
+    /// (IntervalSeconds, MaxAttempts) of the policies' loops: 1 s apart, 900 times: 15 minutes
+    /// of waiting, the provider's longest invocation. Short, because a freed invocation stays
+    /// idle until a waiting task retries (`make bench-pacing`, 20 runs on an idle machine,
+    /// three seeds: 5 s apart left 3.3–5.8 s of the bound's slots idle at hand-offs and ended
+    /// 9.0–11.2 % over the floor, 1 s apart 0.5–1.0 s and 8.5–9.5 %). A retry is one state
+    /// transition and costs no RDS request; the execution's history bound is checked below.
+    pub const LAMBDA_THROTTLED_RETRY: (u64, u64) = (1, 900);
+    /// The drill's: 5 s apart, 180 times. A drill's seconds do not count against an RTO of
+    /// hours, and its execution runs for up to RtoMinutes + 60 (a day and an hour), so it
+    /// waits on a busy provider with a fifth of the history events.
+    pub const DRILL_THROTTLED_RETRY: (u64, u64) = (5, 180);
+    /// A Standard execution's "Maximum execution history size: 25,000 events. If the execution
+    /// history reaches this quota, the execution will fail."
+    /// (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). A Task
+    /// attempt adds up to three (scheduled, started, failed); the bound below counts twice that.
+    pub const EXECUTION_HISTORY_EVENTS: u64 = 25_000;
     /// Matches every error in a Catch.
     pub const ALL_ERRORS: &str = "States.ALL";
     /// The error of the Fail state an execution ends in after the notification.
@@ -234,6 +244,11 @@ pub mod states {
     pub const PUT_METRIC_DATA: &str = "arn:aws:states:::aws-sdk:cloudwatch:putMetricData";
     /// An execution's own time limit (the definition's `TimeoutSeconds`).
     pub const EXECUTION_TIMEOUT_SECONDS: u64 = 3600;
+    // A policy's execution that spent its whole time limit retrying a busy provider keeps its
+    // history (and so its Catch and notification) even at six events an attempt.
+    const _: () = assert!(
+        EXECUTION_TIMEOUT_SECONDS / LAMBDA_THROTTLED_RETRY.0 * 6 < EXECUTION_HISTORY_EVENTS
+    );
     /// One provider Task's limit: the provider Lambda's timeout.
     pub const TASK_TIMEOUT_SECONDS: u64 = 900;
     /// Time kept for the states around a round (metrics, the choice, the next Task's start).

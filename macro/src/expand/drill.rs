@@ -53,7 +53,7 @@ pub fn drill_definition(
             "Retry": [
                 {"ErrorEquals": ErrorName::retryable(), "IntervalSeconds": 30, "MaxAttempts": 4, "BackoffRate": 2.0},
                 {"ErrorEquals": states::LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0},
-                {"ErrorEquals": [states::LAMBDA_THROTTLED], "IntervalSeconds": states::LAMBDA_THROTTLED_RETRY.0, "MaxAttempts": states::LAMBDA_THROTTLED_RETRY.1, "BackoffRate": 1.0}
+                {"ErrorEquals": [states::LAMBDA_THROTTLED], "IntervalSeconds": states::DRILL_THROTTLED_RETRY.0, "MaxAttempts": states::DRILL_THROTTLED_RETRY.1, "BackoffRate": 1.0}
             ],
             "Catch": [{"ErrorEquals": [states::ALL_ERRORS], "ResultPath": "$.error", "Next": "HasRun"}],
             "Next": next,
